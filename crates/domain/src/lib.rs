@@ -1,0 +1,44 @@
+//! The support-ticket domain of the mtables platform.
+//!
+//! Everything a customer can do with a support ticket lives here, free of any
+//! web, database or runtime type:
+//!
+//! * value types that can only hold valid values ([`TicketNumber`], [`Description`], ...),
+//! * the [`Ticket`] entity and its state machine ([`Status`], [`Transition`]),
+//! * the events a change emits ([`TicketEvent`]),
+//! * the ports the use cases need ([`ports`]), implemented by adapter crates,
+//! * the use cases themselves ([`SupportService`]).
+#![deny(missing_docs)]
+
+mod actor;
+mod description;
+mod errors;
+mod events;
+mod ids;
+mod issue_type;
+mod listing;
+mod points;
+pub mod ports;
+mod priority;
+mod service;
+mod state_machine;
+mod status;
+mod ticket;
+mod ticket_number;
+
+pub use actor::{Actor, Role};
+pub use description::{Description, EscalationReason};
+pub use errors::{
+    FieldError, InvalidValue, PointsError, RepositoryError, SupportError, TransitionError,
+};
+pub use events::{TicketEvent, TicketEventKind};
+pub use ids::{BookingId, CustomerId, OrderId, StaffId, TicketId, UserId};
+pub use issue_type::IssueType;
+pub use listing::{ListTickets, PageCursor, PageLimit, TicketPage};
+pub use points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
+pub use priority::Priority;
+pub use service::{CreateTicket, CreatedTicket, SupportService};
+pub use state_machine::Transition;
+pub use status::Status;
+pub use ticket::{NewTicket, Ticket, TicketParts};
+pub use ticket_number::TicketNumber;

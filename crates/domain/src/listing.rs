@@ -1,0 +1,131 @@
+//! Paging through a customer's tickets, newest first, by keyset.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::errors::InvalidValue;
+use crate::ids::TicketId;
+use crate::status::Status;
+use crate::ticket::Ticket;
+
+/// How many tickets a page holds: 1 to 100, 20 by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    /// Page size when the client names none.
+    pub const DEFAULT: Self = Self(20);
+    /// Largest page.
+    pub const MAX: u32 = 100;
+
+    /// Checks the bounds.
+    pub fn new(value: i64) -> Result<Self, InvalidValue> {
+        match u32::try_from(value) {
+            Ok(v @ 1..=Self::MAX) => Ok(Self(v)),
+            _ => Err(InvalidValue::new("must be an integer from 1 to 100")),
+        }
+    }
+
+    /// The size.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Where the next page starts: an opaque token for clients, the last ticket id
+/// seen for the store. Ids only grow, so a page never repeats or skips a ticket
+/// when tickets are created while a client pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    after: TicketId,
+}
+
+impl PageCursor {
+    const PREFIX: &'static str = "t1:";
+
+    /// The cursor for the page after `last`.
+    pub fn after(last: TicketId) -> Self {
+        Self { after: last }
+    }
+
+    /// The last ticket of the previous page; the next page holds older tickets.
+    pub fn last_seen(self) -> TicketId {
+        self.after
+    }
+
+    /// The opaque text handed to clients.
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.after.get()))
+    }
+
+    /// Reads a cursor a client sent back.
+    pub fn decode(value: &str) -> Result<Self, InvalidValue> {
+        let invalid = || InvalidValue::new("is not a cursor this service issued");
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+        let id = text
+            .strip_prefix(Self::PREFIX)
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(invalid)?;
+        let after = TicketId::new(id).map_err(|_| invalid())?;
+        Ok(Self { after })
+    }
+}
+
+/// A request for one page of the caller's tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListTickets {
+    /// Only tickets in this status.
+    pub status: Option<Status>,
+    /// Page size.
+    pub limit: PageLimit,
+    /// Continue after this cursor.
+    pub cursor: Option<PageCursor>,
+}
+
+/// One page of tickets, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketPage {
+    /// The tickets.
+    pub tickets: Vec<Ticket>,
+    /// Set when more tickets follow.
+    pub next_cursor: Option<PageCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_bounds() {
+        assert!(PageLimit::new(0).is_err());
+        assert!(PageLimit::new(101).is_err());
+        assert!(PageLimit::new(-1).is_err());
+        assert_eq!(PageLimit::new(100).map(PageLimit::get), Ok(100));
+        assert_eq!(PageLimit::default().get(), 20);
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_forgeries() {
+        let c = PageCursor::after(TicketId::new(42).unwrap());
+        let text = c.encode();
+        assert!(!text.contains("42"), "cursor should be opaque: {text}");
+        assert_eq!(PageCursor::decode(&text), Ok(c));
+        for bad in [
+            "",
+            "42",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("t1:0"),
+            &URL_SAFE_NO_PAD.encode("t1:-3"),
+            &URL_SAFE_NO_PAD.encode("x:5"),
+        ] {
+            assert!(PageCursor::decode(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Loyalty points a customer earns for support actions.
+
+use crate::ids::{TicketId, UserId};
+
+/// The gamification action for opening a ticket.
+pub const TICKET_CREATED_ACTION: &str = "support_ticket_created";
+/// Points awarded for opening a ticket.
+pub const TICKET_CREATED_POINTS: i32 = 5;
+
+/// One award, tied to the ticket that earned it so it is granted at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointsAward {
+    /// Who earns the points.
+    pub user_id: UserId,
+    /// Gamification action name.
+    pub action: &'static str,
+    /// How many points.
+    pub points: i32,
+    /// The ticket that earned them.
+    pub ticket_id: TicketId,
+}
