@@ -217,3 +217,7 @@ fn event(kind: TicketEventKind, ticket: &Ticket) -> TicketEvent {
         status: ticket.status(),
     }
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

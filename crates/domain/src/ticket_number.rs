@@ -30,6 +30,20 @@ impl TicketNumber {
         }
     }
 
+    /// Builds a number from random material supplied by an adapter: `digits`
+    /// is taken modulo 10^6 and each `suffix` value modulo 36 picks from
+    /// `A-Z0-9`. Always valid, so generation cannot fail.
+    pub fn from_random(digits: u32, suffix: [u8; 6]) -> Self {
+        const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let mut text = format!("TKT-{:06}-", digits % 1_000_000);
+        text.extend(
+            suffix
+                .iter()
+                .map(|&i| char::from(ALPHABET[usize::from(i) % 36])),
+        );
+        Self(text)
+    }
+
     /// The number as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -50,6 +64,22 @@ mod tests {
     fn accepts_the_documented_format() {
         assert!(TicketNumber::parse("TKT-123456-ABCDEF").is_ok());
         assert!(TicketNumber::parse("TKT-000000-A1B2C3").is_ok());
+    }
+
+    #[test]
+    fn random_material_always_gives_a_valid_number() {
+        for (digits, suffix) in [
+            (0, [0; 6]),
+            (u32::MAX, [255; 6]),
+            (123, [35, 0, 1, 2, 3, 4]),
+        ] {
+            let n = TicketNumber::from_random(digits, suffix);
+            assert_eq!(TicketNumber::parse(n.as_str()), Ok(n.clone()));
+        }
+        assert_eq!(
+            TicketNumber::from_random(42, [0, 1, 2, 25, 26, 35]).as_str(),
+            "TKT-000042-ABCZ09"
+        );
     }
 
     #[test]

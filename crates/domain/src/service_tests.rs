@@ -1,0 +1,1022 @@
+//! Unit tests of [`SupportService`] against mockall mocks of every port.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use mockall::Sequence;
+use mockall::predicate::eq;
+
+use super::{CreateTicket, SupportService};
+use crate::actor::{Actor, Role};
+use crate::description::{Description, EscalationReason};
+use crate::errors::{PointsError, RepositoryError, SupportError, TransitionError};
+use crate::events::{TicketEvent, TicketEventKind};
+use crate::ids::{BookingId, CustomerId, TicketId, UserId};
+use crate::issue_type::IssueType;
+use crate::listing::{ListTickets, PageCursor, PageLimit};
+use crate::points::PointsAward;
+use crate::ports::{
+    MockClock, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
+    MockTicketRepository,
+};
+use crate::priority::Priority;
+use crate::status::Status;
+use crate::ticket::{NewTicket, Ticket, TicketParts};
+use crate::ticket_number::TicketNumber;
+
+// ---------------------------------------------------------------- helpers
+
+const CUSTOMER: i64 = 42;
+const TICKET: i64 = 7;
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap()
+}
+
+/// What the mock clock says.
+fn now() -> DateTime<Utc> {
+    at(3_600)
+}
+
+fn customer() -> CustomerId {
+    CustomerId::new(CUSTOMER).unwrap()
+}
+
+fn tid(id: i64) -> TicketId {
+    TicketId::new(id).unwrap()
+}
+
+fn number(text: &str) -> TicketNumber {
+    TicketNumber::parse(text).unwrap()
+}
+
+fn first_number() -> TicketNumber {
+    number("TKT-111111-AAAAAA")
+}
+
+fn second_number() -> TicketNumber {
+    number("TKT-222222-BBBBBB")
+}
+
+fn description() -> Description {
+    Description::parse("the soup was cold and nobody came").unwrap()
+}
+
+fn reason(text: &str) -> Option<EscalationReason> {
+    EscalationReason::parse(text).unwrap()
+}
+
+fn request(issue_type: IssueType) -> CreateTicket {
+    CreateTicket {
+        booking_id: Some(BookingId::new(3).unwrap()),
+        order_id: None,
+        issue_type,
+        description: description(),
+    }
+}
+
+/// Every stored field of the customer's ticket [`TICKET`], created an hour
+/// before [`now`], at version 1, with timestamps matching `status`.
+fn parts(status: Status, priority: Priority) -> TicketParts {
+    let created = at(0);
+    TicketParts {
+        id: tid(TICKET),
+        number: first_number(),
+        customer_id: customer(),
+        booking_id: None,
+        order_id: None,
+        issue_type: IssueType::OrderIssue,
+        description: description(),
+        status,
+        priority,
+        assigned_staff_id: None,
+        escalation_reason: None,
+        created_at: created,
+        updated_at: created,
+        escalated_at: (status == Status::Escalated).then_some(created),
+        resolved_at: matches!(status, Status::Resolved).then_some(created),
+        closed_at: (status == Status::Closed).then_some(created),
+        version: 1,
+    }
+}
+
+fn ticket_with(status: Status, priority: Priority) -> Ticket {
+    Ticket::restore(parts(status, priority))
+}
+
+/// The same ticket at another version (as a re-read after a race sees it).
+fn ticket_at_version(status: Status, priority: Priority, version: i64) -> Ticket {
+    Ticket::restore(TicketParts {
+        version,
+        ..parts(status, priority)
+    })
+}
+
+fn ticket_numbered(id: i64) -> Ticket {
+    Ticket::restore(TicketParts {
+        id: tid(id),
+        ..parts(Status::Open, Priority::Medium)
+    })
+}
+
+fn unavailable() -> RepositoryError {
+    RepositoryError::Unavailable("connection refused".to_owned())
+}
+
+/// One mock per port. The clock always answers [`now`]; everything else is
+/// left to each test, so an unexpected call fails the test.
+struct Mocks {
+    repo: MockTicketRepository,
+    notifier: MockEventNotifier,
+    points: MockPointsAwarder,
+    clock: MockClock,
+    numbers: MockTicketNumberGenerator,
+}
+
+fn fixture() -> Mocks {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(now());
+    Mocks {
+        repo: MockTicketRepository::new(),
+        notifier: MockEventNotifier::new(),
+        points: MockPointsAwarder::new(),
+        clock,
+        numbers: MockTicketNumberGenerator::new(),
+    }
+}
+
+impl Mocks {
+    fn service(self) -> SupportService {
+        SupportService::new(
+            Arc::new(self.repo),
+            Arc::new(self.notifier),
+            Arc::new(self.points),
+            Arc::new(self.clock),
+            Arc::new(self.numbers),
+        )
+    }
+
+    /// The generator hands out [`first_number`] once.
+    fn one_number(&mut self) {
+        self.numbers
+            .expect_generate()
+            .times(1)
+            .returning(first_number);
+    }
+
+    /// The store accepts any insert, assigning id [`TICKET`].
+    fn insert_succeeds(&mut self) {
+        self.repo
+            .expect_insert()
+            .times(1)
+            .returning(|new| Ok(new.with_id(tid(TICKET))));
+    }
+
+    /// The awarder accepts any award.
+    fn award_succeeds(&mut self) {
+        self.points.expect_award().times(1).returning(|_| Ok(()));
+    }
+
+    /// Any number of events, each ignored.
+    fn any_events(&mut self) {
+        self.notifier.expect_notify().returning(|_| ());
+    }
+
+    fn no_event(&mut self) {
+        self.notifier.expect_notify().never();
+    }
+
+    fn no_points(&mut self) {
+        self.points.expect_award().never();
+    }
+
+    fn no_writes(&mut self) {
+        self.repo.expect_insert().never();
+        self.repo.expect_update().never();
+    }
+
+    /// The customer's ticket read (once) as `ticket`.
+    fn finds(&mut self, ticket: Ticket) {
+        self.repo
+            .expect_find_for_customer()
+            .with(eq(tid(TICKET)), eq(customer()))
+            .times(1)
+            .returning(move |_, _| Ok(Some(ticket.clone())));
+    }
+}
+
+fn event(kind: TicketEventKind, status: Status, number: Option<TicketNumber>) -> TicketEvent {
+    TicketEvent {
+        kind,
+        actor: Actor {
+            user_id: UserId::new(CUSTOMER).unwrap(),
+            role: Role::Customer,
+        },
+        customer_id: customer(),
+        ticket_id: tid(TICKET),
+        ticket_number: number,
+        status,
+    }
+}
+
+// ---------------------------------------------------------------- create
+
+#[tokio::test]
+async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_number() {
+    let mut m = fixture();
+    m.one_number();
+    let expected = NewTicket {
+        number: first_number(),
+        customer_id: customer(),
+        booking_id: Some(BookingId::new(3).unwrap()),
+        order_id: None,
+        issue_type: IssueType::OrderIssue,
+        description: description(),
+        status: Status::Open,
+        priority: Priority::Medium,
+        created_at: now(),
+    };
+    m.repo
+        .expect_insert()
+        .with(eq(expected))
+        .times(1)
+        .returning(|new| Ok(new.with_id(tid(TICKET))));
+    m.any_events();
+    m.award_succeeds();
+
+    let created = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+
+    let t = &created.ticket;
+    assert_eq!(t.id(), tid(TICKET));
+    assert_eq!(t.number(), &first_number());
+    assert_eq!(t.customer_id(), customer());
+    assert_eq!(t.status(), Status::Open);
+    assert_eq!(t.priority(), Priority::Medium);
+    assert_eq!(t.created_at(), now());
+    assert_eq!(t.version(), 1);
+}
+
+#[tokio::test]
+async fn create_gives_payment_issues_high_priority() {
+    let mut m = fixture();
+    m.one_number();
+    m.repo
+        .expect_insert()
+        .withf(|new| new.priority == Priority::High && new.issue_type == IssueType::PaymentIssue)
+        .times(1)
+        .returning(|new| Ok(new.with_id(tid(TICKET))));
+    m.any_events();
+    m.award_succeeds();
+
+    let created = m
+        .service()
+        .create_ticket(customer(), request(IssueType::PaymentIssue))
+        .await
+        .unwrap();
+
+    assert_eq!(created.ticket.priority(), Priority::High);
+}
+
+#[tokio::test]
+async fn create_gives_every_other_issue_type_medium_priority() {
+    for issue_type in IssueType::ALL
+        .into_iter()
+        .filter(|t| *t != IssueType::PaymentIssue)
+    {
+        let mut m = fixture();
+        m.one_number();
+        m.repo
+            .expect_insert()
+            .withf(move |new| new.priority == Priority::Medium && new.issue_type == issue_type)
+            .times(1)
+            .returning(|new| Ok(new.with_id(tid(TICKET))));
+        m.any_events();
+        m.award_succeeds();
+
+        let created = m
+            .service()
+            .create_ticket(customer(), request(issue_type))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            created.ticket.priority(),
+            Priority::Medium,
+            "{issue_type:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_emits_exactly_one_created_event_after_the_insert() {
+    let mut m = fixture();
+    m.one_number();
+    let mut seq = Sequence::new();
+    m.repo
+        .expect_insert()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|new| Ok(new.with_id(tid(TICKET))));
+    m.notifier
+        .expect_notify()
+        .with(eq(event(
+            TicketEventKind::Created,
+            Status::Open,
+            Some(first_number()),
+        )))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| ());
+    m.award_succeeds();
+
+    m.service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+
+    assert_eq!(TicketEventKind::Created.name(), "support:ticket_created");
+}
+
+#[tokio::test]
+async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
+    let mut m = fixture();
+    m.one_number();
+    let inserted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&inserted);
+    m.repo.expect_insert().times(1).returning(move |new| {
+        flag.store(true, Ordering::SeqCst);
+        Ok(new.with_id(tid(TICKET)))
+    });
+    m.any_events();
+    let after_insert = Arc::clone(&inserted);
+    let expected = PointsAward {
+        user_id: UserId::new(CUSTOMER).unwrap(),
+        action: "support_ticket_created",
+        points: 5,
+        ticket_id: tid(TICKET),
+    };
+    m.points
+        .expect_award()
+        .withf(move |award| after_insert.load(Ordering::SeqCst) && *award == expected)
+        .times(1)
+        .returning(|_| Ok(()));
+
+    m.service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn create_reports_no_gamification_error_when_the_award_succeeds() {
+    let mut m = fixture();
+    m.one_number();
+    m.insert_succeeds();
+    m.any_events();
+    m.award_succeeds();
+
+    let created = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+
+    assert_eq!(created.gamification_error, None);
+}
+
+#[tokio::test]
+async fn create_survives_a_failed_award_and_reports_it() {
+    let mut m = fixture();
+    m.one_number();
+    m.insert_succeeds();
+    m.notifier
+        .expect_notify()
+        .withf(|e| e.kind == TicketEventKind::Created)
+        .times(1)
+        .returning(|_| ());
+    m.points
+        .expect_award()
+        .times(1)
+        .returning(|_| Err(PointsError("gamification service timed out".to_owned())));
+
+    let created = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+
+    assert_eq!(created.ticket.id(), tid(TICKET));
+    assert_eq!(
+        created.gamification_error.as_deref(),
+        Some("gamification service timed out")
+    );
+}
+
+#[tokio::test]
+async fn create_retries_a_ticket_number_collision_with_a_fresh_number() {
+    let mut m = fixture();
+    let mut numbers = Sequence::new();
+    m.numbers
+        .expect_generate()
+        .times(1)
+        .in_sequence(&mut numbers)
+        .returning(first_number);
+    m.numbers
+        .expect_generate()
+        .times(1)
+        .in_sequence(&mut numbers)
+        .returning(second_number);
+    let mut inserts = Sequence::new();
+    m.repo
+        .expect_insert()
+        .withf(|new| new.number == first_number())
+        .times(1)
+        .in_sequence(&mut inserts)
+        .returning(|_| Err(RepositoryError::DuplicateTicketNumber));
+    m.repo
+        .expect_insert()
+        .withf(|new| new.number == second_number())
+        .times(1)
+        .in_sequence(&mut inserts)
+        .returning(|new| Ok(new.with_id(tid(TICKET))));
+    m.notifier
+        .expect_notify()
+        .withf(|e| e.ticket_number == Some(second_number()))
+        .times(1)
+        .returning(|_| ());
+    m.award_succeeds();
+
+    let created = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+
+    assert_eq!(created.ticket.number(), &second_number());
+}
+
+#[tokio::test]
+async fn create_gives_up_after_five_collisions() {
+    let mut m = fixture();
+    m.numbers.expect_generate().times(5).returning(first_number);
+    m.repo
+        .expect_insert()
+        .times(5)
+        .returning(|_| Err(RepositoryError::DuplicateTicketNumber));
+    m.no_event();
+    m.no_points();
+
+    let result = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await;
+
+    assert_eq!(result, Err(SupportError::TicketNumberExhausted));
+}
+
+#[tokio::test]
+async fn create_fails_with_a_storage_error_when_the_store_is_down() {
+    let mut m = fixture();
+    m.one_number();
+    m.repo
+        .expect_insert()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    m.no_event();
+    m.no_points();
+
+    let result = m
+        .service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+// ---------------------------------------------------------------- track
+
+#[tokio::test]
+async fn track_returns_the_callers_own_ticket() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::InProgress, Priority::Medium));
+    m.any_events();
+    m.no_writes();
+
+    let ticket = m
+        .service()
+        .track_ticket(customer(), tid(TICKET))
+        .await
+        .unwrap();
+
+    assert_eq!(ticket, ticket_with(Status::InProgress, Priority::Medium));
+}
+
+#[tokio::test]
+async fn track_emits_one_status_tracked_event_with_the_ticket_status() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::InProgress, Priority::Medium));
+    m.notifier
+        .expect_notify()
+        .with(eq(event(
+            TicketEventKind::StatusTracked,
+            Status::InProgress,
+            None,
+        )))
+        .times(1)
+        .returning(|_| ());
+    m.no_writes();
+
+    m.service()
+        .track_ticket(customer(), tid(TICKET))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn track_of_a_missing_or_foreign_ticket_is_not_found_and_silent() {
+    let mut m = fixture();
+    m.repo
+        .expect_find_for_customer()
+        .with(eq(tid(TICKET)), eq(customer()))
+        .times(1)
+        .returning(|_, _| Ok(None));
+    m.no_event();
+    m.no_writes();
+
+    let result = m.service().track_ticket(customer(), tid(TICKET)).await;
+
+    assert_eq!(result, Err(SupportError::TicketNotFound));
+}
+
+#[tokio::test]
+async fn track_maps_a_store_failure_to_a_storage_error() {
+    let mut m = fixture();
+    m.repo
+        .expect_find_for_customer()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
+    m.no_event();
+
+    let result = m.service().track_ticket(customer(), tid(TICKET)).await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+// ---------------------------------------------------------------- escalate
+
+#[tokio::test]
+async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    m.repo
+        .expect_update()
+        .withf(|t, expected_version| {
+            *expected_version == 1
+                && t.version() == 2
+                && t.status() == Status::Escalated
+                && t.priority() == Priority::High
+                && t.escalated_at() == Some(now())
+                && t.updated_at() == now()
+                && t.escalation_reason() == reason("nobody answered").as_ref()
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.any_events();
+
+    m.service()
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn escalate_returns_the_escalated_ticket() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    m.repo.expect_update().times(1).returning(|_, _| Ok(()));
+    m.any_events();
+
+    let t = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .await
+        .unwrap();
+
+    assert_eq!(t.status(), Status::Escalated);
+    assert_eq!(t.priority(), Priority::High);
+    assert_eq!(t.escalated_at(), Some(now()));
+    assert_eq!(t.escalation_reason(), reason("nobody answered").as_ref());
+    assert_eq!(t.version(), 2);
+}
+
+#[tokio::test]
+async fn escalate_raises_high_priority_to_urgent() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::High));
+    m.repo
+        .expect_update()
+        .withf(|t, _| t.priority() == Priority::Urgent)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.any_events();
+
+    let t = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await
+        .unwrap();
+
+    assert_eq!(t.priority(), Priority::Urgent);
+    assert_eq!(t.escalation_reason(), None);
+}
+
+#[tokio::test]
+async fn escalate_emits_exactly_one_escalated_event_after_the_update() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    let mut seq = Sequence::new();
+    m.repo
+        .expect_update()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    m.notifier
+        .expect_notify()
+        .with(eq(event(
+            TicketEventKind::Escalated,
+            Status::Escalated,
+            None,
+        )))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| ());
+
+    m.service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn escalate_works_from_in_progress() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::InProgress, Priority::Medium));
+    m.repo
+        .expect_update()
+        .withf(|t, v| *v == 1 && t.status() == Status::Escalated)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.notifier
+        .expect_notify()
+        .withf(|e| e.kind == TicketEventKind::Escalated)
+        .times(1)
+        .returning(|_| ());
+
+    let t = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await
+        .unwrap();
+
+    assert_eq!(t.status(), Status::Escalated);
+}
+
+/// Escalates a ticket found in `status`, which must be refused without a
+/// write or an event.
+async fn refused_escalation(ticket: Ticket) -> Result<Ticket, SupportError> {
+    let mut m = fixture();
+    m.finds(ticket);
+    m.no_writes();
+    m.no_event();
+    m.service()
+        .escalate_ticket(customer(), tid(TICKET), reason("again"))
+        .await
+}
+
+#[tokio::test]
+async fn escalate_an_escalated_ticket_is_refused() {
+    let result = refused_escalation(ticket_with(Status::Escalated, Priority::High)).await;
+    assert_eq!(
+        result,
+        Err(SupportError::Transition(TransitionError::AlreadyEscalated))
+    );
+}
+
+#[tokio::test]
+async fn escalate_a_resolved_ticket_is_refused() {
+    let result = refused_escalation(ticket_with(Status::Resolved, Priority::Medium)).await;
+    assert_eq!(
+        result,
+        Err(SupportError::Transition(TransitionError::TicketResolved))
+    );
+}
+
+#[tokio::test]
+async fn escalate_a_closed_ticket_is_refused() {
+    // Reached through the state machine rather than restored directly.
+    let mut closed = ticket_with(Status::Open, Priority::Medium);
+    closed
+        .apply(crate::state_machine::Transition::Close, at(60))
+        .unwrap();
+    let result = refused_escalation(closed).await;
+    assert_eq!(
+        result,
+        Err(SupportError::Transition(TransitionError::TicketClosed))
+    );
+}
+
+#[tokio::test]
+async fn escalate_a_missing_or_foreign_ticket_is_not_found() {
+    let mut m = fixture();
+    m.repo
+        .expect_find_for_customer()
+        .with(eq(tid(TICKET)), eq(customer()))
+        .times(1)
+        .returning(|_, _| Ok(None));
+    m.no_writes();
+    m.no_event();
+
+    let result = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await;
+
+    assert_eq!(result, Err(SupportError::TicketNotFound));
+}
+
+#[tokio::test]
+async fn escalate_that_lost_a_race_to_another_escalation_is_already_escalated() {
+    let mut m = fixture();
+    let mut reads = Sequence::new();
+    m.repo
+        .expect_find_for_customer()
+        .with(eq(tid(TICKET)), eq(customer()))
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_, _| Ok(Some(ticket_with(Status::Open, Priority::Medium))));
+    m.repo
+        .expect_find_for_customer()
+        .with(eq(tid(TICKET)), eq(customer()))
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_, _| {
+            Ok(Some(ticket_at_version(
+                Status::Escalated,
+                Priority::High,
+                2,
+            )))
+        });
+    m.repo
+        .expect_update()
+        .withf(|_, v| *v == 1)
+        .times(1)
+        .returning(|_, _| Err(RepositoryError::Conflict));
+    m.no_event();
+
+    let result = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await;
+
+    assert_eq!(
+        result,
+        Err(SupportError::Transition(TransitionError::AlreadyEscalated))
+    );
+}
+
+#[tokio::test]
+async fn escalate_retries_a_conflict_against_the_fresh_version() {
+    let mut m = fixture();
+    let mut reads = Sequence::new();
+    m.repo
+        .expect_find_for_customer()
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_, _| Ok(Some(ticket_with(Status::Open, Priority::Medium))));
+    // Meanwhile staff picked the ticket up.
+    m.repo
+        .expect_find_for_customer()
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_, _| {
+            Ok(Some(ticket_at_version(
+                Status::InProgress,
+                Priority::Medium,
+                2,
+            )))
+        });
+    m.repo
+        .expect_update()
+        .withf(|_, v| *v == 1)
+        .times(1)
+        .returning(|_, _| Err(RepositoryError::Conflict));
+    m.repo
+        .expect_update()
+        .withf(|t, v| *v == 2 && t.version() == 3 && t.status() == Status::Escalated)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.notifier
+        .expect_notify()
+        .with(eq(event(
+            TicketEventKind::Escalated,
+            Status::Escalated,
+            None,
+        )))
+        .times(1)
+        .returning(|_| ());
+
+    let t = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await
+        .unwrap();
+
+    assert_eq!((t.status(), t.version()), (Status::Escalated, 3));
+}
+
+#[tokio::test]
+async fn escalate_gives_up_when_every_attempt_conflicts() {
+    let mut m = fixture();
+    m.repo
+        .expect_find_for_customer()
+        .times(5)
+        .returning(|_, _| Ok(Some(ticket_with(Status::Open, Priority::Medium))));
+    m.repo
+        .expect_update()
+        .times(5)
+        .returning(|_, _| Err(RepositoryError::Conflict));
+    m.no_event();
+
+    let result = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await;
+
+    assert_eq!(result, Err(SupportError::Conflict));
+}
+
+#[tokio::test]
+async fn escalate_does_not_retry_a_storage_failure() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    m.repo
+        .expect_update()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
+    m.no_event();
+
+    let result = m
+        .service()
+        .escalate_ticket(customer(), tid(TICKET), None)
+        .await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+// ---------------------------------------------------------------- list
+
+fn query(limit: i64, status: Option<Status>, cursor: Option<PageCursor>) -> ListTickets {
+    ListTickets {
+        status,
+        limit: PageLimit::new(limit).unwrap(),
+        cursor,
+    }
+}
+
+fn ids(tickets: &[Ticket]) -> Vec<i64> {
+    tickets.iter().map(|t| t.id().get()).collect()
+}
+
+#[tokio::test]
+async fn list_asks_for_one_row_more_than_the_page_with_filter_and_cursor() {
+    let mut m = fixture();
+    m.repo
+        .expect_list_for_customer()
+        .with(
+            eq(customer()),
+            eq(Some(Status::Escalated)),
+            eq(Some(tid(50))),
+            eq(3),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec![ticket_numbered(49)]));
+    m.no_writes();
+    m.no_event();
+
+    let page = m
+        .service()
+        .list_tickets(
+            customer(),
+            query(2, Some(Status::Escalated), Some(PageCursor::after(tid(50)))),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(ids(&page.tickets), vec![49]);
+}
+
+#[tokio::test]
+async fn list_without_filter_or_cursor_passes_none() {
+    let mut m = fixture();
+    m.repo
+        .expect_list_for_customer()
+        .with(eq(customer()), eq(None), eq(None), eq(21))
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec![]));
+
+    let page = m
+        .service()
+        .list_tickets(customer(), ListTickets::default())
+        .await
+        .unwrap();
+
+    assert!(page.tickets.is_empty());
+    assert_eq!(page.next_cursor, None);
+}
+
+#[tokio::test]
+async fn list_returns_a_cursor_after_the_last_ticket_when_more_follow() {
+    let mut m = fixture();
+    m.repo
+        .expect_list_for_customer()
+        .times(1)
+        .returning(|_, _, _, _| {
+            Ok(vec![
+                ticket_numbered(9),
+                ticket_numbered(8),
+                ticket_numbered(7),
+            ])
+        });
+
+    let page = m
+        .service()
+        .list_tickets(customer(), query(2, None, None))
+        .await
+        .unwrap();
+
+    assert_eq!(ids(&page.tickets), vec![9, 8]);
+    assert_eq!(page.next_cursor, Some(PageCursor::after(tid(8))));
+}
+
+#[tokio::test]
+async fn list_returns_no_cursor_on_an_exactly_full_last_page() {
+    let mut m = fixture();
+    m.repo
+        .expect_list_for_customer()
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec![ticket_numbered(9), ticket_numbered(8)]));
+
+    let page = m
+        .service()
+        .list_tickets(customer(), query(2, None, None))
+        .await
+        .unwrap();
+
+    assert_eq!(ids(&page.tickets), vec![9, 8]);
+    assert_eq!(page.next_cursor, None);
+}
+
+#[tokio::test]
+async fn list_maps_a_store_failure_to_a_storage_error() {
+    let mut m = fixture();
+    m.repo
+        .expect_list_for_customer()
+        .times(1)
+        .returning(|_, _, _, _| Err(unavailable()));
+
+    let result = m
+        .service()
+        .list_tickets(customer(), ListTickets::default())
+        .await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+// ---------------------------------------------------------------- readiness
+
+#[tokio::test]
+async fn check_ready_succeeds_when_the_store_answers() {
+    let mut m = fixture();
+    m.repo.expect_ping().times(1).returning(|| Ok(()));
+
+    assert_eq!(m.service().check_ready().await, Ok(()));
+}
+
+#[tokio::test]
+async fn check_ready_maps_a_ping_failure_to_a_storage_error() {
+    let mut m = fixture();
+    m.repo
+        .expect_ping()
+        .times(1)
+        .returning(|| Err(unavailable()));
+
+    assert_eq!(
+        m.service().check_ready().await,
+        Err(SupportError::Storage(unavailable()))
+    );
+}

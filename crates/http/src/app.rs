@@ -1,0 +1,104 @@
+//! Mounting: the routes, their state, and the JSON fallbacks that replace
+//! actix's plain-text default errors.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, ResponseError, web};
+use support_domain::SupportService;
+
+use crate::auth::JwtKeys;
+use crate::error::ApiError;
+use crate::routes::{health, tickets};
+
+/// Everything the handlers need, built once by the server.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The use cases.
+    pub service: web::Data<SupportService>,
+    /// Token verification.
+    pub keys: JwtKeys,
+}
+
+/// Path prefix of the customer ticket API.
+pub const SUPPORT_PREFIX: &str = "/api/customer/mtables/support";
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}
+
+/// Fallback for paths no route serves.
+pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::route_not_found())
+}
+
+/// Registers the API routes and their state on an `App` (or a scope).
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(state.service.clone())
+            .app_data(state.keys.clone())
+            .service(
+                web::resource("/healthz")
+                    .route(web::get().to(health::healthz))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/readyz")
+                    .route(web::get().to(health::readyz))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::scope(SUPPORT_PREFIX)
+                    .service(
+                        web::resource("/tickets")
+                            .route(web::post().to(tickets::create_ticket))
+                            .route(web::get().to(tickets::list_tickets))
+                            .default_service(web::to(method_not_allowed)),
+                    )
+                    .service(
+                        web::resource("/tickets/{ticketId}")
+                            .route(web::get().to(tickets::track_ticket))
+                            .default_service(web::to(method_not_allowed)),
+                    )
+                    .service(
+                        web::resource("/tickets/{ticketId}/escalate")
+                            .route(web::post().to(tickets::escalate_ticket))
+                            .default_service(web::to(method_not_allowed)),
+                    ),
+            );
+    }
+}
+
+/// Rewrites any error response that is not already JSON (actix's own
+/// plain-text errors) into the platform's envelope, keeping its status.
+pub fn json_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let error = match status.as_u16() {
+            404 => ApiError::route_not_found(),
+            405 => ApiError::method_not_allowed(),
+            413 => ApiError::payload_too_large(crate::body::MAX_BODY_BYTES),
+            s if s >= 500 => ApiError::unavailable(),
+            _ => ApiError::new(
+                status,
+                "BAD_REQUEST",
+                status.canonical_reason().unwrap_or("Bad request"),
+                serde_json::Value::Null,
+            ),
+        };
+        let (req, _) = res.into_parts();
+        let response: HttpResponse<BoxBody> = error.error_response();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, response).map_into_right_body(),
+        ))
+    })
+}

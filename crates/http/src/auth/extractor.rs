@@ -1,0 +1,110 @@
+//! The auth chain as an actix extractor: a handler that takes
+//! `Authorized<ViewPermission>` only runs for a customer holding that permission.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use serde_json::json;
+use support_domain::{CustomerId, Role};
+
+use super::keys::{AuthError, JwtKeys};
+use super::principal::{Permission, Principal};
+use crate::error::ApiError;
+
+/// Names the permission a route requires, at the type level.
+pub trait RequiredPermission {
+    /// The permission.
+    const PERMISSION: Permission;
+}
+
+macro_rules! permission_marker {
+    ($(#[$doc:meta])* $name:ident => $perm:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl RequiredPermission for $name {
+            const PERMISSION: Permission = Permission::$perm;
+        }
+    };
+}
+
+permission_marker!(
+    /// `create_support_ticket`
+    CreatePermission => CreateSupportTicket
+);
+permission_marker!(
+    /// `view_support_ticket`
+    ViewPermission => ViewSupportTicket
+);
+permission_marker!(
+    /// `escalate_support_ticket`
+    EscalatePermission => EscalateSupportTicket
+);
+permission_marker!(
+    /// `list_support_tickets`
+    ListPermission => ListSupportTickets
+);
+
+/// A customer who passed authenticate → restrictTo('customer') → checkPermissions(P).
+#[derive(Debug)]
+pub struct Authorized<P> {
+    /// The verified caller.
+    pub principal: Principal,
+    _permission: PhantomData<P>,
+}
+
+impl<P> Authorized<P> {
+    /// The caller as a ticket owner.
+    pub fn customer_id(&self) -> CustomerId {
+        self.principal.user_id.into()
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`.
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::MissingToken)?
+        .to_str()
+        .map_err(|_| AuthError::MalformedToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedToken)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::MalformedToken);
+    }
+    Ok(token)
+}
+
+fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {
+    let keys = req
+        .app_data::<JwtKeys>()
+        .ok_or_else(ApiError::unavailable)?;
+    let principal = bearer_token(req)
+        .and_then(|token| keys.verify(token))
+        .map_err(|e| ApiError::unauthorized(e.reason()))?;
+    if !principal.has_role(&Role::Customer) {
+        return Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" })));
+    }
+    if !principal.has_permission(permission) {
+        return Err(ApiError::forbidden(
+            json!({ "reason": "MISSING_PERMISSION", "permission": permission.as_str() }),
+        ));
+    }
+    Ok(principal)
+}
+
+impl<P: RequiredPermission> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorize(req, P::PERMISSION).map(|principal| Self {
+            principal,
+            _permission: PhantomData,
+        }))
+    }
+}

@@ -1,0 +1,259 @@
+//! The error envelope, and the one place where domain errors become HTTP.
+//!
+//! Every failure is `{"status":"fail"|"error","message","errorCode","details","timestamp"}`
+//! with `fail` for 4xx and `error` for 5xx, as the platform's other services answer.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use support_domain::{FieldError, RepositoryError, SupportError, TransitionError};
+
+/// Which endpoint failed: each has its own documented errorCode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /tickets`
+    CreateTicket,
+    /// `GET /tickets/{id}`
+    TrackTicket,
+    /// `POST /tickets/{id}/escalate`
+    EscalateTicket,
+    /// `GET /tickets`
+    ListTickets,
+}
+
+impl Endpoint {
+    /// The errorCode clients match on.
+    pub fn error_code(self) -> &'static str {
+        match self {
+            Self::CreateTicket => "SUPPORT_TICKET_CREATION_FAILED",
+            Self::TrackTicket => "TICKET_STATUS_TRACKING_FAILED",
+            Self::EscalateTicket => "TICKET_ESCALATION_FAILED",
+            Self::ListTickets => "TICKET_LISTING_FAILED",
+        }
+    }
+}
+
+/// An error response in the platform's envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    status: &'static str,
+    message: &'a str,
+    error_code: &'static str,
+    details: &'a Value,
+    timestamp: String,
+}
+
+impl ApiError {
+    /// Any error response.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        details: Value,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details,
+        }
+    }
+
+    /// 401: the caller is not authenticated; `reason` says why.
+    pub fn unauthorized(reason: &'static str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Unauthorized",
+            json!({ "reason": reason }),
+        )
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(details: Value) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            "Permission denied",
+            details,
+        )
+    }
+
+    /// 400 for `endpoint` with `details.reason` naming the cause.
+    pub fn endpoint(endpoint: Endpoint, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            endpoint.error_code(),
+            message,
+            json!({ "reason": reason }),
+        )
+    }
+
+    /// 400 for `endpoint` listing each invalid field.
+    pub fn validation(endpoint: Endpoint, fields: &[FieldError]) -> Self {
+        let fields: Vec<Value> = fields
+            .iter()
+            .map(|f| json!({ "field": f.field, "message": f.message }))
+            .collect();
+        let message = if fields.is_empty() {
+            "Invalid request".to_owned()
+        } else {
+            "Invalid request: ".to_owned()
+                + &fields
+                    .iter()
+                    .filter_map(|f| f["field"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+        };
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            endpoint.error_code(),
+            message,
+            json!({ "reason": "VALIDATION", "fields": fields }),
+        )
+    }
+
+    /// 503: the database (or another dependency) cannot serve the request now.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Service temporarily unavailable, please retry",
+            Value::Null,
+        )
+    }
+
+    /// 404 for a path no route serves.
+    pub fn route_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ROUTE_NOT_FOUND",
+            "Route not found",
+            Value::Null,
+        )
+    }
+
+    /// 405 for a known path with the wrong method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            Value::Null,
+        )
+    }
+
+    /// 413 for a body over the limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("Request body exceeds {limit} bytes"),
+            json!({ "limitBytes": limit }),
+        )
+    }
+
+    /// Maps a use-case failure of `endpoint`: every domain failure is a 400
+    /// with a reason; only an unavailable store is a 5xx (503, retryable).
+    pub fn from_domain(endpoint: Endpoint, err: SupportError) -> Self {
+        match err {
+            SupportError::Validation(fields) => Self::validation(endpoint, &fields),
+            SupportError::TicketNotFound => {
+                Self::endpoint(endpoint, "TICKET_NOT_FOUND", "Ticket not found")
+            }
+            SupportError::Transition(t) => match t {
+                TransitionError::AlreadyEscalated => {
+                    Self::endpoint(endpoint, "ALREADY_ESCALATED", "Ticket already escalated")
+                }
+                TransitionError::TicketResolved => Self::endpoint(
+                    endpoint,
+                    "TICKET_RESOLVED",
+                    "Resolved ticket cannot be escalated",
+                ),
+                TransitionError::TicketClosed => {
+                    Self::endpoint(endpoint, "TICKET_CLOSED", "Closed ticket cannot be changed")
+                }
+                TransitionError::NotAllowed { from, to } => Self::endpoint(
+                    endpoint,
+                    "INVALID_TRANSITION",
+                    format!("Ticket cannot move from {from} to {to}"),
+                ),
+            },
+            SupportError::Conflict => Self::endpoint(
+                endpoint,
+                "CONFLICT",
+                "Ticket was changed by another request, please retry",
+            ),
+            SupportError::TicketNumberExhausted => Self::endpoint(
+                endpoint,
+                "TICKET_NUMBER_UNAVAILABLE",
+                "Could not allocate a ticket number, please retry",
+            ),
+            SupportError::Storage(storage) => {
+                match &storage {
+                    RepositoryError::Corrupt(msg) => {
+                        tracing::error!(error = %msg, "stored data is invalid")
+                    }
+                    other => tracing::warn!(error = %other, "storage failure"),
+                }
+                Self::unavailable()
+            }
+        }
+    }
+
+    /// The errorCode.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ErrorBody {
+            status: if self.status.is_server_error() {
+                "error"
+            } else {
+                "fail"
+            },
+            message: &self.message,
+            error_code: self.code,
+            details: &self.details,
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        response.json(body)
+    }
+}

@@ -1,0 +1,94 @@
+//! The customer ticket endpoints under `/api/customer/mtables/support`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use support_domain::{SupportError, SupportService};
+
+use crate::auth::{
+    Authorized, CreatePermission, EscalatePermission, ListPermission, ViewPermission,
+};
+use crate::body::read_json_object;
+use crate::dto::{
+    CreatedView, EscalatedView, PageView, TicketView, parse_create, parse_escalate,
+    parse_list_query, parse_ticket_id,
+};
+use crate::envelope::Success;
+use crate::error::{ApiError, Endpoint};
+
+fn fail(endpoint: Endpoint) -> impl Fn(SupportError) -> ApiError {
+    move |e| ApiError::from_domain(endpoint, e)
+}
+
+/// `POST /tickets`: opens a ticket for the caller.
+pub async fn create_ticket(
+    auth: Authorized<CreatePermission>,
+    service: web::Data<SupportService>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::CreateTicket;
+    let body = read_json_object(&req, payload, EP).await?;
+    let request = parse_create(body).map_err(|f| ApiError::validation(EP, &f))?;
+    let created = service
+        .create_ticket(auth.customer_id(), request)
+        .await
+        .map_err(fail(EP))?;
+    Ok(Success::ok(
+        "Support ticket created",
+        CreatedView::from(&created),
+    ))
+}
+
+/// `GET /tickets/{ticketId}`: the caller's ticket.
+pub async fn track_ticket(
+    auth: Authorized<ViewPermission>,
+    service: web::Data<SupportService>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::TrackTicket;
+    let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
+    let ticket = service
+        .track_ticket(auth.customer_id(), id)
+        .await
+        .map_err(fail(EP))?;
+    Ok(Success::ok(
+        "Ticket status tracked",
+        TicketView::from(&ticket),
+    ))
+}
+
+/// `POST /tickets/{ticketId}/escalate`: asks for senior attention.
+pub async fn escalate_ticket(
+    auth: Authorized<EscalatePermission>,
+    service: web::Data<SupportService>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::EscalateTicket;
+    let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
+    let body = read_json_object(&req, payload, EP).await?;
+    let reason = parse_escalate(body).map_err(|f| ApiError::validation(EP, &f))?;
+    let ticket = service
+        .escalate_ticket(auth.customer_id(), id, reason)
+        .await
+        .map_err(fail(EP))?;
+    Ok(Success::ok(
+        "Ticket escalated",
+        EscalatedView::from(&ticket),
+    ))
+}
+
+/// `GET /tickets?status=&limit=&cursor=`: the caller's tickets, newest first.
+pub async fn list_tickets(
+    auth: Authorized<ListPermission>,
+    service: web::Data<SupportService>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::ListTickets;
+    let query = parse_list_query(req.query_string()).map_err(|f| ApiError::validation(EP, &f))?;
+    let page = service
+        .list_tickets(auth.customer_id(), query)
+        .await
+        .map_err(fail(EP))?;
+    Ok(Success::ok("Tickets listed", PageView::from(&page)))
+}

@@ -1,0 +1,200 @@
+//! Test harness: the real routes over a real database (SQLite file or a
+//! PostgreSQL schema of its own), with a notifier that records events.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, web};
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use support_domain::ports::{
+    Clock, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+};
+use support_domain::{PointsAward, PointsError, SupportService, TicketEvent, TicketNumber};
+use support_http::request_id::request_id_middleware;
+use support_http::{ApiState, JwtKeys, JwtSettings, json_error_handlers};
+use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
+use support_persistence::{Database, PoolSettings};
+
+pub const SECRET: &[u8] = b"test-secret-that-is-long-enough-0123456789";
+
+/// Collects every event the use cases emit.
+#[derive(Default)]
+pub struct RecordingNotifier(pub Mutex<Vec<TicketEvent>>);
+
+#[async_trait]
+impl EventNotifier for RecordingNotifier {
+    async fn notify(&self, event: TicketEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+/// A points awarder that always fails.
+pub struct FailingPoints;
+
+#[async_trait]
+impl PointsAwarder for FailingPoints {
+    async fn award(&self, _: PointsAward) -> Result<(), PointsError> {
+        Err(PointsError("gamification service is down".into()))
+    }
+}
+
+struct TestClock;
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+struct CountingNumbers(AtomicU32);
+impl TicketNumberGenerator for CountingNumbers {
+    fn generate(&self) -> TicketNumber {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        TicketNumber::from_random(n, [1, 2, 3, 4, 5, (n % 36) as u8])
+    }
+}
+
+enum Guard {
+    Sqlite(SqliteTestDb),
+    Postgres(PostgresTestDb),
+}
+
+/// One isolated service instance.
+pub struct Ctx {
+    pub state: ApiState,
+    pub events: Arc<RecordingNotifier>,
+    pub tickets: Arc<dyn TicketRepository>,
+    _guard: Guard,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub failing_points: bool,
+    pub settings: JwtSettings,
+}
+
+pub async fn ctx(backend: Backend) -> Ctx {
+    ctx_with(backend, Options::default()).await
+}
+
+pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let (url, guard) = match backend {
+        Backend::Sqlite => {
+            let db = SqliteTestDb::new();
+            (db.url().to_owned(), Guard::Sqlite(db))
+        }
+        Backend::Postgres => {
+            let db = PostgresTestDb::new();
+            (db.url().to_owned(), Guard::Postgres(db))
+        }
+    };
+    let db = Database::connect(&url, PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let events = Arc::new(RecordingNotifier::default());
+    let points: Arc<dyn PointsAwarder> = if options.failing_points {
+        Arc::new(FailingPoints)
+    } else {
+        db.points()
+    };
+    let service = SupportService::new(
+        db.tickets(),
+        events.clone(),
+        points,
+        Arc::new(TestClock),
+        Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
+    );
+    let state = ApiState {
+        service: web::Data::new(service),
+        keys: JwtKeys::hs256(SECRET, &options.settings).unwrap(),
+    };
+    Ctx {
+        state,
+        events,
+        tickets: db.tickets(),
+        _guard: guard,
+    }
+}
+
+fn rand_seed() -> u32 {
+    (Utc::now().timestamp_subsec_nanos() / 7) % 900_000
+}
+
+/// A state over any repository (e.g. a mock that is unavailable).
+pub fn state_with_repository(tickets: Arc<dyn TicketRepository>) -> ApiState {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let service = SupportService::new(
+        tickets,
+        Arc::new(RecordingNotifier::default()),
+        Arc::new(FailingPoints),
+        Arc::new(TestClock),
+        Arc::new(CountingNumbers(AtomicU32::new(1))),
+    );
+    ApiState {
+        service: web::Data::new(service),
+        keys: JwtKeys::hs256(SECRET, &JwtSettings::default()).unwrap(),
+    }
+}
+
+/// The app exactly as the server mounts the HTTP adapter.
+pub fn app(
+    state: ApiState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(json_error_handlers())
+        .wrap(from_fn(request_id_middleware))
+        .configure(support_http::configure(state))
+        .default_service(web::to(support_http::app::route_not_found))
+}
+
+pub fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// Signs arbitrary claims with the test secret.
+pub fn sign(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
+/// A valid customer token for `user`.
+pub fn customer(user: i64) -> String {
+    sign(json!({ "sub": user.to_string(), "role": "customer", "exp": now() + 600 }))
+}
+
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
+
+pub const BASE: &str = "/api/customer/mtables/support";
+
+pub fn ticket_body() -> Value {
+    json!({ "issueType": "booking_issue", "description": "Our table was given away." })
+}
