@@ -1,0 +1,81 @@
+//! Errors of this crate and the translation of database failures into the
+//! domain's [`RepositoryError`].
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use support_domain::{InvalidValue, RepositoryError};
+
+use crate::database::Backend;
+
+/// Why a [`crate::Database`] could not be opened or migrated. Messages never
+/// repeat the URL, which may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The URL names no backend this crate supports, or no database.
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    /// `connect` was called outside a tokio runtime, so there is no runtime
+    /// to run database tasks on.
+    #[error("no tokio runtime: open the database from inside a tokio runtime")]
+    NoRuntime,
+    /// The connection pool could not be built.
+    #[error("could not build the {backend} connection pool: {message}")]
+    Pool {
+        /// Which backend.
+        backend: Backend,
+        /// What went wrong.
+        message: String,
+    },
+    /// The database did not accept a connection within the timeouts.
+    #[error("could not connect to the {backend} database: {message}")]
+    Connect {
+        /// Which backend.
+        backend: Backend,
+        /// What went wrong.
+        message: String,
+    },
+    /// A migration failed; the database keeps the migrations before it.
+    #[error("migrating the {backend} database failed: {message}")]
+    Migration {
+        /// Which backend.
+        backend: Backend,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Name of the unique index on `support_tickets.ticket_number` (both backends).
+const TICKET_NUMBER_INDEX: &str = "support_tickets_ticket_number_key";
+/// How SQLite names the same column in its unique-violation message.
+const TICKET_NUMBER_COLUMN: &str = "support_tickets.ticket_number";
+
+/// Classifies a diesel error: a taken ticket number and undecodable rows are
+/// told apart; everything else means the store is not usable right now.
+pub(crate) fn classify(err: DieselError) -> RepositoryError {
+    match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(TICKET_NUMBER_INDEX)
+                || info.message().contains(TICKET_NUMBER_COLUMN) =>
+        {
+            RepositoryError::DuplicateTicketNumber
+        }
+        DieselError::DeserializationError(e) => {
+            tracing::error!(error = %e, "undecodable row in the ticket store");
+            RepositoryError::Corrupt(e.to_string())
+        }
+        _ => unavailable(err),
+    }
+}
+
+/// Any failure that means "the store cannot serve this now": pool timeouts,
+/// refused or closed connections, failed tasks, unexpected database errors.
+pub(crate) fn unavailable(err: impl std::fmt::Display) -> RepositoryError {
+    let message = err.to_string();
+    tracing::warn!(error = %message, "ticket store unavailable");
+    RepositoryError::Unavailable(message)
+}
+
+/// A stored value that breaks a domain rule.
+pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
+    tracing::error!(column, error = %err, "invalid value in the ticket store");
+    RepositoryError::Corrupt(format!("{column}: {err}"))
+}

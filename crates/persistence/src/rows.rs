@@ -1,0 +1,199 @@
+//! Row structs of the schema and their conversion to and from domain types.
+//!
+//! Writing goes through owned rows so they can move into a spawned database
+//! task; reading validates every column with the domain's own parsers, so a
+//! row the domain would reject surfaces as [`RepositoryError::Corrupt`].
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use support_domain::{
+    BookingId, CustomerId, Description, EscalationReason, InvalidValue, IssueType, NewTicket,
+    OrderId, PointsAward, Priority, RepositoryError, StaffId, Status, Ticket, TicketId,
+    TicketNumber, TicketParts,
+};
+
+use crate::errors::corrupt;
+use crate::schema::{points_ledger, support_tickets};
+
+/// A full `support_tickets` row as read back.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = support_tickets)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct TicketRow {
+    pub id: i64,
+    pub ticket_number: String,
+    pub customer_id: i64,
+    pub booking_id: Option<i64>,
+    pub order_id: Option<i64>,
+    pub issue_type: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assigned_staff_id: Option<i64>,
+    pub escalation_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub escalated_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub version: i64,
+}
+
+/// The columns of a new ticket; the database assigns `id`.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = support_tickets)]
+pub(crate) struct NewTicketRow {
+    pub ticket_number: String,
+    pub customer_id: i64,
+    pub booking_id: Option<i64>,
+    pub order_id: Option<i64>,
+    pub issue_type: &'static str,
+    pub description: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// Every column a ticket's life can change. `None` writes NULL, so clearing
+/// `resolved_at` on reopen is stored too.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = support_tickets)]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct TicketChangesRow {
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub assigned_staff_id: Option<i64>,
+    pub escalation_reason: Option<String>,
+    pub updated_at: NaiveDateTime,
+    pub escalated_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub version: i64,
+}
+
+/// One `points_ledger` row to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = points_ledger)]
+pub(crate) struct NewPointsRow {
+    pub user_id: i64,
+    pub action: &'static str,
+    pub points: i32,
+    pub ticket_id: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// Both backends keep microseconds; truncating before writing makes the value
+/// handed back to the caller equal to the stored one on either backend.
+pub(crate) fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+fn to_column(at: DateTime<Utc>) -> NaiveDateTime {
+    to_micros(at).naive_utc()
+}
+
+fn from_column(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}
+
+impl NewTicketRow {
+    /// The row for `ticket` (timestamps truncated to microseconds).
+    pub(crate) fn from_domain(ticket: &NewTicket) -> Self {
+        let created_at = to_column(ticket.created_at);
+        Self {
+            ticket_number: ticket.number.as_str().to_owned(),
+            customer_id: ticket.customer_id.get(),
+            booking_id: ticket.booking_id.map(BookingId::get),
+            order_id: ticket.order_id.map(OrderId::get),
+            issue_type: ticket.issue_type.as_str(),
+            description: ticket.description.as_str().to_owned(),
+            status: ticket.status.as_str(),
+            priority: ticket.priority.as_str(),
+            created_at,
+            updated_at: created_at,
+            version: 1,
+        }
+    }
+}
+
+impl TicketChangesRow {
+    /// The mutable state of `ticket`.
+    pub(crate) fn from_domain(ticket: &Ticket) -> Self {
+        Self {
+            status: ticket.status().as_str(),
+            priority: ticket.priority().as_str(),
+            assigned_staff_id: ticket.assigned_staff_id().map(StaffId::get),
+            escalation_reason: ticket.escalation_reason().map(|r| r.as_str().to_owned()),
+            updated_at: to_column(ticket.updated_at()),
+            escalated_at: ticket.escalated_at().map(to_column),
+            resolved_at: ticket.resolved_at().map(to_column),
+            closed_at: ticket.closed_at().map(to_column),
+            version: ticket.version(),
+        }
+    }
+}
+
+impl NewPointsRow {
+    /// The ledger row for `award`, granted at `now`.
+    pub(crate) fn from_domain(award: &PointsAward, now: DateTime<Utc>) -> Self {
+        Self {
+            user_id: award.user_id.get(),
+            action: award.action,
+            points: award.points,
+            ticket_id: award.ticket_id.get(),
+            created_at: to_column(now),
+        }
+    }
+}
+
+/// Applies a domain parser to one column, naming the column on failure.
+fn parse<T>(column: &str, result: Result<T, InvalidValue>) -> Result<T, RepositoryError> {
+    result.map_err(|e| corrupt(column, &e))
+}
+
+fn optional<T>(
+    column: &str,
+    value: Option<i64>,
+    new: impl Fn(i64) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, RepositoryError> {
+    value.map(|v| parse(column, new(v))).transpose()
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = RepositoryError;
+
+    fn try_from(row: TicketRow) -> Result<Self, Self::Error> {
+        if row.version < 1 {
+            return Err(corrupt(
+                "version",
+                &InvalidValue::new("must be a positive integer"),
+            ));
+        }
+        // The domain reads an empty reason as no reason, and so does this.
+        let escalation_reason = match row.escalation_reason.as_deref() {
+            Some(text) => parse("escalation_reason", EscalationReason::parse(text))?,
+            None => None,
+        };
+        Ok(Ticket::restore(TicketParts {
+            id: parse("id", TicketId::new(row.id))?,
+            number: parse("ticket_number", TicketNumber::parse(&row.ticket_number))?,
+            customer_id: parse("customer_id", CustomerId::new(row.customer_id))?,
+            booking_id: optional("booking_id", row.booking_id, BookingId::new)?,
+            order_id: optional("order_id", row.order_id, OrderId::new)?,
+            issue_type: parse("issue_type", IssueType::parse(&row.issue_type))?,
+            description: parse("description", Description::parse(&row.description))?,
+            status: parse("status", Status::parse(&row.status))?,
+            priority: parse("priority", Priority::parse(&row.priority))?,
+            assigned_staff_id: optional("assigned_staff_id", row.assigned_staff_id, StaffId::new)?,
+            escalation_reason,
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            escalated_at: row.escalated_at.map(from_column),
+            resolved_at: row.resolved_at.map(from_column),
+            closed_at: row.closed_at.map(from_column),
+            version: row.version,
+        }))
+    }
+}

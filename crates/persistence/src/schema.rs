@@ -1,0 +1,66 @@
+//! The diesel schema shared by both backends.
+//!
+//! Written by hand with portable SQL types only (`BigInt`, `Integer`, `Text`,
+//! `Timestamp`), so one set of queries compiles for SQLite and PostgreSQL.
+//! `tests/schema.rs` checks it against both migrated databases.
+
+diesel::table! {
+    /// One row per support ticket.
+    support_tickets (id) {
+        /// Store-assigned primary key.
+        id -> BigInt,
+        /// Unique human-facing number (`TKT-123456-AB12CD`).
+        ticket_number -> Text,
+        /// Owner; every query filters on it.
+        customer_id -> BigInt,
+        /// Booking the ticket is about.
+        booking_id -> Nullable<BigInt>,
+        /// In-dining order the ticket is about.
+        order_id -> Nullable<BigInt>,
+        /// Snake-case issue type.
+        issue_type -> Text,
+        /// The customer's text.
+        description -> Text,
+        /// Snake-case status.
+        status -> Text,
+        /// Snake-case priority.
+        priority -> Text,
+        /// Staff member handling it.
+        assigned_staff_id -> Nullable<BigInt>,
+        /// Why the customer escalated.
+        escalation_reason -> Nullable<Text>,
+        /// Creation time, UTC.
+        created_at -> Timestamp,
+        /// Last change, UTC.
+        updated_at -> Timestamp,
+        /// Escalation time, UTC.
+        escalated_at -> Nullable<Timestamp>,
+        /// Resolution time, UTC.
+        resolved_at -> Nullable<Timestamp>,
+        /// Closing time, UTC.
+        closed_at -> Nullable<Timestamp>,
+        /// Optimistic-concurrency version.
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Loyalty points granted for support actions, at most once per ticket and action.
+    points_ledger (id) {
+        /// Store-assigned primary key.
+        id -> BigInt,
+        /// Who earned the points.
+        user_id -> BigInt,
+        /// Gamification action name.
+        action -> Text,
+        /// How many points.
+        points -> Integer,
+        /// The ticket that earned them.
+        ticket_id -> BigInt,
+        /// When they were granted, UTC.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(points_ledger -> support_tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(support_tickets, points_ledger);

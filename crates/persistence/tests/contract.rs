@@ -1,0 +1,969 @@
+//! The repository contract, written once and run against SQLite and
+//! PostgreSQL, each test on its own fresh database (temp file or schema).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, SqliteConnection};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use support_domain::ports::TicketRepository;
+use support_domain::{
+    BookingId, CustomerId, Description, EscalationReason, IssueType, NewTicket, OrderId,
+    PointsAward, Priority, RepositoryError, StaffId, Status, TICKET_CREATED_ACTION,
+    TICKET_CREATED_POINTS, Ticket, TicketId, TicketNumber, TicketParts, Transition, UserId,
+};
+use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
+use support_persistence::{Backend, Database, DatabaseError, PoolSettings};
+
+/// Upper bound for any single test body: a hang is a failure.
+const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+// ---------------------------------------------------------------- fixtures
+
+/// A migrated database plus the isolation guard that removes it.
+struct Ctx {
+    db: Database,
+    url: String,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl Ctx {
+    async fn sqlite() -> Self {
+        let guard = SqliteTestDb::new();
+        Self::open(guard.url().to_owned(), Box::new(guard)).await
+    }
+
+    async fn postgres() -> Self {
+        let guard = PostgresTestDb::new();
+        Self::open(guard.url().to_owned(), Box::new(guard)).await
+    }
+
+    async fn open(url: String, guard: Box<dyn std::any::Any + Send>) -> Self {
+        let db = Database::connect(&url, PoolSettings::default())
+            .await
+            .expect("connect");
+        let applied = db.run_migrations().await.expect("migrate");
+        assert!(
+            !applied.is_empty(),
+            "a fresh database has pending migrations"
+        );
+        Self {
+            db,
+            url,
+            _guard: guard,
+        }
+    }
+
+    fn repo(&self) -> Arc<dyn TicketRepository> {
+        self.db.tickets()
+    }
+}
+
+/// A direct connection for arranging and inspecting rows behind the
+/// repository's back.
+enum Raw {
+    Sqlite(SyncConnectionWrapper<SqliteConnection>),
+    Postgres(Box<AsyncPgConnection>),
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl Raw {
+    async fn open(ctx: &Ctx) -> Self {
+        match ctx.db.backend() {
+            Backend::Sqlite => {
+                let mut c = SyncConnectionWrapper::<SqliteConnection>::establish(&ctx.url)
+                    .await
+                    .unwrap();
+                c.batch_execute("PRAGMA busy_timeout = 5000;")
+                    .await
+                    .unwrap();
+                Self::Sqlite(c)
+            }
+            Backend::Postgres => Self::Postgres(Box::new(
+                AsyncPgConnection::establish(&ctx.url).await.unwrap(),
+            )),
+        }
+    }
+
+    async fn run_sql(&mut self, sql: &str) {
+        match self {
+            Self::Sqlite(c) => c.batch_execute(sql).await.unwrap(),
+            Self::Postgres(c) => c.batch_execute(sql).await.unwrap(),
+        }
+    }
+
+    /// `sql` must select one BIGINT column named `n`.
+    async fn count(&mut self, sql: &str) -> i64 {
+        let query = diesel::sql_query(sql);
+        let row: Count = match self {
+            Self::Sqlite(c) => query.get_result(c).await.unwrap(),
+            Self::Postgres(c) => query.get_result(&mut **c).await.unwrap(),
+        };
+        row.n
+    }
+}
+
+static NEXT_NUMBER: AtomicU32 = AtomicU32::new(1);
+
+fn number() -> TicketNumber {
+    let n = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+    TicketNumber::parse(&format!("TKT-{n:06}-AB{n:04}")).unwrap()
+}
+
+fn customer(id: i64) -> CustomerId {
+    CustomerId::new(id).unwrap()
+}
+
+/// A timestamp with a full microsecond part, as the domain produces.
+fn at(secs: i64, micros: u32) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_780_000_000 + secs, micros * 1_000)
+        .single()
+        .unwrap()
+}
+
+fn new_ticket(owner: i64, issue: IssueType, created: DateTime<Utc>) -> NewTicket {
+    NewTicket::open(
+        number(),
+        customer(owner),
+        Some(BookingId::new(4_000_000_001).unwrap()),
+        None,
+        issue,
+        Description::parse("The soup was cold — and the waiter ignored us 😞").unwrap(),
+        created,
+    )
+}
+
+async fn insert(repo: &dyn TicketRepository, owner: i64, secs: i64) -> Ticket {
+    repo.insert(new_ticket(owner, IssueType::Other, at(secs, 1)))
+        .await
+        .unwrap()
+}
+
+fn ids(tickets: &[Ticket]) -> Vec<i64> {
+    tickets.iter().map(|t| t.id().get()).collect()
+}
+
+// ------------------------------------------------------------- the suite
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let ctx = super::Ctx::sqlite().await;
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&ctx))
+                        .await
+                        .expect("test timed out");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let ctx = super::Ctx::postgres().await;
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&ctx))
+                        .await
+                        .expect("test timed out");
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    insert_assigns_increasing_ids_and_round_trips_every_field,
+    timestamps_are_kept_to_the_microsecond,
+    every_mutable_field_round_trips_through_update,
+    duplicate_ticket_number_is_reported_and_stores_nothing,
+    find_is_scoped_to_the_owner,
+    list_is_newest_first_and_scoped_to_the_owner,
+    list_filters_by_status,
+    list_pages_with_before_and_respects_limit,
+    stale_update_conflicts_and_changes_nothing,
+    update_of_another_customers_ticket_conflicts,
+    exactly_one_of_fifty_concurrent_updates_wins,
+    points_are_awarded_at_most_once_per_ticket_and_action,
+    points_for_a_missing_ticket_are_refused,
+    ping_answers,
+    rows_the_domain_rejects_are_reported_as_corrupt,
+    migrations_already_applied_are_not_rerun,
+);
+
+async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let new = NewTicket::open(
+        number(),
+        customer(7),
+        Some(BookingId::new(11).unwrap()),
+        Some(OrderId::new(i64::MAX).unwrap()),
+        IssueType::PaymentIssue,
+        Description::parse("  Charged twice for one dinner, please refund  ").unwrap(),
+        at(0, 123_456),
+    );
+    let first = repo.insert(new.clone()).await.unwrap();
+    assert!(first.id().get() > 0);
+    assert_eq!(first, new.clone().with_id(first.id()));
+    assert_eq!(first.version(), 1);
+    assert_eq!(first.status(), Status::Open);
+    assert_eq!(first.priority(), Priority::High);
+
+    let second = insert(&*repo, 7, 1).await;
+    assert!(second.id() > first.id(), "ids grow");
+
+    let found = repo
+        .find_for_customer(first.id(), customer(7))
+        .await
+        .unwrap()
+        .expect("stored ticket");
+    assert_eq!(found, first);
+    assert_eq!(found.order_id(), Some(OrderId::new(i64::MAX).unwrap()));
+    assert_eq!(found.created_at(), at(0, 123_456));
+    assert_eq!(found.updated_at(), at(0, 123_456));
+    assert_eq!(found.escalated_at(), None);
+}
+
+async fn timestamps_are_kept_to_the_microsecond(ctx: &Ctx) {
+    let repo = ctx.repo();
+    // Nanoseconds beyond the microsecond are dropped the same on both backends,
+    // and the ticket handed back equals the stored one.
+    let with_nanos = Utc
+        .timestamp_opt(1_780_000_000, 987_654_321)
+        .single()
+        .unwrap();
+    let stored = repo
+        .insert(new_ticket(8, IssueType::Other, with_nanos))
+        .await
+        .unwrap();
+    assert_eq!(stored.created_at(), at(0, 987_654));
+    let found = repo
+        .find_for_customer(stored.id(), customer(8))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, stored);
+
+    // A whole second and the last microsecond of a second both survive.
+    for micros in [0, 999_999, 1] {
+        let t = repo
+            .insert(new_ticket(8, IssueType::Other, at(5, micros)))
+            .await
+            .unwrap();
+        let found = repo
+            .find_for_customer(t.id(), customer(8))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.created_at(), at(5, micros));
+    }
+}
+
+async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let t = insert(&*repo, 9, 0).await;
+    // A ticket in a state no single transition reaches: every nullable column set.
+    let changed = Ticket::restore(TicketParts {
+        id: t.id(),
+        number: t.number().clone(),
+        customer_id: t.customer_id(),
+        booking_id: t.booking_id(),
+        order_id: t.order_id(),
+        issue_type: t.issue_type(),
+        description: t.description().clone(),
+        status: Status::Closed,
+        priority: Priority::Urgent,
+        assigned_staff_id: Some(StaffId::new(31).unwrap()),
+        escalation_reason: EscalationReason::parse("nobody answered for two days").unwrap(),
+        created_at: t.created_at(),
+        updated_at: at(40, 4),
+        escalated_at: Some(at(10, 1)),
+        resolved_at: Some(at(20, 2)),
+        closed_at: Some(at(30, 3)),
+        version: 5,
+    });
+    repo.update(&changed, 1).await.unwrap();
+    let found = repo
+        .find_for_customer(t.id(), customer(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, changed);
+
+    // Clearing nullable columns is stored too (reopen clears resolved_at).
+    let mut reopened = found.clone();
+    let cleared = Ticket::restore(TicketParts {
+        id: reopened.id(),
+        number: reopened.number().clone(),
+        customer_id: reopened.customer_id(),
+        booking_id: reopened.booking_id(),
+        order_id: reopened.order_id(),
+        issue_type: reopened.issue_type(),
+        description: reopened.description().clone(),
+        status: Status::Resolved,
+        priority: reopened.priority(),
+        assigned_staff_id: None,
+        escalation_reason: None,
+        created_at: reopened.created_at(),
+        updated_at: at(50, 0),
+        escalated_at: None,
+        resolved_at: Some(at(50, 0)),
+        closed_at: None,
+        version: 6,
+    });
+    repo.update(&cleared, 5).await.unwrap();
+    reopened = cleared.clone();
+    reopened.apply(Transition::Reopen, at(60, 6)).unwrap();
+    repo.update(&reopened, 6).await.unwrap();
+    let found = repo
+        .find_for_customer(t.id(), customer(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, reopened);
+    assert_eq!(found.resolved_at(), None);
+    assert_eq!(found.assigned_staff_id(), None);
+    assert_eq!(found.version(), 7);
+}
+
+async fn duplicate_ticket_number_is_reported_and_stores_nothing(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let first = repo
+        .insert(new_ticket(10, IssueType::Other, at(0, 0)))
+        .await
+        .unwrap();
+    let mut clash = new_ticket(11, IssueType::TableIssue, at(1, 0));
+    clash.number = first.number().clone();
+    assert_eq!(
+        repo.insert(clash).await,
+        Err(RepositoryError::DuplicateTicketNumber)
+    );
+    assert!(
+        repo.list_for_customer(customer(11), None, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The failed insert leaves the store usable.
+    assert!(
+        repo.insert(new_ticket(11, IssueType::Other, at(2, 0)))
+            .await
+            .is_ok()
+    );
+}
+
+async fn find_is_scoped_to_the_owner(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mine = insert(&*repo, 20, 0).await;
+    assert!(
+        repo.find_for_customer(mine.id(), customer(20))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        repo.find_for_customer(mine.id(), customer(21)).await,
+        Ok(None)
+    );
+    let missing = TicketId::new(mine.id().get() + 1000).unwrap();
+    assert_eq!(
+        repo.find_for_customer(missing, customer(20)).await,
+        Ok(None)
+    );
+}
+
+async fn list_is_newest_first_and_scoped_to_the_owner(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mut mine = Vec::new();
+    for i in 0..4 {
+        mine.push(insert(&*repo, 30, i).await);
+        insert(&*repo, 31, i).await; // interleaved tickets of someone else
+    }
+    let listed = repo
+        .list_for_customer(customer(30), None, None, 100)
+        .await
+        .unwrap();
+    let mut expected = ids(&mine);
+    expected.reverse();
+    assert_eq!(ids(&listed), expected);
+    assert!(listed.iter().all(|t| t.customer_id() == customer(30)));
+    assert_eq!(listed[0], mine[3], "whole tickets come back");
+    assert!(
+        repo.list_for_customer(customer(32), None, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn list_filters_by_status(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mut tickets = Vec::new();
+    for i in 0..5 {
+        tickets.push(insert(&*repo, 40, i).await);
+    }
+    // Start progress on the 2nd and 4th, close the 5th.
+    for (index, transition) in [
+        (1, Transition::StartProgress),
+        (3, Transition::StartProgress),
+        (4, Transition::Close),
+    ] {
+        let t: &mut Ticket = &mut tickets[index];
+        t.apply(transition, at(100, 0)).unwrap();
+        repo.update(t, 1).await.unwrap();
+    }
+    let in_progress = repo
+        .list_for_customer(customer(40), Some(Status::InProgress), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&in_progress),
+        vec![tickets[3].id().get(), tickets[1].id().get()]
+    );
+    assert!(in_progress.iter().all(|t| t.status() == Status::InProgress));
+    let open = repo
+        .list_for_customer(customer(40), Some(Status::Open), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&open),
+        vec![tickets[2].id().get(), tickets[0].id().get()]
+    );
+    let resolved = repo
+        .list_for_customer(customer(40), Some(Status::Resolved), None, 100)
+        .await
+        .unwrap();
+    assert!(resolved.is_empty());
+    // The status filter does not leak other customers' tickets.
+    let other = insert(&*repo, 41, 9).await;
+    let open = repo
+        .list_for_customer(customer(40), Some(Status::Open), None, 100)
+        .await
+        .unwrap();
+    assert!(!ids(&open).contains(&other.id().get()));
+}
+
+async fn list_pages_with_before_and_respects_limit(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mut all = Vec::new();
+    for i in 0..7 {
+        all.push(insert(&*repo, 50, i).await);
+    }
+    insert(&*repo, 51, 99).await;
+    all.reverse(); // newest first
+
+    let first_three = repo
+        .list_for_customer(customer(50), None, None, 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first_three), ids(&all[..3]));
+    assert!(
+        repo.list_for_customer(customer(50), None, None, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let page = repo
+            .list_for_customer(customer(50), None, before, 3)
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        before = Some(last.id());
+        paged.extend(page);
+    }
+    assert_eq!(ids(&paged), ids(&all), "pages neither repeat nor skip");
+
+    // `before` is exclusive and combines with the status filter.
+    let after_newest = repo
+        .list_for_customer(customer(50), Some(Status::Open), Some(all[0].id()), 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&after_newest), ids(&all[1..]));
+}
+
+async fn stale_update_conflicts_and_changes_nothing(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let original = insert(&*repo, 60, 0).await;
+
+    let mut first = original.clone();
+    first.apply(Transition::StartProgress, at(10, 0)).unwrap();
+    repo.update(&first, 1).await.unwrap();
+
+    let mut stale = original.clone();
+    stale
+        .escalate(EscalationReason::parse("too slow").unwrap(), at(20, 0))
+        .unwrap();
+    assert_eq!(repo.update(&stale, 1).await, Err(RepositoryError::Conflict));
+    // A version from the future conflicts too.
+    assert_eq!(repo.update(&stale, 7).await, Err(RepositoryError::Conflict));
+
+    let stored = repo
+        .find_for_customer(original.id(), customer(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, first);
+    assert_eq!(stored.version(), 2);
+}
+
+async fn update_of_another_customers_ticket_conflicts(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let t = insert(&*repo, 70, 0).await;
+    // The same id, claimed by another customer: the ownership check is in the UPDATE.
+    let forged = Ticket::restore(TicketParts {
+        id: t.id(),
+        number: t.number().clone(),
+        customer_id: customer(71),
+        booking_id: None,
+        order_id: None,
+        issue_type: t.issue_type(),
+        description: t.description().clone(),
+        status: Status::Closed,
+        priority: Priority::Low,
+        assigned_staff_id: None,
+        escalation_reason: None,
+        created_at: t.created_at(),
+        updated_at: at(5, 0),
+        escalated_at: None,
+        resolved_at: None,
+        closed_at: Some(at(5, 0)),
+        version: 2,
+    });
+    assert_eq!(
+        repo.update(&forged, 1).await,
+        Err(RepositoryError::Conflict)
+    );
+    let stored = repo
+        .find_for_customer(t.id(), customer(70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, t);
+}
+
+async fn exactly_one_of_fifty_concurrent_updates_wins(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let original = insert(&*repo, 80, 0).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = Vec::new();
+    for i in 0..50u32 {
+        let repo = Arc::clone(&repo);
+        let barrier = Arc::clone(&barrier);
+        let mut mine = original.clone();
+        tasks.push(tokio::spawn(async move {
+            mine.apply(Transition::StartProgress, at(1, i)).unwrap();
+            barrier.wait().await;
+            (repo.update(&mine, 1).await, mine)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Ok(()), ticket) => winners.push(ticket),
+            (Err(RepositoryError::Conflict), _) => {}
+            (Err(other), _) => panic!("a loser must see a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one update wins");
+    let stored = repo
+        .find_for_customer(original.id(), customer(80))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, winners[0], "the winner's state is stored");
+    assert_eq!(stored.version(), 2);
+}
+
+async fn points_are_awarded_at_most_once_per_ticket_and_action(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let points = ctx.db.points();
+    let t1 = insert(&*repo, 90, 0).await;
+    let t2 = insert(&*repo, 90, 1).await;
+    let award = |ticket: &Ticket, action: &'static str| PointsAward {
+        user_id: UserId::new(90).unwrap(),
+        action,
+        points: TICKET_CREATED_POINTS,
+        ticket_id: ticket.id(),
+    };
+    points
+        .award(award(&t1, TICKET_CREATED_ACTION))
+        .await
+        .unwrap();
+    points
+        .award(award(&t1, TICKET_CREATED_ACTION))
+        .await
+        .unwrap();
+    let mut raw = Raw::open(ctx).await;
+    let rows_for = |id: TicketId| {
+        format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM points_ledger WHERE ticket_id = {}",
+            id.get()
+        )
+    };
+    assert_eq!(raw.count(&rows_for(t1.id())).await, 1, "awarded once");
+    let total = "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM points_ledger";
+    assert_eq!(raw.count(total).await, i64::from(TICKET_CREATED_POINTS));
+
+    // Concurrent repeats still grant once.
+    let repeats: Vec<_> = (0..10)
+        .map(|_| {
+            let points = Arc::clone(&points);
+            let award = award(&t2, TICKET_CREATED_ACTION);
+            tokio::spawn(async move { points.award(award).await })
+        })
+        .collect();
+    for r in repeats {
+        r.await.unwrap().unwrap();
+    }
+    assert_eq!(raw.count(&rows_for(t2.id())).await, 1);
+
+    // Another action on the same ticket is a separate award.
+    points
+        .award(award(&t1, "support_ticket_rated"))
+        .await
+        .unwrap();
+    assert_eq!(raw.count(&rows_for(t1.id())).await, 2);
+}
+
+async fn points_for_a_missing_ticket_are_refused(ctx: &Ctx) {
+    // The ledger references tickets; on SQLite this proves `foreign_keys = ON`.
+    let award = PointsAward {
+        user_id: UserId::new(1).unwrap(),
+        action: TICKET_CREATED_ACTION,
+        points: TICKET_CREATED_POINTS,
+        ticket_id: TicketId::new(987_654).unwrap(),
+    };
+    assert!(ctx.db.points().award(award).await.is_err());
+    let mut raw = Raw::open(ctx).await;
+    assert_eq!(
+        raw.count("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM points_ledger")
+            .await,
+        0
+    );
+}
+
+async fn ping_answers(ctx: &Ctx) {
+    assert_eq!(ctx.repo().ping().await, Ok(()));
+}
+
+async fn rows_the_domain_rejects_are_reported_as_corrupt(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let good = insert(&*repo, 100, 0).await;
+    let mut raw = Raw::open(ctx).await;
+    // Passes every CHECK constraint, but the description is too short for the domain.
+    raw.run_sql(
+        "INSERT INTO support_tickets (ticket_number, customer_id, issue_type, description, \
+         status, priority, created_at, updated_at, version) VALUES ('TKT-000000-BAD001', 100, \
+         'other', 'short', 'open', 'medium', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)",
+    )
+    .await;
+    let bad_id = raw.count("SELECT MAX(id) AS n FROM support_tickets").await;
+    let bad_id = TicketId::new(bad_id).unwrap();
+    assert!(matches!(
+        repo.find_for_customer(bad_id, customer(100)).await,
+        Err(RepositoryError::Corrupt(message)) if message.contains("description")
+    ));
+    assert!(matches!(
+        repo.list_for_customer(customer(100), None, None, 10).await,
+        Err(RepositoryError::Corrupt(_))
+    ));
+    // Other rows are still served.
+    assert_eq!(
+        repo.find_for_customer(good.id(), customer(100))
+            .await
+            .unwrap(),
+        Some(good)
+    );
+}
+
+async fn migrations_already_applied_are_not_rerun(ctx: &Ctx) {
+    assert_eq!(ctx.db.run_migrations().await.unwrap(), Vec::<String>::new());
+    assert_eq!(ctx.repo().ping().await, Ok(()));
+}
+
+// ------------------------------------------- unreachable and failing databases
+
+/// Runs `work`, failing the test if it takes longer than `limit`.
+async fn within<T>(limit: Duration, work: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let result = tokio::time::timeout(limit, work).await.expect("hung");
+    assert!(started.elapsed() <= limit);
+    result
+}
+
+fn quick() -> PoolSettings {
+    PoolSettings {
+        max_size: Some(2),
+        wait_timeout: Duration::from_millis(500),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_in_a_missing_directory_fails_to_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/missing/sub/support.db", dir.path().display());
+    let result = within(Duration::from_secs(10), Database::connect(&url, quick())).await;
+    assert!(
+        matches!(
+            result,
+            Err(DatabaseError::Connect {
+                backend: Backend::Sqlite,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_on_a_closed_port_fails_to_connect() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }; // closed again here
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let result = within(Duration::from_secs(10), Database::connect(&url, quick())).await;
+    assert!(
+        matches!(
+            result,
+            Err(DatabaseError::Connect {
+                backend: Backend::Postgres,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_that_never_answers_times_out() {
+    // Accepts TCP connections (kernel backlog) but never speaks the protocol.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let result = within(Duration::from_secs(10), Database::connect(&url, quick())).await;
+    assert!(
+        matches!(
+            result,
+            Err(DatabaseError::Connect {
+                backend: Backend::Postgres,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_urls_are_refused() {
+    let result = Database::connect("mysql://root@127.0.0.1/test", quick()).await;
+    assert!(
+        matches!(result, Err(DatabaseError::BadUrl(_))),
+        "{result:?}"
+    );
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can cut.
+struct Proxy {
+    port: u16,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registry = Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let session = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                registry.lock().unwrap().push(session.abort_handle());
+            }
+        });
+        tasks.lock().unwrap().push(accept.abort_handle());
+        Self { port, tasks }
+    }
+
+    /// Closes the listening port and every proxied connection.
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_makes_operations_unavailable() {
+    let test_db = PostgresTestDb::new();
+    // postgres://user@host:port/db?... -> route host:port through the proxy.
+    let (scheme, rest) = test_db.url().split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let (user, host_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let url = format!("{scheme}://{user}@127.0.0.1:{}/{path}", proxy.port);
+    let db = Database::connect(&url, quick()).await.unwrap();
+    db.run_migrations().await.unwrap();
+    let repo = db.tickets();
+    let t = insert(&*repo, 110, 0).await;
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let outcomes = within(Duration::from_secs(15), async {
+        (
+            repo.ping().await,
+            repo.find_for_customer(t.id(), customer(110)).await,
+            repo.insert(new_ticket(110, IssueType::Other, at(1, 0)))
+                .await,
+        )
+    })
+    .await;
+    assert!(
+        matches!(outcomes.0, Err(RepositoryError::Unavailable(_))),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes.1, Err(RepositoryError::Unavailable(_))),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes.2, Err(RepositoryError::Unavailable(_))),
+        "{outcomes:?}"
+    );
+    let award = PointsAward {
+        user_id: UserId::new(110).unwrap(),
+        action: TICKET_CREATED_ACTION,
+        points: 1,
+        ticket_id: t.id(),
+    };
+    assert!(
+        within(Duration::from_secs(15), db.points().award(award))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_writer_makes_writes_unavailable() {
+    let ctx = Ctx::sqlite().await;
+    let repo = ctx.repo();
+    let t = insert(&*repo, 120, 0).await;
+    let mut raw = Raw::open(&ctx).await;
+    raw.run_sql("BEGIN EXCLUSIVE;").await;
+    // The write waits out busy_timeout (5 s), then gives up cleanly.
+    let result = within(
+        Duration::from_secs(20),
+        repo.insert(new_ticket(120, IssueType::Other, at(1, 0))),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(RepositoryError::Unavailable(_))),
+        "{result:?}"
+    );
+    raw.run_sql("ROLLBACK;").await;
+    assert!(
+        repo.find_for_customer(t.id(), customer(120))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+// ------------------------------------------------ cancellation (notes A6.1)
+
+/// Callers on a current-thread runtime (actix workers) abandon queries half
+/// way; the query must finish on the database's runtime instead of panicking
+/// the caller's thread, and the store must stay usable.
+fn abandoned_calls_neither_panic_nor_break_the_store(backend: Backend) {
+    let db_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ctx = db_runtime.block_on(async {
+        match backend {
+            Backend::Sqlite => Ctx::sqlite().await,
+            Backend::Postgres => Ctx::postgres().await,
+        }
+    });
+    assert_eq!(ctx.db.backend(), backend);
+    let repo = ctx.repo();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    caller.block_on(async {
+        let t = repo
+            .insert(new_ticket(130, IssueType::Other, at(0, 0)))
+            .await
+            .unwrap();
+        for i in 0..100u32 {
+            let _abandoned = tokio::time::timeout(
+                Duration::ZERO,
+                repo.list_for_customer(customer(130), None, None, 50),
+            )
+            .await;
+            let mut next = t.clone();
+            next.apply(Transition::StartProgress, at(1, i)).unwrap();
+            let _abandoned = tokio::time::timeout(Duration::ZERO, repo.update(&next, 1)).await;
+        }
+        // The abandoned updates still run to completion; exactly one lands.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let stored = loop {
+            let stored = repo
+                .find_for_customer(t.id(), customer(130))
+                .await
+                .unwrap()
+                .unwrap();
+            if stored.version() == 2 || Instant::now() > deadline {
+                break stored;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(stored.version(), 2);
+        assert_eq!(stored.status(), Status::InProgress);
+        assert_eq!(repo.ping().await, Ok(()));
+    });
+    drop(repo);
+    drop(ctx);
+    drop(db_runtime);
+}
+
+#[test]
+fn sqlite_abandoned_calls_neither_panic_nor_break_the_store() {
+    abandoned_calls_neither_panic_nor_break_the_store(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_abandoned_calls_neither_panic_nor_break_the_store() {
+    abandoned_calls_neither_panic_nor_break_the_store(Backend::Postgres);
+}

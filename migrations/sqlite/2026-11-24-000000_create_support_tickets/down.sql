@@ -1,0 +1,2 @@
+DROP TABLE points_ledger;
+DROP TABLE support_tickets;
