@@ -1,1 +1,29 @@
-//! placeholder
+//! Live ticket events over WebSocket.
+//!
+//! * [`Broadcaster`]: the domain's [`EventNotifier`](support_domain::ports::EventNotifier)
+//!   adapter; serialises each event once and fans it out without ever waiting;
+//! * [`configure`]: mounts `GET /ws`, which authenticates before upgrading and
+//!   gives each connection its own task, so a slow client only slows itself;
+//! * [`WsSettings`]: heartbeat, send-timeout and frame-size limits;
+//! * [`Frame`]: the wire format of one event.
+//!
+//! Close codes: the client's own code when it closes; 1008 (policy) after a
+//! `stream:resync_required` frame when the client fell behind, or when it
+//! stopped answering pings; 1009 for oversized client frames; 1002 for
+//! protocol errors; 1001 when the broadcaster goes away. A client whose
+//! outgoing buffer stays full for a whole send timeout is dropped without a
+//! close frame (it could not receive one).
+#![deny(missing_docs)]
+
+mod auth;
+mod broadcaster;
+mod connection;
+mod endpoint;
+mod frame;
+mod settings;
+
+pub use auth::SUBPROTOCOL;
+pub use broadcaster::{Broadcaster, DEFAULT_CAPACITY};
+pub use endpoint::{WS_PATH, configure};
+pub use frame::{Frame, RESYNC_REQUIRED_EVENT, resync_required};
+pub use settings::WsSettings;

@@ -1,1 +1,15 @@
-//! placeholder
+//! The support-ticket service's composition root: reads configuration, builds
+//! the adapters, wires them to the domain and runs the HTTP server.
+//!
+//! Used by the `support-server` binary and by the black-box tests, which start
+//! the real server in-process on a free port.
+
+pub mod cli;
+pub mod config;
+mod dev_mode;
+mod startup;
+mod system;
+
+pub use config::{Config, ConfigError, JwtSource};
+pub use startup::{RunningServer, StartError, migrate, start};
+pub use system::{RandomTicketNumbers, SystemClock};

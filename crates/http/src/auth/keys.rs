@@ -9,6 +9,13 @@ use support_domain::{Role, UserId};
 
 use super::principal::Principal;
 
+/// jsonwebtoken panics on first use unless exactly one crypto provider is
+/// installed for the process; installing ours explicitly in every constructor
+/// turns that runtime trap into a non-issue. A second install is a no-op.
+fn ensure_crypto_provider() {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
 /// Seconds of clock skew tolerated on `exp`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -91,6 +98,8 @@ struct Claims {
     role: Option<String>,
     #[serde(default)]
     permissions: Option<Vec<String>>,
+    /// Required and checked by the validation; kept to end sockets on time.
+    exp: i64,
 }
 
 impl JwtKeys {
@@ -118,6 +127,7 @@ impl JwtKeys {
     }
 
     fn build(key: DecodingKey, algorithm: Algorithm, settings: &JwtSettings) -> Self {
+        ensure_crypto_provider();
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
@@ -161,6 +171,7 @@ impl JwtKeys {
             user_id,
             role: claims.role.as_deref().map(Role::parse),
             permissions: claims.permissions,
+            expires_at: claims.exp,
         })
     }
 }
@@ -205,6 +216,7 @@ impl TokenSigner {
         if secret.is_empty() {
             return Err(KeyError::EmptySecret);
         }
+        ensure_crypto_provider();
         Ok(Self {
             key: EncodingKey::from_secret(secret),
             settings,

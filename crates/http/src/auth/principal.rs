@@ -49,6 +49,8 @@ pub struct Principal {
     pub role: Option<Role>,
     /// From `permissions`, when the token carries that array.
     pub permissions: Option<Vec<String>>,
+    /// From `exp` (Unix seconds): long-lived connections end when the token does.
+    pub expires_at: i64,
 }
 
 impl Principal {
@@ -77,6 +79,7 @@ mod tests {
             user_id: UserId::new(1).unwrap(),
             role: role.map(Role::parse),
             permissions: permissions.map(|p| p.iter().map(|s| (*s).to_owned()).collect()),
+            expires_at: 0,
         }
     }
 

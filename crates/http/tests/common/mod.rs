@@ -91,7 +91,6 @@ pub async fn ctx(backend: Backend) -> Ctx {
 }
 
 pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let (url, guard) = match backend {
         Backend::Sqlite => {
             let db = SqliteTestDb::new();
@@ -137,7 +136,6 @@ fn rand_seed() -> u32 {
 
 /// A state over any repository (e.g. a mock that is unavailable).
 pub fn state_with_repository(tickets: Arc<dyn TicketRepository>) -> ApiState {
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let service = SupportService::new(
         tickets,
         Arc::new(RecordingNotifier::default()),

@@ -1,0 +1,264 @@
+//! Who may open the socket, and which events they may see.
+//!
+//! Browsers cannot set `Authorization` on a WebSocket, so the token is taken,
+//! in order, from:
+//! 1. `Authorization: Bearer <jwt>` (non-browser clients);
+//! 2. `Sec-WebSocket-Protocol: support.v1, bearer.<jwt>`: the server answers
+//!    with `support.v1` only, never echoing the token;
+//! 3. `?token=<jwt>` (last resort: query strings end up in proxy logs, so this
+//!    service never logs them).
+//!
+//! Everything is decided before the upgrade, so a refused client gets a plain
+//! HTTP 401/403 in the platform's JSON envelope.
+
+use std::borrow::Cow;
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web;
+use serde_json::json;
+use support_domain::{CustomerId, Role, UserId};
+use support_http::auth::bearer_token;
+use support_http::{ApiError, AuthError, JwtKeys, Permission, Principal};
+
+use crate::frame::Frame;
+
+/// The sub-protocol clients must offer; the only one the server answers with.
+pub const SUBPROTOCOL: &str = "support.v1";
+
+/// Prefix of the sub-protocol entry that carries the token.
+const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// Which ticket events one connection may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Staff and administrators: every event.
+    Everything,
+    /// A customer: only events about their own tickets.
+    Owner(CustomerId),
+}
+
+impl Audience {
+    /// Whether `frame` may be sent to this connection.
+    pub(crate) fn allows(self, frame: &Frame) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Owner(customer) => frame.owner() == customer,
+        }
+    }
+}
+
+/// An authenticated, authorised socket user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Viewer {
+    /// From the token; for logs.
+    pub(crate) user_id: UserId,
+    /// What the connection may see.
+    pub(crate) audience: Audience,
+    /// When the token expires (Unix seconds); the socket closes then.
+    pub(crate) expires_at: i64,
+}
+
+/// Authenticates the upgrade request and decides what it may see.
+pub(crate) fn authorize(req: &HttpRequest, keys: &JwtKeys) -> Result<Viewer, ApiError> {
+    let token = token(req)?;
+    let principal = keys
+        .verify(&token)
+        .map_err(|e| ApiError::unauthorized(e.reason()))?;
+    audience(&principal).map(|audience| Viewer {
+        user_id: principal.user_id,
+        audience,
+        expires_at: principal.expires_at,
+    })
+}
+
+/// The role check: customers holding `view_support_ticket` see their own
+/// tickets; staff, admins and support admins see all; anyone else is refused.
+fn audience(principal: &Principal) -> Result<Audience, ApiError> {
+    match &principal.role {
+        Some(Role::Customer) => {
+            let permission = Permission::ViewSupportTicket;
+            if principal.has_permission(permission) {
+                Ok(Audience::Owner(principal.user_id.into()))
+            } else {
+                Err(ApiError::forbidden(json!({
+                    "reason": "MISSING_PERMISSION",
+                    "permission": permission.as_str(),
+                })))
+            }
+        }
+        Some(role) if role.sees_all_tickets() => Ok(Audience::Everything),
+        _ => Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" }))),
+    }
+}
+
+/// The token from the first place that carries one. A place that is present
+/// but malformed is an error; it does not fall through to the next one.
+fn token(req: &HttpRequest) -> Result<Cow<'_, str>, ApiError> {
+    let unauthorized = |e: AuthError| ApiError::unauthorized(e.reason());
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return bearer_token(req).map(Cow::Borrowed).map_err(unauthorized);
+    }
+    if let Some(token) = subprotocol_token(req)? {
+        return Ok(Cow::Borrowed(token));
+    }
+    match query_token(req).map_err(unauthorized)? {
+        Some(token) => Ok(Cow::Owned(token)),
+        None => Err(unauthorized(AuthError::MissingToken)),
+    }
+}
+
+/// Every entry of every `Sec-WebSocket-Protocol` header.
+fn offered_protocols(req: &HttpRequest) -> impl Iterator<Item = &str> {
+    req.headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+}
+
+/// `bearer.<jwt>` from the offered sub-protocols. Offering it without
+/// `support.v1` is refused (400): the handshake could not name a protocol the
+/// browser offered, and the browser would drop the connection anyway.
+fn subprotocol_token(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    let Some(token) =
+        offered_protocols(req).find_map(|entry| entry.strip_prefix(BEARER_PROTOCOL_PREFIX))
+    else {
+        return Ok(None);
+    };
+    if !offered_protocols(req).any(|entry| entry == SUBPROTOCOL) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("A bearer sub-protocol must be offered together with {SUBPROTOCOL}"),
+            json!({ "reason": "SUBPROTOCOL_REQUIRED", "protocol": SUBPROTOCOL }),
+        ));
+    }
+    if token.is_empty() {
+        return Err(ApiError::unauthorized(AuthError::MalformedToken.reason()));
+    }
+    Ok(Some(token))
+}
+
+/// `?token=<jwt>`; `None` when the query has no `token`.
+fn query_token(req: &HttpRequest) -> Result<Option<String>, AuthError> {
+    if req.query_string().is_empty() {
+        return Ok(None);
+    }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| AuthError::MalformedToken)?
+        .into_inner();
+    match pairs.into_iter().find(|(name, _)| name == "token") {
+        Some((_, token)) if token.is_empty() => Err(AuthError::MalformedToken),
+        Some((_, token)) => Ok(Some(token)),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn token_of(req: &HttpRequest) -> Result<String, StatusCode> {
+        use actix_web::ResponseError;
+        token(req).map(Cow::into_owned).map_err(|e| e.status_code())
+    }
+
+    #[test]
+    fn the_header_wins_over_the_other_places() {
+        let req = TestRequest::default()
+            .uri("/ws?token=q")
+            .insert_header((header::AUTHORIZATION, "Bearer h"))
+            .insert_header((header::SEC_WEBSOCKET_PROTOCOL, "support.v1, bearer.p"))
+            .to_http_request();
+        assert_eq!(token_of(&req), Ok("h".to_owned()));
+    }
+
+    #[test]
+    fn a_malformed_header_does_not_fall_through() {
+        let req = TestRequest::default()
+            .uri("/ws?token=q")
+            .insert_header((header::AUTHORIZATION, "Basic abc"))
+            .to_http_request();
+        assert_eq!(token_of(&req), Err(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn the_subprotocol_comes_next_and_needs_support_v1() {
+        let req = TestRequest::default()
+            .uri("/ws?token=q")
+            .append_header((header::SEC_WEBSOCKET_PROTOCOL, "support.v1"))
+            .append_header((header::SEC_WEBSOCKET_PROTOCOL, "bearer.a.b.c"))
+            .to_http_request();
+        assert_eq!(token_of(&req), Ok("a.b.c".to_owned()));
+
+        let req = TestRequest::default()
+            .insert_header((header::SEC_WEBSOCKET_PROTOCOL, "bearer.a.b.c"))
+            .to_http_request();
+        assert_eq!(token_of(&req), Err(StatusCode::BAD_REQUEST));
+
+        let req = TestRequest::default()
+            .insert_header((header::SEC_WEBSOCKET_PROTOCOL, "support.v1, bearer."))
+            .to_http_request();
+        assert_eq!(token_of(&req), Err(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn the_query_comes_last() {
+        let req = TestRequest::default()
+            .uri("/ws?x=1&token=a.b%2Ec")
+            .insert_header((header::SEC_WEBSOCKET_PROTOCOL, "support.v1"))
+            .to_http_request();
+        assert_eq!(token_of(&req), Ok("a.b.c".to_owned()));
+
+        let req = TestRequest::default().uri("/ws?token=").to_http_request();
+        assert_eq!(token_of(&req), Err(StatusCode::UNAUTHORIZED));
+        let req = TestRequest::default().uri("/ws?x=1").to_http_request();
+        assert_eq!(token_of(&req), Err(StatusCode::UNAUTHORIZED));
+    }
+
+    fn principal(role: Option<&str>, permissions: Option<&[&str]>) -> Principal {
+        Principal {
+            user_id: UserId::new(5).unwrap(),
+            role: role.map(Role::parse),
+            permissions: permissions.map(|p| p.iter().map(|s| (*s).to_owned()).collect()),
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn roles_decide_the_audience() {
+        let own = Audience::Owner(CustomerId::new(5).unwrap());
+        assert_eq!(audience(&principal(Some("customer"), None)), Ok(own));
+        assert_eq!(
+            audience(&principal(Some("customer"), Some(&["view_support_ticket"]))),
+            Ok(own)
+        );
+        for role in ["staff", "admin", "support_admin"] {
+            assert_eq!(
+                audience(&principal(Some(role), None)),
+                Ok(Audience::Everything)
+            );
+        }
+        let refused = |p: &Principal| {
+            use actix_web::ResponseError;
+            audience(p).map_err(|e| e.status_code())
+        };
+        assert_eq!(
+            refused(&principal(
+                Some("customer"),
+                Some(&["create_support_ticket"])
+            )),
+            Err(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            refused(&principal(Some("driver"), None)),
+            Err(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(refused(&principal(None, None)), Err(StatusCode::FORBIDDEN));
+    }
+}

@@ -1,0 +1,82 @@
+//! `GET /ws`: authenticate, upgrade, and hand the socket to its own task.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use support_http::{ApiError, JwtKeys};
+
+use crate::auth::{self, SUBPROTOCOL};
+use crate::broadcaster::Broadcaster;
+use crate::connection;
+use crate::settings::WsSettings;
+
+/// Where the socket is mounted.
+pub const WS_PATH: &str = "/ws";
+
+/// What the handler needs; private, so it cannot clash with other app data.
+struct WsState {
+    broadcaster: Broadcaster,
+    keys: JwtKeys,
+    settings: WsSettings,
+}
+
+/// Mounts `GET /ws` on an actix app or scope:
+/// `App::new().configure(configure(broadcaster.clone(), keys.clone(), settings.clone()))`.
+///
+/// The endpoint keeps its own copy of the keys, so it does not depend on how
+/// the HTTP API registers its app data. Other methods get a JSON 405.
+pub fn configure(
+    broadcaster: Broadcaster,
+    keys: JwtKeys,
+    settings: WsSettings,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let state = web::Data::new(WsState {
+            broadcaster,
+            keys,
+            settings,
+        });
+        cfg.service(
+            web::resource(WS_PATH)
+                .app_data(state)
+                .route(web::get().to(upgrade))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+}
+
+/// Authorises before upgrading, so refused clients get an HTTP error in the
+/// platform's envelope and never hold a socket.
+async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<WsState>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = auth::authorize(&req, &state.keys)?;
+    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[SUBPROTOCOL])
+        .map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("A WebSocket upgrade request is required: {error}"),
+            json!({ "reason": "WEBSOCKET_UPGRADE_REQUIRED" }),
+        )
+    })?;
+    // Subscribe before answering: the client sees every event published
+    // after its handshake completes.
+    let events = state.broadcaster.subscribe();
+    let shutdown = state.broadcaster.shutdown_signal();
+    actix_web::rt::spawn(connection::run(
+        session,
+        stream,
+        events,
+        shutdown,
+        viewer,
+        state.settings.clone(),
+    ));
+    Ok(response)
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::method_not_allowed())
+}

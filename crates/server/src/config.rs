@@ -1,0 +1,156 @@
+//! Configuration from the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where token verification keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtSource {
+    /// `JWT_SECRET`: HS256.
+    Secret(String),
+    /// `JWT_PUBLIC_KEY_FILE`: RS256 or ES256, by key type.
+    PublicKeyFile(PathBuf),
+    /// Neither set: a random secret for this run only (dev mode).
+    DevRandom,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `BIND_ADDR`, default `127.0.0.1:8080`.
+    pub bind_addr: SocketAddr,
+    /// `DATABASE_URL`, default `sqlite://support.db`.
+    pub database_url: String,
+    /// Token keys.
+    pub jwt: JwtSource,
+    /// `JWT_ISSUER`: required `iss` when set.
+    pub jwt_issuer: Option<String>,
+    /// `JWT_AUDIENCE`: required `aud` when set.
+    pub jwt_audience: Option<String>,
+    /// `HTTP_WORKERS`: actix worker threads, default: one per core.
+    pub workers: Option<usize>,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds an unusable value.
+    #[error("{name}: {problem}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://support.db".to_owned(),
+            jwt: JwtSource::DevRandom,
+            jwt_issuer: None,
+            jwt_audience: None,
+            workers: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    /// Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(addr) = get("BIND_ADDR") {
+            config.bind_addr = addr.trim().parse().map_err(|e| ConfigError::Invalid {
+                name: "BIND_ADDR",
+                problem: format!("{e} (expected host:port, e.g. 127.0.0.1:8080)"),
+            })?;
+        }
+        if let Some(url) = get("DATABASE_URL") {
+            config.database_url = url.trim().to_owned();
+        }
+        config.jwt = match (get("JWT_SECRET"), get("JWT_PUBLIC_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET",
+                    problem: "set either JWT_SECRET or JWT_PUBLIC_KEY_FILE, not both".to_owned(),
+                });
+            }
+            (Some(secret), None) => JwtSource::Secret(secret),
+            (None, Some(path)) => JwtSource::PublicKeyFile(PathBuf::from(path.trim())),
+            (None, None) => JwtSource::DevRandom,
+        };
+        config.jwt_issuer = get("JWT_ISSUER");
+        config.jwt_audience = get("JWT_AUDIENCE");
+        if let Some(workers) = get("HTTP_WORKERS") {
+            config.workers = Some(
+                workers
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n: &usize| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "HTTP_WORKERS",
+                        problem: "must be a positive integer".to_owned(),
+                    })?,
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_sqlite_in_dev_mode() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://support.db");
+        assert_eq!(c.jwt, JwtSource::DevRandom);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = from(&[
+            ("BIND_ADDR", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("JWT_SECRET", "s3cret"),
+            ("JWT_ISSUER", "mtables"),
+            ("JWT_AUDIENCE", "support"),
+            ("HTTP_WORKERS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.bind_addr.port(), 9000);
+        assert_eq!(c.database_url, "postgres://u@h/db");
+        assert_eq!(c.jwt, JwtSource::Secret("s3cret".into()));
+        assert_eq!(c.jwt_issuer.as_deref(), Some("mtables"));
+        assert_eq!(c.jwt_audience.as_deref(), Some("support"));
+        assert_eq!(c.workers, Some(3));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(from(&[("BIND_ADDR", "nope")]).is_err());
+        assert!(from(&[("HTTP_WORKERS", "0")]).is_err());
+        assert!(from(&[("JWT_SECRET", "a"), ("JWT_PUBLIC_KEY_FILE", "/k.pem")]).is_err());
+    }
+}

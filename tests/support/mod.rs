@@ -1,0 +1,108 @@
+//! Starts the real service on a free port for black-box tests.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use support_domain::UserId;
+use support_http::{JwtSettings, TokenSigner};
+use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
+use support_server::{Config, JwtSource, RunningServer};
+
+pub const SECRET: &str = "black-box-test-secret-0123456789abcdef";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum DbGuard {
+    Sqlite(SqliteTestDb),
+    Postgres(PostgresTestDb),
+}
+
+/// A running server with its own database, stopped on `stop`.
+pub struct Service {
+    pub server: RunningServer,
+    pub base: String,
+    pub ws: String,
+    pub client: awc::Client,
+    _db: DbGuard,
+}
+
+impl Service {
+    pub async fn start(backend: Backend) -> Self {
+        let (url, db) = match backend {
+            Backend::Sqlite => {
+                let db = SqliteTestDb::new();
+                (db.url().to_owned(), DbGuard::Sqlite(db))
+            }
+            Backend::Postgres => {
+                let db = PostgresTestDb::new();
+                (db.url().to_owned(), DbGuard::Postgres(db))
+            }
+        };
+        let config = Config {
+            bind_addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: url,
+            jwt: JwtSource::Secret(SECRET.to_owned()),
+            workers: Some(2),
+            ..Config::default()
+        };
+        let server = support_server::start(&config).await.expect("server starts");
+        let addr = server.addr();
+        Self {
+            server,
+            base: format!("http://{addr}/api/customer/mtables/support"),
+            ws: format!("ws://{addr}/ws"),
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .finish(),
+            _db: db,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(true).await.expect("clean shutdown");
+    }
+}
+
+pub fn token(user: i64, role: &str) -> String {
+    TokenSigner::hs256(SECRET.as_bytes(), JwtSettings::default())
+        .unwrap()
+        .sign(UserId::new(user).unwrap(), role, None, 600)
+        .unwrap()
+}
+
+/// Sends a request and returns status and JSON body.
+pub async fn json(req: awc::ClientRequest, body: Option<Value>) -> (u16, Value) {
+    let mut res = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .expect("request sent");
+    let status = res.status().as_u16();
+    let bytes = res.body().await.expect("body read");
+    (status, serde_json::from_slice(&bytes).expect("JSON body"))
+}
+
+/// Reads the next text frame as JSON, skipping pings, within `within`.
+pub async fn next_frame(
+    conn: &mut actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+    within: Duration,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, conn.next())
+            .await
+            .ok()??;
+        match frame.ok()? {
+            awc::ws::Frame::Text(bytes) => return serde_json::from_slice(&bytes).ok(),
+            awc::ws::Frame::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
