@@ -2,6 +2,18 @@
 
 use crate::errors::InvalidValue;
 
+/// Control characters other than tab and line breaks have no place in text a
+/// person wrote; NUL in particular cannot be stored in PostgreSQL `TEXT`.
+fn reject_control_chars(text: &str) -> Result<(), InvalidValue> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(InvalidValue::new("must not contain control characters"));
+    }
+    Ok(())
+}
+
 /// The customer's account of the problem: trimmed, 10 to 2000 characters
 /// (Unicode scalar values, so accents and emoji count once each).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +28,7 @@ impl Description {
     /// Trims and checks the length.
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         let trimmed = value.trim();
+        reject_control_chars(trimmed)?;
         let chars = trimmed.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(InvalidValue::new(format!(
@@ -49,6 +62,7 @@ impl EscalationReason {
     /// Trims and checks the length; an empty reason is no reason (`None`).
     pub fn parse(value: &str) -> Result<Option<Self>, InvalidValue> {
         let trimmed = value.trim();
+        reject_control_chars(trimmed)?;
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(InvalidValue::new(format!(
                 "must be at most {} characters",
@@ -80,6 +94,14 @@ mod tests {
         assert!(Description::parse(&"é".repeat(2000)).is_ok());
         assert!(Description::parse(&"é".repeat(2001)).is_err());
         assert!(Description::parse(&"😀".repeat(10)).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_kept() {
+        assert!(Description::parse("line one\nline two\ttabbed").is_ok());
+        assert!(Description::parse("nul byte \u{0} inside").is_err());
+        assert!(Description::parse("escape \u{1b}[31m red").is_err());
+        assert!(EscalationReason::parse("bell \u{7}").is_err());
     }
 
     #[test]
