@@ -856,7 +856,10 @@ async fn walk_and_race(backend: Backend) {
     // Text the database cannot store (NUL) is refused as input, never a 5xx.
     let nul = json!({"issueType": "other", "description": "broken \u{0} text here"});
     let r = send(&app, create(&token, &nul).to_request()).await;
-    assert_eq!(assert_error(&r, 400, "SUPPORT_TICKET_CREATION_FAILED"), "VALIDATION");
+    assert_eq!(
+        assert_error(&r, 400, "SUPPORT_TICKET_CREATION_FAILED"),
+        "VALIDATION"
+    );
     let id = send(&app, create(&token, &ticket_body()).to_request())
         .await
         .body["data"]["ticketId"]
