@@ -57,6 +57,11 @@ positive_id!(
     /// A staff member a ticket is assigned to.
     StaffId, "staff id"
 );
+positive_id!(
+    /// Position of an event in the durable event log. Ids grow in commit
+    /// order, so "everything after N" is a complete, gap-free resume point.
+    EventId, "event id"
+);
 
 impl From<CustomerId> for UserId {
     fn from(id: CustomerId) -> Self {

@@ -13,6 +13,7 @@
 mod actor;
 mod description;
 mod errors;
+mod event_log;
 mod events;
 mod ids;
 mod issue_type;
@@ -31,13 +32,16 @@ pub use description::{Description, EscalationReason};
 pub use errors::{
     FieldError, InvalidValue, PointsError, RepositoryError, SupportError, TransitionError,
 };
-pub use events::{TicketEvent, TicketEventKind};
-pub use ids::{BookingId, CustomerId, OrderId, StaffId, TicketId, UserId};
+pub use event_log::{EventPage, LogPosition};
+pub use events::{
+    EventAudience, EventPayload, Notification, StoredEvent, TicketEvent, TicketEventKind,
+};
+pub use ids::{BookingId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
 pub use issue_type::IssueType;
 pub use listing::{ListTickets, PageCursor, PageLimit, TicketPage};
 pub use points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 pub use priority::Priority;
-pub use service::{CreateTicket, CreatedTicket, SupportService};
+pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
 pub use state_machine::Transition;
 pub use status::Status;
 pub use ticket::{NewTicket, Ticket, TicketParts};

@@ -4,8 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::actor::Actor;
 use crate::errors::{PointsError, RepositoryError};
-use crate::events::TicketEvent;
+use crate::event_log::LogPosition;
+use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
 use crate::points::PointsAward;
 use crate::status::Status;
@@ -16,9 +18,15 @@ use crate::ticket_number::TicketNumber;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TicketRepository: Send + Sync {
-    /// Stores a new ticket and returns it with its id. Fails with
-    /// [`RepositoryError::DuplicateTicketNumber`] when the number is taken.
-    async fn insert(&self, ticket: NewTicket) -> Result<Ticket, RepositoryError>;
+    /// Stores a new ticket and, in the same transaction, appends its
+    /// `support:ticket_created` event caused by `actor` to the event log.
+    /// Fails with [`RepositoryError::DuplicateTicketNumber`] when the number
+    /// is taken (and then nothing is stored).
+    async fn insert(
+        &self,
+        ticket: NewTicket,
+        actor: Actor,
+    ) -> Result<(Ticket, StoredEvent), RepositoryError>;
 
     /// The ticket with this id if `customer` owns it. Ownership is part of the
     /// query, so another customer's ticket is indistinguishable from a missing one.
@@ -27,6 +35,18 @@ pub trait TicketRepository: Send + Sync {
         id: TicketId,
         customer: CustomerId,
     ) -> Result<Option<Ticket>, RepositoryError>;
+
+    /// Any customer's ticket with this id (staff views).
+    async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError>;
+
+    /// Up to `limit` tickets of every customer with an id below `before`
+    /// (all when `None`), optionally in one status, highest id first (staff views).
+    async fn list_all(
+        &self,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError>;
 
     /// Up to `limit` of the customer's tickets with an id below `before`
     /// (all when `None`), optionally in one status, highest id first.
@@ -39,20 +59,54 @@ pub trait TicketRepository: Send + Sync {
     ) -> Result<Vec<Ticket>, RepositoryError>;
 
     /// Saves the ticket's new state only if the stored row still has
-    /// `expected_version`; otherwise [`RepositoryError::Conflict`] and nothing changes.
-    async fn update(&self, ticket: &Ticket, expected_version: i64) -> Result<(), RepositoryError>;
+    /// `expected_version`, appending `event` to the log in the same
+    /// transaction; otherwise [`RepositoryError::Conflict`] and nothing changes.
+    async fn update(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        event: TicketEvent,
+    ) -> Result<StoredEvent, RepositoryError>;
 
     /// Answers when the store is reachable; used for readiness.
     async fn ping(&self) -> Result<(), RepositoryError>;
 }
 
+/// The read side of the durable event log (the write side is part of every
+/// [`TicketRepository`] change, so no change exists without its event).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Up to `limit` events after `after` that `audience` may see, in id
+    /// (= commit) order.
+    async fn read_after(
+        &self,
+        after: LogPosition,
+        audience: EventAudience,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, RepositoryError>;
+
+    /// Events at or before this position were removed by retention.
+    async fn purged_through(&self) -> Result<LogPosition, RepositoryError>;
+
+    /// The position of the newest committed event (the purge mark when the
+    /// log is empty): where a live stream starts.
+    async fn last_position(&self) -> Result<LogPosition, RepositoryError>;
+
+    /// Removes events that happened before `cutoff`; returns how many.
+    async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError>;
+
+    /// One ticket's events, oldest first: its audit trail.
+    async fn ticket_history(&self, ticket: TicketId) -> Result<Vec<StoredEvent>, RepositoryError>;
+}
+
 /// Tells live listeners about ticket events. Best effort: it never fails the
-/// use case, which only calls it after the change is stored.
+/// use case, which only calls it after the change is committed.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait EventNotifier: Send + Sync {
-    /// Publishes one event.
-    async fn notify(&self, event: TicketEvent);
+    /// Publishes one notification.
+    async fn notify(&self, notification: Notification);
 }
 
 /// Grants loyalty points on the gamification side of the platform.

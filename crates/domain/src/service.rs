@@ -5,12 +5,15 @@ use std::sync::Arc;
 use crate::actor::Actor;
 use crate::description::{Description, EscalationReason};
 use crate::errors::{RepositoryError, SupportError};
-use crate::events::{TicketEvent, TicketEventKind};
+use crate::event_log::{EventPage, LogPosition};
+use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent, TicketEventKind};
 use crate::ids::{BookingId, CustomerId, OrderId, TicketId};
 use crate::issue_type::IssueType;
-use crate::listing::{ListTickets, PageCursor, TicketPage};
+use crate::listing::{ListTickets, PageCursor, PageLimit, TicketPage};
 use crate::points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
-use crate::ports::{Clock, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository};
+use crate::ports::{
+    Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+};
 use crate::ticket::{NewTicket, Ticket};
 
 /// How many fresh numbers to try before giving up on a create. With 10^6 x
@@ -42,10 +45,37 @@ pub struct CreatedTicket {
     pub gamification_error: Option<String>,
 }
 
+/// A ticket with its audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedTicket {
+    /// The ticket as it is now.
+    pub ticket: Ticket,
+    /// Its durable events, oldest first.
+    pub history: Vec<StoredEvent>,
+}
+
+/// The adapters the use cases run on.
+#[derive(Clone)]
+pub struct SupportPorts {
+    /// Ticket storage (writes also append to the event log).
+    pub tickets: Arc<dyn TicketRepository>,
+    /// Event log reads.
+    pub events: Arc<dyn EventLog>,
+    /// Live listeners.
+    pub notifier: Arc<dyn EventNotifier>,
+    /// Loyalty points.
+    pub points: Arc<dyn PointsAwarder>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ticket numbers.
+    pub numbers: Arc<dyn TicketNumberGenerator>,
+}
+
 /// The support use cases, wired to their ports.
 #[derive(Clone)]
 pub struct SupportService {
     tickets: Arc<dyn TicketRepository>,
+    events: Arc<dyn EventLog>,
     notifier: Arc<dyn EventNotifier>,
     points: Arc<dyn PointsAwarder>,
     clock: Arc<dyn Clock>,
@@ -54,34 +84,28 @@ pub struct SupportService {
 
 impl SupportService {
     /// Wires the use cases to their adapters.
-    pub fn new(
-        tickets: Arc<dyn TicketRepository>,
-        notifier: Arc<dyn EventNotifier>,
-        points: Arc<dyn PointsAwarder>,
-        clock: Arc<dyn Clock>,
-        numbers: Arc<dyn TicketNumberGenerator>,
-    ) -> Self {
+    pub fn new(ports: SupportPorts) -> Self {
         Self {
-            tickets,
-            notifier,
-            points,
-            clock,
-            numbers,
+            tickets: ports.tickets,
+            events: ports.events,
+            notifier: ports.notifier,
+            points: ports.points,
+            clock: ports.clock,
+            numbers: ports.numbers,
         }
     }
 
-    /// Opens a ticket for `customer`, retrying on a ticket-number collision,
-    /// then announces it and awards points. A failed award is reported, not fatal.
+    /// Opens a ticket for `customer` (stored together with its creation
+    /// event), retrying on a ticket-number collision, then announces it and
+    /// awards points. A failed award is reported, not fatal.
     pub async fn create_ticket(
         &self,
         customer: CustomerId,
         request: CreateTicket,
     ) -> Result<CreatedTicket, SupportError> {
-        let ticket = self.insert_with_fresh_number(customer, request).await?;
+        let (ticket, created) = self.insert_with_fresh_number(customer, request).await?;
 
-        self.notifier
-            .notify(event(TicketEventKind::Created, &ticket))
-            .await;
+        self.notifier.notify(Notification::Committed(created)).await;
 
         let award = PointsAward {
             user_id: customer.into(),
@@ -101,7 +125,7 @@ impl SupportService {
         &self,
         customer: CustomerId,
         request: CreateTicket,
-    ) -> Result<Ticket, SupportError> {
+    ) -> Result<(Ticket, StoredEvent), SupportError> {
         let now = self.clock.now();
         for _ in 0..NUMBER_ATTEMPTS {
             let new = NewTicket::open(
@@ -113,8 +137,8 @@ impl SupportService {
                 request.description.clone(),
                 now,
             );
-            match self.tickets.insert(new).await {
-                Ok(ticket) => return Ok(ticket),
+            match self.tickets.insert(new, customer_actor(customer)).await {
+                Ok(stored) => return Ok(stored),
                 Err(RepositoryError::DuplicateTicketNumber) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -122,18 +146,23 @@ impl SupportService {
         Err(SupportError::TicketNumberExhausted)
     }
 
-    /// The customer's own ticket. Tells live listeners it was looked at; a read
-    /// never writes.
+    /// The customer's own ticket with its history. Tells live listeners it
+    /// was looked at; a read never writes.
     pub async fn track_ticket(
         &self,
         customer: CustomerId,
         id: TicketId,
-    ) -> Result<Ticket, SupportError> {
+    ) -> Result<TrackedTicket, SupportError> {
         let ticket = self.owned_ticket(customer, id).await?;
-        self.notifier
-            .notify(event(TicketEventKind::StatusTracked, &ticket))
-            .await;
-        Ok(ticket)
+        let history = self.events.ticket_history(id).await?;
+        let looked_at = TicketEvent::about(
+            TicketEventKind::StatusTracked,
+            customer_actor(customer),
+            &ticket,
+            self.clock.now(),
+        );
+        self.notifier.notify(Notification::Live(looked_at)).await;
+        Ok(TrackedTicket { ticket, history })
     }
 
     /// One page of the customer's tickets, newest first.
@@ -142,16 +171,46 @@ impl SupportService {
         customer: CustomerId,
         query: ListTickets,
     ) -> Result<TicketPage, SupportError> {
-        let limit = query.limit.get();
-        let mut tickets = self
+        self.page(Some(customer), query).await
+    }
+
+    /// One page of every customer's tickets, newest first (staff dashboards).
+    pub async fn list_all_tickets(&self, query: ListTickets) -> Result<TicketPage, SupportError> {
+        self.page(None, query).await
+    }
+
+    /// Any ticket with its history (staff dashboards). Staff reads are not
+    /// announced: `support:ticket_status` tells that a customer looked.
+    pub async fn view_ticket(&self, id: TicketId) -> Result<TrackedTicket, SupportError> {
+        let ticket = self
             .tickets
-            .list_for_customer(
-                customer,
-                query.status,
-                query.cursor.map(PageCursor::last_seen),
-                limit + 1,
-            )
-            .await?;
+            .find(id)
+            .await?
+            .ok_or(SupportError::TicketNotFound)?;
+        let history = self.events.ticket_history(id).await?;
+        Ok(TrackedTicket { ticket, history })
+    }
+
+    async fn page(
+        &self,
+        owner: Option<CustomerId>,
+        query: ListTickets,
+    ) -> Result<TicketPage, SupportError> {
+        let limit = query.limit.get();
+        let before = query.cursor.map(PageCursor::last_seen);
+        // One extra row tells whether another page follows.
+        let mut tickets = match owner {
+            Some(customer) => {
+                self.tickets
+                    .list_for_customer(customer, query.status, before, limit + 1)
+                    .await?
+            }
+            None => {
+                self.tickets
+                    .list_all(query.status, before, limit + 1)
+                    .await?
+            }
+        };
         let more = tickets.len() > limit as usize;
         tickets.truncate(limit as usize);
         let next_cursor = more
@@ -175,12 +234,17 @@ impl SupportService {
         for _ in 0..CONFLICT_ATTEMPTS {
             let mut ticket = self.owned_ticket(customer, id).await?;
             let expected_version = ticket.version();
-            ticket.escalate(reason.clone(), self.clock.now())?;
-            match self.tickets.update(&ticket, expected_version).await {
-                Ok(()) => {
-                    self.notifier
-                        .notify(event(TicketEventKind::Escalated, &ticket))
-                        .await;
+            let now = self.clock.now();
+            ticket.escalate(reason.clone(), now)?;
+            let event = TicketEvent::about(
+                TicketEventKind::Escalated,
+                customer_actor(customer),
+                &ticket,
+                now,
+            );
+            match self.tickets.update(&ticket, expected_version, event).await {
+                Ok(stored) => {
+                    self.notifier.notify(Notification::Committed(stored)).await;
                     return Ok(ticket);
                 }
                 Err(RepositoryError::Conflict) => continue,
@@ -188,6 +252,49 @@ impl SupportService {
             }
         }
         Err(SupportError::Conflict)
+    }
+
+    /// Up to `limit` logged events after `after` that `audience` may see.
+    /// When retention already removed events after `after`, the page says
+    /// so (`resync_from`) and continues from the oldest event still kept.
+    pub async fn read_events(
+        &self,
+        audience: EventAudience,
+        after: LogPosition,
+        limit: PageLimit,
+    ) -> Result<EventPage, SupportError> {
+        let mut events = self.events.read_after(after, audience, limit.get()).await?;
+        // Read the purge mark *after* the events: it only grows and purges
+        // remove a prefix of ids, so a purge that ran before or during the
+        // read is always seen here and can never leave a silent gap.
+        let purged = self.events.purged_through().await?;
+        let resync_from = (after < purged).then_some(purged);
+        if resync_from.is_some() {
+            events.retain(|e| LogPosition::after(e.id) > purged);
+        }
+        let next = events
+            .last()
+            .map_or(after.max(purged), |e| LogPosition::after(e.id));
+        Ok(EventPage {
+            events,
+            next,
+            resync_from,
+        })
+    }
+
+    /// Drops logged events older than `retention`; returns how many. A
+    /// retention beyond the calendar purges nothing.
+    pub async fn purge_expired_events(
+        &self,
+        retention: std::time::Duration,
+    ) -> Result<u64, SupportError> {
+        let cutoff = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|r| self.clock.now().checked_sub_signed(r));
+        match cutoff {
+            Some(cutoff) => Ok(self.events.purge_before(cutoff).await?),
+            None => Ok(0),
+        }
     }
 
     /// Whether the ticket store answers.
@@ -207,15 +314,8 @@ impl SupportService {
     }
 }
 
-fn event(kind: TicketEventKind, ticket: &Ticket) -> TicketEvent {
-    TicketEvent {
-        kind,
-        actor: Actor::customer(ticket.customer_id().into()),
-        customer_id: ticket.customer_id(),
-        ticket_id: ticket.id(),
-        ticket_number: (kind == TicketEventKind::Created).then(|| ticket.number().clone()),
-        status: ticket.status(),
-    }
+fn customer_actor(customer: CustomerId) -> Actor {
+    Actor::customer(customer.into())
 }
 
 #[cfg(test)]

@@ -2,22 +2,24 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mockall::Sequence;
 use mockall::predicate::eq;
 
-use super::{CreateTicket, SupportService};
+use super::{CreateTicket, SupportPorts, SupportService, TrackedTicket};
 use crate::actor::{Actor, Role};
 use crate::description::{Description, EscalationReason};
 use crate::errors::{PointsError, RepositoryError, SupportError, TransitionError};
-use crate::events::{TicketEvent, TicketEventKind};
-use crate::ids::{BookingId, CustomerId, TicketId, UserId};
+use crate::event_log::{EventPage, LogPosition};
+use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent, TicketEventKind};
+use crate::ids::{BookingId, CustomerId, EventId, TicketId, UserId};
 use crate::issue_type::IssueType;
 use crate::listing::{ListTickets, PageCursor, PageLimit};
 use crate::points::PointsAward;
 use crate::ports::{
-    MockClock, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
+    MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
     MockTicketRepository,
 };
 use crate::priority::Priority;
@@ -29,6 +31,11 @@ use crate::ticket_number::TicketNumber;
 
 const CUSTOMER: i64 = 42;
 const TICKET: i64 = 7;
+/// The log id the store gives the created event. No other value in these
+/// tests uses it, so a notification carrying it can only be the store's event.
+const CREATED_EVENT: i64 = 901;
+/// The log id the store gives the escalated event.
+const ESCALATED_EVENT: i64 = 902;
 
 fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap()
@@ -43,8 +50,28 @@ fn customer() -> CustomerId {
     CustomerId::new(CUSTOMER).unwrap()
 }
 
+/// The customer as the actor of their own use cases.
+fn customer_actor() -> Actor {
+    Actor {
+        user_id: UserId::new(CUSTOMER).unwrap(),
+        role: Role::Customer,
+    }
+}
+
 fn tid(id: i64) -> TicketId {
     TicketId::new(id).unwrap()
+}
+
+fn eid(id: i64) -> EventId {
+    EventId::new(id).unwrap()
+}
+
+fn pos(value: i64) -> LogPosition {
+    LogPosition::new(value).unwrap()
+}
+
+fn limit(value: i64) -> PageLimit {
+    PageLimit::new(value).unwrap()
 }
 
 fn number(text: &str) -> TicketNumber {
@@ -124,10 +151,74 @@ fn unavailable() -> RepositoryError {
     RepositoryError::Unavailable("connection refused".to_owned())
 }
 
+/// The customer's event `kind` about ticket [`TICKET`], at the clock's time.
+fn event(kind: TicketEventKind, status: Status, number: Option<TicketNumber>) -> TicketEvent {
+    TicketEvent {
+        kind,
+        actor: customer_actor(),
+        customer_id: customer(),
+        ticket_id: tid(TICKET),
+        ticket_number: number,
+        status,
+        occurred_at: now(),
+    }
+}
+
+fn stored(id: i64, event: TicketEvent) -> StoredEvent {
+    StoredEvent { id: eid(id), event }
+}
+
+/// What the store answers for an insert of `new`: the ticket with id
+/// [`TICKET`] and its created event at log id [`CREATED_EVENT`].
+fn inserted(new: NewTicket) -> (Ticket, StoredEvent) {
+    let created = stored(
+        CREATED_EVENT,
+        TicketEvent {
+            occurred_at: new.created_at,
+            ..event(
+                TicketEventKind::Created,
+                Status::Open,
+                Some(new.number.clone()),
+            )
+        },
+    );
+    (new.with_id(tid(TICKET)), created)
+}
+
+/// The escalated event as the store logged it at [`ESCALATED_EVENT`].
+fn escalated_event() -> StoredEvent {
+    stored(
+        ESCALATED_EVENT,
+        event(TicketEventKind::Escalated, Status::Escalated, None),
+    )
+}
+
+/// An audit trail of ticket [`TICKET`], oldest first.
+fn history() -> Vec<StoredEvent> {
+    vec![
+        stored(
+            3,
+            TicketEvent {
+                occurred_at: at(0),
+                ..event(TicketEventKind::Created, Status::Open, Some(first_number()))
+            },
+        ),
+        stored(
+            9,
+            TicketEvent {
+                occurred_at: at(60),
+                ..event(TicketEventKind::Escalated, Status::Escalated, None)
+            },
+        ),
+    ]
+}
+
 /// One mock per port. The clock always answers [`now`]; everything else is
-/// left to each test, so an unexpected call fails the test.
+/// left to each test, so an unexpected call (including any call on the event
+/// log in tests that set no expectation on it) fails the test.
 struct Mocks {
     repo: MockTicketRepository,
+    events: MockEventLog,
     notifier: MockEventNotifier,
     points: MockPointsAwarder,
     clock: MockClock,
@@ -139,6 +230,7 @@ fn fixture() -> Mocks {
     clock.expect_now().return_const(now());
     Mocks {
         repo: MockTicketRepository::new(),
+        events: MockEventLog::new(),
         notifier: MockEventNotifier::new(),
         points: MockPointsAwarder::new(),
         clock,
@@ -148,13 +240,14 @@ fn fixture() -> Mocks {
 
 impl Mocks {
     fn service(self) -> SupportService {
-        SupportService::new(
-            Arc::new(self.repo),
-            Arc::new(self.notifier),
-            Arc::new(self.points),
-            Arc::new(self.clock),
-            Arc::new(self.numbers),
-        )
+        SupportService::new(SupportPorts {
+            tickets: Arc::new(self.repo),
+            events: Arc::new(self.events),
+            notifier: Arc::new(self.notifier),
+            points: Arc::new(self.points),
+            clock: Arc::new(self.clock),
+            numbers: Arc::new(self.numbers),
+        })
     }
 
     /// The generator hands out [`first_number`] once.
@@ -170,7 +263,7 @@ impl Mocks {
         self.repo
             .expect_insert()
             .times(1)
-            .returning(|new| Ok(new.with_id(tid(TICKET))));
+            .returning(|new, _| Ok(inserted(new)));
     }
 
     /// The awarder accepts any award.
@@ -178,7 +271,7 @@ impl Mocks {
         self.points.expect_award().times(1).returning(|_| Ok(()));
     }
 
-    /// Any number of events, each ignored.
+    /// Any number of notifications, each ignored.
     fn any_events(&mut self) {
         self.notifier.expect_notify().returning(|_| ());
     }
@@ -196,6 +289,10 @@ impl Mocks {
         self.repo.expect_update().never();
     }
 
+    fn no_history(&mut self) {
+        self.events.expect_ticket_history().never();
+    }
+
     /// The customer's ticket read (once) as `ticket`.
     fn finds(&mut self, ticket: Ticket) {
         self.repo
@@ -204,19 +301,22 @@ impl Mocks {
             .times(1)
             .returning(move |_, _| Ok(Some(ticket.clone())));
     }
-}
 
-fn event(kind: TicketEventKind, status: Status, number: Option<TicketNumber>) -> TicketEvent {
-    TicketEvent {
-        kind,
-        actor: Actor {
-            user_id: UserId::new(CUSTOMER).unwrap(),
-            role: Role::Customer,
-        },
-        customer_id: customer(),
-        ticket_id: tid(TICKET),
-        ticket_number: number,
-        status,
+    /// The history of [`TICKET`] read (once) as [`history`].
+    fn has_history(&mut self) {
+        self.events
+            .expect_ticket_history()
+            .with(eq(tid(TICKET)))
+            .times(1)
+            .returning(|_| Ok(history()));
+    }
+
+    /// The log says events up to `through` were purged (asked once).
+    fn purged_through(&mut self, through: LogPosition) {
+        self.events
+            .expect_purged_through()
+            .times(1)
+            .returning(move || Ok(through));
     }
 }
 
@@ -239,9 +339,9 @@ async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_numb
     };
     m.repo
         .expect_insert()
-        .with(eq(expected))
+        .with(eq(expected), eq(customer_actor()))
         .times(1)
-        .returning(|new| Ok(new.with_id(tid(TICKET))));
+        .returning(|new, _| Ok(inserted(new)));
     m.any_events();
     m.award_succeeds();
 
@@ -267,9 +367,9 @@ async fn create_gives_payment_issues_high_priority() {
     m.one_number();
     m.repo
         .expect_insert()
-        .withf(|new| new.priority == Priority::High && new.issue_type == IssueType::PaymentIssue)
+        .withf(|new, _| new.priority == Priority::High && new.issue_type == IssueType::PaymentIssue)
         .times(1)
-        .returning(|new| Ok(new.with_id(tid(TICKET))));
+        .returning(|new, _| Ok(inserted(new)));
     m.any_events();
     m.award_succeeds();
 
@@ -292,9 +392,9 @@ async fn create_gives_every_other_issue_type_medium_priority() {
         m.one_number();
         m.repo
             .expect_insert()
-            .withf(move |new| new.priority == Priority::Medium && new.issue_type == issue_type)
+            .withf(move |new, _| new.priority == Priority::Medium && new.issue_type == issue_type)
             .times(1)
-            .returning(|new| Ok(new.with_id(tid(TICKET))));
+            .returning(|new, _| Ok(inserted(new)));
         m.any_events();
         m.award_succeeds();
 
@@ -313,7 +413,7 @@ async fn create_gives_every_other_issue_type_medium_priority() {
 }
 
 #[tokio::test]
-async fn create_emits_exactly_one_created_event_after_the_insert() {
+async fn create_announces_exactly_the_committed_created_event_after_the_insert() {
     let mut m = fixture();
     m.one_number();
     let mut seq = Sequence::new();
@@ -321,14 +421,16 @@ async fn create_emits_exactly_one_created_event_after_the_insert() {
         .expect_insert()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|new| Ok(new.with_id(tid(TICKET))));
+        .returning(|new, _| Ok(inserted(new)));
+    // The event the store logged (its id only the store can know), not one
+    // the service made up.
+    let committed = stored(
+        CREATED_EVENT,
+        event(TicketEventKind::Created, Status::Open, Some(first_number())),
+    );
     m.notifier
         .expect_notify()
-        .with(eq(event(
-            TicketEventKind::Created,
-            Status::Open,
-            Some(first_number()),
-        )))
+        .with(eq(Notification::Committed(committed)))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| ());
@@ -343,17 +445,48 @@ async fn create_emits_exactly_one_created_event_after_the_insert() {
 }
 
 #[tokio::test]
+async fn create_announces_the_event_the_store_returned_unchanged() {
+    // A store event that differs from anything the service could derive
+    // itself (another log id, the store's own timestamp).
+    let from_store = stored(
+        55,
+        TicketEvent {
+            occurred_at: at(3_599),
+            ..event(TicketEventKind::Created, Status::Open, Some(first_number()))
+        },
+    );
+    let mut m = fixture();
+    m.one_number();
+    let returned = from_store.clone();
+    m.repo
+        .expect_insert()
+        .times(1)
+        .returning(move |new, _| Ok((new.with_id(tid(TICKET)), returned.clone())));
+    m.notifier
+        .expect_notify()
+        .with(eq(Notification::Committed(from_store)))
+        .times(1)
+        .returning(|_| ());
+    m.award_succeeds();
+
+    m.service()
+        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
     let mut m = fixture();
     m.one_number();
-    let inserted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&inserted);
-    m.repo.expect_insert().times(1).returning(move |new| {
+    let inserted_flag = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&inserted_flag);
+    m.repo.expect_insert().times(1).returning(move |new, _| {
         flag.store(true, Ordering::SeqCst);
-        Ok(new.with_id(tid(TICKET)))
+        Ok(inserted(new))
     });
     m.any_events();
-    let after_insert = Arc::clone(&inserted);
+    let after_insert = Arc::clone(&inserted_flag);
     let expected = PointsAward {
         user_id: UserId::new(CUSTOMER).unwrap(),
         action: "support_ticket_created",
@@ -396,7 +529,9 @@ async fn create_survives_a_failed_award_and_reports_it() {
     m.insert_succeeds();
     m.notifier
         .expect_notify()
-        .withf(|e| e.kind == TicketEventKind::Created)
+        .withf(
+            |n| matches!(n, Notification::Committed(s) if s.event.kind == TicketEventKind::Created),
+        )
         .times(1)
         .returning(|_| ());
     m.points
@@ -434,19 +569,22 @@ async fn create_retries_a_ticket_number_collision_with_a_fresh_number() {
     let mut inserts = Sequence::new();
     m.repo
         .expect_insert()
-        .withf(|new| new.number == first_number())
+        .withf(|new, actor| new.number == first_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|_| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _| Err(RepositoryError::DuplicateTicketNumber));
     m.repo
         .expect_insert()
-        .withf(|new| new.number == second_number())
+        .withf(|new, actor| new.number == second_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|new| Ok(new.with_id(tid(TICKET))));
+        .returning(|new, _| Ok(inserted(new)));
     m.notifier
         .expect_notify()
-        .withf(|e| e.ticket_number == Some(second_number()))
+        .withf(|n| {
+            matches!(n, Notification::Committed(s)
+                if s.id == eid(CREATED_EVENT) && s.event.ticket_number == Some(second_number()))
+        })
         .times(1)
         .returning(|_| ());
     m.award_succeeds();
@@ -467,7 +605,7 @@ async fn create_gives_up_after_five_collisions() {
     m.repo
         .expect_insert()
         .times(5)
-        .returning(|_| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _| Err(RepositoryError::DuplicateTicketNumber));
     m.no_event();
     m.no_points();
 
@@ -486,7 +624,7 @@ async fn create_fails_with_a_storage_error_when_the_store_is_down() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(|_| Err(unavailable()));
+        .returning(|_, _| Err(unavailable()));
     m.no_event();
     m.no_points();
 
@@ -501,32 +639,40 @@ async fn create_fails_with_a_storage_error_when_the_store_is_down() {
 // ---------------------------------------------------------------- track
 
 #[tokio::test]
-async fn track_returns_the_callers_own_ticket() {
+async fn track_returns_the_callers_own_ticket_with_the_logged_history() {
     let mut m = fixture();
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
+    m.has_history();
     m.any_events();
     m.no_writes();
 
-    let ticket = m
+    let tracked = m
         .service()
         .track_ticket(customer(), tid(TICKET))
         .await
         .unwrap();
 
-    assert_eq!(ticket, ticket_with(Status::InProgress, Priority::Medium));
+    assert_eq!(
+        tracked,
+        TrackedTicket {
+            ticket: ticket_with(Status::InProgress, Priority::Medium),
+            history: history(),
+        }
+    );
 }
 
 #[tokio::test]
-async fn track_emits_one_status_tracked_event_with_the_ticket_status() {
+async fn track_announces_one_live_status_tracked_event_with_the_ticket_status() {
     let mut m = fixture();
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
+    m.has_history();
     m.notifier
         .expect_notify()
-        .with(eq(event(
+        .with(eq(Notification::Live(event(
             TicketEventKind::StatusTracked,
             Status::InProgress,
             None,
-        )))
+        ))))
         .times(1)
         .returning(|_| ());
     m.no_writes();
@@ -545,6 +691,7 @@ async fn track_of_a_missing_or_foreign_ticket_is_not_found_and_silent() {
         .with(eq(tid(TICKET)), eq(customer()))
         .times(1)
         .returning(|_, _| Ok(None));
+    m.no_history();
     m.no_event();
     m.no_writes();
 
@@ -560,7 +707,25 @@ async fn track_maps_a_store_failure_to_a_storage_error() {
         .expect_find_for_customer()
         .times(1)
         .returning(|_, _| Err(unavailable()));
+    m.no_history();
     m.no_event();
+
+    let result = m.service().track_ticket(customer(), tid(TICKET)).await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+#[tokio::test]
+async fn track_maps_a_history_failure_to_a_storage_error_and_stays_silent() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    m.events
+        .expect_ticket_history()
+        .with(eq(tid(TICKET)))
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    m.no_event();
+    m.no_writes();
 
     let result = m.service().track_ticket(customer(), tid(TICKET)).await;
 
@@ -575,7 +740,7 @@ async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
     m.finds(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, expected_version| {
+        .withf(|t, expected_version, _| {
             *expected_version == 1
                 && t.version() == 2
                 && t.status() == Status::Escalated
@@ -585,7 +750,24 @@ async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
                 && t.escalation_reason() == reason("nobody answered").as_ref()
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(escalated_event()));
+    m.any_events();
+
+    m.service()
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn escalate_logs_an_escalated_event_by_the_customer_at_the_clock_time() {
+    let mut m = fixture();
+    m.finds(ticket_with(Status::Open, Priority::Medium));
+    m.repo
+        .expect_update()
+        .withf(|_, _, e| *e == event(TicketEventKind::Escalated, Status::Escalated, None))
+        .times(1)
+        .returning(|_, _, _| Ok(escalated_event()));
     m.any_events();
 
     m.service()
@@ -598,7 +780,10 @@ async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
 async fn escalate_returns_the_escalated_ticket() {
     let mut m = fixture();
     m.finds(ticket_with(Status::Open, Priority::Medium));
-    m.repo.expect_update().times(1).returning(|_, _| Ok(()));
+    m.repo
+        .expect_update()
+        .times(1)
+        .returning(|_, _, _| Ok(escalated_event()));
     m.any_events();
 
     let t = m
@@ -620,9 +805,9 @@ async fn escalate_raises_high_priority_to_urgent() {
     m.finds(ticket_with(Status::Open, Priority::High));
     m.repo
         .expect_update()
-        .withf(|t, _| t.priority() == Priority::Urgent)
+        .withf(|t, _, _| t.priority() == Priority::Urgent)
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(escalated_event()));
     m.any_events();
 
     let t = m
@@ -636,22 +821,28 @@ async fn escalate_raises_high_priority_to_urgent() {
 }
 
 #[tokio::test]
-async fn escalate_emits_exactly_one_escalated_event_after_the_update() {
+async fn escalate_announces_exactly_the_committed_event_after_the_update() {
+    // What the store returns differs from the event handed to it (its own
+    // log id and timestamp): the announcement must be the store's.
+    let from_store = stored(
+        77,
+        TicketEvent {
+            occurred_at: at(3_601),
+            ..event(TicketEventKind::Escalated, Status::Escalated, None)
+        },
+    );
     let mut m = fixture();
     m.finds(ticket_with(Status::Open, Priority::Medium));
     let mut seq = Sequence::new();
+    let returned = from_store.clone();
     m.repo
         .expect_update()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(move |_, _, _| Ok(returned.clone()));
     m.notifier
         .expect_notify()
-        .with(eq(event(
-            TicketEventKind::Escalated,
-            Status::Escalated,
-            None,
-        )))
+        .with(eq(Notification::Committed(from_store)))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| ());
@@ -668,12 +859,14 @@ async fn escalate_works_from_in_progress() {
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, v| *v == 1 && t.status() == Status::Escalated)
+        .withf(|t, v, e| {
+            *v == 1 && t.status() == Status::Escalated && e.kind == TicketEventKind::Escalated
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(escalated_event()));
     m.notifier
         .expect_notify()
-        .withf(|e| e.kind == TicketEventKind::Escalated)
+        .with(eq(Notification::Committed(escalated_event())))
         .times(1)
         .returning(|_| ());
 
@@ -773,9 +966,9 @@ async fn escalate_that_lost_a_race_to_another_escalation_is_already_escalated() 
         });
     m.repo
         .expect_update()
-        .withf(|_, v| *v == 1)
+        .withf(|_, v, _| *v == 1)
         .times(1)
-        .returning(|_, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _| Err(RepositoryError::Conflict));
     m.no_event();
 
     let result = m
@@ -812,21 +1005,22 @@ async fn escalate_retries_a_conflict_against_the_fresh_version() {
         });
     m.repo
         .expect_update()
-        .withf(|_, v| *v == 1)
+        .withf(|_, v, _| *v == 1)
         .times(1)
-        .returning(|_, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _| Err(RepositoryError::Conflict));
     m.repo
         .expect_update()
-        .withf(|t, v| *v == 2 && t.version() == 3 && t.status() == Status::Escalated)
+        .withf(|t, v, e| {
+            *v == 2
+                && t.version() == 3
+                && t.status() == Status::Escalated
+                && *e == event(TicketEventKind::Escalated, Status::Escalated, None)
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(escalated_event()));
     m.notifier
         .expect_notify()
-        .with(eq(event(
-            TicketEventKind::Escalated,
-            Status::Escalated,
-            None,
-        )))
+        .with(eq(Notification::Committed(escalated_event())))
         .times(1)
         .returning(|_| ());
 
@@ -849,7 +1043,7 @@ async fn escalate_gives_up_when_every_attempt_conflicts() {
     m.repo
         .expect_update()
         .times(5)
-        .returning(|_, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _| Err(RepositoryError::Conflict));
     m.no_event();
 
     let result = m
@@ -867,7 +1061,7 @@ async fn escalate_does_not_retry_a_storage_failure() {
     m.repo
         .expect_update()
         .times(1)
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _| Err(unavailable()));
     m.no_event();
 
     let result = m
@@ -992,6 +1186,274 @@ async fn list_maps_a_store_failure_to_a_storage_error() {
     let result = m
         .service()
         .list_tickets(customer(), ListTickets::default())
+        .await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+// ---------------------------------------------------------------- read events
+
+/// Logged events with these ids (the content does not matter to paging).
+fn logged(ids: &[i64]) -> Vec<StoredEvent> {
+    ids.iter()
+        .map(|&id| {
+            stored(
+                id,
+                event(TicketEventKind::Escalated, Status::Escalated, None),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn read_events_passes_audience_position_and_limit_through() {
+    for audience in [EventAudience::Everyone, EventAudience::Customer(customer())] {
+        let mut m = fixture();
+        m.purged_through(LogPosition::START);
+        m.events
+            .expect_read_after()
+            .with(eq(pos(10)), eq(audience), eq(3))
+            .times(1)
+            .returning(|_, _, _| Ok(logged(&[11, 14])));
+        m.no_event();
+        m.no_writes();
+
+        let page = m
+            .service()
+            .read_events(audience, pos(10), limit(3))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            page,
+            EventPage {
+                events: logged(&[11, 14]),
+                next: pos(14),
+                resync_from: None,
+            },
+            "{audience:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn read_events_continues_after_the_last_event_read() {
+    let mut m = fixture();
+    m.purged_through(LogPosition::START);
+    m.events
+        .expect_read_after()
+        .with(eq(LogPosition::START), eq(EventAudience::Everyone), eq(20))
+        .times(1)
+        .returning(|_, _, _| Ok(logged(&[1, 2, 5])));
+
+    let page = m
+        .service()
+        .read_events(
+            EventAudience::Everyone,
+            LogPosition::START,
+            PageLimit::DEFAULT,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(page.next, LogPosition::after(eid(5)));
+    assert_eq!(page.events, logged(&[1, 2, 5]));
+}
+
+#[tokio::test]
+async fn read_events_with_nothing_new_stays_at_the_requested_position() {
+    let mut m = fixture();
+    m.purged_through(pos(4));
+    m.events
+        .expect_read_after()
+        .with(eq(pos(10)), eq(EventAudience::Everyone), eq(5))
+        .times(1)
+        .returning(|_, _, _| Ok(vec![]));
+
+    let page = m
+        .service()
+        .read_events(EventAudience::Everyone, pos(10), limit(5))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        EventPage {
+            events: vec![],
+            next: pos(10),
+            resync_from: None,
+        }
+    );
+}
+
+#[tokio::test]
+async fn read_events_behind_retention_resumes_after_the_purge_and_asks_for_a_resync() {
+    // The read raced a purge: ids 12 and 15 were read but 13, 14 may be gone,
+    // so everything at or before the purge mark is dropped and a resync asked for.
+    let mut m = fixture();
+    m.purged_through(pos(20));
+    m.events
+        .expect_read_after()
+        .with(eq(pos(10)), eq(EventAudience::Customer(customer())), eq(5))
+        .times(1)
+        .returning(|_, _, _| Ok(logged(&[12, 15, 21, 23])));
+
+    let page = m
+        .service()
+        .read_events(EventAudience::Customer(customer()), pos(10), limit(5))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        EventPage {
+            events: logged(&[21, 23]),
+            next: pos(23),
+            resync_from: Some(pos(20)),
+        }
+    );
+}
+
+#[tokio::test]
+async fn read_events_behind_retention_with_nothing_left_moves_past_the_purge() {
+    // Continuing from the requested position would report the same gap
+    // forever; the reader continues from where the log now starts.
+    let mut m = fixture();
+    m.purged_through(pos(20));
+    m.events
+        .expect_read_after()
+        .with(eq(pos(10)), eq(EventAudience::Everyone), eq(5))
+        .times(1)
+        .returning(|_, _, _| Ok(vec![]));
+
+    let page = m
+        .service()
+        .read_events(EventAudience::Everyone, pos(10), limit(5))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page,
+        EventPage {
+            events: vec![],
+            next: pos(20),
+            resync_from: Some(pos(20)),
+        }
+    );
+}
+
+#[tokio::test]
+async fn read_events_at_or_past_the_purge_needs_no_resync() {
+    // At the purge point exactly the reader has seen every purged event.
+    for after in [20, 30] {
+        let mut m = fixture();
+        m.purged_through(pos(20));
+        m.events
+            .expect_read_after()
+            .with(eq(pos(after)), eq(EventAudience::Everyone), eq(5))
+            .times(1)
+            .returning(|_, _, _| Ok(logged(&[31])));
+
+        let page = m
+            .service()
+            .read_events(EventAudience::Everyone, pos(after), limit(5))
+            .await
+            .unwrap();
+
+        assert_eq!(page.resync_from, None, "after {after}");
+        assert_eq!(page.next, pos(31), "after {after}");
+    }
+}
+
+#[tokio::test]
+async fn read_events_maps_a_purge_position_failure_to_a_storage_error() {
+    // The purge mark is read after the events: without it the page cannot be
+    // trusted to be gap-free, so nothing is returned.
+    let mut m = fixture();
+    m.events
+        .expect_read_after()
+        .times(1)
+        .returning(|_, _, _| Ok(logged(&[11])));
+    m.events
+        .expect_purged_through()
+        .times(1)
+        .returning(|| Err(unavailable()));
+
+    let result = m
+        .service()
+        .read_events(EventAudience::Everyone, pos(10), limit(5))
+        .await;
+
+    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+}
+
+#[tokio::test]
+async fn read_events_maps_a_read_failure_to_a_storage_error() {
+    let mut m = fixture();
+    m.events.expect_purged_through().never();
+    m.events
+        .expect_read_after()
+        .times(1)
+        .returning(|_, _, _| Err(RepositoryError::Corrupt("bad kind".to_owned())));
+
+    let result = m
+        .service()
+        .read_events(EventAudience::Everyone, pos(10), limit(5))
+        .await;
+
+    assert_eq!(
+        result,
+        Err(SupportError::Storage(RepositoryError::Corrupt(
+            "bad kind".to_owned()
+        )))
+    );
+}
+
+// ---------------------------------------------------------------- retention
+
+#[tokio::test]
+async fn purge_removes_events_older_than_the_retention_before_now() {
+    let mut m = fixture();
+    // Sub-second retention parts count too.
+    let cutoff = now() - chrono::Duration::milliseconds(1_800_500);
+    m.events
+        .expect_purge_before()
+        .with(eq(cutoff))
+        .times(1)
+        .returning(|_| Ok(17));
+    m.no_event();
+    m.no_writes();
+
+    let purged = m
+        .service()
+        .purge_expired_events(Duration::from_millis(1_800_500))
+        .await;
+
+    assert_eq!(purged, Ok(17));
+}
+
+#[tokio::test]
+async fn purge_with_a_retention_beyond_the_calendar_keeps_everything() {
+    // No cutoff exists that far back (and no database could store one).
+    let mut m = fixture();
+    m.events.expect_purge_before().never();
+
+    let purged = m.service().purge_expired_events(Duration::MAX).await;
+
+    assert_eq!(purged, Ok(0));
+}
+
+#[tokio::test]
+async fn purge_maps_a_log_failure_to_a_storage_error() {
+    let mut m = fixture();
+    m.events
+        .expect_purge_before()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+
+    let result = m
+        .service()
+        .purge_expired_events(Duration::from_secs(86_400))
         .await;
 
     assert_eq!(result, Err(SupportError::Storage(unavailable())));

@@ -10,7 +10,8 @@ use support_domain::SupportService;
 
 use crate::auth::JwtKeys;
 use crate::error::ApiError;
-use crate::routes::{health, tickets};
+use crate::metrics::{Metrics, metrics_endpoint};
+use crate::routes::{dashboard, events, health, staff, tickets};
 
 /// Everything the handlers need, built once by the server.
 #[derive(Clone)]
@@ -19,10 +20,16 @@ pub struct ApiState {
     pub service: web::Data<SupportService>,
     /// Token verification.
     pub keys: JwtKeys,
+    /// Exported metrics (also fed by the WebSocket adapter).
+    pub metrics: web::Data<Metrics>,
 }
 
 /// Path prefix of the customer ticket API.
 pub const SUPPORT_PREFIX: &str = "/api/customer/mtables/support";
+/// Path of the event log for polling clients.
+pub const EVENTS_PATH: &str = "/api/support/events";
+/// Path prefix of the staff views.
+pub const STAFF_PREFIX: &str = "/api/support";
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::method_not_allowed())
@@ -38,6 +45,12 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(state.service.clone())
             .app_data(state.keys.clone())
+            .app_data(state.metrics.clone())
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(metrics_endpoint))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/healthz")
                     .route(web::get().to(health::healthz))
@@ -46,6 +59,24 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::resource("/readyz")
                     .route(web::get().to(health::readyz))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(web::resource("/dashboard").route(web::get().to(dashboard::page)))
+            .service(web::resource("/dashboard/app.js").route(web::get().to(dashboard::script)))
+            .service(web::resource("/dashboard/app.css").route(web::get().to(dashboard::style)))
+            .service(
+                web::resource(EVENTS_PATH)
+                    .route(web::get().to(events::list_events))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource(format!("{STAFF_PREFIX}/tickets"))
+                    .route(web::get().to(staff::list_all_tickets))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource(format!("{STAFF_PREFIX}/tickets/{{ticketId}}"))
+                    .route(web::get().to(staff::view_ticket))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

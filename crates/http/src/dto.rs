@@ -9,8 +9,10 @@ use serde_json::{Map, Value};
 use support_domain::{
     BookingId, CreateTicket, CreatedTicket, Description, EscalationReason, FieldError,
     InvalidValue, IssueType, ListTickets, OrderId, PageCursor, PageLimit, Status, Ticket, TicketId,
-    TicketPage,
+    TicketPage, TrackedTicket,
 };
+
+use crate::events_view::EventView;
 
 /// Checks that `body` has only `allowed` keys.
 fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], errors: &mut Vec<FieldError>) {
@@ -200,6 +202,24 @@ impl From<&Ticket> for TicketView {
             escalated_at: t.escalated_at().map(rfc3339),
             resolved_at: t.resolved_at().map(rfc3339),
             closed_at: t.closed_at().map(rfc3339),
+        }
+    }
+}
+
+/// `data` of a tracked ticket: the ticket's fields plus `history`, its
+/// logged events oldest first (the audit trail).
+#[derive(Debug, Serialize)]
+pub struct TrackedView<'a> {
+    #[serde(flatten)]
+    ticket: TicketView,
+    history: Vec<EventView<'a>>,
+}
+
+impl<'a> From<&'a TrackedTicket> for TrackedView<'a> {
+    fn from(t: &'a TrackedTicket) -> Self {
+        Self {
+            ticket: TicketView::from(&t.ticket),
+            history: t.history.iter().map(EventView::stored).collect(),
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum Endpoint {
     EscalateTicket,
     /// `GET /tickets`
     ListTickets,
+    /// `GET /api/support/events`
+    ListEvents,
 }
 
 impl Endpoint {
@@ -31,6 +33,7 @@ impl Endpoint {
             Self::TrackTicket => "TICKET_STATUS_TRACKING_FAILED",
             Self::EscalateTicket => "TICKET_ESCALATION_FAILED",
             Self::ListTickets => "TICKET_LISTING_FAILED",
+            Self::ListEvents => "EVENT_LISTING_FAILED",
         }
     }
 }

@@ -12,9 +12,13 @@ mod body;
 mod dto;
 pub mod envelope;
 pub mod error;
+pub mod events_view;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 
 pub use app::{ApiState, configure, json_error_handlers};
 pub use auth::{AuthError, JwtKeys, JwtSettings, KeyError, Permission, Principal, TokenSigner};
 pub use error::ApiError;
+pub use events_view::EventView;
+pub use metrics::Metrics;

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use serde_json::{Value, json};
-use support_domain::ports::MockTicketRepository;
+use support_domain::ports::{MockEventLog, MockTicketRepository};
 use support_domain::{CustomerId, RepositoryError, Status, TicketId, Transition};
 
 struct Resp {
@@ -669,7 +669,16 @@ async fn escalation_follows_the_state_machine() {
             .unwrap();
         let version = ticket.version();
         ticket.apply(transition, chrono::Utc::now()).unwrap();
-        ctx.tickets.update(&ticket, version).await.unwrap();
+        let event = support_domain::TicketEvent::about(
+            support_domain::TicketEventKind::StatusChanged,
+            support_domain::Actor {
+                user_id: support_domain::UserId::new(900).unwrap(),
+                role: support_domain::Role::Staff,
+            },
+            &ticket,
+            chrono::Utc::now(),
+        );
+        ctx.tickets.update(&ticket, version, event).await.unwrap();
         let r = send(&app, escalate(&customer(5), id).to_request()).await;
         assert_eq!(assert_error(&r, 400, "TICKET_ESCALATION_FAILED"), reason);
     }
@@ -833,10 +842,13 @@ async fn an_unavailable_database_is_a_503_never_a_500() {
     repo.expect_ping()
         .returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
     repo.expect_insert()
-        .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
+        .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
     repo.expect_find_for_customer()
         .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
-    let app = test::init_service(app(state_with_repository(Arc::new(repo)))).await;
+    let mut log = MockEventLog::new();
+    log.expect_ticket_history()
+        .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
+    let app = test::init_service(app(state_with_repository(Arc::new(repo), Arc::new(log)))).await;
     let r = send(&app, TestRequest::get().uri("/readyz").to_request()).await;
     assert_error(&r, 503, "SERVICE_UNAVAILABLE");
     let r = send(&app, create(&customer(1), &ticket_body()).to_request()).await;
@@ -901,4 +913,260 @@ async fn fifty_concurrent_escalations_one_winner_sqlite() {
 #[actix_web::test]
 async fn fifty_concurrent_escalations_one_winner_postgres() {
     walk_and_race(Backend::Postgres).await;
+}
+
+// ------------------------------------------------ event log over HTTP
+
+fn staff(user: i64) -> String {
+    sign(json!({ "sub": user.to_string(), "role": "staff", "exp": now() + 600 }))
+}
+
+#[actix_web::test]
+async fn a_tracked_ticket_carries_its_history_oldest_first() {
+    let ctx = ctx(Backend::Sqlite).await;
+    let app = test::init_service(app(ctx.state.clone())).await;
+    let created = send(&app, create(&customer(31), &ticket_body()).to_request()).await;
+    let id = created.body["data"]["ticketId"].as_i64().unwrap();
+    let number = created.body["data"]["ticketNumber"].clone();
+    send(&app, escalate(&customer(31), id).to_request()).await;
+
+    let r = send(
+        &app,
+        get(&customer(31), &format!("/tickets/{id}")).to_request(),
+    )
+    .await;
+    let history = r.body["data"]["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{}", r.body);
+    assert_eq!(history[0]["event"], "support:ticket_created");
+    assert_eq!(
+        history[0]["data"],
+        json!({"userId": 31, "role": "customer", "ticketId": id, "ticketNumber": number})
+    );
+    assert_eq!(history[1]["event"], "support:ticket_escalated");
+    assert_eq!(history[1]["data"]["status"], "escalated");
+    assert!(history[0]["id"].as_i64().unwrap() < history[1]["id"].as_i64().unwrap());
+    // Reading (which announces support:ticket_status live) never adds history.
+    let again = send(
+        &app,
+        get(&customer(31), &format!("/tickets/{id}")).to_request(),
+    )
+    .await;
+    assert_eq!(again.body["data"]["history"].as_array().unwrap().len(), 2);
+}
+
+async fn poll_events(backend: Backend) {
+    let ctx = ctx(backend).await;
+    let app = test::init_service(app(ctx.state.clone())).await;
+    let mine = send(&app, create(&customer(41), &ticket_body()).to_request())
+        .await
+        .body["data"]["ticketId"]
+        .as_i64()
+        .unwrap();
+    send(&app, create(&customer(42), &ticket_body()).to_request()).await;
+    send(&app, escalate(&customer(41), mine).to_request()).await;
+    let events = |token: String, query: &str| {
+        TestRequest::get()
+            .uri(&format!("/api/support/events{query}"))
+            .insert_header(bearer(&token))
+    };
+
+    // Staff see every event, in order.
+    let all = send(&app, events(staff(900), "?since=0").to_request()).await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let ids: Vec<i64> = all.body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(all.body["data"]["nextSince"], ids[2]);
+    assert_eq!(all.body["data"]["resyncRequired"], false);
+
+    // A customer sees only its own tickets' events.
+    let own = send(&app, events(customer(41), "").to_request()).await;
+    let names: Vec<&str> = own.body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["support:ticket_created", "support:ticket_escalated"]
+    );
+    assert!(
+        own.body["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["data"]["userId"] == 41)
+    );
+
+    // Paging with since + limit continues exactly where the last page ended.
+    let first = send(&app, events(staff(900), "?limit=2").to_request()).await;
+    let next = first.body["data"]["nextSince"].as_i64().unwrap();
+    let rest = send(
+        &app,
+        events(staff(900), &format!("?since={next}")).to_request(),
+    )
+    .await;
+    let paged: Vec<i64> = [first, rest]
+        .iter()
+        .flat_map(|r| {
+            r.body["data"]["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(paged, ids);
+
+    // Behind retention: told to resync, continuing from what is left.
+    ctx.log
+        .purge_before(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let gone = send(&app, events(staff(900), "?since=0").to_request()).await;
+    assert_eq!(gone.body["data"]["resyncRequired"], true, "{}", gone.body);
+    assert_eq!(gone.body["data"]["oldest"], ids[2] + 1);
+    assert_eq!(gone.body["data"]["events"], json!([]));
+    let current = send(
+        &app,
+        events(staff(900), &format!("?since={}", ids[2])).to_request(),
+    )
+    .await;
+    assert_eq!(current.body["data"]["resyncRequired"], false);
+
+    for bad in [
+        "?since=-1",
+        "?since=x",
+        "?limit=0",
+        "?limit=101",
+        "?since=1&since=2",
+    ] {
+        let r = send(&app, events(staff(900), bad).to_request()).await;
+        assert_eq!(
+            assert_error(&r, 400, "EVENT_LISTING_FAILED"),
+            "VALIDATION",
+            "{bad}"
+        );
+    }
+    let r = send(
+        &app,
+        events(
+            sign(json!({"sub": "5", "role": "merchant", "exp": now() + 600})),
+            "",
+        )
+        .to_request(),
+    )
+    .await;
+    assert_error(&r, 403, "PERMISSION_DENIED");
+    let r = send(
+        &app,
+        events(
+            sign(json!({"sub": "5", "role": "staff", "permissions": [], "exp": now() + 600})),
+            "",
+        )
+        .to_request(),
+    )
+    .await;
+    assert_error(&r, 403, "PERMISSION_DENIED");
+    let r = send(
+        &app,
+        TestRequest::get().uri("/api/support/events").to_request(),
+    )
+    .await;
+    assert_error(&r, 401, "UNAUTHORIZED");
+}
+
+#[actix_web::test]
+async fn events_can_be_polled_with_visibility_paging_and_retention_sqlite() {
+    poll_events(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn events_can_be_polled_with_visibility_paging_and_retention_postgres() {
+    poll_events(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let ctx = ctx(Backend::Sqlite).await;
+    let app = test::init_service(app(ctx.state.clone())).await;
+    let id = send(&app, create(&customer(51), &ticket_body()).to_request())
+        .await
+        .body["data"]["ticketId"]
+        .as_i64()
+        .unwrap();
+    send(
+        &app,
+        get(&customer(51), &format!("/tickets/{id}")).to_request(),
+    )
+    .await;
+    send(&app, get(&customer(51), "/tickets/abc").to_request()).await;
+
+    let res = test::call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    let route = "/api/customer/mtables/support/tickets/{ticketId}";
+    assert!(
+        text.contains(&format!(
+            r#"support_http_requests_total{{route="{route}",method="GET",status="200"}} 1"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"support_http_requests_total{{route="{route}",method="GET",status="400"}} 1"#
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("/tickets/{id}\"")),
+        "raw paths must not become labels"
+    );
+    assert!(text.contains("support_http_request_duration_seconds_bucket"));
+}
+
+#[actix_web::test]
+async fn staff_see_every_customers_tickets_and_customers_cannot() {
+    let ctx = ctx(Backend::Sqlite).await;
+    let app = test::init_service(app(ctx.state.clone())).await;
+    let a = send(&app, create(&customer(61), &ticket_body()).to_request()).await.body["data"]["ticketId"].as_i64().unwrap();
+    let b = send(&app, create(&customer(62), &ticket_body()).to_request()).await.body["data"]["ticketId"].as_i64().unwrap();
+    send(&app, escalate(&customer(62), b).to_request()).await;
+    let staff_get = |path: &str, token: String| TestRequest::get().uri(&format!("/api/support{path}")).insert_header(bearer(&token));
+
+    let list = send(&app, staff_get("/tickets", staff(900)).to_request()).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let ids: Vec<i64> = list.body["data"]["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [b, a], "every customer's tickets, newest first");
+    let escalated = send(&app, staff_get("/tickets?status=escalated", staff(900)).to_request()).await;
+    assert_eq!(escalated.body["data"]["tickets"].as_array().unwrap().len(), 1);
+
+    let one = send(&app, staff_get(&format!("/tickets/{b}"), staff(900)).to_request()).await;
+    assert_eq!(one.body["data"]["customer_id"], 62);
+    assert_eq!(one.body["data"]["priority"], "high");
+    assert_eq!(one.body["data"]["history"].as_array().unwrap().len(), 2);
+    let events_before = ctx.events.0.lock().unwrap().len();
+    assert_eq!(events_before, 3, "staff reads announce nothing");
+
+    let missing = send(&app, staff_get("/tickets/999999", staff(900)).to_request()).await;
+    assert_eq!(assert_error(&missing, 400, "TICKET_STATUS_TRACKING_FAILED"), "TICKET_NOT_FOUND");
+    let r = send(&app, staff_get("/tickets", customer(61)).to_request()).await;
+    assert_eq!(assert_error(&r, 403, "PERMISSION_DENIED"), "ROLE_NOT_ALLOWED");
+    let r = send(&app, staff_get(&format!("/tickets/{a}"), customer(61)).to_request()).await;
+    assert_error(&r, 403, "PERMISSION_DENIED");
 }

@@ -16,10 +16,13 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use support_domain::ports::{PointsAwarder, TicketRepository};
+use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
+use crate::commit_listener::{self, ListenerConfig};
 use crate::errors::DatabaseError;
+use crate::event_store::EventStore;
 use crate::executor::Executor;
 use crate::migrations;
 use crate::points_ledger::PointsLedger;
@@ -181,11 +184,13 @@ pub(crate) enum Pools {
 
 /// An open database: a connection pool plus the runtime its tasks run on.
 /// Cheap to clone; hand its ports to the application with
-/// [`Database::tickets`] and [`Database::points`].
+/// [`Database::tickets`], [`Database::events`] and [`Database::points`].
 #[derive(Clone)]
 pub struct Database {
     pools: Pools,
     executor: Executor,
+    /// PostgreSQL only: how the commit listener opens its own connection.
+    listener: Option<ListenerConfig>,
 }
 
 impl fmt::Debug for Database {
@@ -221,6 +226,10 @@ impl Database {
                 backend,
                 message: e.to_string(),
             };
+        let listener = match &target {
+            Target::Sqlite { .. } => None,
+            Target::Postgres { url } => Some(ListenerConfig::new(url, settings.wait_timeout)),
+        };
         let pools = match target {
             Target::Sqlite {
                 location,
@@ -241,6 +250,7 @@ impl Database {
         let database = Self {
             pools,
             executor: Executor::new(runtime),
+            listener,
         };
         database.check_connection().await?;
         tracing::info!(%backend, "database connected");
@@ -290,6 +300,32 @@ impl Database {
                 Arc::new(TicketStore::new(pool.clone(), self.executor.clone()))
             }
         }
+    }
+
+    /// The event log on this database (appended to by [`Database::tickets`]).
+    pub fn events(&self) -> Arc<dyn EventLog> {
+        match &self.pools {
+            Pools::Sqlite(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
+            Pools::Postgres(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
+        }
+    }
+
+    /// Calls `on_commit` whenever any instance on this PostgreSQL database
+    /// commits an event, and once each time listening (re)starts, since
+    /// notifications sent while nobody listened are lost: the callback should
+    /// wake a reader that catches up from [`Database::events`], the source of
+    /// truth. Keep it cheap and non-blocking (e.g. `Notify::notify_one`).
+    ///
+    /// The listener has its own connection (not a pooled one), reconnects
+    /// with backoff (100 ms doubling to 5 s) when it fails, and stops when the
+    /// returned handle is aborted. `None` on SQLite: it is embedded in one
+    /// process, which sees its own commits.
+    pub fn spawn_commit_listener(
+        &self,
+        on_commit: Arc<dyn Fn() + Send + Sync>,
+    ) -> Option<JoinHandle<()>> {
+        let config = self.listener.clone()?;
+        Some(commit_listener::spawn(&self.executor, config, on_commit))
     }
 
     /// The points ledger on this database.

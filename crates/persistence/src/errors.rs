@@ -74,6 +74,37 @@ pub(crate) fn unavailable(err: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Unavailable(message)
 }
 
+/// Why a write transaction was rolled back. diesel-async needs the
+/// transaction's error type to come from diesel's error; the domain's
+/// [`RepositoryError`] cannot (foreign trait on a foreign type), so the
+/// transactions use this and translate it afterwards.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// A query failed.
+    Query(DieselError),
+    /// The optimistic version check matched no row.
+    Conflict,
+    /// Something the domain rejects (an id out of range, a live-only event);
+    /// the transaction is rolled back and this is reported as is.
+    Rejected(RepositoryError),
+}
+
+impl From<DieselError> for WriteError {
+    fn from(err: DieselError) -> Self {
+        Self::Query(err)
+    }
+}
+
+impl From<WriteError> for RepositoryError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Query(e) => classify(e),
+            WriteError::Conflict => Self::Conflict,
+            WriteError::Rejected(e) => e,
+        }
+    }
+}
+
 /// A stored value that breaks a domain rule.
 pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     tracing::error!(column, error = %err, "invalid value in the ticket store");

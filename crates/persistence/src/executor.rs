@@ -11,6 +11,7 @@
 use std::future::Future;
 
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 /// A handle on the runtime that owns the database tasks.
 #[derive(Debug, Clone)]
@@ -40,5 +41,15 @@ impl Executor {
             .spawn(task)
             .await
             .map_err(|e| TaskFailed(e.to_string()))
+    }
+
+    /// Spawns a long-running `task` (such as a listener) on the same runtime;
+    /// it stops when the returned handle is aborted.
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(task)
     }
 }

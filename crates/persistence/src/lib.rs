@@ -1,6 +1,12 @@
-//! Storage adapters of the support domain: the [`TicketRepository`] and
-//! [`PointsAwarder`] ports on SQLite (embedded, the default) or PostgreSQL,
-//! chosen at runtime from the database URL.
+//! Storage adapters of the support domain: the [`TicketRepository`],
+//! [`EventLog`] and [`PointsAwarder`] ports on SQLite (embedded, the
+//! default) or PostgreSQL, chosen at runtime from the database URL.
+//!
+//! Every ticket change is stored in one transaction with its event, and
+//! event ids become visible in id order on both backends, so "every event
+//! after id N" is a complete resume point. On PostgreSQL,
+//! [`Database::spawn_commit_listener`] wakes an instance when another one
+//! commits.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), support_persistence::DatabaseError> {
@@ -8,16 +14,21 @@
 //! let db = Database::connect("sqlite://support.db", PoolSettings::default()).await?;
 //! db.run_migrations().await?;
 //! let tickets = db.tickets(); // Arc<dyn TicketRepository>
+//! let events = db.events(); // Arc<dyn EventLog>
 //! let points = db.points(); // Arc<dyn PointsAwarder>
 //! # Ok(()) }
 //! ```
 //!
 //! [`TicketRepository`]: support_domain::ports::TicketRepository
 //! [`PointsAwarder`]: support_domain::ports::PointsAwarder
+//! [`EventLog`]: support_domain::ports::EventLog
 #![deny(missing_docs)]
 
+mod commit_listener;
 mod database;
 mod errors;
+mod event_append;
+mod event_store;
 mod executor;
 mod migrations;
 mod points_ledger;

@@ -7,13 +7,13 @@
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use support_domain::{
-    BookingId, CustomerId, Description, EscalationReason, InvalidValue, IssueType, NewTicket,
-    OrderId, PointsAward, Priority, RepositoryError, StaffId, Status, Ticket, TicketId,
-    TicketNumber, TicketParts,
+    Actor, BookingId, CustomerId, Description, EscalationReason, EventId, InvalidValue, IssueType,
+    NewTicket, OrderId, PointsAward, Priority, RepositoryError, Role, StaffId, Status, StoredEvent,
+    Ticket, TicketEvent, TicketEventKind, TicketId, TicketNumber, TicketParts, UserId,
 };
 
 use crate::errors::corrupt;
-use crate::schema::{points_ledger, support_tickets};
+use crate::schema::{points_ledger, support_tickets, ticket_events};
 
 /// A full `support_tickets` row as read back.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -84,13 +84,46 @@ pub(crate) struct NewPointsRow {
     pub created_at: NaiveDateTime,
 }
 
+/// A full `ticket_events` row as read back. `payload` is not read: it is
+/// derived from the other columns, kept for consumers of the table itself.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ticket_events)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct EventRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub customer_id: i64,
+    pub event: String,
+    pub actor_id: i64,
+    pub actor_role: String,
+    pub ticket_number: Option<String>,
+    pub status: String,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// One `ticket_events` row to append; the database assigns `id`.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub(crate) struct NewEventRow {
+    pub ticket_id: i64,
+    pub customer_id: i64,
+    pub event: &'static str,
+    pub actor_id: i64,
+    pub actor_role: String,
+    pub ticket_number: Option<String>,
+    pub status: &'static str,
+    pub payload: String,
+    pub occurred_at: NaiveDateTime,
+}
+
 /// Both backends keep microseconds; truncating before writing makes the value
 /// handed back to the caller equal to the stored one on either backend.
 pub(crate) fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-fn to_column(at: DateTime<Utc>) -> NaiveDateTime {
+/// A UTC time as stored (microseconds, no zone).
+pub(crate) fn to_column(at: DateTime<Utc>) -> NaiveDateTime {
     to_micros(at).naive_utc()
 }
 
@@ -148,6 +181,35 @@ impl NewPointsRow {
     }
 }
 
+impl NewEventRow {
+    /// The row for `event`, which must already be truncated to microseconds
+    /// (see [`to_micros`]) so the caller's copy equals the stored one. Only
+    /// durable kinds are stored: a live-only event (a read) reaching the log
+    /// is a bug in the caller, refused before anything is written.
+    pub(crate) fn from_domain(event: &TicketEvent) -> Result<Self, RepositoryError> {
+        if !event.kind.is_durable() {
+            tracing::error!(event = event.kind.name(), "live-only event sent to the log");
+            return Err(RepositoryError::Corrupt(format!(
+                "event: {} is live-only and is never stored",
+                event.kind.name()
+            )));
+        }
+        let payload = serde_json::to_string(&event.payload())
+            .map_err(|e| RepositoryError::Corrupt(format!("payload: {e}")))?;
+        Ok(Self {
+            ticket_id: event.ticket_id.get(),
+            customer_id: event.customer_id.get(),
+            event: event.kind.name(),
+            actor_id: event.actor.user_id.get(),
+            actor_role: event.actor.role.as_str().to_owned(),
+            ticket_number: event.ticket_number.as_ref().map(|n| n.as_str().to_owned()),
+            status: event.status.as_str(),
+            payload,
+            occurred_at: to_column(event.occurred_at),
+        })
+    }
+}
+
 /// Applies a domain parser to one column, naming the column on failure.
 fn parse<T>(column: &str, result: Result<T, InvalidValue>) -> Result<T, RepositoryError> {
     result.map_err(|e| corrupt(column, &e))
@@ -195,5 +257,39 @@ impl TryFrom<TicketRow> for Ticket {
             closed_at: row.closed_at.map(from_column),
             version: row.version,
         }))
+    }
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = RepositoryError;
+
+    fn try_from(row: EventRow) -> Result<Self, Self::Error> {
+        let kind = parse("event", TicketEventKind::parse(&row.event))?;
+        if !kind.is_durable() {
+            return Err(corrupt(
+                "event",
+                &InvalidValue::new(format!("{} is never stored", row.event)),
+            ));
+        }
+        let ticket_number = row
+            .ticket_number
+            .as_deref()
+            .map(|n| parse("ticket_number", TicketNumber::parse(n)))
+            .transpose()?;
+        Ok(Self {
+            id: parse("id", EventId::new(row.id))?,
+            event: TicketEvent {
+                kind,
+                actor: Actor {
+                    user_id: parse("actor_id", UserId::new(row.actor_id))?,
+                    role: Role::parse(&row.actor_role),
+                },
+                customer_id: parse("customer_id", CustomerId::new(row.customer_id))?,
+                ticket_id: parse("ticket_id", TicketId::new(row.ticket_id))?,
+                ticket_number,
+                status: parse("status", Status::parse(&row.status))?,
+                occurred_at: from_column(row.occurred_at),
+            },
+        })
     }
 }

@@ -62,5 +62,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The durable event log: one row per ticket change, appended in the
+    /// change's transaction. Ids become visible in id order.
+    ticket_events (id) {
+        /// Position in the log; never reused.
+        id -> BigInt,
+        /// The ticket the event is about.
+        ticket_id -> BigInt,
+        /// The ticket's owner, for the customer audience filter.
+        customer_id -> BigInt,
+        /// Wire name (`support:ticket_created`, `support:ticket_escalated`).
+        event -> Text,
+        /// Who caused it.
+        actor_id -> BigInt,
+        /// The actor's role claim.
+        actor_role -> Text,
+        /// Set on creation events.
+        ticket_number -> Nullable<Text>,
+        /// The ticket's status after the event.
+        status -> Text,
+        /// JSON text of the payload clients receive.
+        payload -> Text,
+        /// When it happened, UTC.
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Retention bookkeeping of the event log; exactly one row (`id = 1`).
+    event_log_state (id) {
+        /// Always 1.
+        id -> BigInt,
+        /// Every event with an id at or below this was purged.
+        purged_through -> BigInt,
+    }
+}
+
 diesel::joinable!(points_ledger -> support_tickets (ticket_id));
-diesel::allow_tables_to_appear_in_same_query!(support_tickets, points_ledger);
+diesel::joinable!(ticket_events -> support_tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    support_tickets,
+    points_ledger,
+    ticket_events,
+    event_log_state
+);

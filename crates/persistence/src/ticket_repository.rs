@@ -4,17 +4,28 @@
 //! expands the same method bodies for the SQLite and the PostgreSQL pool, so
 //! each expansion is monomorphic and diesel checks every query against both
 //! backends at compile time.
+//!
+//! Every write is one transaction holding the ticket change and its event
+//! (see [`crate::event_append`]), so no change exists without its event. The
+//! one backend difference is how that transaction begins: SQLite's
+//! `BEGIN IMMEDIATE` takes the write lock up front (a deferred transaction
+//! that reads and then writes can fail with `SQLITE_BUSY`, which
+//! `busy_timeout` cannot fix), PostgreSQL's plain `BEGIN` suffices.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use support_domain::ports::TicketRepository;
-use support_domain::{CustomerId, NewTicket, RepositoryError, Status, Ticket, TicketId};
+use support_domain::{
+    Actor, CustomerId, EventId, NewTicket, RepositoryError, Status, StoredEvent, Ticket,
+    TicketEvent, TicketEventKind, TicketId,
+};
 
 use crate::database::{PgPool, SqlitePool};
-use crate::errors::{classify, corrupt, unavailable};
+use crate::errors::{WriteError, classify, corrupt, unavailable};
+use crate::event_append::AppendEvent;
 use crate::executor::Executor;
-use crate::rows::{NewTicketRow, TicketChangesRow, TicketRow, to_micros};
+use crate::rows::{NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
 use crate::schema::support_tickets;
 
 /// The ticket store over one backend's pool.
@@ -30,58 +41,55 @@ impl<P> TicketStore<P> {
     }
 }
 
-macro_rules! impl_ticket_repository {
-    ($pool:ty) => {
-        #[async_trait]
-        impl TicketRepository for TicketStore<$pool> {
-            async fn insert(&self, mut ticket: NewTicket) -> Result<Ticket, RepositoryError> {
-                ticket.created_at = to_micros(ticket.created_at);
-                let row = NewTicketRow::from_domain(&ticket);
-                let pool = self.pool.clone();
-                let id = self
-                    .executor
-                    .run(async move {
-                        let mut conn = pool.get().await.map_err(unavailable)?;
-                        diesel::insert_into(support_tickets::table)
-                            .values(&row)
-                            .returning(support_tickets::id)
-                            .get_result::<i64>(&mut *conn)
-                            .await
-                            .map_err(classify)
-                    })
-                    .await
-                    .map_err(unavailable)??;
-                let id = TicketId::new(id).map_err(|e| corrupt("id", &e))?;
-                Ok(ticket.with_id(id))
-            }
+/// The event as stored at `id`: its timestamp truncated like every stored
+/// one, so the copy handed back equals what a later read returns.
+fn stored(id: i64, event: TicketEvent) -> Result<StoredEvent, WriteError> {
+    let id = EventId::new(id).map_err(|e| WriteError::Rejected(corrupt("ticket_events.id", &e)))?;
+    Ok(StoredEvent { id, event })
+}
 
-            async fn find_for_customer(
+/// `event` ready to append: truncated to microseconds, plus its row.
+fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRow), WriteError> {
+    event.occurred_at = to_micros(event.occurred_at);
+    let row = NewEventRow::from_domain(&event).map_err(WriteError::Rejected)?;
+    Ok((event, row))
+}
+
+/// `$write_tx` names the connection method that opens a write transaction:
+/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL.
+macro_rules! impl_ticket_repository {
+    ($pool:ty, $write_tx:ident) => {
+        impl TicketStore<$pool> {
+            /// One ticket by id, scoped to its owner when `owner` is given
+            /// (ownership is part of the query, never checked afterwards).
+            async fn one(
                 &self,
                 id: TicketId,
-                customer: CustomerId,
+                owner: Option<CustomerId>,
             ) -> Result<Option<Ticket>, RepositoryError> {
                 let pool = self.pool.clone();
                 let row = self
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        support_tickets::table
+                        let mut query = support_tickets::table
                             .filter(support_tickets::id.eq(id.get()))
-                            .filter(support_tickets::customer_id.eq(customer.get()))
                             .select(TicketRow::as_select())
-                            .first(&mut *conn)
-                            .await
-                            .optional()
-                            .map_err(classify)
+                            .into_boxed();
+                        if let Some(owner) = owner {
+                            query = query.filter(support_tickets::customer_id.eq(owner.get()));
+                        }
+                        query.first(&mut *conn).await.optional().map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;
                 row.map(Ticket::try_from).transpose()
             }
 
-            async fn list_for_customer(
+            /// A keyset page, newest first, of one owner's or everyone's tickets.
+            async fn page(
                 &self,
-                customer: CustomerId,
+                owner: Option<CustomerId>,
                 status: Option<Status>,
                 before: Option<TicketId>,
                 limit: u32,
@@ -92,11 +100,13 @@ macro_rules! impl_ticket_repository {
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         let mut query = support_tickets::table
-                            .filter(support_tickets::customer_id.eq(customer.get()))
                             .select(TicketRow::as_select())
                             .order(support_tickets::id.desc())
                             .limit(i64::from(limit))
                             .into_boxed();
+                        if let Some(owner) = owner {
+                            query = query.filter(support_tickets::customer_id.eq(owner.get()));
+                        }
                         if let Some(status) = status {
                             query = query.filter(support_tickets::status.eq(status.as_str()));
                         }
@@ -109,38 +119,115 @@ macro_rules! impl_ticket_repository {
                     .map_err(unavailable)??;
                 rows.into_iter().map(Ticket::try_from).collect()
             }
+        }
+
+        #[async_trait]
+        impl TicketRepository for TicketStore<$pool> {
+            async fn insert(
+                &self,
+                mut ticket: NewTicket,
+                actor: Actor,
+            ) -> Result<(Ticket, StoredEvent), RepositoryError> {
+                ticket.created_at = to_micros(ticket.created_at);
+                let row = NewTicketRow::from_domain(&ticket);
+                let pool = self.pool.clone();
+                self.executor
+                    .run(async move {
+                        let mut conn = pool.get().await.map_err(unavailable)?;
+                        (*conn)
+                            .$write_tx::<_, WriteError, _>(async |c| {
+                                let id = diesel::insert_into(support_tickets::table)
+                                    .values(&row)
+                                    .returning(support_tickets::id)
+                                    .get_result::<i64>(c)
+                                    .await?;
+                                let id = TicketId::new(id)
+                                    .map_err(|e| WriteError::Rejected(corrupt("id", &e)))?;
+                                let ticket = ticket.with_id(id);
+                                let (event, event_row) = prepare(TicketEvent::about(
+                                    TicketEventKind::Created,
+                                    actor,
+                                    &ticket,
+                                    ticket.created_at(),
+                                ))?;
+                                let event_id = c.append_event(&event_row).await?;
+                                Ok((ticket, stored(event_id, event)?))
+                            })
+                            .await
+                            .map_err(RepositoryError::from)
+                    })
+                    .await
+                    .map_err(unavailable)?
+            }
+
+            async fn find_for_customer(
+                &self,
+                id: TicketId,
+                customer: CustomerId,
+            ) -> Result<Option<Ticket>, RepositoryError> {
+                self.one(id, Some(customer)).await
+            }
+
+            async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError> {
+                self.one(id, None).await
+            }
+
+            async fn list_for_customer(
+                &self,
+                customer: CustomerId,
+                status: Option<Status>,
+                before: Option<TicketId>,
+                limit: u32,
+            ) -> Result<Vec<Ticket>, RepositoryError> {
+                self.page(Some(customer), status, before, limit).await
+            }
+
+            async fn list_all(
+                &self,
+                status: Option<Status>,
+                before: Option<TicketId>,
+                limit: u32,
+            ) -> Result<Vec<Ticket>, RepositoryError> {
+                self.page(None, status, before, limit).await
+            }
 
             async fn update(
                 &self,
                 ticket: &Ticket,
                 expected_version: i64,
-            ) -> Result<(), RepositoryError> {
+                event: TicketEvent,
+            ) -> Result<StoredEvent, RepositoryError> {
                 let id = ticket.id().get();
                 let customer = ticket.customer_id().get();
                 let changes = TicketChangesRow::from_domain(ticket);
+                let (event, event_row) = prepare(event)?;
                 let pool = self.pool.clone();
-                let updated = self
-                    .executor
+                self.executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        diesel::update(
-                            support_tickets::table
-                                .filter(support_tickets::id.eq(id))
-                                .filter(support_tickets::customer_id.eq(customer))
-                                .filter(support_tickets::version.eq(expected_version)),
-                        )
-                        .set(&changes)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify)
+                        (*conn)
+                            .$write_tx::<_, WriteError, _>(async |c| {
+                                let updated = diesel::update(
+                                    support_tickets::table
+                                        .filter(support_tickets::id.eq(id))
+                                        .filter(support_tickets::customer_id.eq(customer))
+                                        .filter(support_tickets::version.eq(expected_version)),
+                                )
+                                .set(&changes)
+                                .execute(c)
+                                .await?;
+                                if updated == 0 {
+                                    // Rolls back; the event is never written.
+                                    return Err(WriteError::Conflict);
+                                }
+                                let event_id = c.append_event(&event_row).await?;
+                                stored(event_id, event)
+                            })
+                            .await
+                            .map_err(RepositoryError::from)
                     })
                     .await
-                    .map_err(unavailable)??;
-                if updated == 0 {
-                    Err(RepositoryError::Conflict)
-                } else {
-                    Ok(())
-                }
+                    .map_err(unavailable)?
             }
 
             async fn ping(&self) -> Result<(), RepositoryError> {
@@ -161,5 +248,5 @@ macro_rules! impl_ticket_repository {
     };
 }
 
-impl_ticket_repository!(SqlitePool);
-impl_ticket_repository!(PgPool);
+impl_ticket_repository!(SqlitePool, immediate_transaction);
+impl_ticket_repository!(PgPool, transaction);

@@ -3,19 +3,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, SqliteConnection};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use support_domain::ports::TicketRepository;
+use support_domain::ports::{EventLog, TicketRepository};
 use support_domain::{
-    BookingId, CustomerId, Description, EscalationReason, IssueType, NewTicket, OrderId,
-    PointsAward, Priority, RepositoryError, StaffId, Status, TICKET_CREATED_ACTION,
-    TICKET_CREATED_POINTS, Ticket, TicketId, TicketNumber, TicketParts, Transition, UserId,
+    Actor, BookingId, CustomerId, Description, EscalationReason, EventAudience, IssueType,
+    LogPosition, NewTicket, OrderId, PointsAward, Priority, RepositoryError, Role, StaffId, Status,
+    StoredEvent, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS, Ticket, TicketEvent,
+    TicketEventKind, TicketId, TicketNumber, TicketParts, Transition, UserId,
 };
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Backend, Database, DatabaseError, PoolSettings};
@@ -62,6 +63,55 @@ impl Ctx {
     fn repo(&self) -> Arc<dyn TicketRepository> {
         self.db.tickets()
     }
+
+    fn log(&self) -> Arc<dyn EventLog> {
+        self.db.events()
+    }
+}
+
+/// The owner as the actor, as the customer use cases do.
+fn owner_of(ticket: &NewTicket) -> Actor {
+    Actor::customer(ticket.customer_id.into())
+}
+
+/// The event an update of `ticket` records. The store does not look at the
+/// transition, so every update here records an escalation by the owner.
+fn change_event(ticket: &Ticket) -> TicketEvent {
+    TicketEvent::about(
+        TicketEventKind::Escalated,
+        Actor::customer(ticket.customer_id().into()),
+        ticket,
+        ticket.updated_at(),
+    )
+}
+
+/// The suite's shorthand: writes on behalf of the ticket's owner, for tests
+/// about tickets rather than their events.
+trait OwnerWrites {
+    /// `insert` by the owner, keeping only the ticket.
+    async fn insert_owned(&self, ticket: NewTicket) -> Result<Ticket, RepositoryError>;
+    /// `update` recording [`change_event`].
+    async fn update_owned(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+    ) -> Result<StoredEvent, RepositoryError>;
+}
+
+impl OwnerWrites for dyn TicketRepository + '_ {
+    async fn insert_owned(&self, ticket: NewTicket) -> Result<Ticket, RepositoryError> {
+        let actor = owner_of(&ticket);
+        self.insert(ticket, actor).await.map(|(ticket, _)| ticket)
+    }
+
+    async fn update_owned(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+    ) -> Result<StoredEvent, RepositoryError> {
+        self.update(ticket, expected_version, change_event(ticket))
+            .await
+    }
 }
 
 /// A direct connection for arranging and inspecting rows behind the
@@ -75,6 +125,12 @@ enum Raw {
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Json {
+    #[diesel(sql_type = Text)]
+    payload: String,
 }
 
 impl Raw {
@@ -111,6 +167,21 @@ impl Raw {
         };
         row.n
     }
+
+    /// The stored payload of event `id`, parsed.
+    async fn payload(&mut self, id: i64) -> serde_json::Value {
+        let query = diesel::sql_query(format!("SELECT payload FROM ticket_events WHERE id = {id}"));
+        let row: Json = match self {
+            Self::Sqlite(c) => query.get_result(c).await.unwrap(),
+            Self::Postgres(c) => query.get_result(&mut **c).await.unwrap(),
+        };
+        serde_json::from_str(&row.payload).unwrap()
+    }
+
+    async fn event_count(&mut self) -> i64 {
+        self.count("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ticket_events")
+            .await
+    }
 }
 
 static NEXT_NUMBER: AtomicU32 = AtomicU32::new(1);
@@ -144,7 +215,7 @@ fn new_ticket(owner: i64, issue: IssueType, created: DateTime<Utc>) -> NewTicket
 }
 
 async fn insert(repo: &dyn TicketRepository, owner: i64, secs: i64) -> Ticket {
-    repo.insert(new_ticket(owner, IssueType::Other, at(secs, 1)))
+    repo.insert_owned(new_ticket(owner, IssueType::Other, at(secs, 1)))
         .await
         .unwrap()
 }
@@ -199,6 +270,13 @@ contract_tests!(
     ping_answers,
     rows_the_domain_rejects_are_reported_as_corrupt,
     migrations_already_applied_are_not_rerun,
+    insert_appends_exactly_one_created_event,
+    update_appends_one_event_with_the_status,
+    conflicts_duplicates_and_live_only_events_append_nothing,
+    read_after_is_ordered_exclusive_limited_and_filtered,
+    ticket_history_is_one_tickets_events_in_order,
+    purge_deletes_a_prefix_and_never_lowers_purged_through,
+    event_ids_become_visible_in_id_order_under_concurrency,
 );
 
 async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
@@ -212,7 +290,7 @@ async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
         Description::parse("  Charged twice for one dinner, please refund  ").unwrap(),
         at(0, 123_456),
     );
-    let first = repo.insert(new.clone()).await.unwrap();
+    let first = repo.insert_owned(new.clone()).await.unwrap();
     assert!(first.id().get() > 0);
     assert_eq!(first, new.clone().with_id(first.id()));
     assert_eq!(first.version(), 1);
@@ -243,7 +321,7 @@ async fn timestamps_are_kept_to_the_microsecond(ctx: &Ctx) {
         .single()
         .unwrap();
     let stored = repo
-        .insert(new_ticket(8, IssueType::Other, with_nanos))
+        .insert_owned(new_ticket(8, IssueType::Other, with_nanos))
         .await
         .unwrap();
     assert_eq!(stored.created_at(), at(0, 987_654));
@@ -257,7 +335,7 @@ async fn timestamps_are_kept_to_the_microsecond(ctx: &Ctx) {
     // A whole second and the last microsecond of a second both survive.
     for micros in [0, 999_999, 1] {
         let t = repo
-            .insert(new_ticket(8, IssueType::Other, at(5, micros)))
+            .insert_owned(new_ticket(8, IssueType::Other, at(5, micros)))
             .await
             .unwrap();
         let found = repo
@@ -292,7 +370,7 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
         closed_at: Some(at(30, 3)),
         version: 5,
     });
-    repo.update(&changed, 1).await.unwrap();
+    repo.update_owned(&changed, 1).await.unwrap();
     let found = repo
         .find_for_customer(t.id(), customer(9))
         .await
@@ -321,10 +399,10 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
         closed_at: None,
         version: 6,
     });
-    repo.update(&cleared, 5).await.unwrap();
+    repo.update_owned(&cleared, 5).await.unwrap();
     reopened = cleared.clone();
     reopened.apply(Transition::Reopen, at(60, 6)).unwrap();
-    repo.update(&reopened, 6).await.unwrap();
+    repo.update_owned(&reopened, 6).await.unwrap();
     let found = repo
         .find_for_customer(t.id(), customer(9))
         .await
@@ -339,13 +417,13 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
 async fn duplicate_ticket_number_is_reported_and_stores_nothing(ctx: &Ctx) {
     let repo = ctx.repo();
     let first = repo
-        .insert(new_ticket(10, IssueType::Other, at(0, 0)))
+        .insert_owned(new_ticket(10, IssueType::Other, at(0, 0)))
         .await
         .unwrap();
     let mut clash = new_ticket(11, IssueType::TableIssue, at(1, 0));
     clash.number = first.number().clone();
     assert_eq!(
-        repo.insert(clash).await,
+        repo.insert_owned(clash).await,
         Err(RepositoryError::DuplicateTicketNumber)
     );
     assert!(
@@ -356,7 +434,7 @@ async fn duplicate_ticket_number_is_reported_and_stores_nothing(ctx: &Ctx) {
     );
     // The failed insert leaves the store usable.
     assert!(
-        repo.insert(new_ticket(11, IssueType::Other, at(2, 0)))
+        repo.insert_owned(new_ticket(11, IssueType::Other, at(2, 0)))
             .await
             .is_ok()
     );
@@ -420,7 +498,7 @@ async fn list_filters_by_status(ctx: &Ctx) {
     ] {
         let t: &mut Ticket = &mut tickets[index];
         t.apply(transition, at(100, 0)).unwrap();
-        repo.update(t, 1).await.unwrap();
+        repo.update_owned(t, 1).await.unwrap();
     }
     let in_progress = repo
         .list_for_customer(customer(40), Some(Status::InProgress), None, 100)
@@ -502,15 +580,21 @@ async fn stale_update_conflicts_and_changes_nothing(ctx: &Ctx) {
 
     let mut first = original.clone();
     first.apply(Transition::StartProgress, at(10, 0)).unwrap();
-    repo.update(&first, 1).await.unwrap();
+    repo.update_owned(&first, 1).await.unwrap();
 
     let mut stale = original.clone();
     stale
         .escalate(EscalationReason::parse("too slow").unwrap(), at(20, 0))
         .unwrap();
-    assert_eq!(repo.update(&stale, 1).await, Err(RepositoryError::Conflict));
+    assert_eq!(
+        repo.update_owned(&stale, 1).await,
+        Err(RepositoryError::Conflict)
+    );
     // A version from the future conflicts too.
-    assert_eq!(repo.update(&stale, 7).await, Err(RepositoryError::Conflict));
+    assert_eq!(
+        repo.update_owned(&stale, 7).await,
+        Err(RepositoryError::Conflict)
+    );
 
     let stored = repo
         .find_for_customer(original.id(), customer(60))
@@ -545,7 +629,7 @@ async fn update_of_another_customers_ticket_conflicts(ctx: &Ctx) {
         version: 2,
     });
     assert_eq!(
-        repo.update(&forged, 1).await,
+        repo.update_owned(&forged, 1).await,
         Err(RepositoryError::Conflict)
     );
     let stored = repo
@@ -568,13 +652,13 @@ async fn exactly_one_of_fifty_concurrent_updates_wins(ctx: &Ctx) {
         tasks.push(tokio::spawn(async move {
             mine.apply(Transition::StartProgress, at(1, i)).unwrap();
             barrier.wait().await;
-            (repo.update(&mine, 1).await, mine)
+            (repo.update_owned(&mine, 1).await, mine)
         }));
     }
     let mut winners = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            (Ok(()), ticket) => winners.push(ticket),
+            (Ok(_), ticket) => winners.push(ticket),
             (Err(RepositoryError::Conflict), _) => {}
             (Err(other), _) => panic!("a loser must see a conflict, got {other:?}"),
         }
@@ -694,6 +778,581 @@ async fn rows_the_domain_rejects_are_reported_as_corrupt(ctx: &Ctx) {
 async fn migrations_already_applied_are_not_rerun(ctx: &Ctx) {
     assert_eq!(ctx.db.run_migrations().await.unwrap(), Vec::<String>::new());
     assert_eq!(ctx.repo().ping().await, Ok(()));
+}
+
+// ------------------------------------------------------------ event log
+
+fn event_ids(events: &[StoredEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.id.get()).collect()
+}
+
+async fn all_events(log: &dyn EventLog) -> Vec<StoredEvent> {
+    log.read_after(LogPosition::START, EventAudience::Everyone, u32::MAX)
+        .await
+        .unwrap()
+}
+
+/// Inserts a ticket for `owner` created at `created` and escalates it at
+/// `created + 1 s`; returns the two stored events.
+async fn create_and_escalate(
+    repo: &dyn TicketRepository,
+    owner: i64,
+    created: DateTime<Utc>,
+) -> (StoredEvent, StoredEvent) {
+    let new = new_ticket(owner, IssueType::Other, created);
+    let actor = owner_of(&new);
+    let (mut ticket, created_event) = repo.insert(new, actor.clone()).await.unwrap();
+    ticket
+        .escalate(None, created + chrono::Duration::seconds(1))
+        .unwrap();
+    let event = TicketEvent::about(
+        TicketEventKind::Escalated,
+        actor,
+        &ticket,
+        ticket.updated_at(),
+    );
+    let escalated = repo.update(&ticket, 1, event).await.unwrap();
+    (created_event, escalated)
+}
+
+async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    // Not necessarily the owner, and a role the service does not know.
+    let actor = Actor {
+        user_id: UserId::new(501).unwrap(),
+        role: Role::Other("night_manager".to_owned()),
+    };
+    let with_nanos = Utc
+        .timestamp_opt(1_780_000_000, 987_654_321)
+        .single()
+        .unwrap();
+    let (ticket, stored) = repo
+        .insert(new_ticket(500, IssueType::Other, with_nanos), actor.clone())
+        .await
+        .unwrap();
+
+    assert!(stored.id.get() > 0);
+    assert_eq!(
+        stored.event,
+        TicketEvent {
+            kind: TicketEventKind::Created,
+            actor,
+            customer_id: customer(500),
+            ticket_id: ticket.id(),
+            ticket_number: Some(ticket.number().clone()),
+            status: Status::Open,
+            occurred_at: at(0, 987_654),
+        }
+    );
+    assert_eq!(raw.event_count().await, 1, "exactly one event");
+    assert_eq!(all_events(&*log).await, vec![stored.clone()], "round trip");
+    assert_eq!(
+        raw.payload(stored.id.get()).await,
+        serde_json::json!({
+            "userId": 501,
+            "role": "night_manager",
+            "ticketId": ticket.id().get(),
+            "ticketNumber": ticket.number().as_str(),
+        })
+    );
+
+    // The customer use case's payload, as documented.
+    let new = new_ticket(502, IssueType::Other, at(1, 0));
+    let (ticket, stored) = repo.insert(new.clone(), owner_of(&new)).await.unwrap();
+    assert_eq!(
+        raw.payload(stored.id.get()).await,
+        serde_json::json!({
+            "userId": 502,
+            "role": "customer",
+            "ticketId": ticket.id().get(),
+            "ticketNumber": ticket.number().as_str(),
+        })
+    );
+    assert_eq!(raw.event_count().await, 2);
+}
+
+async fn update_appends_one_event_with_the_status(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    let (created, escalated) = create_and_escalate(&*repo, 510, at(0, 5)).await;
+    assert!(escalated.id > created.id);
+    let ticket = repo
+        .find_for_customer(created.event.ticket_id, customer(510))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.status(), Status::Escalated);
+    assert_eq!(
+        escalated.event,
+        TicketEvent {
+            kind: TicketEventKind::Escalated,
+            actor: Actor::customer(UserId::new(510).unwrap()),
+            customer_id: customer(510),
+            ticket_id: ticket.id(),
+            ticket_number: None,
+            status: Status::Escalated,
+            occurred_at: at(1, 5),
+        }
+    );
+    assert_eq!(raw.event_count().await, 2, "one event per write");
+    assert_eq!(all_events(&*log).await, vec![created, escalated.clone()]);
+    assert_eq!(
+        raw.payload(escalated.id.get()).await,
+        serde_json::json!({
+            "userId": 510,
+            "role": "customer",
+            "ticketId": ticket.id().get(),
+            "status": "escalated",
+        })
+    );
+}
+
+async fn conflicts_duplicates_and_live_only_events_append_nothing(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    let original = insert(&*repo, 520, 0).await;
+    let before = all_events(&*log).await;
+    assert_eq!(before.len(), 1);
+
+    // A stale version: conflict, no event, no change.
+    let mut stale = original.clone();
+    stale.apply(Transition::StartProgress, at(1, 0)).unwrap();
+    assert_eq!(
+        repo.update(&stale, 2, change_event(&stale)).await,
+        Err(RepositoryError::Conflict)
+    );
+    // A taken number: duplicate, no event, no ticket.
+    let mut clash = new_ticket(521, IssueType::Other, at(2, 0));
+    clash.number = original.number().clone();
+    let actor = owner_of(&clash);
+    assert_eq!(
+        repo.insert(clash, actor).await,
+        Err(RepositoryError::DuplicateTicketNumber)
+    );
+    // A live-only event is refused before anything is written.
+    let looked_at = TicketEvent::about(
+        TicketEventKind::StatusTracked,
+        Actor::customer(UserId::new(520).unwrap()),
+        &stale,
+        at(3, 0),
+    );
+    assert!(matches!(
+        repo.update(&stale, 1, looked_at).await,
+        Err(RepositoryError::Corrupt(_))
+    ));
+
+    assert_eq!(all_events(&*log).await, before);
+    assert_eq!(raw.event_count().await, 1);
+    assert_eq!(
+        repo.find_for_customer(original.id(), customer(520))
+            .await
+            .unwrap(),
+        Some(original)
+    );
+}
+
+async fn read_after_is_ordered_exclusive_limited_and_filtered(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut expected = Vec::new();
+    for i in 0..3 {
+        for owner in [530, 531] {
+            let (created, escalated) = create_and_escalate(&*repo, owner, at(i, 0)).await;
+            expected.push(created);
+            expected.push(escalated);
+        }
+    }
+    let everything = all_events(&*log).await;
+    assert_eq!(everything, expected, "in id (= write) order");
+    assert!(event_ids(&everything).windows(2).all(|w| w[0] < w[1]));
+
+    // `after` is exclusive.
+    let third = LogPosition::after(expected[2].id);
+    let rest = log
+        .read_after(third, EventAudience::Everyone, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest, expected[3..]);
+    // `limit` takes the oldest.
+    let two = log
+        .read_after(third, EventAudience::Everyone, 2)
+        .await
+        .unwrap();
+    assert_eq!(two, expected[3..5]);
+    assert!(
+        log.read_after(LogPosition::START, EventAudience::Everyone, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After the last event: nothing yet.
+    let last = LogPosition::after(expected[expected.len() - 1].id);
+    assert!(
+        log.read_after(last, EventAudience::Everyone, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A customer sees only events about their own tickets.
+    let mine = log
+        .read_after(
+            LogPosition::START,
+            EventAudience::Customer(customer(530)),
+            100,
+        )
+        .await
+        .unwrap();
+    let expected_mine: Vec<_> = expected
+        .iter()
+        .filter(|e| e.event.customer_id == customer(530))
+        .cloned()
+        .collect();
+    assert_eq!(mine.len(), 6);
+    assert_eq!(mine, expected_mine);
+    let mine_after = log
+        .read_after(
+            LogPosition::after(mine[1].id),
+            EventAudience::Customer(customer(530)),
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine_after, expected_mine[2..5]);
+    assert!(
+        log.read_after(
+            LogPosition::START,
+            EventAudience::Customer(customer(532)),
+            100
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+async fn ticket_history_is_one_tickets_events_in_order(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let (a_created, a_escalated) = create_and_escalate(&*repo, 540, at(0, 0)).await;
+    let (b_created, _) = create_and_escalate(&*repo, 540, at(1, 0)).await;
+    // A third event on ticket A, after B's.
+    let mut a = repo
+        .find_for_customer(a_created.event.ticket_id, customer(540))
+        .await
+        .unwrap()
+        .unwrap();
+    a.apply(Transition::Resolve, at(5, 0)).unwrap();
+    let a_resolved = repo.update_owned(&a, 2).await.unwrap();
+    assert_eq!(a_resolved.event.status, Status::Resolved);
+
+    assert_eq!(
+        log.ticket_history(a.id()).await.unwrap(),
+        vec![a_created, a_escalated, a_resolved]
+    );
+    assert_eq!(
+        log.ticket_history(b_created.event.ticket_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let missing = TicketId::new(a.id().get() + 1000).unwrap();
+    assert!(log.ticket_history(missing).await.unwrap().is_empty());
+}
+
+async fn purge_deletes_a_prefix_and_never_lowers_purged_through(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    assert_eq!(log.purged_through().await, Ok(LogPosition::START));
+    assert_eq!(log.purge_before(at(100, 0)).await, Ok(0), "empty log");
+    assert_eq!(log.purged_through().await, Ok(LogPosition::START));
+
+    // Creation events at 0 s, 10 s, 5 s (a skewed clock), 20 s.
+    let mut events = Vec::new();
+    for secs in [0, 10, 5, 20] {
+        let new = new_ticket(550, IssueType::Other, at(secs, 0));
+        let actor = owner_of(&new);
+        events.push(repo.insert(new, actor).await.unwrap().1);
+    }
+    // Older than 7 s: the 1st and 3rd. The prefix through the 3rd goes,
+    // including the 2nd (10 s), so everything at or before it is gone.
+    assert_eq!(log.purge_before(at(7, 0)).await, Ok(3));
+    assert_eq!(
+        log.purged_through().await,
+        Ok(LogPosition::after(events[2].id))
+    );
+    assert_eq!(all_events(&*log).await, events[3..]);
+    // Tickets stay; only their events go.
+    assert!(
+        repo.find_for_customer(events[0].event.ticket_id, customer(550))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Nothing older than 1 s is left: nothing deleted, nothing lowered.
+    assert_eq!(log.purge_before(at(1, 0)).await, Ok(0));
+    assert_eq!(
+        log.purged_through().await,
+        Ok(LogPosition::after(events[2].id))
+    );
+
+    // A position already beyond what is deleted (another purge went
+    // further) is never lowered.
+    let far = events[3].id.get() + 1000;
+    raw.run_sql(&format!(
+        "UPDATE event_log_state SET purged_through = {far}"
+    ))
+    .await;
+    assert_eq!(log.purge_before(at(30, 0)).await, Ok(1));
+    assert_eq!(
+        log.purged_through().await,
+        Ok(LogPosition::new(far).unwrap())
+    );
+    assert!(all_events(&*log).await.is_empty());
+    raw.run_sql(&format!(
+        "UPDATE event_log_state SET purged_through = {}",
+        events[3].id.get()
+    ))
+    .await;
+
+    // The log is empty now; new events still continue above every purged
+    // id (no reuse, also on SQLite).
+    let (_, next) = repo
+        .insert(
+            new_ticket(550, IssueType::Other, at(40, 0)),
+            Actor::customer(UserId::new(550).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert!(next.id > events[3].id, "{:?} reused", next.id);
+    assert_eq!(all_events(&*log).await, vec![next]);
+}
+
+/// The resume guarantee: a reader polling `read_after(last seen)` while many
+/// writers commit concurrently must end up with exactly the final log, in
+/// order. If an id could commit after a higher one was already seen, the
+/// reader would skip it for good.
+async fn event_ids_become_visible_in_id_order_under_concurrency(ctx: &Ctx) {
+    const WRITERS: i64 = 8;
+    const TICKETS_PER_WRITER: i64 = 13; // two events each: 208 events
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let done = Arc::new(AtomicBool::new(false));
+
+    let reader = {
+        let log = Arc::clone(&log);
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut seen: Vec<i64> = Vec::new();
+            let mut last = LogPosition::START;
+            let mut polls = 0u32;
+            loop {
+                // Read the flag first: a read after the writers finished
+                // sees everything they wrote.
+                let finished = AtomicBool::load(&done, Ordering::Acquire);
+                let page = log
+                    .read_after(last, EventAudience::Everyone, 1000)
+                    .await
+                    .unwrap();
+                polls += 1;
+                for event in page {
+                    assert!(LogPosition::after(event.id) > last, "out of order");
+                    last = LogPosition::after(event.id);
+                    seen.push(event.id.get());
+                }
+                if finished {
+                    return (seen, polls);
+                }
+            }
+        })
+    };
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let repo = Arc::clone(&repo);
+            tokio::spawn(async move {
+                for i in 0..TICKETS_PER_WRITER {
+                    create_and_escalate(&*repo, 560 + w, at(i, 0)).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    AtomicBool::store(&done, true, Ordering::Release);
+    let (seen, polls) = reader.await.unwrap();
+
+    let all = event_ids(&all_events(&*log).await);
+    assert_eq!(all.len() as i64, WRITERS * TICKETS_PER_WRITER * 2);
+    assert!(
+        polls > 10,
+        "the reader polled while writers wrote ({polls})"
+    );
+    let missed: Vec<_> = all.iter().filter(|id| !seen.contains(id)).collect();
+    assert!(
+        missed.is_empty(),
+        "the reader skipped {} ids that committed after a higher one: {missed:?}",
+        missed.len()
+    );
+    assert_eq!(seen, all);
+}
+
+// ------------------------------------------ cross-instance wake-ups (PG)
+
+/// Counts the listener's calls.
+#[derive(Clone, Default)]
+struct Calls(Arc<AtomicU32>);
+
+impl Calls {
+    fn callback(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let count = Arc::clone(&self.0);
+        Arc::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    fn get(&self) -> u32 {
+        AtomicU32::load(&self.0, Ordering::SeqCst)
+    }
+
+    /// Waits until more than `seen` calls happened; panics after `limit`.
+    async fn more_than(&self, seen: u32, limit: Duration, what: &str) -> u32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let now = self.get();
+            if now > seen {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: no call within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// How many backends named `app` are listening right now.
+async fn listening(admin: &mut AsyncPgConnection, app: &str) -> i64 {
+    let query = diesel::sql_query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity \
+         WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind::<Text, _>(app);
+    query.get_result::<Count>(admin).await.unwrap().n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_commits_wake_the_listener_of_another_instance_across_reconnects() {
+    let test_db = PostgresTestDb::new();
+    // Two instances on one database. B's connections carry a name of their
+    // own, so the test finds (and kills) exactly B's listening backend.
+    let app = format!("support_listener_{}", uuid::Uuid::new_v4().simple());
+    let a = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    a.run_migrations().await.unwrap();
+    let b_url = format!("{}&application_name={app}", test_db.url());
+    let b = Database::connect(&b_url, PoolSettings::default())
+        .await
+        .unwrap();
+    let mut admin = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    // Sees what pg_notify sends, to prove the payload is the event id.
+    let mut spy = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    diesel::sql_query("LISTEN support_ticket_events")
+        .execute(&mut spy)
+        .await
+        .unwrap();
+
+    let calls = Calls::default();
+    let listener = b.spawn_commit_listener(calls.callback()).unwrap();
+    // Called once as soon as it listens: the caller catches up from the log.
+    let ready = calls
+        .more_than(0, Duration::from_secs(5), "first LISTEN")
+        .await;
+    assert_eq!(listening(&mut admin, &app).await, 1);
+
+    let repo_a = a.tickets();
+    let before = calls.get();
+    let created = repo_a
+        .insert_owned(new_ticket(600, IssueType::Other, at(0, 0)))
+        .await
+        .unwrap();
+    calls
+        .more_than(before, Duration::from_secs(1), "commit through A")
+        .await;
+    assert!(ready >= 1);
+    let event_id = a.events().ticket_history(created.id()).await.unwrap()[0].id;
+    let mut notifications = std::pin::pin!(spy.notifications_stream());
+    let payload = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            // Other tests on this server notify the same channel.
+            let n = futures_util::StreamExt::next(&mut notifications)
+                .await
+                .unwrap()
+                .unwrap();
+            if n.payload == event_id.get().to_string() {
+                return n.payload;
+            }
+        }
+    })
+    .await
+    .expect("notification with the event id");
+    assert_eq!(payload, event_id.get().to_string());
+
+    // Kill B's listening backend: B reconnects, listens again, and calls
+    // back once so its caller catches up on what it missed meanwhile.
+    let before = calls.get();
+    let killed = diesel::sql_query(
+        "SELECT CAST(COUNT(pg_terminate_backend(pid)) AS BIGINT) AS n FROM pg_stat_activity \
+         WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind::<Text, _>(&app)
+    .get_result::<Count>(&mut admin)
+    .await
+    .unwrap()
+    .n;
+    assert_eq!(killed, 1);
+    calls
+        .more_than(before, Duration::from_secs(3), "reconnect")
+        .await;
+    assert_eq!(listening(&mut admin, &app).await, 1, "listening again");
+
+    // ... and commits wake it again.
+    let before = calls.get();
+    let mut t = created.clone();
+    t.apply(Transition::StartProgress, at(1, 0)).unwrap();
+    repo_a.update_owned(&t, 1).await.unwrap();
+    calls
+        .more_than(before, Duration::from_secs(1), "commit after reconnect")
+        .await;
+
+    // Aborting the handle stops it and closes its connection.
+    listener.abort();
+    assert!(listener.await.unwrap_err().is_cancelled());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while listening(&mut admin, &app).await > 0 {
+        assert!(Instant::now() < deadline, "listener connection still open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_has_no_commit_listener() {
+    let ctx = Ctx::sqlite().await;
+    assert!(
+        ctx.db
+            .spawn_commit_listener(Calls::default().callback())
+            .is_none()
+    );
 }
 
 // ------------------------------------------- unreachable and failing databases
@@ -842,7 +1501,7 @@ async fn postgres_going_away_makes_operations_unavailable() {
         (
             repo.ping().await,
             repo.find_for_customer(t.id(), customer(110)).await,
-            repo.insert(new_ticket(110, IssueType::Other, at(1, 0)))
+            repo.insert_owned(new_ticket(110, IssueType::Other, at(1, 0)))
                 .await,
         )
     })
@@ -882,7 +1541,7 @@ async fn sqlite_locked_by_another_writer_makes_writes_unavailable() {
     // The write waits out busy_timeout (5 s), then gives up cleanly.
     let result = within(
         Duration::from_secs(20),
-        repo.insert(new_ticket(120, IssueType::Other, at(1, 0))),
+        repo.insert_owned(new_ticket(120, IssueType::Other, at(1, 0))),
     )
     .await;
     assert!(
@@ -923,7 +1582,7 @@ fn abandoned_calls_neither_panic_nor_break_the_store(backend: Backend) {
         .unwrap();
     caller.block_on(async {
         let t = repo
-            .insert(new_ticket(130, IssueType::Other, at(0, 0)))
+            .insert_owned(new_ticket(130, IssueType::Other, at(0, 0)))
             .await
             .unwrap();
         for i in 0..100u32 {
@@ -934,7 +1593,8 @@ fn abandoned_calls_neither_panic_nor_break_the_store(backend: Backend) {
             .await;
             let mut next = t.clone();
             next.apply(Transition::StartProgress, at(1, i)).unwrap();
-            let _abandoned = tokio::time::timeout(Duration::ZERO, repo.update(&next, 1)).await;
+            let _abandoned =
+                tokio::time::timeout(Duration::ZERO, repo.update_owned(&next, 1)).await;
         }
         // The abandoned updates still run to completion; exactly one lands.
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -13,12 +13,14 @@ use diesel::{Column, Connection, QueryDsl, QueryableByName, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use support_persistence::schema::{points_ledger, support_tickets};
+use support_persistence::schema::{event_log_state, points_ledger, support_tickets, ticket_events};
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Backend, Database, PoolSettings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// Tickets and points, then the event log.
+const MIGRATION_COUNT: usize = 2;
 
 // ------------------------------------------------ what the code expects
 
@@ -99,6 +101,11 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
         escalated_at, resolved_at, closed_at, version,
     );
     let ledger = specs!(points_ledger: id, user_id, action, points, ticket_id, created_at);
+    let events = specs!(ticket_events:
+        id, ticket_id, customer_id, event, actor_id, actor_role, ticket_number, status,
+        payload, occurred_at,
+    );
+    let log_state = specs!(event_log_state: id, purged_through);
 
     let names = |specs: &[ColumnSpec]| specs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
     let all_tickets = diesel::debug_query::<Sqlite, _>(
@@ -110,8 +117,22 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
         diesel::debug_query::<Sqlite, _>(&points_ledger::table.select(points_ledger::all_columns))
             .to_string();
     assert_eq!(names(&ledger), declared_names(all_ledger));
+    let all_events =
+        diesel::debug_query::<Sqlite, _>(&ticket_events::table.select(ticket_events::all_columns))
+            .to_string();
+    assert_eq!(names(&events), declared_names(all_events));
+    let all_log_state = diesel::debug_query::<Sqlite, _>(
+        &event_log_state::table.select(event_log_state::all_columns),
+    )
+    .to_string();
+    assert_eq!(names(&log_state), declared_names(all_log_state));
 
-    BTreeMap::from([("support_tickets", tickets), ("points_ledger", ledger)])
+    BTreeMap::from([
+        ("support_tickets", tickets),
+        ("points_ledger", ledger),
+        ("ticket_events", events),
+        ("event_log_state", log_state),
+    ])
 }
 
 /// Secondary indexes (primary keys excluded): name -> (unique, columns in order).
@@ -147,6 +168,20 @@ fn expected_indexes(table: &str) -> Indexes {
             true,
             &["ticket_id", "action"],
         )]),
+        "ticket_events" => BTreeMap::from([
+            index(
+                "ticket_events_customer_id_id_idx",
+                false,
+                &["customer_id", "id"],
+            ),
+            index(
+                "ticket_events_ticket_id_id_idx",
+                false,
+                &["ticket_id", "id"],
+            ),
+            index("ticket_events_occurred_at_idx", false, &["occurred_at"]),
+        ]),
+        "event_log_state" => BTreeMap::new(),
         other => panic!("no index expectation for {other}"),
     }
 }
@@ -441,7 +476,7 @@ async fn sqlite_migrations_run_on_a_current_thread_runtime_and_revert_cleanly() 
         .await
         .unwrap();
     let applied = db.run_migrations().await.unwrap();
-    assert_eq!(applied.len(), 1);
+    assert_eq!(applied.len(), MIGRATION_COUNT);
     assert!(db.run_migrations().await.unwrap().is_empty());
 
     let url = test_db.url().to_owned();
@@ -465,7 +500,7 @@ async fn postgres_migrations_run_on_a_current_thread_runtime_and_revert_cleanly(
         .await
         .unwrap();
     let applied = db.run_migrations().await.unwrap();
-    assert_eq!(applied.len(), 1);
+    assert_eq!(applied.len(), MIGRATION_COUNT);
     assert!(db.run_migrations().await.unwrap().is_empty());
 
     let url = test_db.url().to_owned();

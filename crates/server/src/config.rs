@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where token verification keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,14 @@ pub struct Config {
     pub jwt_audience: Option<String>,
     /// `HTTP_WORKERS`: actix worker threads, default: one per core.
     pub workers: Option<usize>,
+    /// `EVENT_RETENTION_HOURS`: how long the event log keeps events, default 168 (7 days).
+    pub event_retention: Duration,
 }
+
+/// Default retention of the event log: a week.
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest retention accepted: ten years.
+const MAX_RETENTION_HOURS: u64 = 10 * 366 * 24;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +61,7 @@ impl Default for Config {
             jwt_issuer: None,
             jwt_audience: None,
             workers: None,
+            event_retention: DEFAULT_EVENT_RETENTION,
         }
     }
 }
@@ -103,6 +112,20 @@ impl Config {
                     })?,
             );
         }
+        if let Some(hours) = get("EVENT_RETENTION_HOURS") {
+            let hours = hours
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|h| (1..=MAX_RETENTION_HOURS).contains(h))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "EVENT_RETENTION_HOURS",
+                    problem: format!(
+                        "must be a whole number of hours from 1 to {MAX_RETENTION_HOURS}"
+                    ),
+                })?;
+            config.event_retention = Duration::from_secs(hours * 3600);
+        }
         Ok(config)
     }
 }
@@ -126,6 +149,7 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://support.db");
         assert_eq!(c.jwt, JwtSource::DevRandom);
+        assert_eq!(c.event_retention, DEFAULT_EVENT_RETENTION);
     }
 
     #[test]
@@ -137,6 +161,7 @@ mod tests {
             ("JWT_ISSUER", "mtables"),
             ("JWT_AUDIENCE", "support"),
             ("HTTP_WORKERS", "3"),
+            ("EVENT_RETENTION_HOURS", "24"),
         ])
         .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
@@ -145,12 +170,15 @@ mod tests {
         assert_eq!(c.jwt_issuer.as_deref(), Some("mtables"));
         assert_eq!(c.jwt_audience.as_deref(), Some("support"));
         assert_eq!(c.workers, Some(3));
+        assert_eq!(c.event_retention, Duration::from_secs(24 * 3600));
     }
 
     #[test]
     fn rejects_bad_values() {
         assert!(from(&[("BIND_ADDR", "nope")]).is_err());
         assert!(from(&[("HTTP_WORKERS", "0")]).is_err());
+        assert!(from(&[("EVENT_RETENTION_HOURS", "0")]).is_err());
+        assert!(from(&[("EVENT_RETENTION_HOURS", "99999999")]).is_err());
         assert!(from(&[("JWT_SECRET", "a"), ("JWT_PUBLIC_KEY_FILE", "/k.pem")]).is_err());
     }
 }

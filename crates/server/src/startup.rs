@@ -7,9 +7,10 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use support_domain::SupportService;
+use support_domain::{SupportPorts, SupportService};
+use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
-use support_http::{ApiState, JwtKeys, JwtSettings, KeyError, json_error_handlers};
+use support_http::{ApiState, JwtKeys, JwtSettings, KeyError, Metrics, json_error_handlers};
 use support_persistence::{Database, DatabaseError, PoolSettings};
 use support_realtime::{Broadcaster, WsSettings};
 use tokio::task::JoinHandle;
@@ -20,6 +21,11 @@ use crate::system::{RandomTicketNumbers, SystemClock};
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often the tailer checks the log without a wake-up (a lost NOTIFY,
+/// a commit by an instance that could not notify).
+const TAIL_POLL: Duration = Duration::from_secs(1);
+/// How often expired events are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     handle: ServerHandle,
     broadcaster: Broadcaster,
+    background: Vec<JoinHandle<()>>,
     task: JoinHandle<std::io::Result<()>>,
     dev_tokens: Option<DevTokens>,
 }
@@ -85,6 +92,9 @@ impl RunningServer {
     pub async fn stop(self, graceful: bool) -> std::io::Result<()> {
         self.broadcaster.shutdown();
         self.handle.stop(graceful).await;
+        for task in &self.background {
+            task.abort();
+        }
         flatten(self.task.await)
     }
 }
@@ -151,6 +161,19 @@ fn build_keys(config: &Config) -> Result<(JwtKeys, Option<DevTokens>), StartErro
     }
 }
 
+/// Purges events older than `retention` now and then every hour.
+async fn purge_expired(service: SupportService, retention: Duration) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        match service.purge_expired_events(retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired events"),
+            Err(error) => tracing::warn!(%error, "could not purge expired events"),
+        }
+    }
+}
+
 /// Connects to the database and applies pending migrations.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
     let db = Database::connect(&config.database_url, PoolSettings::default()).await?;
@@ -169,28 +192,54 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         tracing::info!(?applied, "applied database migrations");
     }
 
-    let broadcaster = Broadcaster::new(support_realtime::DEFAULT_CAPACITY);
+    let metrics = Metrics::new();
+    let broadcaster =
+        Broadcaster::new(support_realtime::DEFAULT_CAPACITY).with_metrics(metrics.clone());
     let shutdown_handle = broadcaster.clone();
-    let service = SupportService::new(
-        db.tickets(),
-        Arc::new(broadcaster.clone()),
-        db.points(),
-        Arc::new(SystemClock),
-        Arc::new(RandomTicketNumbers),
-    );
+    let log = db.events();
+    let service = SupportService::new(SupportPorts {
+        tickets: db.tickets(),
+        events: log.clone(),
+        notifier: Arc::new(broadcaster.clone()),
+        points: db.points(),
+        clock: Arc::new(SystemClock),
+        numbers: Arc::new(RandomTicketNumbers),
+    });
+
+    // Publish from the end of the log as it is now; clients that need older
+    // events ask for them with `since`.
+    let tail_from = log.last_position().await.map_err(|e| {
+        StartError::Database(DatabaseError::Connect {
+            backend: db.backend(),
+            message: e.to_string(),
+        })
+    })?;
+    let mut background = vec![broadcaster.spawn_tailer(log.clone(), tail_from, TAIL_POLL)];
+    let waker = broadcaster.clone();
+    if let Some(listener) = db.spawn_commit_listener(Arc::new(move || waker.wake())) {
+        background.push(listener);
+    }
+    background.push(tokio::spawn(purge_expired(
+        service.clone(),
+        config.event_retention,
+    )));
+
     let state = ApiState {
         service: web::Data::new(service),
         keys: keys.clone(),
+        metrics: web::Data::new(metrics),
     };
     let ws_settings = WsSettings::default();
 
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(json_error_handlers())
+            .wrap(from_fn(metrics_middleware))
             .wrap(from_fn(request_id_middleware))
             .configure(support_http::configure(state.clone()))
             .configure(support_realtime::configure(
                 broadcaster.clone(),
+                log.clone(),
                 keys.clone(),
                 ws_settings.clone(),
             ))
@@ -217,6 +266,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         addr,
         handle,
         broadcaster: shutdown_handle,
+        background,
         task,
         dev_tokens,
     })

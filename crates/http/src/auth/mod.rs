@@ -7,10 +7,12 @@
 //! 3. the route's [`Permission`], from the token's `permissions` array or the
 //!    role's defaults → else 403.
 
+mod audience;
 mod extractor;
 mod keys;
 mod principal;
 
+pub use audience::{EventReader, event_audience};
 pub use extractor::{
     Authorized, CreatePermission, EscalatePermission, ListPermission, RequiredPermission,
     ViewPermission, bearer_token,

@@ -13,6 +13,8 @@ pub enum Permission {
     EscalateSupportTicket,
     /// `GET /tickets`
     ListSupportTickets,
+    /// Staff dashboards: every customer's tickets and events.
+    ViewAllSupportTickets,
 }
 
 impl Permission {
@@ -23,6 +25,7 @@ impl Permission {
             Self::ViewSupportTicket => "view_support_ticket",
             Self::EscalateSupportTicket => "escalate_support_ticket",
             Self::ListSupportTickets => "list_support_tickets",
+            Self::ViewAllSupportTickets => "view_all_support_tickets",
         }
     }
 
@@ -35,7 +38,8 @@ impl Permission {
                 Self::EscalateSupportTicket,
                 Self::ListSupportTickets,
             ],
-            _ => &[],
+            Role::Staff | Role::Admin | Role::SupportAdmin => &[Self::ViewAllSupportTickets],
+            Role::Other(_) => &[],
         }
     }
 }
@@ -101,8 +105,21 @@ mod tests {
     }
 
     #[test]
-    fn other_roles_have_no_defaults() {
+    fn other_roles_have_no_customer_defaults() {
         assert!(!principal(Some("staff"), None).has_permission(Permission::ViewSupportTicket));
         assert!(!principal(None, None).has_permission(Permission::ViewSupportTicket));
+        assert!(
+            !principal(Some("merchant"), None).has_permission(Permission::ViewAllSupportTickets)
+        );
+    }
+
+    #[test]
+    fn staff_roles_see_all_tickets_by_default() {
+        for role in ["staff", "admin", "support_admin"] {
+            assert!(principal(Some(role), None).has_permission(Permission::ViewAllSupportTickets));
+        }
+        assert!(
+            !principal(Some("customer"), None).has_permission(Permission::ViewAllSupportTickets)
+        );
     }
 }

@@ -1,4 +1,7 @@
 //! HTTP handlers.
 
+pub mod dashboard;
+pub mod events;
 pub mod health;
+pub mod staff;
 pub mod tickets;

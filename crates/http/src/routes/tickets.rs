@@ -8,7 +8,7 @@ use crate::auth::{
 };
 use crate::body::read_json_object;
 use crate::dto::{
-    CreatedView, EscalatedView, PageView, TicketView, parse_create, parse_escalate,
+    CreatedView, EscalatedView, PageView, TrackedView, parse_create, parse_escalate,
     parse_list_query, parse_ticket_id,
 };
 use crate::envelope::Success;
@@ -38,7 +38,7 @@ pub async fn create_ticket(
     ))
 }
 
-/// `GET /tickets/{ticketId}`: the caller's ticket.
+/// `GET /tickets/{ticketId}`: the caller's ticket and its history.
 pub async fn track_ticket(
     auth: Authorized<ViewPermission>,
     service: web::Data<SupportService>,
@@ -46,13 +46,13 @@ pub async fn track_ticket(
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::TrackTicket;
     let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
-    let ticket = service
+    let tracked = service
         .track_ticket(auth.customer_id(), id)
         .await
         .map_err(fail(EP))?;
     Ok(Success::ok(
         "Ticket status tracked",
-        TicketView::from(&ticket),
+        TrackedView::from(&tracked),
     ))
 }
 

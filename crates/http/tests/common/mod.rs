@@ -15,23 +15,31 @@ use chrono::{DateTime, SubsecRound, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::ports::{
-    Clock, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+    Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
 };
-use support_domain::{PointsAward, PointsError, SupportService, TicketEvent, TicketNumber};
+use support_domain::{
+    Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent,
+    TicketNumber,
+};
+use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
-use support_http::{ApiState, JwtKeys, JwtSettings, json_error_handlers};
+use support_http::{ApiState, JwtKeys, JwtSettings, Metrics, json_error_handlers};
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Database, PoolSettings};
 
 pub const SECRET: &[u8] = b"test-secret-that-is-long-enough-0123456789";
 
-/// Collects every event the use cases emit.
+/// Collects every event the use cases emit (logged or live).
 #[derive(Default)]
 pub struct RecordingNotifier(pub Mutex<Vec<TicketEvent>>);
 
 #[async_trait]
 impl EventNotifier for RecordingNotifier {
-    async fn notify(&self, event: TicketEvent) {
+    async fn notify(&self, notification: Notification) {
+        let event = match notification {
+            Notification::Live(event) => event,
+            Notification::Committed(stored) => stored.event,
+        };
         self.0.lock().unwrap().push(event);
     }
 }
@@ -71,6 +79,7 @@ pub struct Ctx {
     pub state: ApiState,
     pub events: Arc<RecordingNotifier>,
     pub tickets: Arc<dyn TicketRepository>,
+    pub log: Arc<dyn EventLog>,
     _guard: Guard,
 }
 
@@ -111,21 +120,24 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
     } else {
         db.points()
     };
-    let service = SupportService::new(
-        db.tickets(),
-        events.clone(),
+    let service = SupportService::new(SupportPorts {
+        tickets: db.tickets(),
+        events: db.events(),
+        notifier: events.clone(),
         points,
-        Arc::new(TestClock),
-        Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
-    );
+        clock: Arc::new(TestClock),
+        numbers: Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
+    });
     let state = ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &options.settings).unwrap(),
+        metrics: web::Data::new(Metrics::new()),
     };
     Ctx {
         state,
         events,
         tickets: db.tickets(),
+        log: db.events(),
         _guard: guard,
     }
 }
@@ -135,17 +147,22 @@ fn rand_seed() -> u32 {
 }
 
 /// A state over any repository (e.g. a mock that is unavailable).
-pub fn state_with_repository(tickets: Arc<dyn TicketRepository>) -> ApiState {
-    let service = SupportService::new(
+pub fn state_with_repository(
+    tickets: Arc<dyn TicketRepository>,
+    events: Arc<dyn EventLog>,
+) -> ApiState {
+    let service = SupportService::new(SupportPorts {
         tickets,
-        Arc::new(RecordingNotifier::default()),
-        Arc::new(FailingPoints),
-        Arc::new(TestClock),
-        Arc::new(CountingNumbers(AtomicU32::new(1))),
-    );
+        events,
+        notifier: Arc::new(RecordingNotifier::default()),
+        points: Arc::new(FailingPoints),
+        clock: Arc::new(TestClock),
+        numbers: Arc::new(CountingNumbers(AtomicU32::new(1))),
+    });
     ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &JwtSettings::default()).unwrap(),
+        metrics: web::Data::new(Metrics::new()),
     }
 }
 
@@ -163,6 +180,7 @@ pub fn app(
 > {
     App::new()
         .wrap(json_error_handlers())
+        .wrap(from_fn(metrics_middleware))
         .wrap(from_fn(request_id_middleware))
         .configure(support_http::configure(state))
         .default_service(web::to(support_http::app::route_not_found))

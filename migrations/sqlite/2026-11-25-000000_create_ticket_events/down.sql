@@ -1,0 +1,2 @@
+DROP TABLE event_log_state;
+DROP TABLE ticket_events;
