@@ -18,11 +18,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web;
 use serde_json::json;
-use support_domain::{CustomerId, Role, UserId};
-use support_http::auth::bearer_token;
-use support_http::{ApiError, AuthError, JwtKeys, Permission, Principal};
-
-use crate::frame::Frame;
+use support_domain::{EventAudience, LogPosition, UserId};
+use support_http::auth::{bearer_token, event_audience};
+use support_http::{ApiError, AuthError, JwtKeys};
 
 /// The sub-protocol clients must offer; the only one the server answers with.
 pub const SUBPROTOCOL: &str = "support.v1";
@@ -30,67 +28,60 @@ pub const SUBPROTOCOL: &str = "support.v1";
 /// Prefix of the sub-protocol entry that carries the token.
 const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 
-/// Which ticket events one connection may receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Audience {
-    /// Staff and administrators: every event.
-    Everything,
-    /// A customer: only events about their own tickets.
-    Owner(CustomerId),
-}
-
-impl Audience {
-    /// Whether `frame` may be sent to this connection.
-    pub(crate) fn allows(self, frame: &Frame) -> bool {
-        match self {
-            Self::Everything => true,
-            Self::Owner(customer) => frame.owner() == customer,
-        }
-    }
-}
-
 /// An authenticated, authorised socket user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Viewer {
     /// From the token; for logs.
     pub(crate) user_id: UserId,
     /// What the connection may see.
-    pub(crate) audience: Audience,
+    pub(crate) audience: EventAudience,
     /// When the token expires (Unix seconds); the socket closes then.
     pub(crate) expires_at: i64,
+    /// `?since=<id>`: replay logged events after this position first.
+    pub(crate) since: Option<LogPosition>,
 }
 
-/// Authenticates the upgrade request and decides what it may see.
+/// Authenticates the upgrade request and decides what it may see: customers
+/// holding `view_support_ticket` their own tickets' events, staff roles all.
 pub(crate) fn authorize(req: &HttpRequest, keys: &JwtKeys) -> Result<Viewer, ApiError> {
     let token = token(req)?;
     let principal = keys
         .verify(&token)
         .map_err(|e| ApiError::unauthorized(e.reason()))?;
-    audience(&principal).map(|audience| Viewer {
+    let audience = event_audience(&principal)?;
+    Ok(Viewer {
         user_id: principal.user_id,
         audience,
         expires_at: principal.expires_at,
+        since: since(req)?,
     })
 }
 
-/// The role check: customers holding `view_support_ticket` see their own
-/// tickets; staff, admins and support admins see all; anyone else is refused.
-fn audience(principal: &Principal) -> Result<Audience, ApiError> {
-    match &principal.role {
-        Some(Role::Customer) => {
-            let permission = Permission::ViewSupportTicket;
-            if principal.has_permission(permission) {
-                Ok(Audience::Owner(principal.user_id.into()))
-            } else {
-                Err(ApiError::forbidden(json!({
-                    "reason": "MISSING_PERMISSION",
-                    "permission": permission.as_str(),
-                })))
-            }
-        }
-        Some(role) if role.sees_all_tickets() => Ok(Audience::Everything),
-        _ => Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" }))),
+/// `?since=<event id>`, validated before the upgrade.
+fn since(req: &HttpRequest) -> Result<Option<LogPosition>, ApiError> {
+    let invalid = |message: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Invalid request: since",
+            json!({ "reason": "VALIDATION", "fields": [{ "field": "since", "message": message }] }),
+        )
+    };
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| invalid("is not a valid query string"))?
+        .into_inner();
+    let mut values = pairs.iter().filter(|(name, _)| name == "since");
+    let Some((_, value)) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid("is given more than once"));
     }
+    value
+        .parse::<i64>()
+        .map_err(|_| invalid("must be an event id (0 or more)"))
+        .and_then(|n| LogPosition::new(n).map_err(|e| invalid(e.message())))
+        .map(Some)
 }
 
 /// The token from the first place that carries one. A place that is present
@@ -221,44 +212,24 @@ mod tests {
         assert_eq!(token_of(&req), Err(StatusCode::UNAUTHORIZED));
     }
 
-    fn principal(role: Option<&str>, permissions: Option<&[&str]>) -> Principal {
-        Principal {
-            user_id: UserId::new(5).unwrap(),
-            role: role.map(Role::parse),
-            permissions: permissions.map(|p| p.iter().map(|s| (*s).to_owned()).collect()),
-            expires_at: i64::MAX,
-        }
-    }
-
     #[test]
-    fn roles_decide_the_audience() {
-        let own = Audience::Owner(CustomerId::new(5).unwrap());
-        assert_eq!(audience(&principal(Some("customer"), None)), Ok(own));
-        assert_eq!(
-            audience(&principal(Some("customer"), Some(&["view_support_ticket"]))),
-            Ok(own)
-        );
-        for role in ["staff", "admin", "support_admin"] {
-            assert_eq!(
-                audience(&principal(Some(role), None)),
-                Ok(Audience::Everything)
-            );
-        }
-        let refused = |p: &Principal| {
+    fn since_is_optional_and_validated() {
+        let since_of = |uri: &str| {
             use actix_web::ResponseError;
-            audience(p).map_err(|e| e.status_code())
+            since(&TestRequest::default().uri(uri).to_http_request())
+                .map(|p| p.map(LogPosition::get))
+                .map_err(|e| e.status_code())
         };
-        assert_eq!(
-            refused(&principal(
-                Some("customer"),
-                Some(&["create_support_ticket"])
-            )),
-            Err(StatusCode::FORBIDDEN)
-        );
-        assert_eq!(
-            refused(&principal(Some("driver"), None)),
-            Err(StatusCode::FORBIDDEN)
-        );
-        assert_eq!(refused(&principal(None, None)), Err(StatusCode::FORBIDDEN));
+        assert_eq!(since_of("/ws"), Ok(None));
+        assert_eq!(since_of("/ws?token=x&since=0"), Ok(Some(0)));
+        assert_eq!(since_of("/ws?since=42"), Ok(Some(42)));
+        for bad in [
+            "/ws?since=-1",
+            "/ws?since=x",
+            "/ws?since=",
+            "/ws?since=1&since=2",
+        ] {
+            assert_eq!(since_of(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
+        }
     }
 }

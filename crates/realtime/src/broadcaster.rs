@@ -1,79 +1,161 @@
 //! Fan-out of ticket events to every open socket.
+//!
+//! Committed events are not published by the request that made them: two
+//! requests can finish in the other order than they committed. Instead a
+//! request only *wakes* the tailer, a single task that reads the durable log
+//! after the last id it published and broadcasts those events in id (= commit)
+//! order. The same wake-up comes from other instances through the database
+//! (PostgreSQL LISTEN/NOTIFY), and a slow poll covers any lost wake-up, so
+//! every instance publishes every event, once, in order.
+//!
+//! Live-only events (a customer looking at a ticket) are never logged; they
+//! are published at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use support_domain::TicketEvent;
-use support_domain::ports::EventNotifier;
-use tokio::sync::{broadcast, watch};
+use support_domain::ports::{EventLog, EventNotifier};
+use support_domain::{EventAudience, LogPosition, Notification, TicketEvent};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+
+use support_http::Metrics;
 
 use crate::frame::Frame;
 
-/// Events buffered per subscriber before a slow one is declared lagged.
+/// Frames buffered per subscriber before a slow one is told to resync.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// Largest capacity accepted; tokio refuses absurd sizes by panicking.
+/// Largest accepted capacity; tokio refuses absurd sizes.
 const MAX_CAPACITY: usize = 1 << 20;
 
-/// Publishes ticket events to the connected sockets; the driven adapter
-/// behind the domain's [`EventNotifier`] port.
-///
-/// Each event is serialised once and handed to every connection through a
-/// `tokio::sync::broadcast` channel. Sending never waits: a connection that
-/// falls more than `capacity` events behind loses the oldest ones and is told
-/// to resync, so no client can slow the use case, the broadcaster or the other
-/// clients. Cloning is cheap; every clone feeds the same channel.
-#[derive(Debug, Clone)]
+/// Events the tailer reads per query.
+const TAIL_PAGE: u32 = 500;
+
+/// Cheap to clone: every clone feeds the same subscribers.
+#[derive(Clone)]
 pub struct Broadcaster {
     sender: broadcast::Sender<Arc<Frame>>,
     shutdown: Arc<watch::Sender<bool>>,
+    wake: Arc<Notify>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Broadcaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcaster")
+            .field("subscribers", &self.sender.receiver_count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Broadcaster {
-    /// A broadcaster that buffers up to `capacity` events per connection
-    /// (clamped to `1..=1_048_576`; tokio rounds it up to a power of two).
+    /// A broadcaster buffering up to `capacity` frames per subscriber.
     pub fn new(capacity: usize) -> Self {
         let (sender, _) = broadcast::channel(capacity.clamp(1, MAX_CAPACITY));
         let (shutdown, _) = watch::channel(false);
         Self {
             sender,
             shutdown: Arc::new(shutdown),
+            wake: Arc::new(Notify::new()),
+            metrics: Metrics::default(),
         }
     }
 
-    /// Serialises `event` and sends it to every current subscriber. Never
-    /// blocks and never fails: with nobody listening the event is dropped,
-    /// which is what a best-effort live feed wants.
-    pub fn publish(&self, event: &TicketEvent) {
+    /// Reports into `metrics` (the server's shared registry) instead of a private one.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics this broadcaster and its sockets report into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Publishes a live-only event now. Never blocks, never fails.
+    pub fn publish_live(&self, event: &TicketEvent) {
         if self.sender.receiver_count() == 0 {
             return;
         }
-        match Frame::from_event(event, Utc::now()) {
-            // `Err` only means every receiver went away meanwhile.
-            Ok(frame) => drop(self.sender.send(Arc::new(frame))),
-            Err(error) => tracing::error!(
-                %error,
-                event = event.kind.name(),
-                "could not serialise a ticket event"
-            ),
+        match Frame::live(event) {
+            Ok(frame) => self.publish(frame),
+            Err(error) => tracing::error!(%error, "could not serialise a live event"),
         }
     }
 
-    /// A new subscription that sees every event published from now on. Each
-    /// connection holds one and filters what its user may see.
+    fn publish(&self, frame: Frame) {
+        // An error only means nobody is listening right now.
+        let _ = self.sender.send(Arc::new(frame));
+    }
+
+    /// Something was committed to the event log: the tailer should look.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Starts the tailer: publishes every logged event after `from`, in
+    /// order, then keeps following the log (on [`Broadcaster::wake`] or every
+    /// `poll`). Stops on [`Broadcaster::shutdown`].
+    pub fn spawn_tailer(
+        &self,
+        log: Arc<dyn EventLog>,
+        from: LogPosition,
+        poll: Duration,
+    ) -> JoinHandle<()> {
+        tokio::spawn(self.clone().tail(log, from, poll))
+    }
+
+    async fn tail(self, log: Arc<dyn EventLog>, mut last: LogPosition, poll: Duration) {
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            loop {
+                let events = match log
+                    .read_after(last, EventAudience::Everyone, TAIL_PAGE)
+                    .await
+                {
+                    Ok(events) => events,
+                    Err(error) => {
+                        tracing::warn!(%error, "event log unreadable; retrying");
+                        break;
+                    }
+                };
+                let full = events.len() >= TAIL_PAGE as usize;
+                for stored in &events {
+                    last = LogPosition::after(stored.id);
+                    match Frame::stored(stored) {
+                        Ok(frame) => self.publish(frame),
+                        Err(error) => {
+                            tracing::error!(%error, id = stored.id.get(), "could not serialise an event")
+                        }
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+                _ = shutdown.wait_for(|going| *going) => return,
+            }
+        }
+    }
+
+    /// A receiver of every frame published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.sender.subscribe()
     }
 
-    /// How many subscriptions are open, i.e. how many sockets are listening.
+    /// How many sockets are subscribed.
     pub fn subscriber_count(&self) -> usize {
         self.sender.receiver_count()
     }
 
     /// Tells every open socket the server is going away: each closes with
     /// 1001 so clients reconnect elsewhere instead of holding up a graceful
-    /// shutdown until its deadline.
+    /// shutdown until its deadline. Stops the tailer too.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
     }
@@ -92,19 +174,27 @@ impl Default for Broadcaster {
 
 #[async_trait]
 impl EventNotifier for Broadcaster {
-    async fn notify(&self, event: TicketEvent) {
-        self.publish(&event);
+    async fn notify(&self, notification: Notification) {
+        match notification {
+            Notification::Live(event) => self.publish_live(&event),
+            Notification::Committed(_) => {
+                self.metrics.events_appended.inc();
+                self.wake();
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
     use support_domain::{
         Actor, CustomerId, Status, TicketEventKind, TicketId, TicketNumber, UserId,
     };
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
     use super::*;
+    use crate::testing::MemoryLog;
 
     fn event(owner: i64, ticket: i64) -> TicketEvent {
         TicketEvent {
@@ -114,27 +204,88 @@ mod tests {
             ticket_id: TicketId::new(ticket).unwrap(),
             ticket_number: Some(TicketNumber::parse("TKT-123456-AB12CD").unwrap()),
             status: Status::Open,
+            occurred_at: Utc::now(),
         }
     }
 
+    async fn recv_id(rx: &mut broadcast::Receiver<Arc<Frame>>) -> i64 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a frame in time")
+            .unwrap();
+        frame.id().unwrap().get()
+    }
+
     #[tokio::test]
-    async fn notifying_without_listeners_is_fine() {
+    async fn live_events_without_listeners_are_fine() {
         let broadcaster = Broadcaster::new(0);
-        broadcaster.notify(event(1, 1)).await;
+        broadcaster.notify(Notification::Live(event(1, 1))).await;
         assert_eq!(broadcaster.subscriber_count(), 0);
     }
 
     #[tokio::test]
-    async fn every_subscriber_gets_the_same_serialised_frame() {
+    async fn every_subscriber_gets_the_same_serialised_live_frame() {
         let broadcaster = Broadcaster::default();
         let mut a = broadcaster.subscribe();
         let mut b = broadcaster.clone().subscribe();
-        broadcaster.notify(event(3, 10)).await;
+        broadcaster.notify(Notification::Live(event(3, 10))).await;
         let (fa, fb) = (a.recv().await.unwrap(), b.recv().await.unwrap());
         assert!(Arc::ptr_eq(&fa, &fb), "serialised once, shared");
         assert_eq!(fa.owner(), CustomerId::new(3).unwrap());
-        assert!(fa.text().contains(r#""ticketId":10"#));
+        assert_eq!(fa.id(), None);
         assert_eq!(a.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[tokio::test]
+    async fn the_tailer_publishes_committed_events_in_log_order_from_its_start() {
+        let log = Arc::new(MemoryLog::default());
+        log.append(event(1, 1)); // before the tailer's start: not re-published
+        let broadcaster = Broadcaster::default();
+        let mut rx = broadcaster.subscribe();
+        let tailer = broadcaster.spawn_tailer(
+            log.clone(),
+            LogPosition::new(1).unwrap(),
+            Duration::from_secs(60),
+        );
+        // Committed out of notification order: the log order wins.
+        let second = log.append(event(1, 2));
+        let third = log.append(event(2, 3));
+        broadcaster.notify(Notification::Committed(third)).await;
+        broadcaster.notify(Notification::Committed(second)).await;
+        assert_eq!(recv_id(&mut rx).await, 2);
+        assert_eq!(recv_id(&mut rx).await, 3);
+        broadcaster.shutdown();
+        tokio::time::timeout(Duration::from_secs(5), tailer)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[tokio::test]
+    async fn without_a_wake_up_the_poll_still_finds_new_events() {
+        let log = Arc::new(MemoryLog::default());
+        let broadcaster = Broadcaster::default();
+        let mut rx = broadcaster.subscribe();
+        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_millis(20));
+        log.append(event(1, 1)); // e.g. committed by another instance, NOTIFY lost
+        assert_eq!(recv_id(&mut rx).await, 1);
+        broadcaster.shutdown();
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_log_is_retried_without_losing_events() {
+        let log = Arc::new(MemoryLog::default());
+        let broadcaster = Broadcaster::default();
+        let mut rx = broadcaster.subscribe();
+        log.set_unavailable(true);
+        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_millis(20));
+        let first = log.append(event(1, 1));
+        broadcaster.notify(Notification::Committed(first)).await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        log.set_unavailable(false);
+        assert_eq!(recv_id(&mut rx).await, 1);
+        broadcaster.shutdown();
     }
 
     #[tokio::test]
@@ -142,7 +293,9 @@ mod tests {
         let broadcaster = Broadcaster::new(2);
         let mut rx = broadcaster.subscribe();
         for ticket in 1..=5 {
-            broadcaster.notify(event(1, ticket)).await;
+            broadcaster
+                .notify(Notification::Live(event(1, ticket)))
+                .await;
         }
         assert_eq!(rx.recv().await.unwrap_err(), RecvError::Lagged(3));
     }

@@ -11,12 +11,17 @@ use std::time::Duration;
 
 use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, ProtocolError, Session};
 use chrono::Utc;
+use serde_json::json;
+use support_domain::ports::EventLog;
+use support_domain::{LogPosition, StoredEvent};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
+use support_http::Metrics;
+
 use crate::auth::Viewer;
+use crate::broadcaster::Broadcaster;
 use crate::frame::{Frame, resync_required};
 use crate::settings::WsSettings;
 
@@ -44,16 +49,60 @@ fn close(code: CloseCode, description: &str) -> End {
 }
 
 /// Drives one connection until it ends.
+/// Decrements the open-connections gauge however the connection ends.
+struct OpenGauge<'a>(&'a Metrics);
+
+impl Drop for OpenGauge<'_> {
+    fn drop(&mut self) {
+        self.0.ws_clients.dec();
+    }
+}
+
+/// Events read from the log per query while replaying.
+const REPLAY_PAGE: u32 = 200;
+
+/// Where the live stream starts for a new connection.
+pub(crate) enum Start {
+    /// No `since`: live from the handshake on (already subscribed).
+    Live(Receiver<Arc<Frame>>),
+    /// `since=N`: replay the log after N first.
+    Resume(LogPosition),
+}
+
+/// Serves one socket until it closes.
 pub(crate) async fn run(
     mut session: Session,
     stream: MessageStream,
-    mut events: Receiver<Arc<Frame>>,
-    mut shutdown: watch::Receiver<bool>,
+    start: Start,
+    broadcaster: Broadcaster,
+    log: Arc<dyn EventLog>,
     viewer: Viewer,
     settings: WsSettings,
 ) {
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(connection = id, user_id = %viewer.user_id, "socket opened");
+    let metrics = broadcaster.metrics().clone();
+    metrics.ws_clients.inc();
+    let _open = OpenGauge(&metrics);
+    let mut shutdown = broadcaster.shutdown_signal();
+    let (mut events, mut last_sent) = match start {
+        Start::Live(events) => (events, None),
+        Start::Resume(since) => {
+            match resume(
+                &mut session,
+                &broadcaster,
+                log.as_ref(),
+                &viewer,
+                since,
+                &settings,
+            )
+            .await
+            {
+                Ok((events, last)) => (events, Some(last)),
+                Err(end) => return finish(session, end, &settings, id).await,
+            }
+        }
+    };
     let mut stream = stream.max_frame_size(settings.max_frame_size);
     let period = settings.ping_interval.max(MIN_PING_INTERVAL);
     let mut ticker = interval_at(Instant::now() + period, period);
@@ -94,16 +143,28 @@ pub(crate) async fn run(
                 }
             }
             event = events.recv() => match event {
-                Ok(frame) if viewer.audience.allows(&frame) => {
+                Ok(frame) if frame.visible_to(viewer.audience) => {
+                    // Already sent during the replay: the seam never repeats an event.
+                    if let (Some(event_id), Some(last)) = (frame.id(), last_sent) {
+                        if LogPosition::after(event_id) <= last {
+                            continue;
+                        }
+                    }
                     let text = session.text(frame.text());
                     if let Err(failure) = bounded(settings.send_timeout, text).await {
                         break failure.end(id);
+                    }
+                    metrics.events_delivered.inc();
+                    if let Some(event_id) = frame.id() {
+                        last_sent = Some(LogPosition::after(event_id));
                     }
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(connection = id, missed, "socket client fell behind; closing");
-                    break resync(&mut session, &settings).await;
+                    let data = json!({ "reason": "lagged", "lastId": last_sent.map(LogPosition::get) });
+                    metrics.resyncs_forced.inc();
+                    break resync(&mut session, data, &settings).await;
                 }
                 Err(RecvError::Closed) => break close(CloseCode::Away, "server shutting down"),
             },
@@ -120,11 +181,102 @@ pub(crate) async fn run(
         }
     };
 
+    finish(session, end, &settings, id).await;
+}
+
+async fn finish(session: Session, end: End, settings: &WsSettings, id: u64) {
     if let End::Close(reason) = end {
         // Bounded like every write: the buffer may still be full.
         let _ = timeout(settings.send_timeout, session.close(reason)).await;
     }
     tracing::debug!(connection = id, "socket closed");
+}
+
+/// Replays the log after `since`, then subscribes and catches up once more:
+/// anything committed before the subscription is in a read, anything after
+/// arrives live, and the live loop skips ids already sent. Returns the
+/// subscription and the last position sent.
+async fn resume(
+    session: &mut Session,
+    broadcaster: &Broadcaster,
+    log: &dyn EventLog,
+    viewer: &Viewer,
+    since: LogPosition,
+    settings: &WsSettings,
+) -> Result<(Receiver<Arc<Frame>>, LogPosition), End> {
+    let metrics = broadcaster.metrics();
+    let position = replay(session, log, viewer, since, settings, metrics).await?;
+    let events = broadcaster.subscribe();
+    let position = replay(session, log, viewer, position, settings, metrics).await?;
+    Ok((events, position))
+}
+
+/// Sends every visible logged event after `from`; returns the last position
+/// sent. When retention removed events the client has not seen, it first
+/// gets `stream:resync_required` with `{"oldest": N}`, then events from N on.
+async fn replay(
+    session: &mut Session,
+    log: &dyn EventLog,
+    viewer: &Viewer,
+    mut from: LogPosition,
+    settings: &WsSettings,
+    metrics: &Metrics,
+) -> Result<LogPosition, End> {
+    let unavailable = |error: support_domain::RepositoryError| {
+        tracing::warn!(%error, "event log unavailable for a replay");
+        close(CloseCode::Again, "event log unavailable, retry")
+    };
+    loop {
+        let page = log
+            .read_after(from, viewer.audience, REPLAY_PAGE)
+            .await
+            .map_err(unavailable)?;
+        // The purge mark is read after the page: it only grows and purges
+        // remove a prefix, so a purge before or during the read shows here.
+        let purged = log.purged_through().await.map_err(unavailable)?;
+        if from < purged {
+            send_control(session, json!({ "oldest": purged.get() + 1 }), settings).await?;
+            metrics.resyncs_forced.inc();
+            from = purged;
+        }
+        let floor = from;
+        for stored in page.iter().filter(|e| LogPosition::after(e.id) > floor) {
+            send_stored(session, stored, settings, metrics).await?;
+            from = LogPosition::after(stored.id);
+        }
+        if page.len() < REPLAY_PAGE as usize {
+            return Ok(from);
+        }
+    }
+}
+
+async fn send_stored(
+    session: &mut Session,
+    stored: &StoredEvent,
+    settings: &WsSettings,
+    metrics: &Metrics,
+) -> Result<(), End> {
+    let frame = Frame::stored(stored).map_err(|error| {
+        tracing::error!(%error, "could not serialise an event");
+        close(CloseCode::Error, "internal error")
+    })?;
+    bounded(settings.send_timeout, session.text(frame.text()))
+        .await
+        .map_err(|_| End::Abandon)?;
+    metrics.events_delivered.inc();
+    Ok(())
+}
+
+async fn send_control(
+    session: &mut Session,
+    data: serde_json::Value,
+    settings: &WsSettings,
+) -> Result<(), End> {
+    let text =
+        resync_required(data, Utc::now()).map_err(|_| close(CloseCode::Error, "internal error"))?;
+    bounded(settings.send_timeout, session.text(text))
+        .await
+        .map_err(|_| End::Abandon)
 }
 
 /// Why a write failed.
@@ -167,17 +319,11 @@ async fn bounded(
 
 /// The client missed events: tell it to reload (best effort), then close with
 /// a policy violation. Continuing would hide the gap from the client.
-async fn resync(session: &mut Session, settings: &WsSettings) -> End {
-    match resync_required("lagged", Utc::now()) {
-        Ok(text) => {
-            if bounded(settings.send_timeout, session.text(text))
-                .await
-                .is_err()
-            {
-                return End::Abandon;
-            }
-        }
-        Err(error) => tracing::error!(%error, "could not serialise the resync frame"),
+/// Tells a client that fell behind where it got to, then closes: it must
+/// reconnect with `since` = that id (or re-read state).
+async fn resync(session: &mut Session, data: serde_json::Value, settings: &WsSettings) -> End {
+    match send_control(session, data, settings).await {
+        Ok(()) => close(CloseCode::Policy, "lagged"),
+        Err(end) => end,
     }
-    close(CloseCode::Policy, "lagged")
 }

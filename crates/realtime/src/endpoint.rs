@@ -1,13 +1,16 @@
 //! `GET /ws`: authenticate, upgrade, and hand the socket to its own task.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use support_domain::ports::EventLog;
 use support_http::{ApiError, JwtKeys};
 
 use crate::auth::{self, SUBPROTOCOL};
 use crate::broadcaster::Broadcaster;
-use crate::connection;
+use crate::connection::{self, Start};
 use crate::settings::WsSettings;
 
 /// Where the socket is mounted.
@@ -16,6 +19,7 @@ pub const WS_PATH: &str = "/ws";
 /// What the handler needs; private, so it cannot clash with other app data.
 struct WsState {
     broadcaster: Broadcaster,
+    log: Arc<dyn EventLog>,
     keys: JwtKeys,
     settings: WsSettings,
 }
@@ -27,12 +31,14 @@ struct WsState {
 /// the HTTP API registers its app data. Other methods get a JSON 405.
 pub fn configure(
     broadcaster: Broadcaster,
+    log: Arc<dyn EventLog>,
     keys: JwtKeys,
     settings: WsSettings,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let state = web::Data::new(WsState {
             broadcaster,
+            log,
             keys,
             settings,
         });
@@ -62,15 +68,19 @@ async fn upgrade(
             json!({ "reason": "WEBSOCKET_UPGRADE_REQUIRED" }),
         )
     })?;
-    // Subscribe before answering: the client sees every event published
-    // after its handshake completes.
-    let events = state.broadcaster.subscribe();
-    let shutdown = state.broadcaster.shutdown_signal();
+    // Without `since`, subscribe before answering: the client sees every
+    // event published after its handshake completes. With `since`, the
+    // connection replays the log first and subscribes itself.
+    let start = match viewer.since {
+        None => Start::Live(state.broadcaster.subscribe()),
+        Some(since) => Start::Resume(since),
+    };
     actix_web::rt::spawn(connection::run(
         session,
         stream,
-        events,
-        shutdown,
+        start,
+        state.broadcaster.clone(),
+        state.log.clone(),
         viewer,
         state.settings.clone(),
     ));

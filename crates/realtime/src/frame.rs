@@ -1,129 +1,97 @@
-//! The wire format of the socket: one JSON text frame per ticket event.
+//! What goes over the socket: one JSON text frame per event, serialised once
+//! and shared by every connection that may see it.
 //!
-//! `{"event": "support:ticket_created", "data": {...}, "at": "2025-06-01T12:00:00.000Z"}`,
-//! where `data` is exactly the payload documented for each event.
+//! Logged events carry their log position, live-only ones (a customer looking
+//! at a ticket) do not:
+//! `{"id": 7, "event": "support:ticket_escalated", "data": {...}, "at": "..."}`.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use support_domain::{CustomerId, TicketEvent, TicketEventKind};
+use serde_json::Value;
+use support_domain::{CustomerId, EventAudience, EventId, StoredEvent, TicketEvent};
+use support_http::EventView;
+use support_http::events_view::event_time;
 
-/// Name of the frame that tells a client it missed events and must reload.
+/// The control event telling a client it missed events and must re-read state.
 pub const RESYNC_REQUIRED_EVENT: &str = "stream:resync_required";
 
-/// One ticket event, serialised once and shared by every connection.
+/// A serialised event frame, with what is needed to route it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     owner: CustomerId,
+    id: Option<EventId>,
     text: Arc<str>,
 }
 
 impl Frame {
-    /// Builds the frame for `event`, stamped with `at`.
-    pub fn from_event(event: &TicketEvent, at: DateTime<Utc>) -> Result<Self, serde_json::Error> {
-        let text = serde_json::to_string(&Envelope {
-            event: event.kind.name(),
-            data: Payload::of(event),
-            at: timestamp(at),
-        })?;
+    /// A logged event, with its id.
+    pub fn stored(stored: &StoredEvent) -> Result<Self, serde_json::Error> {
+        Self::build(&stored.event, Some(stored.id), &EventView::stored(stored))
+    }
+
+    /// A live-only event, without an id.
+    pub fn live(event: &TicketEvent) -> Result<Self, serde_json::Error> {
+        Self::build(event, None, &EventView::live(event))
+    }
+
+    fn build(
+        event: &TicketEvent,
+        id: Option<EventId>,
+        view: &EventView<'_>,
+    ) -> Result<Self, serde_json::Error> {
         Ok(Self {
             owner: event.customer_id,
-            text: text.into(),
+            id,
+            text: serde_json::to_string(view)?.into(),
         })
     }
 
-    /// The customer who owns the ticket: the only customer allowed to see it.
+    /// The ticket's owner.
     pub fn owner(&self) -> CustomerId {
         self.owner
     }
 
-    /// The JSON text sent to clients.
+    /// The log position, for logged events.
+    pub fn id(&self) -> Option<EventId> {
+        self.id
+    }
+
+    /// Whether a connection with `audience` may receive it.
+    pub fn visible_to(&self, audience: EventAudience) -> bool {
+        audience.allows(self.owner)
+    }
+
+    /// The JSON text.
     pub fn text(&self) -> &str {
         &self.text
     }
 }
 
-/// The frame sent before closing a client that fell behind, telling it that
-/// events were lost and it must reload its state.
-pub fn resync_required(reason: &str, at: DateTime<Utc>) -> Result<String, serde_json::Error> {
-    serde_json::to_string(&Envelope {
-        event: RESYNC_REQUIRED_EVENT,
-        data: Resync { reason },
-        at: timestamp(at),
-    })
-}
-
-/// RFC 3339, UTC, millisecond precision, `Z` suffix: what the platform's
-/// other services send.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 #[derive(Serialize)]
-struct Envelope<'a, D> {
-    event: &'a str,
-    data: D,
+struct Control {
+    event: &'static str,
+    data: Value,
     at: String,
 }
 
-#[derive(Serialize)]
-struct Resync<'a> {
-    reason: &'a str,
-}
-
-/// The documented payload of each event kind.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Payload<'a> {
-    Created {
-        #[serde(rename = "userId")]
-        user_id: i64,
-        role: &'a str,
-        #[serde(rename = "ticketId")]
-        ticket_id: i64,
-        /// Always set on created events; `null` rather than absent if not,
-        /// so the shape stays fixed.
-        #[serde(rename = "ticketNumber")]
-        ticket_number: Option<&'a str>,
-    },
-    Status {
-        #[serde(rename = "userId")]
-        user_id: i64,
-        role: &'a str,
-        #[serde(rename = "ticketId")]
-        ticket_id: i64,
-        status: &'static str,
-    },
-}
-
-impl<'a> Payload<'a> {
-    fn of(event: &'a TicketEvent) -> Self {
-        let user_id = event.actor.user_id.get();
-        let role = event.actor.role.as_str();
-        let ticket_id = event.ticket_id.get();
-        match event.kind {
-            TicketEventKind::Created => Self::Created {
-                user_id,
-                role,
-                ticket_id,
-                ticket_number: event.ticket_number.as_ref().map(|n| n.as_str()),
-            },
-            TicketEventKind::StatusTracked | TicketEventKind::Escalated => Self::Status {
-                user_id,
-                role,
-                ticket_id,
-                status: event.status.as_str(),
-            },
-        }
-    }
+/// `{"event": "stream:resync_required", "data": <data>, "at": ...}`: sent to a
+/// client that fell behind (`{"reason": "lagged", "lastId": N}`) or asked to
+/// resume from a position retention already removed (`{"oldest": N}`).
+pub fn resync_required(data: Value, at: DateTime<Utc>) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&Control {
+        event: RESYNC_REQUIRED_EVENT,
+        data,
+        at: event_time(at),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use serde_json::{Value, json};
-    use support_domain::{Actor, Status, TicketId, TicketNumber, UserId};
+    use serde_json::json;
+    use support_domain::{Actor, Status, TicketEventKind, TicketId, TicketNumber, UserId};
 
     use super::*;
 
@@ -140,6 +108,14 @@ mod tests {
             ticket_number: (kind == TicketEventKind::Created)
                 .then(|| TicketNumber::parse("TKT-123456-AB12CD").unwrap()),
             status,
+            occurred_at: at(),
+        }
+    }
+
+    fn stored(id: i64, kind: TicketEventKind, status: Status) -> StoredEvent {
+        StoredEvent {
+            id: EventId::new(id).unwrap(),
+            event: event(kind, status),
         }
     }
 
@@ -148,13 +124,14 @@ mod tests {
     }
 
     #[test]
-    fn created_carries_the_ticket_number() {
-        let frame =
-            Frame::from_event(&event(TicketEventKind::Created, Status::Open), at()).unwrap();
+    fn a_logged_creation_carries_its_id_and_the_ticket_number() {
+        let frame = Frame::stored(&stored(12, TicketEventKind::Created, Status::Open)).unwrap();
         assert_eq!(frame.owner(), CustomerId::new(7).unwrap());
+        assert_eq!(frame.id().map(EventId::get), Some(12));
         assert_eq!(
             json_of(&frame),
             json!({
+                "id": 12,
                 "event": "support:ticket_created",
                 "data": {"userId": 7, "role": "customer", "ticketId": 99, "ticketNumber": "TKT-123456-AB12CD"},
                 "at": "2025-06-01T12:30:05.042Z"
@@ -163,12 +140,10 @@ mod tests {
     }
 
     #[test]
-    fn status_and_escalation_carry_the_status() {
-        let frame = Frame::from_event(
-            &event(TicketEventKind::StatusTracked, Status::InProgress),
-            at(),
-        )
-        .unwrap();
+    fn live_status_has_no_id_and_escalation_carries_the_status() {
+        let frame =
+            Frame::live(&event(TicketEventKind::StatusTracked, Status::InProgress)).unwrap();
+        assert_eq!(frame.id(), None);
         assert_eq!(
             json_of(&frame),
             json!({
@@ -178,10 +153,11 @@ mod tests {
             })
         );
         let frame =
-            Frame::from_event(&event(TicketEventKind::Escalated, Status::Escalated), at()).unwrap();
+            Frame::stored(&stored(13, TicketEventKind::Escalated, Status::Escalated)).unwrap();
         assert_eq!(
             json_of(&frame),
             json!({
+                "id": 13,
                 "event": "support:ticket_escalated",
                 "data": {"userId": 7, "role": "customer", "ticketId": 99, "status": "escalated"},
                 "at": "2025-06-01T12:30:05.042Z"
@@ -192,11 +168,11 @@ mod tests {
     #[test]
     fn the_envelope_keeps_its_key_order() {
         let frame =
-            Frame::from_event(&event(TicketEventKind::Escalated, Status::Escalated), at()).unwrap();
+            Frame::stored(&stored(5, TicketEventKind::Escalated, Status::Escalated)).unwrap();
         assert!(
             frame
                 .text()
-                .starts_with(r#"{"event":"support:ticket_escalated","data":{"userId":7,"#)
+                .starts_with(r#"{"id":5,"event":"support:ticket_escalated","data":{"userId":7,"#)
         );
         assert!(
             frame
@@ -206,11 +182,19 @@ mod tests {
     }
 
     #[test]
+    fn visibility_follows_the_owner() {
+        let frame = Frame::stored(&stored(5, TicketEventKind::Created, Status::Open)).unwrap();
+        assert!(frame.visible_to(EventAudience::Everyone));
+        assert!(frame.visible_to(EventAudience::Customer(CustomerId::new(7).unwrap())));
+        assert!(!frame.visible_to(EventAudience::Customer(CustomerId::new(8).unwrap())));
+    }
+
+    #[test]
     fn resync_frame_shape() {
-        let text = resync_required("lagged", at()).unwrap();
+        let text = resync_required(json!({"reason": "lagged", "lastId": 4}), at()).unwrap();
         assert_eq!(
             serde_json::from_str::<Value>(&text).unwrap(),
-            json!({"event": "stream:resync_required", "data": {"reason": "lagged"}, "at": "2025-06-01T12:30:05.042Z"})
+            json!({"event": "stream:resync_required", "data": {"reason": "lagged", "lastId": 4}, "at": "2025-06-01T12:30:05.042Z"})
         );
     }
 }
