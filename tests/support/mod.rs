@@ -22,6 +22,30 @@ pub enum Backend {
 enum DbGuard {
     Sqlite(SqliteTestDb),
     Postgres(PostgresTestDb),
+    /// The database belongs to the test (shared by several servers).
+    Borrowed,
+}
+
+/// A database a test keeps across server restarts or shares between instances.
+pub enum TestDb {
+    Sqlite(SqliteTestDb),
+    Postgres(PostgresTestDb),
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::Sqlite(SqliteTestDb::new()),
+            Backend::Postgres => Self::Postgres(PostgresTestDb::new()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite(db) => db.url(),
+            Self::Postgres(db) => db.url(),
+        }
+    }
 }
 
 /// A running server with its own database, stopped on `stop`.
@@ -45,6 +69,10 @@ impl Service {
                 (db.url().to_owned(), DbGuard::Postgres(db))
             }
         };
+        Self::launch(url, db).await
+    }
+
+    async fn launch(url: String, db: DbGuard) -> Self {
         let config = Config {
             bind_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: url,
@@ -63,6 +91,20 @@ impl Service {
                 .finish(),
             _db: db,
         }
+    }
+
+    /// A second handle on the same running server (for background tasks):
+    /// it can send requests but does not own the server or its database.
+    pub fn clone_handle(svc: &Service) -> Client {
+        Client {
+            base: svc.base.clone(),
+            client: svc.client.clone(),
+        }
+    }
+
+    /// A server on a database the test owns (restarts, several instances).
+    pub async fn start_on(db: &TestDb) -> Self {
+        Self::launch(db.url().to_owned(), DbGuard::Borrowed).await
     }
 
     pub async fn stop(self) {
@@ -105,4 +147,11 @@ pub async fn next_frame(
             _ => continue,
         }
     }
+}
+
+/// Requests against a running server, without owning it.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub client: awc::Client,
 }
