@@ -145,10 +145,10 @@ pub(crate) async fn run(
             event = events.recv() => match event {
                 Ok(frame) if frame.visible_to(viewer.audience) => {
                     // Already sent during the replay: the seam never repeats an event.
-                    if let (Some(event_id), Some(last)) = (frame.id(), last_sent) {
-                        if LogPosition::after(event_id) <= last {
-                            continue;
-                        }
+                    if let (Some(event_id), Some(last)) = (frame.id(), last_sent)
+                        && LogPosition::after(event_id) <= last
+                    {
+                        continue;
                     }
                     let text = session.text(frame.text());
                     if let Err(failure) = bounded(settings.send_timeout, text).await {

@@ -285,11 +285,13 @@
     socket = ws;
     setState(everLive ? 'reconnecting' : 'connecting');
     let opened = false;
+    let backoffAtOpen = backoff;
 
     ws.onopen = () => {
       if (socket !== ws) return;
       opened = true;
       everLive = true;
+      backoffAtOpen = backoff;
       backoff = BACKOFF_MIN_MS;
       setState('live');
       // Without `since` the stream starts now: re-read the list so nothing
@@ -308,6 +310,9 @@
         return;
       }
       setState('reconnecting');
+      // 1013: opened, but the event log is unavailable. That open was no
+      // success: keep backing off instead of retrying every half second.
+      if (event.code === 1013) backoff = Math.max(backoff, backoffAtOpen);
       if (opened) {
         scheduleReconnect();
         return;

@@ -18,8 +18,7 @@ use support_domain::ports::{
     Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
 };
 use support_domain::{
-    Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent,
-    TicketNumber,
+    Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent, TicketNumber,
 };
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
