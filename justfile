@@ -24,3 +24,18 @@ token sub role:
 # What CI runs.
 ci:
     bash .ci/run
+
+# WebSocket fan-out benchmark (1k/5k/10k idle dashboards); writes docs/benchmarks.md.
+bench-ws *ARGS:
+    #!/usr/bin/env bash
+    # p50/p99 commit-to-delivery latency and server RSS per connection; see
+    # docs/benchmarks.md. Extra arguments go to ws-bench: `just bench-ws --events 50`.
+    set -euo pipefail
+    # Two builds, not one: built together, cargo would unify features and give
+    # the server awc's actix-http/http2, i.e. not the binary that is deployed.
+    cargo build --release -p support-server
+    cargo build --release -p support-bench
+    # One socket per connection on each side; the server inherits the limit.
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    target="${CARGO_TARGET_DIR:-target}/release"
+    "$target/ws-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}

@@ -1,0 +1,96 @@
+//! What the kernel tells about a process in `/proc`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::BoxError;
+
+/// Resident set size (`VmRSS`) of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, BoxError> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS in {path}").into())
+}
+
+/// CPU time a process has used, split as the kernel accounts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTime {
+    /// In user space.
+    pub user: Duration,
+    /// In the kernel: system calls (here mostly socket reads and writes).
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// The time used since `earlier`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// CPU time process `pid` has used so far (all threads), from
+/// `/proc/<pid>/stat`, in clock ticks of `getconf CLK_TCK` (usually 10 ms).
+pub fn cpu_time(pid: u32) -> Result<CpuTime, BoxError> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
+    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
+        return Err(format!("unexpected {path}: {stat}").into());
+    };
+    let hz = clock_ticks_per_second();
+    Ok(CpuTime {
+        user: Duration::from_secs_f64(user as f64 / hz),
+        system: Duration::from_secs_f64(system as f64 / hz),
+    })
+}
+
+/// `getconf CLK_TCK`, or the usual 100.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .filter(|&hz: &f64| hz > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// This process's soft limit on open files (children inherit it).
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The range of ephemeral ports (`net.ipv4.ip_local_port_range`).
+pub fn ephemeral_ports() -> Option<(u64, u64)> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut bounds = range.split_whitespace().map(|p| p.parse().ok());
+    Some((bounds.next()??, bounds.next()??))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        assert!(rss_kib(me).unwrap() > 0);
+        assert!(cpu_time(me).is_ok());
+        assert!(open_files_limit().is_some());
+    }
+}
