@@ -1438,6 +1438,57 @@ async fn unsupported_urls_are_refused() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_killed_by_the_server_are_replaced() {
+    // Checkouts are not verified with `SELECT 1`: a dead pooled connection
+    // may fail one query, but it must then be dropped, and the store recover
+    // without a restart.
+    let test_db = PostgresTestDb::new();
+    let app = format!("support_pool_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}&application_name={app}", test_db.url());
+    let db = Database::connect(&url, PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let repo = db.tickets();
+    let t = insert(&*repo, 120, 0).await;
+
+    let mut admin = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    let killed = diesel::sql_query(
+        "SELECT CAST(COUNT(pg_terminate_backend(pid)) AS BIGINT) AS n FROM pg_stat_activity \
+         WHERE application_name = $1",
+    )
+    .bind::<Text, _>(&app)
+    .get_result::<Count>(&mut admin)
+    .await
+    .unwrap()
+    .n;
+    assert!(killed >= 1, "the pool had no open connection to kill");
+
+    let mut failures = 0;
+    let found = loop {
+        match within(
+            Duration::from_secs(15),
+            repo.find_for_customer(t.id(), customer(120)),
+        )
+        .await
+        {
+            Ok(found) => break found,
+            Err(RepositoryError::Unavailable(_))
+                if failures < PoolSettings::POSTGRES_DEFAULT_MAX_SIZE =>
+            {
+                failures += 1;
+            }
+            Err(other) => panic!("after {failures} failures: {other:?}"),
+        }
+    };
+    assert_eq!(found.map(|f| f.id()), Some(t.id()));
+    // Once recovered, it stays recovered.
+    for _ in 0..5 {
+        assert!(repo.find_for_customer(t.id(), customer(120)).await.is_ok());
+    }
+}
+
 /// A TCP proxy in front of PostgreSQL that the test can cut.
 struct Proxy {
     port: u16,
