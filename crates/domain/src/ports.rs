@@ -36,8 +36,14 @@ pub trait TicketRepository: Send + Sync {
         customer: CustomerId,
     ) -> Result<Option<Ticket>, RepositoryError>;
 
-    /// Any customer's ticket with this id (staff views).
-    async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError>;
+    /// The ticket with this id (only if `owner` owns it, when given) and its
+    /// logged events oldest first, read together: one round trip for the
+    /// most frequent read of the API.
+    async fn find_with_history(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError>;
 
     /// Up to `limit` tickets of every customer with an id below `before`
     /// (all when `None`), optionally in one status, highest id first (staff views).

@@ -153,8 +153,11 @@ impl SupportService {
         customer: CustomerId,
         id: TicketId,
     ) -> Result<TrackedTicket, SupportError> {
-        let ticket = self.owned_ticket(customer, id).await?;
-        let history = self.events.ticket_history(id).await?;
+        let (ticket, history) = self
+            .tickets
+            .find_with_history(id, Some(customer))
+            .await?
+            .ok_or(SupportError::TicketNotFound)?;
         let looked_at = TicketEvent::about(
             TicketEventKind::StatusTracked,
             customer_actor(customer),
@@ -182,12 +185,11 @@ impl SupportService {
     /// Any ticket with its history (staff dashboards). Staff reads are not
     /// announced: `support:ticket_status` tells that a customer looked.
     pub async fn view_ticket(&self, id: TicketId) -> Result<TrackedTicket, SupportError> {
-        let ticket = self
+        let (ticket, history) = self
             .tickets
-            .find(id)
+            .find_with_history(id, None)
             .await?
             .ok_or(SupportError::TicketNotFound)?;
-        let history = self.events.ticket_history(id).await?;
         Ok(TrackedTicket { ticket, history })
     }
 

@@ -302,13 +302,14 @@ impl Mocks {
             .returning(move |_, _| Ok(Some(ticket.clone())));
     }
 
-    /// The history of [`TICKET`] read (once) as [`history`].
-    fn has_history(&mut self) {
-        self.events
-            .expect_ticket_history()
-            .with(eq(tid(TICKET)))
+    /// The customer's ticket and its history read together (once), as
+    /// `ticket` and [`history`].
+    fn tracks(&mut self, ticket: Ticket) {
+        self.repo
+            .expect_find_with_history()
+            .with(eq(tid(TICKET)), eq(Some(customer())))
             .times(1)
-            .returning(|_| Ok(history()));
+            .returning(move |_, _| Ok(Some((ticket.clone(), history()))));
     }
 
     /// The log says events up to `through` were purged (asked once).
@@ -640,9 +641,10 @@ async fn create_fails_with_a_storage_error_when_the_store_is_down() {
 
 #[tokio::test]
 async fn track_returns_the_callers_own_ticket_with_the_logged_history() {
+    // One read, scoped to the caller, for ticket and history together.
     let mut m = fixture();
-    m.finds(ticket_with(Status::InProgress, Priority::Medium));
-    m.has_history();
+    m.tracks(ticket_with(Status::InProgress, Priority::Medium));
+    m.no_history();
     m.any_events();
     m.no_writes();
 
@@ -664,8 +666,7 @@ async fn track_returns_the_callers_own_ticket_with_the_logged_history() {
 #[tokio::test]
 async fn track_announces_one_live_status_tracked_event_with_the_ticket_status() {
     let mut m = fixture();
-    m.finds(ticket_with(Status::InProgress, Priority::Medium));
-    m.has_history();
+    m.tracks(ticket_with(Status::InProgress, Priority::Medium));
     m.notifier
         .expect_notify()
         .with(eq(Notification::Live(event(
@@ -687,8 +688,8 @@ async fn track_announces_one_live_status_tracked_event_with_the_ticket_status() 
 async fn track_of_a_missing_or_foreign_ticket_is_not_found_and_silent() {
     let mut m = fixture();
     m.repo
-        .expect_find_for_customer()
-        .with(eq(tid(TICKET)), eq(customer()))
+        .expect_find_with_history()
+        .with(eq(tid(TICKET)), eq(Some(customer())))
         .times(1)
         .returning(|_, _| Ok(None));
     m.no_history();
@@ -704,7 +705,7 @@ async fn track_of_a_missing_or_foreign_ticket_is_not_found_and_silent() {
 async fn track_maps_a_store_failure_to_a_storage_error() {
     let mut m = fixture();
     m.repo
-        .expect_find_for_customer()
+        .expect_find_with_history()
         .times(1)
         .returning(|_, _| Err(unavailable()));
     m.no_history();
@@ -716,20 +717,40 @@ async fn track_maps_a_store_failure_to_a_storage_error() {
 }
 
 #[tokio::test]
-async fn track_maps_a_history_failure_to_a_storage_error_and_stays_silent() {
+async fn staff_view_reads_any_ticket_with_its_history_and_announces_nothing() {
     let mut m = fixture();
-    m.finds(ticket_with(Status::Open, Priority::Medium));
-    m.events
-        .expect_ticket_history()
-        .with(eq(tid(TICKET)))
+    m.repo
+        .expect_find_with_history()
+        .with(eq(tid(TICKET)), eq(None))
         .times(1)
-        .returning(|_| Err(unavailable()));
+        .returning(|_, _| {
+            Ok(Some((
+                ticket_with(Status::Escalated, Priority::High),
+                history(),
+            )))
+        });
     m.no_event();
     m.no_writes();
 
-    let result = m.service().track_ticket(customer(), tid(TICKET)).await;
+    let viewed = m.service().view_ticket(tid(TICKET)).await.unwrap();
 
-    assert_eq!(result, Err(SupportError::Storage(unavailable())));
+    assert_eq!(viewed.ticket.status(), Status::Escalated);
+    assert_eq!(viewed.history, history());
+}
+
+#[tokio::test]
+async fn staff_view_of_a_missing_ticket_is_not_found() {
+    let mut m = fixture();
+    m.repo
+        .expect_find_with_history()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    m.no_event();
+
+    assert_eq!(
+        m.service().view_ticket(tid(TICKET)).await,
+        Err(SupportError::TicketNotFound)
+    );
 }
 
 // ---------------------------------------------------------------- escalate

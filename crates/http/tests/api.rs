@@ -843,11 +843,9 @@ async fn an_unavailable_database_is_a_503_never_a_500() {
         .returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
     repo.expect_insert()
         .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
-    repo.expect_find_for_customer()
+    repo.expect_find_with_history()
         .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
-    let mut log = MockEventLog::new();
-    log.expect_ticket_history()
-        .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
+    let log = MockEventLog::new();
     let app = test::init_service(app(state_with_repository(Arc::new(repo), Arc::new(log)))).await;
     let r = send(&app, TestRequest::get().uri("/readyz").to_request()).await;
     assert_error(&r, 503, "SERVICE_UNAVAILABLE");

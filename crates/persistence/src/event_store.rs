@@ -57,16 +57,23 @@ macro_rules! impl_event_log {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let mut query = ticket_events::table
+                        // Static queries, one per audience: diesel caches the
+                        // prepared statement of a static query, never a boxed one.
+                        let after = ticket_events::table
                             .filter(ticket_events::id.gt(after.get()))
                             .select(EventRow::as_select())
                             .order(ticket_events::id.asc())
-                            .limit(i64::from(limit))
-                            .into_boxed();
-                        if let EventAudience::Customer(customer) = audience {
-                            query = query.filter(ticket_events::customer_id.eq(customer.get()));
+                            .limit(i64::from(limit));
+                        match audience {
+                            EventAudience::Customer(customer) => {
+                                after
+                                    .filter(ticket_events::customer_id.eq(customer.get()))
+                                    .load(&mut *conn)
+                                    .await
+                            }
+                            EventAudience::Everyone => after.load(&mut *conn).await,
                         }
-                        query.load(&mut *conn).await.map_err(classify)
+                        .map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;

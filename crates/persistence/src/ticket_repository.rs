@@ -25,8 +25,8 @@ use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
 use crate::event_append::AppendEvent;
 use crate::executor::Executor;
-use crate::rows::{NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
-use crate::schema::support_tickets;
+use crate::rows::{EventRow, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
+use crate::schema::{support_tickets, ticket_events};
 
 /// The ticket store over one backend's pool.
 pub(crate) struct TicketStore<P> {
@@ -72,14 +72,23 @@ macro_rules! impl_ticket_repository {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let mut query = support_tickets::table
+                        // Static queries, one per shape: diesel caches the
+                        // prepared statement of a static query per connection,
+                        // never that of a boxed one (a Parse round trip each time).
+                        let by_id = support_tickets::table
                             .filter(support_tickets::id.eq(id.get()))
-                            .select(TicketRow::as_select())
-                            .into_boxed();
-                        if let Some(owner) = owner {
-                            query = query.filter(support_tickets::customer_id.eq(owner.get()));
+                            .select(TicketRow::as_select());
+                        match owner {
+                            Some(owner) => {
+                                by_id
+                                    .filter(support_tickets::customer_id.eq(owner.get()))
+                                    .first(&mut *conn)
+                                    .await
+                            }
+                            None => by_id.first(&mut *conn).await,
                         }
-                        query.first(&mut *conn).await.optional().map_err(classify)
+                        .optional()
+                        .map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;
@@ -99,21 +108,37 @@ macro_rules! impl_ticket_repository {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let mut query = support_tickets::table
+                        // Static queries, one per shape (see `one`); "no
+                        // cursor" is "before the largest id", so that filter
+                        // is always there.
+                        let before = before.map_or(i64::MAX, TicketId::get);
+                        let page = support_tickets::table
+                            .filter(support_tickets::id.lt(before))
                             .select(TicketRow::as_select())
                             .order(support_tickets::id.desc())
-                            .limit(i64::from(limit))
-                            .into_boxed();
-                        if let Some(owner) = owner {
-                            query = query.filter(support_tickets::customer_id.eq(owner.get()));
+                            .limit(i64::from(limit));
+                        let owner = owner.map(CustomerId::get);
+                        let status = status.map(Status::as_str);
+                        match (owner, status) {
+                            (Some(owner), Some(status)) => {
+                                page.filter(support_tickets::customer_id.eq(owner))
+                                    .filter(support_tickets::status.eq(status))
+                                    .load(&mut *conn)
+                                    .await
+                            }
+                            (Some(owner), None) => {
+                                page.filter(support_tickets::customer_id.eq(owner))
+                                    .load(&mut *conn)
+                                    .await
+                            }
+                            (None, Some(status)) => {
+                                page.filter(support_tickets::status.eq(status))
+                                    .load(&mut *conn)
+                                    .await
+                            }
+                            (None, None) => page.load(&mut *conn).await,
                         }
-                        if let Some(status) = status {
-                            query = query.filter(support_tickets::status.eq(status.as_str()));
-                        }
-                        if let Some(before) = before {
-                            query = query.filter(support_tickets::id.lt(before.get()));
-                        }
-                        query.load(&mut *conn).await.map_err(classify)
+                        .map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;
@@ -168,8 +193,50 @@ macro_rules! impl_ticket_repository {
                 self.one(id, Some(customer)).await
             }
 
-            async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError> {
-                self.one(id, None).await
+            async fn find_with_history(
+                &self,
+                id: TicketId,
+                owner: Option<CustomerId>,
+            ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
+                let pool = self.pool.clone();
+                let rows = self
+                    .executor
+                    .run(async move {
+                        let mut conn = pool.get().await.map_err(unavailable)?;
+                        // The ticket once per event (or once with no event);
+                        // static query shapes so the statement stays prepared.
+                        let joined = support_tickets::table
+                            .left_join(ticket_events::table)
+                            .filter(support_tickets::id.eq(id.get()))
+                            .order(ticket_events::id.asc())
+                            .select((TicketRow::as_select(), Option::<EventRow>::as_select()));
+                        match owner {
+                            Some(owner) => {
+                                joined
+                                    .filter(support_tickets::customer_id.eq(owner.get()))
+                                    .load::<(TicketRow, Option<EventRow>)>(&mut *conn)
+                                    .await
+                            }
+                            None => {
+                                joined
+                                    .load::<(TicketRow, Option<EventRow>)>(&mut *conn)
+                                    .await
+                            }
+                        }
+                        .map_err(classify)
+                    })
+                    .await
+                    .map_err(unavailable)??;
+                let mut rows = rows.into_iter();
+                let Some((ticket, first)) = rows.next() else {
+                    return Ok(None);
+                };
+                let history = first
+                    .into_iter()
+                    .chain(rows.filter_map(|(_, event)| event))
+                    .map(StoredEvent::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some((Ticket::try_from(ticket)?, history)))
             }
 
             async fn list_for_customer(

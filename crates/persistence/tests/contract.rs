@@ -275,6 +275,7 @@ contract_tests!(
     conflicts_duplicates_and_live_only_events_append_nothing,
     read_after_is_ordered_exclusive_limited_and_filtered,
     ticket_history_is_one_tickets_events_in_order,
+    a_ticket_and_its_history_are_read_together_and_owner_scoped,
     purge_deletes_a_prefix_and_never_lowers_purged_through,
     event_ids_become_visible_in_id_order_under_concurrency,
 );
@@ -1063,6 +1064,38 @@ async fn ticket_history_is_one_tickets_events_in_order(ctx: &Ctx) {
     );
     let missing = TicketId::new(a.id().get() + 1000).unwrap();
     assert!(log.ticket_history(missing).await.unwrap().is_empty());
+}
+
+async fn a_ticket_and_its_history_are_read_together_and_owner_scoped(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let (a_created, a_escalated) = create_and_escalate(&*repo, 560, at(0, 0)).await;
+    let (b_created, _) = create_and_escalate(&*repo, 561, at(1, 0)).await;
+    let a_id = a_created.event.ticket_id;
+    let a = repo
+        .find_for_customer(a_id, customer(560))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let (ticket, history) = repo
+        .find_with_history(a_id, Some(customer(560)))
+        .await
+        .unwrap()
+        .expect("own ticket");
+    assert_eq!(ticket, a);
+    assert_eq!(history, vec![a_created.clone(), a_escalated.clone()]);
+    // Staff read (no owner): the same.
+    assert_eq!(
+        repo.find_with_history(a_id, None).await.unwrap(),
+        Some((a.clone(), vec![a_created, a_escalated]))
+    );
+    // Someone else's ticket is indistinguishable from a missing one.
+    assert_eq!(
+        repo.find_with_history(a_id, Some(customer(561))).await,
+        Ok(None)
+    );
+    let missing = TicketId::new(b_created.event.ticket_id.get() + 1000).unwrap();
+    assert_eq!(repo.find_with_history(missing, None).await, Ok(None));
 }
 
 async fn purge_deletes_a_prefix_and_never_lowers_purged_through(ctx: &Ctx) {
