@@ -32,6 +32,9 @@ pub struct Config {
     pub workers: Option<usize>,
     /// `EVENT_RETENTION_HOURS`: how long the event log keeps events, default 168 (7 days).
     pub event_retention: Duration,
+    /// `DATABASE_POOL_SIZE`: database connections per instance; default 4 on
+    /// SQLite and 8 on PostgreSQL.
+    pub pool_size: Option<usize>,
 }
 
 /// Default retention of the event log: a week.
@@ -62,6 +65,7 @@ impl Default for Config {
             jwt_audience: None,
             workers: None,
             event_retention: DEFAULT_EVENT_RETENTION,
+            pool_size: None,
         }
     }
 }
@@ -109,6 +113,18 @@ impl Config {
                     .ok_or_else(|| ConfigError::Invalid {
                         name: "HTTP_WORKERS",
                         problem: "must be a positive integer".to_owned(),
+                    })?,
+            );
+        }
+        if let Some(size) = get("DATABASE_POOL_SIZE") {
+            config.pool_size = Some(
+                size.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n: &usize| (1..=1024).contains(n))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "DATABASE_POOL_SIZE",
+                        problem: "must be a whole number from 1 to 1024".to_owned(),
                     })?,
             );
         }
@@ -162,6 +178,7 @@ mod tests {
             ("JWT_AUDIENCE", "support"),
             ("HTTP_WORKERS", "3"),
             ("EVENT_RETENTION_HOURS", "24"),
+            ("DATABASE_POOL_SIZE", "6"),
         ])
         .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
@@ -171,6 +188,7 @@ mod tests {
         assert_eq!(c.jwt_audience.as_deref(), Some("support"));
         assert_eq!(c.workers, Some(3));
         assert_eq!(c.event_retention, Duration::from_secs(24 * 3600));
+        assert_eq!(c.pool_size, Some(6));
     }
 
     #[test]
@@ -178,6 +196,7 @@ mod tests {
         assert!(from(&[("BIND_ADDR", "nope")]).is_err());
         assert!(from(&[("HTTP_WORKERS", "0")]).is_err());
         assert!(from(&[("EVENT_RETENTION_HOURS", "0")]).is_err());
+        assert!(from(&[("DATABASE_POOL_SIZE", "0")]).is_err());
         assert!(from(&[("EVENT_RETENTION_HOURS", "99999999")]).is_err());
         assert!(from(&[("JWT_SECRET", "a"), ("JWT_PUBLIC_KEY_FILE", "/k.pem")]).is_err());
     }

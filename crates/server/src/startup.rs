@@ -127,6 +127,13 @@ async fn shutdown_signal() {
     }
 }
 
+fn pool_settings(config: &Config) -> PoolSettings {
+    PoolSettings {
+        max_size: config.pool_size,
+        ..PoolSettings::default()
+    }
+}
+
 fn jwt_settings(config: &Config) -> JwtSettings {
     JwtSettings {
         issuer: config.jwt_issuer.clone(),
@@ -176,7 +183,7 @@ async fn purge_expired(service: SupportService, retention: Duration) {
 
 /// Connects to the database and applies pending migrations.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
-    let db = Database::connect(&config.database_url, PoolSettings::default()).await?;
+    let db = Database::connect(&config.database_url, pool_settings(config)).await?;
     Ok(db.run_migrations().await?)
 }
 
@@ -186,7 +193,7 @@ pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
 pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let (keys, dev_tokens) = build_keys(config)?;
 
-    let db = Database::connect(&config.database_url, PoolSettings::default()).await?;
+    let db = Database::connect(&config.database_url, pool_settings(config)).await?;
     let applied = db.run_migrations().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
