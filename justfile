@@ -39,3 +39,25 @@ bench-ws *ARGS:
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     target="${CARGO_TARGET_DIR:-target}/release"
     "$target/ws-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}
+
+# HTTP API benchmark (limits, then the service on PostgreSQL and SQLite, targets); writes docs/benchmarks.md.
+bench *ARGS:
+    #!/usr/bin/env bash
+    # Throughput, p50/p99, errors and server RSS per phase; see
+    # docs/benchmarks.md. Extra arguments go to api-bench: `just bench --duration-secs 20`.
+    set -euo pipefail
+    export PATH="$HOME/.cargo/bin:$PATH"
+    # The load generator, from crates.io.
+    command -v oha >/dev/null || cargo install oha --locked
+    # PostgreSQL's client tools (createdb, dropdb, psql) and pgbench (Debian
+    # ships it with the server package).
+    if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-client postgresql
+    fi
+    # Two builds, not one: built together, cargo would unify features and give
+    # the server awc's actix-http/http2, i.e. not the binary that is deployed.
+    cargo build --release -p support-server
+    cargo build --release -p support-bench
+    target="${CARGO_TARGET_DIR:-target}/release"
+    "$target/api-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}

@@ -8,9 +8,7 @@
 
 mod dashboards;
 mod post;
-mod procfs;
 mod report;
-mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,15 +19,13 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Deserialize;
 use serde_json::json;
+use support_bench::server::Server;
+use support_bench::{BoxError, interrupted, markdown, procfs};
 use support_domain::UserId;
 use support_http::{JwtSettings, TokenSigner};
 
 use crate::dashboards::Dashboards;
 use crate::report::{EventResult, RoundResult};
-use crate::server::Server;
-
-/// Every error ends the benchmark with a message; nothing is retried.
-pub type BoxError = Box<dyn std::error::Error>;
 
 /// File descriptors needed beyond one per connection (database, listener, ...).
 const SPARE_FDS: u64 = 256;
@@ -85,21 +81,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn interrupted() -> String {
-    use tokio::signal::unix::{SignalKind, signal};
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => stream.recv().await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted".to_owned(),
-        _ = terminate => "terminated".to_owned(),
-    }
-}
-
 async fn bench(args: &Args) -> Result<(), BoxError> {
     check_limits(&args.connections)?;
     let secret: String = rand::rng()
@@ -131,9 +112,10 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
     println!("{tables}");
     if let Some(path) = &args.markdown {
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        report::write_section(
+        markdown::write_section(
             path,
-            &report::section(&report::machine(), &command, &tables),
+            report::SECTION,
+            &report::section(&markdown::machine(), &command, &tables),
         )?;
         eprintln!("results written to {}", path.display());
     }

@@ -1,19 +1,31 @@
 //! What the kernel tells about a process in `/proc`.
 
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::BoxError;
 
 /// Resident set size (`VmRSS`) of process `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64, BoxError> {
+    status_kib(pid, "VmRSS")
+}
+
+/// Peak resident set size (`VmHWM`, the "high water mark") of process
+/// `pid` since it started, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Result<u64, BoxError> {
+    status_kib(pid, "VmHWM")
+}
+
+/// A `<field>:   <n> kB` line of `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> Result<u64, BoxError> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmRSS in {path}").into())
+        .ok_or_else(|| format!("no {field} in {path}").into())
 }
 
 /// CPU time a process has used, split as the kernel accounts it.
@@ -57,15 +69,69 @@ pub fn cpu_time(pid: u32) -> Result<CpuTime, BoxError> {
     })
 }
 
-/// `getconf CLK_TCK`, or the usual 100.
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .filter(|&hz: &f64| hz > 0.0)
-        .unwrap_or(100.0)
+/// CPU time used so far by every process named `command` (the `comm` in
+/// `/proc/<pid>/stat`, e.g. `postgres`: the server and all its backends).
+/// Processes that exited are not counted.
+pub fn cpu_time_of_command(command: &str) -> Result<CpuTime, BoxError> {
+    let mut total = CpuTime::default();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'))
+            .map(|(name, _)| name);
+        if name == Some(command)
+            && let Ok(time) = cpu_time(pid)
+        {
+            total.user += time.user;
+            total.system += time.system;
+        }
+    }
+    Ok(total)
+}
+
+/// The whole machine's CPU time from the first line of `/proc/stat`, in
+/// clock ticks: (busy, total), where idle and iowait are not busy.
+pub fn machine_cpu_ticks() -> Result<(u64, u64), BoxError> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .map(|rest| {
+            rest.split_whitespace()
+                .filter_map(|t| t.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // user nice system idle iowait irq softirq steal (guest time is already
+    // in user).
+    let field = |i: usize| ticks.get(i).copied().unwrap_or(0);
+    let idle = field(3) + field(4);
+    let total: u64 = (0..8).map(field).sum();
+    if total == 0 {
+        return Err("unexpected /proc/stat".into());
+    }
+    Ok((total - idle, total))
+}
+
+/// `getconf CLK_TCK` (asked once), or the usual 100.
+pub fn clock_ticks_per_second() -> f64 {
+    static HZ: OnceLock<f64> = OnceLock::new();
+    *HZ.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|&hz: &f64| hz > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
 /// This process's soft limit on open files (children inherit it).
@@ -89,8 +155,18 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let me = std::process::id();
-        assert!(rss_kib(me).unwrap() > 0);
+        let rss = rss_kib(me).unwrap();
+        assert!(rss > 0);
+        // Read after the RSS: the peak so far is at least that.
+        assert!(peak_rss_kib(me).unwrap() >= rss);
         assert!(cpu_time(me).is_ok());
         assert!(open_files_limit().is_some());
+        let (busy, total) = machine_cpu_ticks().unwrap();
+        assert!(busy <= total && total > 0);
+        // The test binary is not called like this.
+        assert_eq!(
+            cpu_time_of_command("no-such-command").unwrap(),
+            CpuTime::default()
+        );
     }
 }

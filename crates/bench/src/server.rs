@@ -1,5 +1,5 @@
 //! The server under test: the real release binary as a child process, on a
-//! fresh SQLite database and a free loopback port, killed when dropped.
+//! fresh database and a free loopback port, killed when dropped.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -14,23 +14,50 @@ use crate::procfs::{self, CpuTime};
 /// How long the server gets to answer `GET /readyz` with 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The database a server runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A new SQLite file in a temporary directory, removed with the server.
+    TempSqlite,
+    /// This `DATABASE_URL` (e.g. a scratch PostgreSQL database).
+    Url(String),
+}
+
 /// A running server. Dropping it kills the process (also when the benchmark
-/// fails half-way) and then removes its database.
+/// fails half-way) and then removes its temporary database, if any.
 pub struct Server {
     child: Child,
     addr: SocketAddr,
-    /// Holds the database; removed after the process is killed.
-    _dir: TempDir,
+    /// When the process was spawned.
+    spawned: Instant,
+    /// Holds a temporary SQLite database; removed after the process is killed.
+    _dir: Option<TempDir>,
 }
 
 impl Server {
-    /// Starts `binary` with `JWT_SECRET=secret` and waits until it is ready.
+    /// Starts `binary` on a fresh SQLite database with `JWT_SECRET=secret`
+    /// and waits until it is ready.
     pub async fn start(binary: &Path, secret: &str, http: &awc::Client) -> Result<Self, BoxError> {
-        let dir = tempfile::tempdir()?;
+        let mut server = Self::spawn(binary, secret, &Database::TempSqlite)?;
+        server.wait_ready(http, Duration::from_millis(50)).await?;
+        Ok(server)
+    }
+
+    /// Spawns `binary` on `database` with `JWT_SECRET=secret`,
+    /// `RUST_LOG=warn` and a free port, without waiting for it.
+    pub fn spawn(binary: &Path, secret: &str, database: &Database) -> Result<Self, BoxError> {
+        let (url, dir) = match database {
+            Database::TempSqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                (url, Some(dir))
+            }
+            Database::Url(url) => (url.clone(), None),
+        };
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let database = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let spawned = Instant::now();
         let child = Command::new(binary)
-            .env("DATABASE_URL", database)
+            .env("DATABASE_URL", url)
             .env("JWT_SECRET", secret)
             .env("BIND_ADDR", addr.to_string())
             .env("RUST_LOG", "warn")
@@ -43,18 +70,22 @@ impl Server {
             .stdout(Stdio::from(std::io::stderr()))
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let mut server = Self {
+        Ok(Self {
             child,
             addr,
+            spawned,
             _dir: dir,
-        };
-        server.wait_ready(http).await?;
-        Ok(server)
+        })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -67,9 +98,14 @@ impl Server {
         format!("ws://{}{path}", self.addr)
     }
 
-    /// Polls `GET /readyz` until it answers 200; fails if the process exits.
-    async fn wait_ready(&mut self, http: &awc::Client) -> Result<(), BoxError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+    /// Polls `GET /readyz` every `every` until it answers 200 and returns
+    /// the time from spawn to that answer; fails if the process exits.
+    pub async fn wait_ready(
+        &mut self,
+        http: &awc::Client,
+        every: Duration,
+    ) -> Result<Duration, BoxError> {
+        let deadline = self.spawned + READY_TIMEOUT;
         let url = self.url("/readyz");
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -78,18 +114,23 @@ impl Server {
             if let Ok(res) = http.get(&url).send().await
                 && res.status().as_u16() == 200
             {
-                return Ok(());
+                return Ok(self.spawned.elapsed());
             }
             if Instant::now() > deadline {
                 return Err(format!("the server was not ready within {READY_TIMEOUT:?}").into());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(every).await;
         }
     }
 
     /// The server's resident set size (`VmRSS`), in KiB.
     pub fn rss_kib(&self) -> Result<u64, BoxError> {
         procfs::rss_kib(self.child.id())
+    }
+
+    /// The server's peak resident set size so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Result<u64, BoxError> {
+        procfs::peak_rss_kib(self.child.id())
     }
 
     /// CPU time the server has used so far (all threads).

@@ -1,0 +1,533 @@
+//! The results of one run as Markdown: tables, targets with PASS/FAIL, notes.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::cpu::CpuUse;
+use crate::postgres::Pgbench;
+use crate::{Backend, Measured};
+
+/// The name on the markers of this benchmark's section in the Markdown file.
+pub const SECTION: &str = "api-bench";
+
+/// 1 MB (decimal), in KiB: the targets are in MB.
+const MB_IN_KIB: f64 = 1_000_000.0 / 1024.0;
+
+/// A measured phase of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Creating the reader's tickets with our loader.
+    Seed,
+    /// `GET /tickets/{id}`, closed loop.
+    GetOwn,
+    /// `GET /tickets/{id}`, open loop at half the closed-loop rate.
+    GetOwnHalfRate,
+    /// `GET /tickets?limit=20` over 10k tickets.
+    List,
+    /// `POST /tickets`.
+    Create,
+    /// `POST /tickets/{id}/escalate`, every ticket once.
+    Escalate,
+}
+
+impl Phase {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Seed => "seed: `POST /tickets` (api-bench loader)",
+            Self::GetOwn => "`GET /tickets/{id}` (own ticket)",
+            Self::GetOwnHalfRate => "`GET /tickets/{id}` at 50 % of its peak (open loop)",
+            Self::List => "`GET /tickets?limit=20` (10k tickets)",
+            Self::Create => "`POST /tickets` (create)",
+            Self::Escalate => "`POST /tickets/{id}/escalate` (fresh tickets)",
+        }
+    }
+}
+
+/// One row of the service table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub phase: Phase,
+    /// On which database.
+    pub backend: Backend,
+    /// How the load was generated.
+    pub load: String,
+    /// The measured run.
+    pub measured: Measured,
+    /// Its warm-up (only the failures are reported).
+    pub warmup: Measured,
+    /// The server's `VmHWM` after the phase, in KiB.
+    pub peak_rss_kib: u64,
+}
+
+impl Row {
+    /// A row.
+    pub fn new(
+        phase: Phase,
+        backend: Backend,
+        load: String,
+        measured: Measured,
+        warmup: Measured,
+        peak_rss_kib: u64,
+    ) -> Self {
+        Self {
+            phase,
+            backend,
+            load,
+            measured,
+            warmup,
+            peak_rss_kib,
+        }
+    }
+}
+
+/// Start-up to ready, on fresh SQLite databases.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    /// Per run: spawn to the first 200 of `/readyz`, and `VmRSS` then (KiB).
+    pub runs: Vec<(Duration, u64)>,
+}
+
+impl Startup {
+    fn median(&self) -> Duration {
+        let mut times: Vec<Duration> = self.runs.iter().map(|r| r.0).collect();
+        times.sort_unstable();
+        times.get(times.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// The limits the service is compared with.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `GET /healthz` with oha: warm-up and measured run.
+    pub healthz: (Measured, Measured),
+    /// `pgbench -S -M prepared`.
+    pub pgbench_select: Pgbench,
+    /// `pgbench -N -M prepared`.
+    pub pgbench_write: Pgbench,
+    /// `pgbench -c`.
+    pub pgbench_clients: u32,
+    /// `pgbench -j`.
+    pub pgbench_threads: u32,
+    /// `pgbench -i -s`.
+    pub pgbench_scale: u32,
+}
+
+/// Everything measured on one backend, by one server.
+#[derive(Debug, Clone)]
+pub struct BackendRun {
+    /// The database.
+    pub backend: Backend,
+    /// Spawn to ready.
+    pub ready: Duration,
+    /// `VmRSS` 1 s after ready, before any load, in KiB.
+    pub idle_rss_kib: u64,
+    /// `VmHWM` after the last phase, in KiB.
+    pub peak_rss_kib: u64,
+    /// The phases, in the order they ran.
+    pub rows: Vec<Row>,
+    /// What else the run noticed.
+    pub notes: Vec<String>,
+}
+
+/// One whole run.
+#[derive(Debug, Clone)]
+pub struct Results {
+    /// Start-up runs.
+    pub startup: Startup,
+    /// The limits.
+    pub limits: Limits,
+    /// Per backend.
+    pub backends: Vec<BackendRun>,
+    /// Connections of every load.
+    pub connections: usize,
+    /// Length of every measured phase.
+    pub duration: Duration,
+    /// Warm-up before every measured phase.
+    pub warmup: Duration,
+}
+
+/// A target from the issue and how this run did.
+struct Check {
+    target: String,
+    measured: String,
+    /// `None` when the run did not measure it (e.g. a backend was skipped).
+    pass: Option<bool>,
+}
+
+impl Results {
+    fn row(&self, backend: Backend, phase: Phase) -> Option<&Row> {
+        self.backends
+            .iter()
+            .filter(|b| b.backend == backend)
+            .flat_map(|b| &b.rows)
+            .find(|r| r.phase == phase)
+    }
+
+    fn rps(&self, backend: Backend, phase: Phase) -> Option<f64> {
+        self.row(backend, phase).map(|r| r.measured.rps())
+    }
+
+    /// The targets of the issue, checked.
+    fn checks(&self) -> Vec<Check> {
+        let select = self.limits.pgbench_select.tps;
+        let write = self.limits.pgbench_write.tps;
+        let healthz = self.limits.healthz.1.rps();
+        let mut checks = vec![
+            ratio(
+                "GET own ticket on PostgreSQL ≥ 0.5 × `pgbench -S`",
+                self.rps(Backend::Postgres, Phase::GetOwn),
+                select,
+                0.5,
+            ),
+            ratio(
+                "Create on PostgreSQL ≥ 0.8 × `pgbench -N`",
+                self.rps(Backend::Postgres, Phase::Create),
+                write,
+                0.8,
+            ),
+            ratio(
+                "GET own ticket on SQLite ≥ 0.35 × `/healthz`",
+                self.rps(Backend::Sqlite, Phase::GetOwn),
+                healthz,
+                0.35,
+            ),
+            ratio(
+                "List page on PostgreSQL ≥ 0.25 × `pgbench -S`",
+                self.rps(Backend::Postgres, Phase::List),
+                select,
+                0.25,
+            ),
+        ];
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            let half = self.row(backend, Phase::GetOwnHalfRate);
+            checks.push(Check {
+                target: format!(
+                    "p99 < 10 ms at half the peak rate (GET own ticket, {}, open loop)",
+                    backend.label()
+                ),
+                measured: half.map_or_else(
+                    || "not run".to_owned(),
+                    |r| format!("{} ms at {:.0}/s", ms(r.measured.p99), r.measured.rps()),
+                ),
+                pass: half.map(|r| r.measured.p99 < Duration::from_millis(10)),
+            });
+        }
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            let run = self.backends.iter().find(|b| b.backend == backend);
+            for (what, limit_mb, kib) in [
+                ("idle", 30.0, run.map(|r| r.idle_rss_kib)),
+                ("at peak (`VmHWM`)", 100.0, run.map(|r| r.peak_rss_kib)),
+            ] {
+                checks.push(Check {
+                    target: format!("Server RSS {what} < {limit_mb:.0} MB ({})", backend.label()),
+                    measured: kib.map_or_else(
+                        || "not run".to_owned(),
+                        |kib| format!("{} MiB = {:.1} MB", mib(kib), kib as f64 / MB_IN_KIB),
+                    ),
+                    pass: kib.map(|kib| (kib as f64) < limit_mb * MB_IN_KIB),
+                });
+            }
+        }
+        let startup = self.startup.median();
+        checks.push(Check {
+            target: "Start-up to ready on SQLite < 200 ms".to_owned(),
+            measured: format!("{} ms (median of {})", ms(startup), self.startup.runs.len()),
+            pass: Some(startup < Duration::from_millis(200)),
+        });
+        let (non_2xx, errors) = self.failures();
+        checks.push(Check {
+            target: "Zero non-2xx responses in every phase (warm-ups included)".to_owned(),
+            measured: format!("{non_2xx} non-2xx, {errors} requests without an answer"),
+            pass: Some(non_2xx == 0 && errors == 0),
+        });
+        checks
+    }
+
+    /// Non-2xx answers and unanswered requests over every HTTP phase.
+    fn failures(&self) -> (u64, u64) {
+        let (warm, healthz) = self.limits.healthz;
+        let mut measured = vec![warm, healthz];
+        for row in self.backends.iter().flat_map(|b| &b.rows) {
+            measured.extend([row.measured, row.warmup]);
+        }
+        measured
+            .iter()
+            .fold((0, 0), |(n, e), m| (n + m.non_2xx, e + m.errors))
+    }
+
+    /// Everything as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let limits = &self.limits;
+        let _ = writeln!(
+            out,
+            "Every load: {} connections on the same machine, a {} s warm-up, then {} s \
+             measured. Rates count 2xx answers per second; latencies in ms.\n",
+            self.connections,
+            self.warmup.as_secs_f64(),
+            self.duration.as_secs_f64()
+        );
+        out.push_str("#### Limits\n\n");
+        out.push_str(
+            "| limit | load | rate (/s) | p50 (ms) | p99 (ms) | failures | server CPU / 2xx (µs) | \
+             CPU cores: server + postgres / machine |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---|---:|---:|\n");
+        let (warm, healthz) = limits.healthz;
+        let _ = writeln!(
+            out,
+            "| `GET /healthz` (the HTTP stack) | oha, closed, {} conns | {:.0} | {} | {} | {} non-2xx, {} no answer | {} | {} |",
+            self.connections,
+            healthz.rps(),
+            ms(healthz.p50),
+            ms(healthz.p99),
+            healthz.non_2xx + warm.non_2xx,
+            healthz.errors + warm.errors,
+            cpu_per_request(&healthz),
+            cores(healthz.cpu),
+        );
+        for (mode, result) in [("-S", limits.pgbench_select), ("-N", limits.pgbench_write)] {
+            let _ = writeln!(
+                out,
+                "| `pgbench {mode} -M prepared` (scale {}) | {} clients, {} threads | {:.0} | avg {:.3} | | {} failed | | |",
+                limits.pgbench_scale,
+                limits.pgbench_clients,
+                limits.pgbench_threads,
+                result.tps,
+                result.latency_ms,
+                result.failed,
+            );
+        }
+
+        out.push_str("\n#### Service\n\n");
+        out.push_str(
+            "| phase | backend | load | 2xx | rate (/s) | p50 (ms) | p99 (ms) | non-2xx | \
+             no answer | server CPU / 2xx (µs) | CPU cores: server + postgres / machine | \
+             server peak RSS so far (MiB) |\n",
+        );
+        out.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for row in self.backends.iter().flat_map(|b| &b.rows) {
+            let m = row.measured;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+                row.phase.label(),
+                row.backend.label(),
+                row.load,
+                m.ok,
+                m.rps(),
+                ms(m.p50),
+                ms(m.p99),
+                m.non_2xx + row.warmup.non_2xx,
+                m.errors + row.warmup.errors,
+                cpu_per_request(&m),
+                cores(m.cpu),
+                mib(row.peak_rss_kib),
+            );
+        }
+        out.push_str(
+            "\nnon-2xx and no answer include the warm-up. *CPU*: from `/proc`, during the \
+             measured run: the server's user + system time per 2xx answer; cores busy on \
+             average, for the server, every `postgres` process, and the whole machine (the \
+             rest is mostly the load generator). *Peak RSS so far*: the server's `VmHWM` after \
+             the phase (one server per backend, so it only grows).\n",
+        );
+
+        out.push_str("\n#### Start-up and memory\n\n");
+        let times: Vec<String> = self.startup.runs.iter().map(|r| ms(r.0)).collect();
+        let rss: Vec<String> = self.startup.runs.iter().map(|r| mib(r.1)).collect();
+        let _ = writeln!(
+            out,
+            "Start-up to ready (spawn → first 200 of `GET /readyz`, polled every 2 ms; fresh \
+             SQLite database each time): median **{} ms** over {} runs ({} ms); RSS at that \
+             moment {} MiB.\n",
+            ms(self.startup.median()),
+            self.startup.runs.len(),
+            times.join(", "),
+            rss.join(", "),
+        );
+        out.push_str("| backend | ready (ms) | idle RSS (MiB) | peak RSS, `VmHWM` (MiB) |\n");
+        out.push_str("|---|---:|---:|---:|\n");
+        for run in &self.backends {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                run.backend.label(),
+                ms(run.ready),
+                mib(run.idle_rss_kib),
+                mib(run.peak_rss_kib)
+            );
+        }
+
+        out.push_str("\n#### Targets\n\n| target | measured | result |\n|---|---|---|\n");
+        for check in self.checks() {
+            let verdict = match check.pass {
+                Some(true) => "PASS",
+                Some(false) => "**FAIL**",
+                None => "not measured",
+            };
+            let _ = writeln!(out, "| {} | {} | {verdict} |", check.target, check.measured);
+        }
+        let notes: Vec<&String> = self.backends.iter().flat_map(|b| &b.notes).collect();
+        if !notes.is_empty() {
+            out.push_str("\nNotes:\n\n");
+            for note in notes {
+                let _ = writeln!(out, "- {note}");
+            }
+        }
+        out
+    }
+}
+
+/// `service / limit ≥ factor`.
+fn ratio(target: &str, service: Option<f64>, limit: f64, factor: f64) -> Check {
+    match service {
+        Some(rate) if limit > 0.0 => {
+            let ratio = rate / limit;
+            Check {
+                target: target.to_owned(),
+                measured: format!("{rate:.0} / {limit:.0} = **{ratio:.2}**"),
+                pass: Some(ratio >= factor),
+            }
+        }
+        _ => Check {
+            target: target.to_owned(),
+            measured: "not run".to_owned(),
+            pass: None,
+        },
+    }
+}
+
+/// The server's CPU time per 2xx answer, in µs.
+fn cpu_per_request(m: &Measured) -> String {
+    match m.cpu {
+        Some(cpu) if m.ok > 0 => format!("{:.0}", cpu.server.as_secs_f64() * 1e6 / m.ok as f64),
+        _ => String::new(),
+    }
+}
+
+/// Cores busy: "server + postgres / machine".
+fn cores(cpu: Option<CpuUse>) -> String {
+    cpu.map_or_else(String::new, |c| {
+        format!(
+            "{:.2} + {:.2} / {:.2}",
+            c.cores(c.server),
+            c.cores(c.postgres),
+            c.cores(c.machine)
+        )
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(ok: u64, secs: u64, p99_ms: u64) -> Measured {
+        Measured {
+            ok,
+            non_2xx: 0,
+            errors: 0,
+            elapsed: Duration::from_secs(secs),
+            p50: Duration::from_millis(1),
+            p99: Duration::from_millis(p99_ms),
+            cpu: None,
+        }
+    }
+
+    fn results() -> Results {
+        let pgbench = |tps| Pgbench {
+            tps,
+            latency_ms: 1.0,
+            failed: 0,
+        };
+        let row = |phase, backend, m: Measured| {
+            Row::new(phase, backend, "x".into(), m, Measured::default(), 40_000)
+        };
+        Results {
+            startup: Startup {
+                runs: vec![
+                    (Duration::from_millis(90), 9000),
+                    (Duration::from_millis(250), 9000),
+                    (Duration::from_millis(80), 9000),
+                ],
+            },
+            limits: Limits {
+                healthz: (Measured::default(), measured(100_000, 10, 1)),
+                pgbench_select: pgbench(20_000.0),
+                pgbench_write: pgbench(2_000.0),
+                pgbench_clients: 16,
+                pgbench_threads: 2,
+                pgbench_scale: 10,
+            },
+            backends: vec![BackendRun {
+                backend: Backend::Postgres,
+                ready: Duration::from_millis(100),
+                idle_rss_kib: 20_000,
+                peak_rss_kib: 120_000,
+                rows: vec![
+                    row(Phase::GetOwn, Backend::Postgres, measured(110_000, 10, 3)),
+                    row(
+                        Phase::GetOwnHalfRate,
+                        Backend::Postgres,
+                        measured(55_000, 10, 12),
+                    ),
+                    row(Phase::Create, Backend::Postgres, measured(15_000, 10, 3)),
+                ],
+                notes: vec!["a note".into()],
+            }],
+            connections: 64,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(3),
+        }
+    }
+
+    #[test]
+    fn checks_the_targets() {
+        let checks = results().checks();
+        let verdict = |prefix: &str| {
+            checks
+                .iter()
+                .find(|c| c.target.starts_with(prefix))
+                .map(|c| c.pass)
+                .unwrap()
+        };
+        // 11,000 / 20,000 = 0.55.
+        assert_eq!(verdict("GET own ticket on PostgreSQL"), Some(true));
+        // 1,500 / 2,000 = 0.75.
+        assert_eq!(verdict("Create on PostgreSQL"), Some(false));
+        assert_eq!(verdict("GET own ticket on SQLite"), None);
+        assert_eq!(verdict("List page on PostgreSQL"), None);
+        assert_eq!(
+            verdict("p99 < 10 ms at half the peak rate (GET own ticket, PostgreSQL"),
+            Some(false)
+        );
+        assert_eq!(verdict("Server RSS idle < 30 MB (PostgreSQL)"), Some(true));
+        assert_eq!(
+            verdict("Server RSS at peak (`VmHWM`) < 100 MB (PostgreSQL)"),
+            Some(false)
+        );
+        // The median of 80, 90, 250.
+        assert_eq!(verdict("Start-up"), Some(true));
+        assert_eq!(verdict("Zero non-2xx"), Some(true));
+    }
+
+    #[test]
+    fn counts_failures_of_warm_ups_too() {
+        let mut results = results();
+        results.backends[0].rows[0].warmup.non_2xx = 2;
+        results.limits.healthz.0.errors = 1;
+        assert_eq!(results.failures(), (2, 1));
+        let text = results.markdown();
+        assert!(text.contains("| Zero non-2xx responses in every phase (warm-ups included) | 2 non-2xx, 1 requests without an answer | **FAIL** |"));
+        assert!(text.contains("- a note"));
+    }
+}
