@@ -101,9 +101,6 @@ pub trait EventLog: Send + Sync {
 
     /// Removes events that happened before `cutoff`; returns how many.
     async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError>;
-
-    /// One ticket's events, oldest first: its audit trail.
-    async fn ticket_history(&self, ticket: TicketId) -> Result<Vec<StoredEvent>, RepositoryError>;
 }
 
 /// Tells live listeners about ticket events. Best effort: it never fails the

@@ -289,10 +289,6 @@ impl Mocks {
         self.repo.expect_update().never();
     }
 
-    fn no_history(&mut self) {
-        self.events.expect_ticket_history().never();
-    }
-
     /// The customer's ticket read (once) as `ticket`.
     fn finds(&mut self, ticket: Ticket) {
         self.repo
@@ -644,7 +640,6 @@ async fn track_returns_the_callers_own_ticket_with_the_logged_history() {
     // One read, scoped to the caller, for ticket and history together.
     let mut m = fixture();
     m.tracks(ticket_with(Status::InProgress, Priority::Medium));
-    m.no_history();
     m.any_events();
     m.no_writes();
 
@@ -692,7 +687,6 @@ async fn track_of_a_missing_or_foreign_ticket_is_not_found_and_silent() {
         .with(eq(tid(TICKET)), eq(Some(customer())))
         .times(1)
         .returning(|_, _| Ok(None));
-    m.no_history();
     m.no_event();
     m.no_writes();
 
@@ -708,7 +702,6 @@ async fn track_maps_a_store_failure_to_a_storage_error() {
         .expect_find_with_history()
         .times(1)
         .returning(|_, _| Err(unavailable()));
-    m.no_history();
     m.no_event();
 
     let result = m.service().track_ticket(customer(), tid(TICKET)).await;

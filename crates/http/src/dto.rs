@@ -116,38 +116,47 @@ pub fn parse_ticket_id(raw: &str) -> Result<TicketId, Vec<FieldError>> {
         .ok_or_else(|| vec![FieldError::new("ticketId", "must be a positive integer")])
 }
 
+/// The `known` parameters of a query string, each at most once; other keys
+/// are ignored (clients and proxies add their own). A malformed query or a
+/// repeated parameter is a field error.
+pub fn known_params<'k>(
+    query: &str,
+    known: &[&'k str],
+) -> Result<Vec<(&'k str, String)>, Vec<FieldError>> {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|_| vec![FieldError::new("query", "is not a valid query string")])?;
+    let mut errors = Vec::new();
+    let mut params: Vec<(&'k str, String)> = Vec::new();
+    for (key, value) in pairs {
+        let Some(&name) = known.iter().find(|k| **k == key) else {
+            continue;
+        };
+        if params.iter().any(|(seen, _)| *seen == name) {
+            errors.push(FieldError::new(name, "is given more than once"));
+        } else {
+            params.push((name, value));
+        }
+    }
+    if errors.is_empty() {
+        Ok(params)
+    } else {
+        Err(errors)
+    }
+}
+
 /// The query of `GET /tickets`: `status`, `limit`, `cursor`; other keys are ignored.
 pub fn parse_list_query(query: &str) -> Result<ListTickets, Vec<FieldError>> {
-    let pairs = match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
-        Ok(pairs) => pairs,
-        Err(_) => {
-            return Err(vec![FieldError::new(
-                "query",
-                "is not a valid query string",
-            )]);
-        }
-    };
     let mut errors = Vec::new();
     let mut out = ListTickets::default();
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in &pairs {
-        let key = key.as_str();
-        if !matches!(key, "status" | "limit" | "cursor") {
-            continue;
-        }
-        if seen.contains(&key) {
-            errors.push(FieldError::new(key, "is given more than once"));
-            continue;
-        }
-        seen.push(key);
+    for (key, value) in known_params(query, &["status", "limit", "cursor"])? {
         let parsed: Result<(), InvalidValue> = match key {
-            "status" => Status::parse(value).map(|s| out.status = Some(s)),
+            "status" => Status::parse(&value).map(|s| out.status = Some(s)),
             "limit" => value
                 .parse::<i64>()
                 .map_err(|_| InvalidValue::new("must be an integer from 1 to 100"))
                 .and_then(PageLimit::new)
                 .map(|l| out.limit = l),
-            _ => PageCursor::decode(value).map(|c| out.cursor = Some(c)),
+            _ => PageCursor::decode(&value).map(|c| out.cursor = Some(c)),
         };
         if let Err(e) = parsed {
             errors.push(FieldError::new(key, e.message()));

@@ -11,7 +11,7 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use support_domain::ports::EventLog;
-use support_domain::{EventAudience, LogPosition, RepositoryError, StoredEvent, TicketId};
+use support_domain::{EventAudience, LogPosition, RepositoryError, StoredEvent};
 
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
@@ -170,28 +170,6 @@ macro_rules! impl_event_log {
                     tracing::info!(deleted, "old events purged from the log");
                 }
                 Ok(deleted)
-            }
-
-            async fn ticket_history(
-                &self,
-                ticket: TicketId,
-            ) -> Result<Vec<StoredEvent>, RepositoryError> {
-                let pool = self.pool.clone();
-                let rows = self
-                    .executor
-                    .run(async move {
-                        let mut conn = pool.get().await.map_err(unavailable)?;
-                        ticket_events::table
-                            .filter(ticket_events::ticket_id.eq(ticket.get()))
-                            .select(EventRow::as_select())
-                            .order(ticket_events::id.asc())
-                            .load(&mut *conn)
-                            .await
-                            .map_err(classify)
-                    })
-                    .await
-                    .map_err(unavailable)??;
-                to_events(rows)
             }
         }
     };

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use support_domain::ports::EventLog;
 use support_domain::{
-    EventAudience, EventId, LogPosition, RepositoryError, StoredEvent, TicketEvent, TicketId,
+    EventAudience, EventId, LogPosition, RepositoryError, StoredEvent, TicketEvent,
 };
 
 /// Events in a vector; ids from 1, never reused.
@@ -29,7 +29,7 @@ impl MemoryLog {
         let mut state = self.lock();
         state.next_id += 1;
         let stored = StoredEvent {
-            id: EventId::new(state.next_id).unwrap_or_else(|_| unreachable_id()),
+            id: next_event_id(state.next_id),
             event,
         };
         state.events.push(stored.clone());
@@ -65,8 +65,12 @@ impl MemoryLog {
     }
 }
 
-fn unreachable_id() -> EventId {
-    EventId::new(1).unwrap_or_else(|_| unreachable_id())
+/// Ids count up from 1, so they are always valid event ids.
+fn next_event_id(n: i64) -> EventId {
+    match EventId::new(n) {
+        Ok(id) => id,
+        Err(_) => unreachable!("memory log ids start at 1"),
+    }
 }
 
 #[async_trait]
@@ -115,15 +119,5 @@ impl EventLog for MemoryLog {
             self.purge_through(last);
         }
         Ok((before - self.lock().events.len()) as u64)
-    }
-
-    async fn ticket_history(&self, ticket: TicketId) -> Result<Vec<StoredEvent>, RepositoryError> {
-        Ok(self
-            .check()?
-            .events
-            .iter()
-            .filter(|e| e.event.ticket_id == ticket)
-            .cloned()
-            .collect())
     }
 }

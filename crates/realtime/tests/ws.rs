@@ -317,10 +317,6 @@ impl EventLog for FailingLog {
     async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError> {
         self.inner.purge_before(cutoff).await
     }
-
-    async fn ticket_history(&self, ticket: TicketId) -> Result<Vec<StoredEvent>, RepositoryError> {
-        self.inner.ticket_history(ticket).await
-    }
 }
 
 /// The endpoint's view of the log, forcing both races of the seam between a
@@ -383,10 +379,6 @@ impl EventLog for SeamLog {
 
     async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError> {
         self.inner.purge_before(cutoff).await
-    }
-
-    async fn ticket_history(&self, ticket: TicketId) -> Result<Vec<StoredEvent>, RepositoryError> {
-        self.inner.ticket_history(ticket).await
     }
 }
 

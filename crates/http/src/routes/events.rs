@@ -6,6 +6,7 @@ use serde::Serialize;
 use support_domain::{FieldError, InvalidValue, LogPosition, PageLimit, SupportService};
 
 use crate::auth::EventReader;
+use crate::dto::known_params;
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
 use crate::events_view::EventView;
@@ -26,22 +27,10 @@ struct EventsPage<'a> {
 
 /// The query: `since` (event id, default 0) and `limit` (1..100, default 20).
 fn parse_query(query: &str) -> Result<(LogPosition, PageLimit), Vec<FieldError>> {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|_| vec![FieldError::new("query", "is not a valid query string")])?;
     let mut since = LogPosition::START;
     let mut limit = PageLimit::DEFAULT;
     let mut errors = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in &pairs {
-        let key = key.as_str();
-        if !matches!(key, "since" | "limit") {
-            continue;
-        }
-        if seen.contains(&key) {
-            errors.push(FieldError::new(key, "is given more than once"));
-            continue;
-        }
-        seen.push(key);
+    for (key, value) in known_params(query, &["since", "limit"])? {
         let number = value
             .parse::<i64>()
             .map_err(|_| InvalidValue::new("must be an integer"));
