@@ -23,14 +23,14 @@ use tokio::task::JoinHandle;
 use crate::commit_listener::{self, ListenerConfig};
 use crate::errors::DatabaseError;
 use crate::event_store::EventStore;
-use crate::executor::Executor;
+use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
 use crate::points_ledger::PointsLedger;
 use crate::ticket_repository::TicketStore;
 
-/// The async SQLite connection: a sync diesel connection whose queries run on
-/// tokio's blocking pool.
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// The async SQLite connection: a sync diesel connection whose statements
+/// run on the calling thread (see [`crate::executor`]).
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection, RunInPlace>;
 /// Pool of SQLite connections.
 pub(crate) type SqlitePool = Pool<SqliteConn>;
 /// Pool of PostgreSQL connections.
@@ -182,15 +182,18 @@ pub(crate) enum Pools {
     Postgres(PgPool),
 }
 
-/// An open database: a connection pool plus the runtime its tasks run on.
-/// Cheap to clone; hand its ports to the application with
-/// [`Database::tickets`], [`Database::events`] and [`Database::points`].
+/// An open database: a connection pool plus where its work runs. Cheap to
+/// clone; hand its ports to the application with [`Database::tickets`],
+/// [`Database::events`] and [`Database::points`], and give each HTTP worker
+/// its own with [`Database::for_worker`].
 #[derive(Clone)]
 pub struct Database {
     pools: Pools,
     executor: Executor,
     /// PostgreSQL only: how the commit listener opens its own connection.
     listener: Option<ListenerConfig>,
+    /// PostgreSQL only: how [`Database::for_worker`] opens a worker's pool.
+    postgres: Option<(String, PoolSettings)>,
 }
 
 impl fmt::Debug for Database {
@@ -211,9 +214,10 @@ impl Database {
         Self::connect_on(runtime, url, settings).await
     }
 
-    /// Like [`Database::connect`], but database tasks run on `runtime`. Pass a
-    /// multi-thread runtime's handle when callers live on current-thread
-    /// runtimes (actix workers), so no query is ever cut off mid-way.
+    /// Like [`Database::connect`], but database tasks run on `runtime`: pass
+    /// a multi-thread runtime's handle when the handle is shared by callers on
+    /// runtimes that may stop first. Threads with a runtime of their own
+    /// (actix workers) should rather use [`Database::for_worker`].
     pub async fn connect_on(
         runtime: Handle,
         url: &str,
@@ -226,9 +230,12 @@ impl Database {
                 backend,
                 message: e.to_string(),
             };
-        let listener = match &target {
-            Target::Sqlite { .. } => None,
-            Target::Postgres { url } => Some(ListenerConfig::new(url, settings.wait_timeout)),
+        let (listener, postgres) = match &target {
+            Target::Sqlite { .. } => (None, None),
+            Target::Postgres { url } => (
+                Some(ListenerConfig::new(url, settings.wait_timeout)),
+                Some((url.clone(), settings)),
+            ),
         };
         let pools = match target {
             Target::Sqlite {
@@ -247,14 +254,51 @@ impl Database {
                 pg_pool(url, settings.max_size_for(backend), settings).map_err(pool_error)?,
             ),
         };
+        let executor = match backend {
+            Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
+            Backend::Postgres => Executor::spawn_on(runtime),
+        };
         let database = Self {
             pools,
-            executor: Executor::new(runtime),
+            executor,
             listener,
+            postgres,
         };
         database.check_connection().await?;
         tracing::info!(%backend, "database connected");
         Ok(database)
+    }
+
+    /// A handle for one of `workers` threads that each run their own
+    /// current-thread runtime (actix workers): call it on that thread, and
+    /// use the handle's ports only there. Its operations run in the caller's
+    /// task instead of hopping to another thread and back. On PostgreSQL it
+    /// has a pool of its own, a `workers`-th of the configured size (at least
+    /// one connection), whose connections are opened, and driven, by the
+    /// calling thread's runtime; on SQLite it shares this pool and its
+    /// write gate.
+    pub fn for_worker(&self, workers: usize) -> Result<Database, DatabaseError> {
+        let pools = match (&self.pools, &self.postgres) {
+            (Pools::Sqlite(pool), _) => Pools::Sqlite(pool.clone()),
+            (Pools::Postgres(_), Some((url, settings))) => {
+                let share = settings
+                    .max_size_for(Backend::Postgres)
+                    .div_ceil(workers.max(1));
+                let pool =
+                    pg_pool(url.clone(), share, *settings).map_err(|e| DatabaseError::Pool {
+                        backend: Backend::Postgres,
+                        message: e.to_string(),
+                    })?;
+                Pools::Postgres(pool)
+            }
+            (Pools::Postgres(pool), None) => Pools::Postgres(pool.clone()),
+        };
+        Ok(Self {
+            pools,
+            executor: self.executor.in_place(),
+            listener: self.listener.clone(),
+            postgres: self.postgres.clone(),
+        })
     }
 
     /// Which engine this database runs on.
@@ -273,7 +317,7 @@ impl Database {
         let result = match &self.pools {
             Pools::Sqlite(pool) => {
                 self.executor
-                    .run(migrations::run_sqlite(pool.clone()))
+                    .run_write(migrations::run_sqlite(pool.clone()))
                     .await
             }
             Pools::Postgres(pool) => {
@@ -366,9 +410,7 @@ impl Database {
 }
 
 /// SQLite pool. Only waiting for a free connection is timed out: creating a
-/// connection is local and bounded by `busy_timeout`, and cancelling it half
-/// way would drop an in-flight `SyncConnectionWrapper` future (see
-/// [`crate::executor`]).
+/// connection is local and bounded by `busy_timeout`.
 fn sqlite_pool(
     location: String,
     max_size: usize,

@@ -18,6 +18,7 @@ use crate::errors::{WriteError, classify, corrupt, unavailable};
 use crate::executor::Executor;
 use crate::rows::{EventRow, to_column};
 use crate::schema::{event_log_state, ticket_events};
+use crate::sqlite_transaction::ImmediateTransaction;
 
 /// The id of the single `event_log_state` row.
 const STATE_ROW: i64 = 1;
@@ -29,7 +30,7 @@ pub(crate) struct EventStore<P> {
 }
 
 impl<P> EventStore<P> {
-    /// A log whose queries run as tasks on `executor`.
+    /// A log whose queries run where `executor` says.
     pub(crate) fn new(pool: P, executor: Executor) -> Self {
         Self { pool, executor }
     }
@@ -127,7 +128,7 @@ macro_rules! impl_event_log {
                 let pool = self.pool.clone();
                 let deleted = self
                     .executor
-                    .run(async move {
+                    .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {

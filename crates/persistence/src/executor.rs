@@ -1,22 +1,58 @@
-//! Runs every database operation as its own task on the runtime the
-//! [`crate::Database`] was opened on.
+//! Where database work runs, and one-writer-at-a-time for SQLite.
 //!
-//! Why: dropping an in-flight `SyncConnectionWrapper` query future calls
-//! `block_in_place`, which panics on a current-thread runtime such as an actix
-//! worker (diesel-async 0.9). A spawned task is not cancelled when its
-//! `JoinHandle` is dropped, so a caller that gives up (timeout, disconnect)
-//! never drops a query half-way. Both backends go through here, so they
-//! behave the same under cancellation.
+//! Every hand-off between threads costs more than a small query (a profile
+//! of the service under load put half of its CPU time in the scheduler), so
+//! database work runs on as few threads as possible:
+//!
+//! * SQLite is embedded: its connections run a statement on the thread that
+//!   asks for it ([`RunInPlace`]) instead of diesel-async's default of
+//!   tokio's blocking pool. A statement on a WAL database takes
+//!   microseconds and never waits for a lock, since writers take turns
+//!   through the executor's write gate before they begin, so only another
+//!   process (a `migrate` run, say) can make one wait (`busy_timeout`).
+//! * PostgreSQL connections are driven by a task of the runtime that opened
+//!   them. [`Executor::in_place`] is for handles whose pool belongs to the
+//!   calling thread (one per actix worker, see
+//!   [`crate::Database::for_worker`]): the query, its connection's driver and
+//!   the request all stay on one thread.
+//! * [`Executor::spawn_on`] runs each operation as a task of a given
+//!   (multi-thread) runtime: for shared handles used from anywhere, such as
+//!   the tailer and the tests. A spawned task is not cancelled when its
+//!   `JoinHandle` is dropped, so a caller that gives up never drops a query
+//!   half-way.
+//!
+//! A running statement cannot be cut off in either mode: SQLite statements
+//! complete inside one poll, and a PostgreSQL transaction dropped half-way
+//! leaves its connection marked broken, so the pool closes it and the server
+//! rolls the transaction back.
 
+use std::error::Error;
 use std::future::Future;
+use std::sync::Arc;
 
+use diesel_async::sync_connection_wrapper::SpawnBlocking;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use tokio::runtime::Handle;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::task::JoinHandle;
 
-/// A handle on the runtime that owns the database tasks.
+/// Where an [`Executor`] runs database operations.
+#[derive(Debug, Clone)]
+enum Placement {
+    /// As tasks of this runtime.
+    Spawn(Handle),
+    /// In the caller's own task.
+    InPlace,
+}
+
+/// Runs database operations (see the module docs) and lets SQLite writers
+/// take turns.
 #[derive(Debug, Clone)]
 pub(crate) struct Executor {
-    runtime: Handle,
+    placement: Placement,
+    /// SQLite only: held from before `BEGIN` to after `COMMIT` of every write.
+    write_gate: Option<Arc<Mutex<()>>>,
 }
 
 /// A database task that panicked or was dropped by a runtime shutdown.
@@ -25,31 +61,102 @@ pub(crate) struct Executor {
 pub(crate) struct TaskFailed(String);
 
 impl Executor {
-    /// Database tasks will run on `runtime`.
-    pub(crate) fn new(runtime: Handle) -> Self {
-        Self { runtime }
+    /// Operations run as tasks of `runtime`.
+    pub(crate) fn spawn_on(runtime: Handle) -> Self {
+        Self {
+            placement: Placement::Spawn(runtime),
+            write_gate: None,
+        }
     }
 
-    /// Spawns `task` and waits for its output. Dropping the returned future
-    /// leaves the task running to completion.
+    /// Writers take turns (SQLite: one writer per database file).
+    pub(crate) fn with_write_gate(mut self) -> Self {
+        self.write_gate = Some(Arc::new(Mutex::new(())));
+        self
+    }
+
+    /// The same executor (and write gate), running operations in the
+    /// caller's task.
+    pub(crate) fn in_place(&self) -> Self {
+        Self {
+            placement: Placement::InPlace,
+            write_gate: self.write_gate.clone(),
+        }
+    }
+
+    /// Runs a read `task` and returns its output. With [`Executor::spawn_on`],
+    /// dropping the returned future leaves the task running to completion.
     pub(crate) async fn run<F>(&self, task: F) -> Result<F::Output, TaskFailed>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.runtime
-            .spawn(task)
-            .await
-            .map_err(|e| TaskFailed(e.to_string()))
+        match &self.placement {
+            Placement::InPlace => Ok(task.await),
+            Placement::Spawn(runtime) => runtime
+                .spawn(task)
+                .await
+                .map_err(|e| TaskFailed(e.to_string())),
+        }
     }
 
-    /// Spawns a long-running `task` (such as a listener) on the same runtime;
-    /// it stops when the returned handle is aborted.
+    /// Like [`Executor::run`], for a `task` that writes: it starts once it
+    /// is this caller's turn and holds the turn until it finishes.
+    pub(crate) async fn run_write<F>(&self, task: F) -> Result<F::Output, TaskFailed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let turn = self.write_turn().await;
+        self.run(async move {
+            let output = task.await;
+            drop(turn);
+            output
+        })
+        .await
+    }
+
+    /// Waits for the caller's turn to write (always there without a gate).
+    async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Spawns a long-running `task` (such as a listener) on the executor's
+    /// runtime, or the current one for an in-place executor; it stops when
+    /// the returned handle is aborted.
     pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.runtime.spawn(task)
+        match &self.placement {
+            Placement::Spawn(runtime) => runtime.spawn(task),
+            Placement::InPlace => tokio::spawn(task),
+        }
+    }
+}
+
+/// Runs a SQLite connection's work on the calling thread (see the module
+/// docs): the "blocking" call is over by the time the future is returned.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunInPlace;
+
+impl SpawnBlocking for RunInPlace {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        let output = task();
+        futures_util::future::ready(Ok(output)).boxed()
+    }
+
+    fn get_runtime() -> Self {
+        Self
     }
 }

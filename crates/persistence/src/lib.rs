@@ -34,6 +34,7 @@ mod migrations;
 mod points_ledger;
 mod rows;
 pub mod schema;
+mod sqlite_transaction;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod ticket_repository;

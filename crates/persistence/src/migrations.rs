@@ -3,9 +3,9 @@
 //!
 //! diesel's migration harness is synchronous. `AsyncMigrationHarness` calls
 //! `block_in_place`, which panics on a current-thread runtime, so the
-//! harness runs on tokio's blocking pool instead: on the SQLite wrapper's
-//! inner connection, or on a PostgreSQL connection taken out of the pool and
-//! wrapped in `AsyncConnectionWrapper`.
+//! harness runs on the SQLite wrapper's inner connection (in place, like
+//! every SQLite statement), or on tokio's blocking pool with a PostgreSQL
+//! connection taken out of the pool and wrapped in `AsyncConnectionWrapper`.
 
 use diesel::backend::Backend as DieselBackend;
 use diesel::migration::MigrationSource;

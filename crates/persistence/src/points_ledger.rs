@@ -20,7 +20,7 @@ pub(crate) struct PointsLedger<P> {
 }
 
 impl<P> PointsLedger<P> {
-    /// A ledger whose inserts run as tasks on `executor`.
+    /// A ledger whose inserts run where `executor` says.
     pub(crate) fn new(pool: P, executor: Executor) -> Self {
         Self { pool, executor }
     }
@@ -34,7 +34,7 @@ macro_rules! impl_points_awarder {
                 let row = NewPointsRow::from_domain(&award, Utc::now());
                 let pool = self.pool.clone();
                 self.executor
-                    .run(async move {
+                    .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         diesel::insert_into(points_ledger::table)
                             .values(&row)

@@ -27,6 +27,7 @@ use crate::event_append::AppendEvent;
 use crate::executor::Executor;
 use crate::rows::{EventRow, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
 use crate::schema::{support_tickets, ticket_events};
+use crate::sqlite_transaction::ImmediateTransaction;
 
 /// The ticket store over one backend's pool.
 pub(crate) struct TicketStore<P> {
@@ -35,7 +36,7 @@ pub(crate) struct TicketStore<P> {
 }
 
 impl<P> TicketStore<P> {
-    /// A store whose queries run as tasks on `executor`.
+    /// A store whose queries run where `executor` says.
     pub(crate) fn new(pool: P, executor: Executor) -> Self {
         Self { pool, executor }
     }
@@ -157,7 +158,7 @@ macro_rules! impl_ticket_repository {
                 let row = NewTicketRow::from_domain(&ticket);
                 let pool = self.pool.clone();
                 self.executor
-                    .run(async move {
+                    .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {
@@ -270,7 +271,7 @@ macro_rules! impl_ticket_repository {
                 let (event, event_row) = prepare(event)?;
                 let pool = self.pool.clone();
                 self.executor
-                    .run(async move {
+                    .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {

@@ -33,7 +33,8 @@ pub struct Config {
     /// `EVENT_RETENTION_HOURS`: how long the event log keeps events, default 168 (7 days).
     pub event_retention: Duration,
     /// `DATABASE_POOL_SIZE`: database connections per instance; default 4 on
-    /// SQLite and 8 on PostgreSQL.
+    /// SQLite and 8 on PostgreSQL. On PostgreSQL each HTTP worker has a pool
+    /// of its own, an equal share of this (the background tasks one more).
     pub pool_size: Option<usize>,
 }
 

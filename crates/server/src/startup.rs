@@ -181,6 +181,18 @@ async fn purge_expired(service: SupportService, retention: Duration) {
     }
 }
 
+/// The use cases over `db`'s ports, announcing changes through `broadcaster`.
+fn support_service(db: &Database, broadcaster: &Broadcaster) -> SupportService {
+    SupportService::new(SupportPorts {
+        tickets: db.tickets(),
+        events: db.events(),
+        notifier: Arc::new(broadcaster.clone()),
+        points: db.points(),
+        clock: Arc::new(SystemClock),
+        numbers: Arc::new(RandomTicketNumbers),
+    })
+}
+
 /// Connects to the database and applies pending migrations.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
     let db = Database::connect(&config.database_url, pool_settings(config)).await?;
@@ -188,12 +200,14 @@ pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
 }
 
 /// Starts the service: migrations, adapters, HTTP and WebSocket server.
-/// Must be called inside a multi-thread tokio runtime (the database adapters
-/// run their queries there, off actix's single-threaded workers).
+/// Must be called inside a multi-thread tokio runtime: the background tasks
+/// (tailer, commit listener, purge) and their database work run there; each
+/// HTTP worker runs its own requests' queries on its own thread.
 pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let (keys, dev_tokens) = build_keys(config)?;
 
     let db = Database::connect(&config.database_url, pool_settings(config)).await?;
+    let backend = db.backend();
     let applied = db.run_migrations().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
@@ -204,20 +218,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         Broadcaster::new(support_realtime::DEFAULT_CAPACITY).with_metrics(metrics.clone());
     let shutdown_handle = broadcaster.clone();
     let log = db.events();
-    let service = SupportService::new(SupportPorts {
-        tickets: db.tickets(),
-        events: log.clone(),
-        notifier: Arc::new(broadcaster.clone()),
-        points: db.points(),
-        clock: Arc::new(SystemClock),
-        numbers: Arc::new(RandomTicketNumbers),
-    });
+    let service = support_service(&db, &broadcaster);
 
     // Publish from the end of the log as it is now; clients that need older
     // events ask for them with `since`.
     let tail_from = log.last_position().await.map_err(|e| {
         StartError::Database(DatabaseError::Connect {
-            backend: db.backend(),
+            backend,
             message: e.to_string(),
         })
     })?;
@@ -231,22 +238,32 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         config.event_retention,
     )));
 
-    let state = ApiState {
-        service: web::Data::new(service),
-        keys: keys.clone(),
-        metrics: web::Data::new(metrics),
-    };
+    let metrics = web::Data::new(metrics);
     let ws_settings = WsSettings::default();
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
 
-    let mut server = HttpServer::new(move || {
+    // Called once on each worker's thread: the worker gets database ports of
+    // its own, whose queries run on that thread (see `Database::for_worker`).
+    let server = HttpServer::new(move || {
+        let local = db.for_worker(workers).unwrap_or_else(|error| {
+            tracing::warn!(%error, "no worker-local database handle; sharing the main one");
+            db.clone()
+        });
+        let state = ApiState {
+            service: web::Data::new(support_service(&local, &broadcaster)),
+            keys: keys.clone(),
+            metrics: metrics.clone(),
+        };
         App::new()
             .wrap(json_error_handlers())
             .wrap(from_fn(metrics_middleware))
             .wrap(from_fn(request_id_middleware))
-            .configure(support_http::configure(state.clone()))
+            .configure(support_http::configure(state))
             .configure(support_realtime::configure(
                 broadcaster.clone(),
-                log.clone(),
+                local.events(),
                 keys.clone(),
                 ws_settings.clone(),
             ))
@@ -254,10 +271,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })
     // Signals are ours (see `run_until_signal`): sockets must close before HTTP drains.
     .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-    if let Some(workers) = config.workers {
-        server = server.workers(workers);
-    }
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    .workers(workers);
     let server = server
         .bind(config.bind_addr)
         .map_err(|source| StartError::Bind {
@@ -268,7 +283,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    tracing::info!(%addr, backend = ?db.backend(), "support service listening");
+    tracing::info!(%addr, %backend, workers, "support service listening");
     Ok(RunningServer {
         addr,
         handle,
