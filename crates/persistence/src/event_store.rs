@@ -16,6 +16,7 @@ use support_domain::{EventAudience, LogPosition, RepositoryError, StoredEvent};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
 use crate::executor::Executor;
+use crate::read_statement::{pg_read, sqlite_read};
 use crate::rows::{EventRow, to_column};
 use crate::schema::{event_log_state, ticket_events};
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -42,9 +43,10 @@ fn to_events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, RepositoryError> {
 }
 
 /// `$write_tx` names the connection method that opens a write transaction:
-/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL.
+/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL; `$read`
+/// the macro that runs a read statement ([`crate::read_statement`]).
 macro_rules! impl_event_log {
-    ($pool:ty, $write_tx:ident) => {
+    ($pool:ty, $write_tx:ident, $read:ident) => {
         #[async_trait]
         impl EventLog for EventStore<$pool> {
             async fn read_after(
@@ -67,12 +69,14 @@ macro_rules! impl_event_log {
                             .limit(i64::from(limit));
                         match audience {
                             EventAudience::Customer(customer) => {
-                                after
-                                    .filter(ticket_events::customer_id.eq(customer.get()))
-                                    .load(&mut *conn)
-                                    .await
+                                $read!(
+                                    load,
+                                    conn,
+                                    after.filter(ticket_events::customer_id.eq(customer.get())),
+                                    EventRow
+                                )
                             }
-                            EventAudience::Everyone => after.load(&mut *conn).await,
+                            EventAudience::Everyone => $read!(load, conn, after, EventRow),
                         }
                         .map_err(classify)
                     })
@@ -87,12 +91,15 @@ macro_rules! impl_event_log {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        event_log_state::table
-                            .find(STATE_ROW)
-                            .select(event_log_state::purged_through)
-                            .first::<i64>(&mut *conn)
-                            .await
-                            .map_err(classify)
+                        $read!(
+                            first,
+                            conn,
+                            event_log_state::table
+                                .find(STATE_ROW)
+                                .select(event_log_state::purged_through),
+                            i64
+                        )
+                        .map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;
@@ -105,17 +112,22 @@ macro_rules! impl_event_log {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let last = ticket_events::table
-                            .select(max(ticket_events::id))
-                            .first::<Option<i64>>(&mut *conn)
-                            .await
-                            .map_err(classify)?;
-                        let purged = event_log_state::table
-                            .find(STATE_ROW)
-                            .select(event_log_state::purged_through)
-                            .first::<i64>(&mut *conn)
-                            .await
-                            .map_err(classify)?;
+                        let last = $read!(
+                            first,
+                            conn,
+                            ticket_events::table.select(max(ticket_events::id)),
+                            Option<i64>
+                        )
+                        .map_err(classify)?;
+                        let purged = $read!(
+                            first,
+                            conn,
+                            event_log_state::table
+                                .find(STATE_ROW)
+                                .select(event_log_state::purged_through),
+                            i64
+                        )
+                        .map_err(classify)?;
                         Ok::<_, RepositoryError>((last, purged))
                     })
                     .await
@@ -176,5 +188,5 @@ macro_rules! impl_event_log {
     };
 }
 
-impl_event_log!(SqlitePool, immediate_transaction);
-impl_event_log!(PgPool, transaction);
+impl_event_log!(SqlitePool, immediate_transaction, sqlite_read);
+impl_event_log!(PgPool, transaction, pg_read);

@@ -25,6 +25,7 @@ use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
 use crate::event_append::AppendEvent;
 use crate::executor::Executor;
+use crate::read_statement::{pg_read, sqlite_read};
 use crate::rows::{EventRow, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
 use crate::schema::{support_tickets, ticket_events};
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -57,9 +58,10 @@ fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRow), WriteEr
 }
 
 /// `$write_tx` names the connection method that opens a write transaction:
-/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL.
+/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL; `$read`
+/// the macro that runs a read statement ([`crate::read_statement`]).
 macro_rules! impl_ticket_repository {
-    ($pool:ty, $write_tx:ident) => {
+    ($pool:ty, $write_tx:ident, $read:ident) => {
         impl TicketStore<$pool> {
             /// One ticket by id, scoped to its owner when `owner` is given
             /// (ownership is part of the query, never checked afterwards).
@@ -81,12 +83,14 @@ macro_rules! impl_ticket_repository {
                             .select(TicketRow::as_select());
                         match owner {
                             Some(owner) => {
-                                by_id
-                                    .filter(support_tickets::customer_id.eq(owner.get()))
-                                    .first(&mut *conn)
-                                    .await
+                                $read!(
+                                    first,
+                                    conn,
+                                    by_id.filter(support_tickets::customer_id.eq(owner.get())),
+                                    TicketRow
+                                )
                             }
-                            None => by_id.first(&mut *conn).await,
+                            None => $read!(first, conn, by_id, TicketRow),
                         }
                         .optional()
                         .map_err(classify)
@@ -122,22 +126,31 @@ macro_rules! impl_ticket_repository {
                         let status = status.map(Status::as_str);
                         match (owner, status) {
                             (Some(owner), Some(status)) => {
-                                page.filter(support_tickets::customer_id.eq(owner))
-                                    .filter(support_tickets::status.eq(status))
-                                    .load(&mut *conn)
-                                    .await
+                                $read!(
+                                    load,
+                                    conn,
+                                    page.filter(support_tickets::customer_id.eq(owner))
+                                        .filter(support_tickets::status.eq(status)),
+                                    TicketRow
+                                )
                             }
                             (Some(owner), None) => {
-                                page.filter(support_tickets::customer_id.eq(owner))
-                                    .load(&mut *conn)
-                                    .await
+                                $read!(
+                                    load,
+                                    conn,
+                                    page.filter(support_tickets::customer_id.eq(owner)),
+                                    TicketRow
+                                )
                             }
                             (None, Some(status)) => {
-                                page.filter(support_tickets::status.eq(status))
-                                    .load(&mut *conn)
-                                    .await
+                                $read!(
+                                    load,
+                                    conn,
+                                    page.filter(support_tickets::status.eq(status)),
+                                    TicketRow
+                                )
                             }
-                            (None, None) => page.load(&mut *conn).await,
+                            (None, None) => $read!(load, conn, page, TicketRow),
                         }
                         .map_err(classify)
                     })
@@ -213,16 +226,14 @@ macro_rules! impl_ticket_repository {
                             .select((TicketRow::as_select(), Option::<EventRow>::as_select()));
                         match owner {
                             Some(owner) => {
-                                joined
-                                    .filter(support_tickets::customer_id.eq(owner.get()))
-                                    .load::<(TicketRow, Option<EventRow>)>(&mut *conn)
-                                    .await
+                                $read!(
+                                    load,
+                                    conn,
+                                    joined.filter(support_tickets::customer_id.eq(owner.get())),
+                                    (TicketRow, Option<EventRow>)
+                                )
                             }
-                            None => {
-                                joined
-                                    .load::<(TicketRow, Option<EventRow>)>(&mut *conn)
-                                    .await
-                            }
+                            None => $read!(load, conn, joined, (TicketRow, Option<EventRow>)),
                         }
                         .map_err(classify)
                     })
@@ -316,5 +327,5 @@ macro_rules! impl_ticket_repository {
     };
 }
 
-impl_ticket_repository!(SqlitePool, immediate_transaction);
-impl_ticket_repository!(PgPool, transaction);
+impl_ticket_repository!(SqlitePool, immediate_transaction, sqlite_read);
+impl_ticket_repository!(PgPool, transaction, pg_read);

@@ -278,6 +278,7 @@ contract_tests!(
     a_ticket_and_its_history_are_read_together_and_owner_scoped,
     purge_deletes_a_prefix_and_never_lowers_purged_through,
     event_ids_become_visible_in_id_order_under_concurrency,
+    worker_handles_on_their_own_threads_share_one_database,
 );
 
 async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
@@ -814,6 +815,69 @@ async fn create_and_escalate(
     );
     let escalated = repo.update(&ticket, 1, event).await.unwrap();
     (created_event, escalated)
+}
+
+/// Like actix workers: threads with a current-thread runtime each, each with
+/// its own `for_worker` handle, writing and reading at the same time as the
+/// shared handle. Every write lands once, with its event, and every handle
+/// sees every other's.
+async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
+    const WORKERS: usize = 2;
+    const TICKETS: i64 = 20;
+    let mut threads = Vec::new();
+    for worker in 0..WORKERS {
+        let db = ctx.db.clone();
+        threads.push(std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let local = db.for_worker(WORKERS).unwrap();
+                let repo = local.tickets();
+                let owner = 300 + i64::try_from(worker).unwrap();
+                let writes = (0..TICKETS).map(|secs| {
+                    let repo = Arc::clone(&repo);
+                    async move { create_and_escalate(&*repo, owner, at(secs, 0)).await }
+                });
+                futures_util::future::join_all(writes).await;
+                let mine = repo
+                    .list_for_customer(customer(owner), None, None, 100)
+                    .await
+                    .unwrap();
+                assert_eq!(mine.len(), 20, "worker {worker} reads its own writes");
+                for ticket in &mine {
+                    let (_, history) = repo
+                        .find_with_history(ticket.id(), Some(customer(owner)))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(history.len(), 2, "created and escalated");
+                }
+                mine.len()
+            })
+        }));
+    }
+    // The shared handle writes meanwhile.
+    let shared = ctx.repo();
+    for secs in 0..TICKETS {
+        create_and_escalate(&*shared, 399, at(secs, 0)).await;
+    }
+    let written: usize =
+        tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join().unwrap()).sum())
+            .await
+            .unwrap();
+    assert_eq!(written, WORKERS * 20);
+
+    let everyone = shared.list_all(None, None, 1000).await.unwrap();
+    assert_eq!(everyone.len(), (WORKERS + 1) * 20);
+    assert!(everyone.iter().all(|t| t.status() == Status::Escalated));
+    let events = all_events(&*ctx.log()).await;
+    assert_eq!(events.len(), 2 * everyone.len(), "one event per write");
+    assert!(
+        events.windows(2).all(|w| w[0].id < w[1].id),
+        "the log stays in id order"
+    );
 }
 
 async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {

@@ -8,7 +8,9 @@
 //! 3. For PostgreSQL and SQLite, each on a fresh database and a fresh
 //!    server: seed 10k tickets of one customer, then GET own ticket (closed
 //!    loop, then open loop at half that rate), list a page, create, and
-//!    escalate fresh tickets (our own loader: each ticket exactly once).
+//!    escalate fresh tickets (our own loader: each ticket exactly once). On
+//!    PostgreSQL, right after seeding, `pgbench -f` also runs the service's
+//!    own read queries on its database: their ceiling.
 //!
 //! Prints the tables and the targets; `--markdown` writes them into
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
@@ -21,6 +23,7 @@ mod report;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -38,7 +41,7 @@ use support_http::{JwtSettings, TokenSigner};
 use crate::cpu::{CpuProbe, CpuUse};
 use crate::loader::LoadResult;
 use crate::oha::{Load, Oha};
-use crate::postgres::{Pgbench, Postgres};
+use crate::postgres::{Pgbench, Postgres, ServiceQuery};
 use crate::report::{BackendRun, Limits, Phase, Results, Row, Startup};
 
 /// Where customers' ticket routes live.
@@ -59,6 +62,12 @@ const PGBENCH_DATABASE: &str = "support_bench_pgbench";
 
 /// Scratch database for the service on PostgreSQL.
 const SERVICE_DATABASE: &str = "support_bench_api";
+
+/// The user id of the reader, customer 1: owns the tickets read and listed.
+const READER_ID: i64 = 1;
+
+/// The user id of the writer, customer 2: creates and escalates tickets.
+const WRITER_ID: i64 = 2;
 
 /// HTTP API benchmark against the real server binary.
 #[derive(Debug, Parser)]
@@ -230,8 +239,8 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
         .map(char::from)
         .collect();
     let signer = TokenSigner::hs256(secret.as_bytes(), JwtSettings::default())?;
-    let reader = signer.sign(UserId::new(1)?, "customer", None, TOKEN_TTL_SECS)?;
-    let writer = signer.sign(UserId::new(2)?, "customer", None, TOKEN_TTL_SECS)?;
+    let reader = signer.sign(UserId::new(READER_ID)?, "customer", None, TOKEN_TTL_SECS)?;
+    let writer = signer.sign(UserId::new(WRITER_ID)?, "customer", None, TOKEN_TTL_SECS)?;
     let bench = Bench {
         args,
         server,
@@ -247,6 +256,7 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
 
     // Described before the run: the source is the one just built.
     let machine = markdown::machine();
+    let cores = std::thread::available_parallelism()?.get();
     // Others' work on the machine skews every number: say how busy it was.
     let background = background_cores().await?;
     eprintln!("machine CPU busy before the run: {background:.2} cores");
@@ -263,6 +273,7 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
         connections: args.connections,
         duration: Duration::from_secs(args.duration_secs),
         warmup: Duration::from_secs(args.warmup_secs),
+        cores,
     };
 
     let tools = format!(
@@ -339,8 +350,12 @@ impl Bench<'_> {
         let name = database.name().to_owned();
         eprintln!("pgbench -i -s {scale} ...");
         blocking(move || postgres.pgbench_init(&program, &name, scale)).await?;
-        let select = self.pgbench(database.name(), "-S").await?;
-        let write = self.pgbench(database.name(), "-N").await?;
+        let select = self
+            .pgbench(database.name(), "-S", &["-S".to_owned()])
+            .await?;
+        let write = self
+            .pgbench(database.name(), "-N", &["-N".to_owned()])
+            .await?;
         Ok(Limits {
             healthz,
             pgbench_select: select,
@@ -351,21 +366,31 @@ impl Bench<'_> {
         })
     }
 
-    /// `pgbench <mode> -M prepared`: a warm-up, then the measured run.
-    async fn pgbench(&self, database: &str, mode: &'static str) -> Result<Pgbench, BoxError> {
+    /// `pgbench <extra> -M prepared`, with the clients, threads and duration
+    /// of every pgbench limit: a warm-up, then the measured run. `name` is
+    /// for the log.
+    async fn pgbench(
+        &self,
+        database: &str,
+        name: &str,
+        extra: &[String],
+    ) -> Result<Pgbench, BoxError> {
         let mut measured = None;
         for secs in [self.args.warmup_secs, self.args.duration_secs] {
-            let args: Vec<String> = vec![
-                mode.to_owned(),
-                "-M".to_owned(),
-                "prepared".to_owned(),
-                "-c".to_owned(),
-                self.args.pgbench_clients.to_string(),
-                "-j".to_owned(),
-                self.args.pgbench_threads.to_string(),
-                "-T".to_owned(),
-                secs.max(1).to_string(),
-            ];
+            let args: Vec<String> = [
+                extra,
+                &[
+                    "-M".to_owned(),
+                    "prepared".to_owned(),
+                    "-c".to_owned(),
+                    self.args.pgbench_clients.to_string(),
+                    "-j".to_owned(),
+                    self.args.pgbench_threads.to_string(),
+                    "-T".to_owned(),
+                    secs.max(1).to_string(),
+                ],
+            ]
+            .concat();
             let (postgres, program, database) = (
                 self.postgres.clone(),
                 self.args.pgbench.clone(),
@@ -376,10 +401,46 @@ impl Bench<'_> {
                 postgres.pgbench(&program, &database, &args)
             })
             .await?;
-            eprintln!("pgbench {mode} ({secs} s): {result:?}");
+            eprintln!("pgbench {name} ({secs} s): {result:?}");
             measured = Some(result);
         }
         measured.ok_or_else(|| "pgbench did not run".into())
+    }
+
+    /// The ceiling of the service's read queries: `pgbench -n -f` runs each,
+    /// as the service sends it, on the service's `database`, reading
+    /// `ticket` of the reader.
+    async fn query_limits(
+        &self,
+        database: &str,
+        ticket: i64,
+    ) -> Result<Vec<(ServiceQuery, Pgbench)>, BoxError> {
+        let mut limits = Vec::new();
+        for query in ServiceQuery::ALL {
+            let mut script = tempfile::Builder::new()
+                .prefix("api-bench-")
+                .suffix(".sql")
+                .tempfile()?;
+            script.write_all(query.script().as_bytes())?;
+            script.flush()?;
+            let path = script
+                .path()
+                .to_str()
+                .ok_or("the temporary directory's path is not UTF-8")?
+                .to_owned();
+            let args = [
+                "-n".to_owned(),
+                "-f".to_owned(),
+                path,
+                "-D".to_owned(),
+                format!("id={ticket}"),
+                "-D".to_owned(),
+                format!("customer={READER_ID}"),
+            ];
+            let name = format!("-f ({} query)", query.label());
+            limits.push((query, self.pgbench(database, &name, &args).await?));
+        }
+        Ok(limits)
     }
 
     /// One backend on a fresh database and a fresh server: every phase.
@@ -427,6 +488,13 @@ impl Bench<'_> {
             backend.label(),
             seeded.ids.len()
         ));
+
+        // PostgreSQL alone, running the service's read queries on the
+        // seeded database (the server idles meanwhile).
+        let queries = match &scratch {
+            Some(db) => self.query_limits(db.name(), own).await?,
+            None => Vec::new(),
+        };
 
         let get_path = format!("{API}/tickets/{own}");
         let (warm, get) = self
@@ -545,6 +613,7 @@ impl Bench<'_> {
             peak_rss_kib,
             rows,
             notes,
+            queries,
         })
     }
 

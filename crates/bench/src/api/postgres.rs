@@ -146,6 +146,77 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// The service's columns of a `support_tickets` row, as diesel selects them.
+macro_rules! ticket_columns {
+    () => {
+        "\"support_tickets\".\"id\", \"support_tickets\".\"ticket_number\", \
+         \"support_tickets\".\"customer_id\", \"support_tickets\".\"booking_id\", \
+         \"support_tickets\".\"order_id\", \"support_tickets\".\"issue_type\", \
+         \"support_tickets\".\"description\", \"support_tickets\".\"status\", \
+         \"support_tickets\".\"priority\", \"support_tickets\".\"assigned_staff_id\", \
+         \"support_tickets\".\"escalation_reason\", \"support_tickets\".\"created_at\", \
+         \"support_tickets\".\"updated_at\", \"support_tickets\".\"escalated_at\", \
+         \"support_tickets\".\"resolved_at\", \"support_tickets\".\"closed_at\", \
+         \"support_tickets\".\"version\""
+    };
+}
+
+/// A read query of the service, run by `pgbench -f` on the service's own
+/// database: what PostgreSQL alone can do of that request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceQuery {
+    /// `GET /tickets/{id}`: one ticket of its owner, with its history.
+    GetOwn,
+    /// `GET /tickets?limit=20`: the newest page of one owner's tickets (21
+    /// rows: the 21st says whether there is a next page).
+    List,
+}
+
+impl ServiceQuery {
+    /// Both, in report order.
+    pub const ALL: [Self; 2] = [Self::GetOwn, Self::List];
+
+    /// Its name in the tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::GetOwn => "GET-own-ticket",
+            Self::List => "list-page",
+        }
+    }
+
+    /// The `pgbench` script: exactly the SQL the service sends, with the
+    /// values it binds as `pgbench` variables (so `-M prepared` binds them
+    /// too). `:id` and `:customer` come from `-D`.
+    pub fn script(self) -> &'static str {
+        match self {
+            Self::GetOwn => concat!(
+                "SELECT ",
+                ticket_columns!(),
+                ", \"ticket_events\".\"id\", \"ticket_events\".\"ticket_id\", \
+                 \"ticket_events\".\"customer_id\", \"ticket_events\".\"event\", \
+                 \"ticket_events\".\"actor_id\", \"ticket_events\".\"actor_role\", \
+                 \"ticket_events\".\"ticket_number\", \"ticket_events\".\"status\", \
+                 \"ticket_events\".\"occurred_at\" \
+                 FROM (\"support_tickets\" LEFT OUTER JOIN \"ticket_events\" \
+                 ON (\"ticket_events\".\"ticket_id\" = \"support_tickets\".\"id\")) \
+                 WHERE ((\"support_tickets\".\"id\" = :id) \
+                 AND (\"support_tickets\".\"customer_id\" = :customer)) \
+                 ORDER BY \"ticket_events\".\"id\" ASC;\n"
+            ),
+            Self::List => concat!(
+                "\\set before 9223372036854775807\n",
+                "\\set limit 21\n",
+                "SELECT ",
+                ticket_columns!(),
+                " FROM \"support_tickets\" \
+                 WHERE ((\"support_tickets\".\"id\" < :before) \
+                 AND (\"support_tickets\".\"customer_id\" = :customer)) \
+                 ORDER BY \"support_tickets\".\"id\" DESC LIMIT :limit;\n"
+            ),
+        }
+    }
+}
+
 /// What `pgbench` reported.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pgbench {
@@ -226,6 +297,19 @@ tps = 25012.345678 (without initial connection time)
         assert!((parsed.latency_ms - 0.64).abs() < 1e-9);
         assert_eq!(parsed.failed, 0);
         assert_eq!(Pgbench::parse("no summary"), None);
+    }
+
+    #[test]
+    fn scripts_send_the_services_sql() {
+        let ticket = "\"support_tickets\".\"id\", \"support_tickets\".\"ticket_number\", \"support_tickets\".\"customer_id\", \"support_tickets\".\"booking_id\", \"support_tickets\".\"order_id\", \"support_tickets\".\"issue_type\", \"support_tickets\".\"description\", \"support_tickets\".\"status\", \"support_tickets\".\"priority\", \"support_tickets\".\"assigned_staff_id\", \"support_tickets\".\"escalation_reason\", \"support_tickets\".\"created_at\", \"support_tickets\".\"updated_at\", \"support_tickets\".\"escalated_at\", \"support_tickets\".\"resolved_at\", \"support_tickets\".\"closed_at\", \"support_tickets\".\"version\"";
+        let get_own = format!(
+            "SELECT {ticket}, \"ticket_events\".\"id\", \"ticket_events\".\"ticket_id\", \"ticket_events\".\"customer_id\", \"ticket_events\".\"event\", \"ticket_events\".\"actor_id\", \"ticket_events\".\"actor_role\", \"ticket_events\".\"ticket_number\", \"ticket_events\".\"status\", \"ticket_events\".\"occurred_at\" FROM (\"support_tickets\" LEFT OUTER JOIN \"ticket_events\" ON (\"ticket_events\".\"ticket_id\" = \"support_tickets\".\"id\")) WHERE ((\"support_tickets\".\"id\" = :id) AND (\"support_tickets\".\"customer_id\" = :customer)) ORDER BY \"ticket_events\".\"id\" ASC;\n"
+        );
+        assert_eq!(ServiceQuery::GetOwn.script(), get_own);
+        let list = format!(
+            "\\set before 9223372036854775807\n\\set limit 21\nSELECT {ticket} FROM \"support_tickets\" WHERE ((\"support_tickets\".\"id\" < :before) AND (\"support_tickets\".\"customer_id\" = :customer)) ORDER BY \"support_tickets\".\"id\" DESC LIMIT :limit;\n"
+        );
+        assert_eq!(ServiceQuery::List.script(), list);
     }
 
     #[test]

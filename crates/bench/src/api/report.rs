@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::cpu::CpuUse;
-use crate::postgres::Pgbench;
+use crate::postgres::{Pgbench, ServiceQuery};
 use crate::{Backend, Measured};
 
 /// The name on the markers of this benchmark's section in the Markdown file.
@@ -128,6 +128,9 @@ pub struct BackendRun {
     pub rows: Vec<Row>,
     /// What else the run noticed.
     pub notes: Vec<String>,
+    /// PostgreSQL only: `pgbench -f` of the service's read queries on this
+    /// backend's database, after seeding.
+    pub queries: Vec<(ServiceQuery, Pgbench)>,
 }
 
 /// One whole run.
@@ -145,6 +148,8 @@ pub struct Results {
     pub duration: Duration,
     /// Warm-up before every measured phase.
     pub warmup: Duration,
+    /// The machine's cores (`nproc`).
+    pub cores: usize,
 }
 
 /// A target from the issue and how this run did.
@@ -168,18 +173,90 @@ impl Results {
         self.row(backend, phase).map(|r| r.measured.rps())
     }
 
+    /// `pgbench -f` of `query` on the service's PostgreSQL database.
+    fn query_limit(&self, query: ServiceQuery) -> Option<Pgbench> {
+        self.backends
+            .iter()
+            .filter(|b| b.backend == Backend::Postgres)
+            .flat_map(|b| &b.queries)
+            .find(|(q, _)| *q == query)
+            .map(|(_, result)| *result)
+    }
+
+    /// The no-cost service bound of GET own ticket on PostgreSQL, if both
+    /// its inputs were measured.
+    fn get_own_bound(&self) -> Option<f64> {
+        let query = self.query_limit(ServiceQuery::GetOwn)?;
+        no_cost_bound(self.limits.healthz.1.rps(), query.tps)
+    }
+
+    /// "; ceiling: ..." (and for GET own ticket "; no-cost service bound:
+    /// ...") for the target of `query` on PostgreSQL, relative to `pgbench -S`.
+    fn ceiling(&self, query: ServiceQuery) -> String {
+        let select = self.limits.pgbench_select.tps;
+        let Some(limit) = self.query_limit(query) else {
+            return String::new();
+        };
+        let mut text = format!(
+            "; ceiling: PostgreSQL alone runs this query at {} = {:.2} × `pgbench -S`",
+            per_second(limit.tps),
+            limit.tps / select.max(f64::EPSILON)
+        );
+        if query == ServiceQuery::GetOwn
+            && let Some(bound) = self.get_own_bound()
+        {
+            let _ = write!(
+                text,
+                "; no-cost service bound (estimate, see the notes): {} = {:.2} × `pgbench -S`",
+                per_second(bound),
+                bound / select.max(f64::EPSILON)
+            );
+        }
+        text
+    }
+
+    /// The note that explains the no-cost service bound, if there is one.
+    fn bound_note(&self) -> Option<String> {
+        let bound = self.get_own_bound()?;
+        let healthz = self.limits.healthz.1.rps();
+        let query = self.query_limit(ServiceQuery::GetOwn)?.tps;
+        let cpu_us = |rate: f64| self.cores as f64 * 1e6 / rate;
+        let (http_us, query_us) = (cpu_us(healthz), cpu_us(query));
+        Some(format!(
+            "No-cost service bound of GET own ticket on PostgreSQL (an estimate, not a \
+             measurement): on this {cores}-core machine one `/healthz` request costs {cores} \
+             cores / {healthz:.0}/s = {http_us:.1} µs of CPU (HTTP stack and load generator) and \
+             one run of the query in PostgreSQL {cores} cores / {query:.0}/s = {query_us:.1} µs; \
+             a service that itself cost nothing would answer at most 1 / (1 / {healthz:.0} + \
+             1 / {query:.0}) = {bound:.0}/s = {:.2} × `pgbench -S`.",
+            bound / self.limits.pgbench_select.tps.max(f64::EPSILON),
+            cores = self.cores,
+        ))
+    }
+
     /// The targets of the issue, checked.
     fn checks(&self) -> Vec<Check> {
         let select = self.limits.pgbench_select.tps;
         let write = self.limits.pgbench_write.tps;
         let healthz = self.limits.healthz.1.rps();
+        let mut get_own = ratio(
+            "GET own ticket on PostgreSQL ≥ 0.5 × `pgbench -S`",
+            self.rps(Backend::Postgres, Phase::GetOwn),
+            select,
+            0.5,
+        );
+        get_own
+            .measured
+            .push_str(&self.ceiling(ServiceQuery::GetOwn));
+        let mut list = ratio(
+            "List page on PostgreSQL ≥ 0.25 × `pgbench -S`",
+            self.rps(Backend::Postgres, Phase::List),
+            select,
+            0.25,
+        );
+        list.measured.push_str(&self.ceiling(ServiceQuery::List));
         let mut checks = vec![
-            ratio(
-                "GET own ticket on PostgreSQL ≥ 0.5 × `pgbench -S`",
-                self.rps(Backend::Postgres, Phase::GetOwn),
-                select,
-                0.5,
-            ),
+            get_own,
             ratio(
                 "Create on PostgreSQL ≥ 0.8 × `pgbench -N`",
                 self.rps(Backend::Postgres, Phase::Create),
@@ -192,12 +269,7 @@ impl Results {
                 healthz,
                 0.35,
             ),
-            ratio(
-                "List page on PostgreSQL ≥ 0.25 × `pgbench -S`",
-                self.rps(Backend::Postgres, Phase::List),
-                select,
-                0.25,
-            ),
+            list,
         ];
         for backend in [Backend::Postgres, Backend::Sqlite] {
             let half = self.row(backend, Phase::GetOwnHalfRate);
@@ -299,6 +371,30 @@ impl Results {
                 result.failed,
             );
         }
+        let queries: Vec<(ServiceQuery, Pgbench)> = ServiceQuery::ALL
+            .into_iter()
+            .filter_map(|query| self.query_limit(query).map(|result| (query, result)))
+            .collect();
+        for (query, result) in &queries {
+            let _ = writeln!(
+                out,
+                "| `pgbench -n -f` the service's {} query (`-M prepared`), on the service's \
+                 PostgreSQL database | {} clients, {} threads | {:.0} | avg {:.3} | | {} failed | | |",
+                query.label(),
+                limits.pgbench_clients,
+                limits.pgbench_threads,
+                result.tps,
+                result.latency_ms,
+                result.failed,
+            );
+        }
+        if !queries.is_empty() {
+            out.push_str(
+                "\nThe `pgbench -f` rows run exactly the SQL the service sends (its values bound \
+                 as parameters) on the service's own PostgreSQL database, right after seeding and \
+                 before the GET phase: the ceiling of the PostgreSQL read targets.\n",
+            );
+        }
 
         out.push_str("\n#### Service\n\n");
         out.push_str(
@@ -369,7 +465,12 @@ impl Results {
             };
             let _ = writeln!(out, "| {} | {} | {verdict} |", check.target, check.measured);
         }
-        let notes: Vec<&String> = self.backends.iter().flat_map(|b| &b.notes).collect();
+        let notes: Vec<String> = self
+            .backends
+            .iter()
+            .flat_map(|b| b.notes.iter().cloned())
+            .chain(self.bound_note())
+            .collect();
         if !notes.is_empty() {
             out.push_str("\nNotes:\n\n");
             for note in notes {
@@ -417,6 +518,23 @@ fn cores(cpu: Option<CpuUse>) -> String {
             c.cores(c.machine)
         )
     })
+}
+
+/// The rate a service that costs nothing itself could reach if every request
+/// costs the CPU of one `/healthz` request (HTTP stack and load generator:
+/// cores / `healthz` rate) plus one run of its query in PostgreSQL (cores /
+/// `query` rate): cores / (cores / healthz + cores / query).
+fn no_cost_bound(healthz: f64, query: f64) -> Option<f64> {
+    (healthz > 0.0 && query > 0.0).then(|| 1.0 / (1.0 / healthz + 1.0 / query))
+}
+
+/// A rate: "32.7k/s", or "950/s" below a thousand.
+fn per_second(rate: f64) -> String {
+    if rate >= 1000.0 {
+        format!("{:.1}k/s", rate / 1000.0)
+    } else {
+        format!("{rate:.0}/s")
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -483,10 +601,15 @@ mod tests {
                     row(Phase::Create, Backend::Postgres, measured(15_000, 10, 3)),
                 ],
                 notes: vec!["a note".into()],
+                queries: vec![
+                    (ServiceQuery::GetOwn, pgbench(40_000.0)),
+                    (ServiceQuery::List, pgbench(5_000.0)),
+                ],
             }],
             connections: 64,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(3),
+            cores: 2,
         }
     }
 
@@ -518,6 +641,79 @@ mod tests {
         // The median of 80, 90, 250.
         assert_eq!(verdict("Start-up"), Some(true));
         assert_eq!(verdict("Zero non-2xx"), Some(true));
+    }
+
+    #[test]
+    fn reports_the_ceilings_of_the_read_queries() {
+        let results = results();
+        let checks = results.checks();
+        let measured = |prefix: &str| {
+            checks
+                .iter()
+                .find(|c| c.target.starts_with(prefix))
+                .map(|c| (c.measured.clone(), c.pass))
+                .unwrap()
+        };
+        // healthz 10,000/s, query 40,000/s: 1 / (1/10,000 + 1/40,000) = 8,000/s.
+        assert_eq!(
+            measured("GET own ticket on PostgreSQL"),
+            (
+                "11000 / 20000 = **0.55**; ceiling: PostgreSQL alone runs this query at \
+                 40.0k/s = 2.00 × `pgbench -S`; no-cost service bound (estimate, see the \
+                 notes): 8.0k/s = 0.40 × `pgbench -S`"
+                    .to_owned(),
+                Some(true)
+            )
+        );
+        // Not run, but the ceiling was measured; no bound for the list.
+        assert_eq!(
+            measured("List page on PostgreSQL"),
+            (
+                "not run; ceiling: PostgreSQL alone runs this query at 5.0k/s = 0.25 × \
+                 `pgbench -S`"
+                    .to_owned(),
+                None
+            )
+        );
+        let text = results.markdown();
+        assert!(text.contains(
+            "| `pgbench -n -f` the service's GET-own-ticket query (`-M prepared`), on the \
+             service's PostgreSQL database | 16 clients, 2 threads | 40000 | avg 1.000 | | 0 \
+             failed | | |"
+        ));
+        assert!(text.contains("the service's list-page query"));
+        assert!(text.contains(
+            "- No-cost service bound of GET own ticket on PostgreSQL (an estimate, not a \
+             measurement): on this 2-core machine one `/healthz` request costs 2 cores / \
+             10000/s = 200.0 µs of CPU (HTTP stack and load generator) and one run of the \
+             query in PostgreSQL 2 cores / 40000/s = 50.0 µs; a service that itself cost \
+             nothing would answer at most 1 / (1 / 10000 + 1 / 40000) = 8000/s = 0.40 × \
+             `pgbench -S`."
+        ));
+    }
+
+    #[test]
+    fn reports_no_ceiling_without_postgres() {
+        let mut results = results();
+        results.backends[0].queries.clear();
+        let checks = results.checks();
+        let get_own = checks
+            .iter()
+            .find(|c| c.target.starts_with("GET own ticket on PostgreSQL"))
+            .unwrap();
+        assert_eq!(get_own.measured, "11000 / 20000 = **0.55**");
+        let text = results.markdown();
+        assert!(!text.contains("pgbench -n -f"));
+        assert!(!text.contains("No-cost"));
+    }
+
+    #[test]
+    fn bounds_a_no_cost_service() {
+        assert_eq!(no_cost_bound(10_000.0, 40_000.0), Some(8_000.0));
+        assert_eq!(no_cost_bound(0.0, 40_000.0), None);
+        assert_eq!(no_cost_bound(10_000.0, 0.0), None);
+        assert_eq!(per_second(32_745.0), "32.7k/s");
+        assert_eq!(per_second(950.4), "950/s");
     }
 
     #[test]
