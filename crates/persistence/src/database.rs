@@ -271,8 +271,8 @@ impl Database {
 
     /// A handle for one of `workers` threads that each run their own
     /// current-thread runtime (actix workers): call it on that thread, and
-    /// use the handle's ports only there. Its operations run in the caller's
-    /// task instead of hopping to another thread and back. On PostgreSQL it
+    /// use the handle's ports only there. Its operations run as tasks of
+    /// that thread's runtime instead of hopping to another thread and back. On PostgreSQL it
     /// has a pool of its own, a `workers`-th of the configured size (at least
     /// one connection), whose connections are opened, and driven, by the
     /// calling thread's runtime; on SQLite it shares this pool and its
@@ -295,7 +295,7 @@ impl Database {
         };
         Ok(Self {
             pools,
-            executor: self.executor.in_place(),
+            executor: self.executor.local(),
             listener: self.listener.clone(),
             postgres: self.postgres.clone(),
         })

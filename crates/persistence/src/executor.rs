@@ -11,20 +11,21 @@
 //!   through the executor's write gate before they begin, so only another
 //!   process (a `migrate` run, say) can make one wait (`busy_timeout`).
 //! * PostgreSQL connections are driven by a task of the runtime that opened
-//!   them. [`Executor::in_place`] is for handles whose pool belongs to the
+//!   them. [`Executor::local`] is for handles whose pool belongs to the
 //!   calling thread (one per actix worker, see
 //!   [`crate::Database::for_worker`]): the query, its connection's driver and
 //!   the request all stay on one thread.
-//! * [`Executor::spawn_on`] runs each operation as a task of a given
-//!   (multi-thread) runtime: for shared handles used from anywhere, such as
-//!   the tailer and the tests. A spawned task is not cancelled when its
-//!   `JoinHandle` is dropped, so a caller that gives up never drops a query
-//!   half-way.
+//! * [`Executor::spawn_on`] runs operations on a given (multi-thread)
+//!   runtime: for shared handles used from anywhere, such as the tailer and
+//!   the tests.
 //!
-//! A running statement cannot be cut off in either mode: SQLite statements
-//! complete inside one poll, and a PostgreSQL transaction dropped half-way
-//! leaves its connection marked broken, so the pool closes it and the server
-//! rolls the transaction back.
+//! Either way every operation is a task of its own, and a spawned task is
+//! not cancelled when its `JoinHandle` is dropped: a caller that gives up (a
+//! client that disconnects, a timeout) never stops a transaction half-way.
+//! That matters on PostgreSQL, where a write holds the append lock (see
+//! [`crate::event_append`]) until it commits or rolls back: a write
+//! abandoned mid-transaction would keep the lock, and every writer waiting,
+//! until its connection was next taken out of the pool.
 
 use std::error::Error;
 use std::future::Future;
@@ -42,8 +43,8 @@ use tokio::task::JoinHandle;
 enum Placement {
     /// As tasks of this runtime.
     Spawn(Handle),
-    /// In the caller's own task.
-    InPlace,
+    /// As tasks of the caller's own runtime, on its thread.
+    Local,
 }
 
 /// Runs database operations (see the module docs) and lets SQLite writers
@@ -75,29 +76,27 @@ impl Executor {
         self
     }
 
-    /// The same executor (and write gate), running operations in the
-    /// caller's task.
-    pub(crate) fn in_place(&self) -> Self {
+    /// The same executor (and write gate), running operations as tasks of
+    /// the runtime of whoever calls [`Executor::run`].
+    pub(crate) fn local(&self) -> Self {
         Self {
-            placement: Placement::InPlace,
+            placement: Placement::Local,
             write_gate: self.write_gate.clone(),
         }
     }
 
-    /// Runs a read `task` and returns its output. With [`Executor::spawn_on`],
-    /// dropping the returned future leaves the task running to completion.
+    /// Runs a read `task` and returns its output. Dropping the returned
+    /// future leaves the task running to completion.
     pub(crate) async fn run<F>(&self, task: F) -> Result<F::Output, TaskFailed>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match &self.placement {
-            Placement::InPlace => Ok(task.await),
-            Placement::Spawn(runtime) => runtime
-                .spawn(task)
-                .await
-                .map_err(|e| TaskFailed(e.to_string())),
-        }
+        let task = match &self.placement {
+            Placement::Local => tokio::spawn(task),
+            Placement::Spawn(runtime) => runtime.spawn(task),
+        };
+        task.await.map_err(|e| TaskFailed(e.to_string()))
     }
 
     /// Like [`Executor::run`], for a `task` that writes: it starts once it
@@ -125,8 +124,8 @@ impl Executor {
     }
 
     /// Spawns a long-running `task` (such as a listener) on the executor's
-    /// runtime, or the current one for an in-place executor; it stops when
-    /// the returned handle is aborted.
+    /// runtime (the current one for a local executor); it stops when the
+    /// returned handle is aborted.
     pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -134,7 +133,7 @@ impl Executor {
     {
         match &self.placement {
             Placement::Spawn(runtime) => runtime.spawn(task),
-            Placement::InPlace => tokio::spawn(task),
+            Placement::Local => tokio::spawn(task),
         }
     }
 }

@@ -279,6 +279,7 @@ contract_tests!(
     purge_deletes_a_prefix_and_never_lowers_purged_through,
     event_ids_become_visible_in_id_order_under_concurrency,
     worker_handles_on_their_own_threads_share_one_database,
+    a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody,
 );
 
 async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
@@ -878,6 +879,55 @@ async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
         events.windows(2).all(|w| w[0].id < w[1].id),
         "the log stays in id order"
     );
+}
+
+/// A request dropped mid-write (client gone, timeout) on a worker handle:
+/// the write still runs to its end, all or nothing, rather than leaving a
+/// transaction open (on PostgreSQL, one holding the append lock every
+/// writer waits for) on a connection back in the pool.
+async fn a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody(ctx: &Ctx) {
+    let db = ctx.db.clone();
+    let ticket_id = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let local = db.for_worker(1).unwrap();
+            let repo = local.tickets();
+            let mut ticket = insert(&*repo, 330, 0).await;
+            ticket.escalate(None, at(1, 0)).unwrap();
+            let event = change_event(&ticket);
+            // Polled once, then dropped (unless it was done by then).
+            let _ = futures_util::FutureExt::now_or_never(repo.update(&ticket, 1, event));
+            // Let the worker's runtime run what was left behind.
+            for _ in 0..200 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let stored = repo
+                    .find_for_customer(ticket.id(), customer(330))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if stored.version() == 2 {
+                    return ticket.id();
+                }
+            }
+            panic!("the abandoned write never finished");
+        })
+    });
+    let ticket_id = tokio::task::spawn_blocking(move || ticket_id.join().unwrap())
+        .await
+        .unwrap();
+    // Nobody waits for a lock the abandoned write took.
+    within(Duration::from_secs(5), insert(&*ctx.repo(), 331, 0)).await;
+    let (stored, history) = ctx
+        .repo()
+        .find_with_history(ticket_id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status(), Status::Escalated);
+    assert_eq!(history.len(), 2, "the change and its event, once");
 }
 
 async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
