@@ -34,7 +34,8 @@ pub struct Config {
     pub event_retention: Duration,
     /// `DATABASE_POOL_SIZE`: database connections per instance; default 4 on
     /// SQLite and 8 on PostgreSQL. On PostgreSQL each HTTP worker has a pool
-    /// of its own, an equal share of this (the background tasks one more).
+    /// of its own, an equal share of this; the background tasks have one of
+    /// this size, which they rarely fill.
     pub pool_size: Option<usize>,
 }
 
