@@ -49,10 +49,7 @@ pub(crate) trait ImmediateTransaction {
 }
 
 impl ImmediateTransaction for SqliteConn {
-    fn immediate_transaction<R, E, F>(
-        &mut self,
-        body: F,
-    ) -> impl Future<Output = Result<R, E>> + Send
+    async fn immediate_transaction<R, E, F>(&mut self, body: F) -> Result<R, E>
     where
         for<'r> F: AsyncFnOnce(&'r mut Self) -> Result<R, E>
             + TransactionBody<&'r mut Self, Result<R, E>, Fut: Send>
@@ -60,26 +57,24 @@ impl ImmediateTransaction for SqliteConn {
         E: From<diesel::result::Error> + Send,
         R: Send,
     {
-        async move {
-            self.spawn_blocking(|conn| {
-                AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE")
-            })
-            .await?;
-            match body(&mut *self).await {
-                Ok(value) => {
-                    SyncTransactionManagerWrapper::<AnsiTransactionManager>::commit_transaction(
-                        &mut *self,
-                    )
-                    .await?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    SyncTransactionManagerWrapper::<AnsiTransactionManager>::rollback_transaction(
-                        &mut *self,
-                    )
-                    .await?;
-                    Err(error)
-                }
+        self.spawn_blocking(|conn| {
+            AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE")
+        })
+        .await?;
+        match body(&mut *self).await {
+            Ok(value) => {
+                SyncTransactionManagerWrapper::<AnsiTransactionManager>::commit_transaction(
+                    &mut *self,
+                )
+                .await?;
+                Ok(value)
+            }
+            Err(error) => {
+                SyncTransactionManagerWrapper::<AnsiTransactionManager>::rollback_transaction(
+                    &mut *self,
+                )
+                .await?;
+                Err(error)
             }
         }
     }
