@@ -175,11 +175,21 @@ fn scheme_of(url: &str) -> Option<&str> {
     valid.then_some(scheme)
 }
 
-/// The pool of whichever backend was chosen.
+/// The pool of whichever backend was chosen; on PostgreSQL also where the
+/// server is, for the connections opened outside this pool.
 #[derive(Clone)]
 pub(crate) enum Pools {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Postgres(PgPool, PgSource),
+}
+
+/// A PostgreSQL server and the pool settings: what a worker's pool
+/// ([`Database::for_worker`]) and the commit listener are opened from. The
+/// URL may hold a password: `Database`'s `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct PgSource {
+    url: Arc<str>,
+    settings: PoolSettings,
 }
 
 /// An open database: a connection pool plus where its work runs. Cheap to
@@ -190,10 +200,6 @@ pub(crate) enum Pools {
 pub struct Database {
     pools: Pools,
     executor: Executor,
-    /// PostgreSQL only: how the commit listener opens its own connection.
-    listener: Option<ListenerConfig>,
-    /// PostgreSQL only: how [`Database::for_worker`] opens a worker's pool.
-    postgres: Option<(String, PoolSettings)>,
 }
 
 impl fmt::Debug for Database {
@@ -230,13 +236,6 @@ impl Database {
                 backend,
                 message: e.to_string(),
             };
-        let (listener, postgres) = match &target {
-            Target::Sqlite { .. } => (None, None),
-            Target::Postgres { url } => (
-                Some(ListenerConfig::new(url, settings.wait_timeout)),
-                Some((url.clone(), settings)),
-            ),
-        };
         let pools = match target {
             Target::Sqlite {
                 location,
@@ -251,19 +250,19 @@ impl Database {
                 Pools::Sqlite(sqlite_pool(location, max_size, settings).map_err(pool_error)?)
             }
             Target::Postgres { url } => Pools::Postgres(
-                pg_pool(url, settings.max_size_for(backend), settings).map_err(pool_error)?,
+                pg_pool(url.clone(), settings.max_size_for(backend), settings)
+                    .map_err(pool_error)?,
+                PgSource {
+                    url: Arc::from(url),
+                    settings,
+                },
             ),
         };
         let executor = match backend {
             Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
             Backend::Postgres => Executor::spawn_on(runtime),
         };
-        let database = Self {
-            pools,
-            executor,
-            listener,
-            postgres,
-        };
+        let database = Self { pools, executor };
         database.check_connection().await?;
         tracing::info!(%backend, "database connected");
         Ok(database)
@@ -272,32 +271,32 @@ impl Database {
     /// A handle for one of `workers` threads that each run their own
     /// current-thread runtime (actix workers): call it on that thread, and
     /// use the handle's ports only there. Its operations run as tasks of
-    /// that thread's runtime instead of hopping to another thread and back. On PostgreSQL it
-    /// has a pool of its own, a `workers`-th of the configured size (at least
-    /// one connection), whose connections are opened, and driven, by the
-    /// calling thread's runtime; on SQLite it shares this pool and its
-    /// write gate.
+    /// that thread's runtime instead of hopping to another thread and back.
+    /// On PostgreSQL it has a pool of its own, a `workers`-th of the
+    /// configured size (at least one connection), whose connections are
+    /// opened, and driven, by the calling thread's runtime; on SQLite it
+    /// shares this pool and its write gate.
     pub fn for_worker(&self, workers: usize) -> Result<Database, DatabaseError> {
-        let pools = match (&self.pools, &self.postgres) {
-            (Pools::Sqlite(pool), _) => Pools::Sqlite(pool.clone()),
-            (Pools::Postgres(_), Some((url, settings))) => {
-                let share = settings
+        let pools = match &self.pools {
+            Pools::Sqlite(pool) => Pools::Sqlite(pool.clone()),
+            Pools::Postgres(_, source) => {
+                let share = source
+                    .settings
                     .max_size_for(Backend::Postgres)
                     .div_ceil(workers.max(1));
                 let pool =
-                    pg_pool(url.clone(), share, *settings).map_err(|e| DatabaseError::Pool {
-                        backend: Backend::Postgres,
-                        message: e.to_string(),
+                    pg_pool(source.url.to_string(), share, source.settings).map_err(|e| {
+                        DatabaseError::Pool {
+                            backend: Backend::Postgres,
+                            message: e.to_string(),
+                        }
                     })?;
-                Pools::Postgres(pool)
+                Pools::Postgres(pool, source.clone())
             }
-            (Pools::Postgres(pool), None) => Pools::Postgres(pool.clone()),
         };
         Ok(Self {
             pools,
             executor: self.executor.local(),
-            listener: self.listener.clone(),
-            postgres: self.postgres.clone(),
         })
     }
 
@@ -305,7 +304,7 @@ impl Database {
     pub fn backend(&self) -> Backend {
         match self.pools {
             Pools::Sqlite(_) => Backend::Sqlite,
-            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -320,7 +319,7 @@ impl Database {
                     .run_write(migrations::run_sqlite(pool.clone()))
                     .await
             }
-            Pools::Postgres(pool) => {
+            Pools::Postgres(pool, _) => {
                 self.executor
                     .run(migrations::run_postgres(pool.clone()))
                     .await
@@ -340,7 +339,7 @@ impl Database {
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(TicketStore::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool) => {
+            Pools::Postgres(pool, _) => {
                 Arc::new(TicketStore::new(pool.clone(), self.executor.clone()))
             }
         }
@@ -350,7 +349,9 @@ impl Database {
     pub fn events(&self) -> Arc<dyn EventLog> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
+            Pools::Postgres(pool, _) => {
+                Arc::new(EventStore::new(pool.clone(), self.executor.clone()))
+            }
         }
     }
 
@@ -368,7 +369,10 @@ impl Database {
         &self,
         on_commit: Arc<dyn Fn() + Send + Sync>,
     ) -> Option<JoinHandle<()>> {
-        let config = self.listener.clone()?;
+        let Pools::Postgres(_, source) = &self.pools else {
+            return None;
+        };
+        let config = ListenerConfig::new(&source.url, source.settings.wait_timeout);
         Some(commit_listener::spawn(&self.executor, config, on_commit))
     }
 
@@ -376,7 +380,7 @@ impl Database {
     pub fn points(&self) -> Arc<dyn PointsAwarder> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(PointsLedger::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool) => {
+            Pools::Postgres(pool, _) => {
                 Arc::new(PointsLedger::new(pool.clone(), self.executor.clone()))
             }
         }
@@ -392,7 +396,7 @@ impl Database {
                     .run(async move { pool.get().await.map(drop).map_err(|e| e.to_string()) })
                     .await
             }
-            Pools::Postgres(pool) => {
+            Pools::Postgres(pool, _) => {
                 let pool = pool.clone();
                 self.executor
                     .run(async move { pool.get().await.map(drop).map_err(|e| e.to_string()) })

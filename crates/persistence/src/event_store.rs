@@ -37,6 +37,16 @@ impl<P> EventStore<P> {
     }
 }
 
+/// `purged_through` of the log's state row: every id at or below it is gone.
+fn purge_mark() -> diesel::dsl::Select<
+    diesel::dsl::Find<event_log_state::table, i64>,
+    event_log_state::purged_through,
+> {
+    event_log_state::table
+        .find(STATE_ROW)
+        .select(event_log_state::purged_through)
+}
+
 /// Decodes rows read in id order.
 fn to_events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, RepositoryError> {
     rows.into_iter().map(StoredEvent::try_from).collect()
@@ -91,15 +101,7 @@ macro_rules! impl_event_log {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        $read!(
-                            first,
-                            conn,
-                            event_log_state::table
-                                .find(STATE_ROW)
-                                .select(event_log_state::purged_through),
-                            i64
-                        )
-                        .map_err(classify)
+                        $read!(first, conn, purge_mark(), i64).map_err(classify)
                     })
                     .await
                     .map_err(unavailable)??;
@@ -119,15 +121,7 @@ macro_rules! impl_event_log {
                             Option<i64>
                         )
                         .map_err(classify)?;
-                        let purged = $read!(
-                            first,
-                            conn,
-                            event_log_state::table
-                                .find(STATE_ROW)
-                                .select(event_log_state::purged_through),
-                            i64
-                        )
-                        .map_err(classify)?;
+                        let purged = $read!(first, conn, purge_mark(), i64).map_err(classify)?;
                         Ok::<_, RepositoryError>((last, purged))
                     })
                     .await

@@ -846,7 +846,11 @@ async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
                     .list_for_customer(customer(owner), None, None, 100)
                     .await
                     .unwrap();
-                assert_eq!(mine.len(), 20, "worker {worker} reads its own writes");
+                assert_eq!(
+                    mine.len(),
+                    usize::try_from(TICKETS).unwrap(),
+                    "worker {worker} reads its own writes"
+                );
                 for ticket in &mine {
                     let (_, history) = repo
                         .find_with_history(ticket.id(), Some(customer(owner)))
@@ -868,10 +872,11 @@ async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
         tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join().unwrap()).sum())
             .await
             .unwrap();
-    assert_eq!(written, WORKERS * 20);
+    let per_worker = usize::try_from(TICKETS).unwrap();
+    assert_eq!(written, WORKERS * per_worker);
 
     let everyone = shared.list_all(None, None, 1000).await.unwrap();
-    assert_eq!(everyone.len(), (WORKERS + 1) * 20);
+    assert_eq!(everyone.len(), (WORKERS + 1) * per_worker);
     assert!(everyone.iter().all(|t| t.status() == Status::Escalated));
     let events = all_events(&*ctx.log()).await;
     assert_eq!(events.len(), 2 * everyone.len(), "one event per write");
