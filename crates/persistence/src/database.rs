@@ -22,10 +22,12 @@ use tokio::task::JoinHandle;
 
 use crate::commit_listener::{self, ListenerConfig};
 use crate::errors::DatabaseError;
+use crate::event_append::PositionedInTransaction;
 use crate::event_store::EventStore;
 use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
 use crate::points_ledger::PointsLedger;
+use crate::sequencer::Sequencer;
 use crate::ticket_repository::TicketStore;
 
 /// The async SQLite connection: a sync diesel connection whose statements
@@ -176,11 +178,12 @@ fn scheme_of(url: &str) -> Option<&str> {
 }
 
 /// The pool of whichever backend was chosen; on PostgreSQL also where the
-/// server is, for the connections opened outside this pool.
+/// server is, for the connections opened outside this pool, and the
+/// sequencer that numbers this handle's events ([`crate::sequencer`]).
 #[derive(Clone)]
 pub(crate) enum Pools {
     Sqlite(SqlitePool),
-    Postgres(PgPool, PgSource),
+    Postgres(PgPool, PgSource, Arc<Sequencer>),
 }
 
 /// A PostgreSQL server and the pool settings: what a worker's pool
@@ -236,6 +239,10 @@ impl Database {
                 backend,
                 message: e.to_string(),
             };
+        let executor = match backend {
+            Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
+            Backend::Postgres => Executor::spawn_on(runtime),
+        };
         let pools = match target {
             Target::Sqlite {
                 location,
@@ -249,18 +256,16 @@ impl Database {
                 };
                 Pools::Sqlite(sqlite_pool(location, max_size, settings).map_err(pool_error)?)
             }
-            Target::Postgres { url } => Pools::Postgres(
-                pg_pool(url.clone(), settings.max_size_for(backend), settings)
-                    .map_err(pool_error)?,
-                PgSource {
+            Target::Postgres { url } => {
+                let pool = pg_pool(url.clone(), settings.max_size_for(backend), settings)
+                    .map_err(pool_error)?;
+                let sequencer = Sequencer::new(pool.clone(), executor.clone());
+                let source = PgSource {
                     url: Arc::from(url),
                     settings,
-                },
-            ),
-        };
-        let executor = match backend {
-            Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
-            Backend::Postgres => Executor::spawn_on(runtime),
+                };
+                Pools::Postgres(pool, source, sequencer)
+            }
         };
         let database = Self { pools, executor };
         database.check_connection().await?;
@@ -277,9 +282,10 @@ impl Database {
     /// opened, and driven, by the calling thread's runtime; on SQLite it
     /// shares this pool and its write gate.
     pub fn for_worker(&self, workers: usize) -> Result<Database, DatabaseError> {
+        let executor = self.executor.local();
         let pools = match &self.pools {
             Pools::Sqlite(pool) => Pools::Sqlite(pool.clone()),
-            Pools::Postgres(_, source) => {
+            Pools::Postgres(_, source, _) => {
                 let share = source
                     .settings
                     .max_size_for(Backend::Postgres)
@@ -291,13 +297,11 @@ impl Database {
                             message: e.to_string(),
                         }
                     })?;
-                Pools::Postgres(pool, source.clone())
+                let sequencer = Sequencer::new(pool.clone(), executor.clone());
+                Pools::Postgres(pool, source.clone(), sequencer)
             }
         };
-        Ok(Self {
-            pools,
-            executor: self.executor.local(),
-        })
+        Ok(Self { pools, executor })
     }
 
     /// Which engine this database runs on.
@@ -310,7 +314,9 @@ impl Database {
 
     /// Applies the embedded migrations of this backend that the database has
     /// not seen yet and returns their versions. Works on any tokio runtime
-    /// flavour: the synchronous migration code runs on the blocking pool.
+    /// flavour: the synchronous migration code runs on the blocking pool. On
+    /// PostgreSQL it then numbers events left unpositioned by an instance
+    /// that stopped between a commit and its numbering ([`crate::sequencer`]).
     pub async fn run_migrations(&self) -> Result<Vec<String>, DatabaseError> {
         let backend = self.backend();
         let result = match &self.pools {
@@ -319,7 +325,7 @@ impl Database {
                     .run_write(migrations::run_sqlite(pool.clone()))
                     .await
             }
-            Pools::Postgres(pool, _) => {
+            Pools::Postgres(pool, ..) => {
                 self.executor
                     .run(migrations::run_postgres(pool.clone()))
                     .await
@@ -332,16 +338,33 @@ impl Database {
         if !applied.is_empty() {
             tracing::info!(%backend, ?applied, "database migrated");
         }
+        if let Pools::Postgres(_, _, sequencer) = &self.pools {
+            // Events an instance committed but did not get to number (it
+            // stopped in between) become readable now.
+            sequencer
+                .position_pending()
+                .await
+                .map_err(|e| DatabaseError::Migration {
+                    backend,
+                    message: format!("numbering pending events: {e}"),
+                })?;
+        }
         Ok(applied)
     }
 
     /// The ticket store on this database.
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
-            Pools::Sqlite(pool) => Arc::new(TicketStore::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool, _) => {
-                Arc::new(TicketStore::new(pool.clone(), self.executor.clone()))
-            }
+            Pools::Sqlite(pool) => Arc::new(TicketStore::new(
+                pool.clone(),
+                self.executor.clone(),
+                PositionedInTransaction,
+            )),
+            Pools::Postgres(pool, _, sequencer) => Arc::new(TicketStore::new(
+                pool.clone(),
+                self.executor.clone(),
+                Arc::clone(sequencer),
+            )),
         }
     }
 
@@ -349,7 +372,7 @@ impl Database {
     pub fn events(&self) -> Arc<dyn EventLog> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool, _) => {
+            Pools::Postgres(pool, ..) => {
                 Arc::new(EventStore::new(pool.clone(), self.executor.clone()))
             }
         }
@@ -369,7 +392,7 @@ impl Database {
         &self,
         on_commit: Arc<dyn Fn() + Send + Sync>,
     ) -> Option<JoinHandle<()>> {
-        let Pools::Postgres(_, source) = &self.pools else {
+        let Pools::Postgres(_, source, _) = &self.pools else {
             return None;
         };
         let config = ListenerConfig::new(&source.url, source.settings.wait_timeout);
@@ -380,7 +403,7 @@ impl Database {
     pub fn points(&self) -> Arc<dyn PointsAwarder> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(PointsLedger::new(pool.clone(), self.executor.clone())),
-            Pools::Postgres(pool, _) => {
+            Pools::Postgres(pool, ..) => {
                 Arc::new(PointsLedger::new(pool.clone(), self.executor.clone()))
             }
         }
@@ -396,7 +419,7 @@ impl Database {
                     .run(async move { pool.get().await.map(drop).map_err(|e| e.to_string()) })
                     .await
             }
-            Pools::Postgres(pool, _) => {
+            Pools::Postgres(pool, ..) => {
                 let pool = pool.clone();
                 self.executor
                     .run(async move { pool.get().await.map(drop).map_err(|e| e.to_string()) })

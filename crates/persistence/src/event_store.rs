@@ -2,8 +2,9 @@
 //! every query written once (as in [`crate::ticket_repository`]).
 //!
 //! Appends happen in the ticket transactions ([`crate::event_append`]);
-//! they make ids visible in id order, so "`id > after` ordered by id" is a
-//! complete resume point and retention can delete a prefix of ids.
+//! positions become visible in position order, so "`position > after`
+//! ordered by position" is a complete resume point and retention can delete
+//! a prefix of positions. Unpositioned rows (`NULL`) are never read.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ impl<P> EventStore<P> {
     }
 }
 
-/// `purged_through` of the log's state row: every id at or below it is gone.
+/// `purged_through` of the log's state row: every position at or below it is gone.
 fn purge_mark() -> diesel::dsl::Select<
     diesel::dsl::Find<event_log_state::table, i64>,
     event_log_state::purged_through,
@@ -47,7 +48,7 @@ fn purge_mark() -> diesel::dsl::Select<
         .select(event_log_state::purged_through)
 }
 
-/// Decodes rows read in id order.
+/// Decodes rows read in position order.
 fn to_events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, RepositoryError> {
     rows.into_iter().map(StoredEvent::try_from).collect()
 }
@@ -73,9 +74,9 @@ macro_rules! impl_event_log {
                         // Static queries, one per audience: diesel caches the
                         // prepared statement of a static query, never a boxed one.
                         let after = ticket_events::table
-                            .filter(ticket_events::id.gt(after.get()))
+                            .filter(ticket_events::position.gt(after.get()))
                             .select(EventRow::as_select())
-                            .order(ticket_events::id.asc())
+                            .order(ticket_events::position.asc())
                             .limit(i64::from(limit));
                         match audience {
                             EventAudience::Customer(customer) => {
@@ -117,7 +118,7 @@ macro_rules! impl_event_log {
                         let last = $read!(
                             first,
                             conn,
-                            ticket_events::table.select(max(ticket_events::id)),
+                            ticket_events::table.select(max(ticket_events::position)),
                             Option<i64>
                         )
                         .map_err(classify)?;
@@ -126,7 +127,8 @@ macro_rules! impl_event_log {
                     })
                     .await
                     .map_err(unavailable)??;
-                LogPosition::new(last.unwrap_or(0).max(purged)).map_err(|e| corrupt("last id", &e))
+                LogPosition::new(last.unwrap_or(0).max(purged))
+                    .map_err(|e| corrupt("last position", &e))
             }
 
             async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError> {
@@ -139,19 +141,22 @@ macro_rules! impl_event_log {
                         (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {
                                 // A prefix up to the newest old event, not
-                                // "every old event": with clock skew a newer id
-                                // may carry an older time, and "everything at or
-                                // before purged_through is gone" must stay true.
+                                // "every old event": with clock skew a newer
+                                // position may carry an older time, and
+                                // "everything at or before purged_through is
+                                // gone" must stay true. Unpositioned events
+                                // (NULL) are never part of it.
                                 let through = ticket_events::table
                                     .filter(ticket_events::occurred_at.lt(cutoff))
-                                    .select(max(ticket_events::id))
+                                    .select(max(ticket_events::position))
                                     .first::<Option<i64>>(c)
                                     .await?;
                                 let Some(through) = through else {
                                     return Ok(0);
                                 };
                                 let deleted = diesel::delete(
-                                    ticket_events::table.filter(ticket_events::id.le(through)),
+                                    ticket_events::table
+                                        .filter(ticket_events::position.le(through)),
                                 )
                                 .execute(c)
                                 .await?;

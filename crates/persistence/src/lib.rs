@@ -3,8 +3,8 @@
 //! default) or PostgreSQL, chosen at runtime from the database URL.
 //!
 //! Every ticket change is stored in one transaction with its event, and
-//! event ids become visible in id order on both backends, so "every event
-//! after id N" is a complete resume point. On PostgreSQL,
+//! event positions become visible in position order on both backends, so
+//! "every event after position N" is a complete resume point. On PostgreSQL,
 //! [`Database::spawn_commit_listener`] wakes an instance when another one
 //! commits.
 //!
@@ -35,6 +35,7 @@ mod points_ledger;
 mod read_statement;
 mod rows;
 pub mod schema;
+mod sequencer;
 mod sqlite_transaction;
 #[cfg(feature = "test-support")]
 pub mod test_support;

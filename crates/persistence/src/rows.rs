@@ -84,13 +84,14 @@ pub(crate) struct NewPointsRow {
     pub created_at: NaiveDateTime,
 }
 
-/// A full `ticket_events` row as read back. `payload` is not read: it is
+/// A `ticket_events` row as read back. `payload` is not read: it is
 /// derived from the other columns, kept for consumers of the table itself.
+/// Readers only read positioned rows, so `position` is set.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ticket_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct EventRow {
-    pub id: i64,
+    pub position: Option<i64>,
     pub ticket_id: i64,
     pub customer_id: i64,
     pub event: String,
@@ -101,7 +102,8 @@ pub(crate) struct EventRow {
     pub occurred_at: NaiveDateTime,
 }
 
-/// One `ticket_events` row to append; the database assigns `id`.
+/// One `ticket_events` row to append; the database assigns `id`, and the
+/// position comes after (see `crate::event_append`).
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = ticket_events)]
 pub(crate) struct NewEventRow {
@@ -277,7 +279,12 @@ impl TryFrom<EventRow> for StoredEvent {
             .map(|n| parse("ticket_number", TicketNumber::parse(n)))
             .transpose()?;
         Ok(Self {
-            id: parse("id", EventId::new(row.id))?,
+            id: parse(
+                "position",
+                row.position
+                    .ok_or_else(|| InvalidValue::new("an unpositioned event was read"))
+                    .and_then(EventId::new),
+            )?,
             event: TicketEvent {
                 kind,
                 actor: Actor {

@@ -64,9 +64,9 @@ diesel::table! {
 
 diesel::table! {
     /// The durable event log: one row per ticket change, appended in the
-    /// change's transaction. Ids become visible in id order.
+    /// change's transaction, read in `position` order.
     ticket_events (id) {
-        /// Position in the log; never reused.
+        /// The row's own key, in insert order (not the log order).
         id -> BigInt,
         /// The ticket the event is about.
         ticket_id -> BigInt,
@@ -86,6 +86,10 @@ diesel::table! {
         payload -> Text,
         /// When it happened, UTC.
         occurred_at -> Timestamp,
+        /// Its place in the log, the id clients see: positions become visible
+        /// in position order. `NULL` only between a PostgreSQL write's commit
+        /// and its numbering (see `crate::sequencer`); readers skip it.
+        position -> Nullable<BigInt>,
     }
 }
 
@@ -94,7 +98,7 @@ diesel::table! {
     event_log_state (id) {
         /// Always 1.
         id -> BigInt,
-        /// Every event with an id at or below this was purged.
+        /// Every event with a position at or below this was purged.
         purged_through -> BigInt,
     }
 }

@@ -12,6 +12,8 @@
 //! that reads and then writes can fail with `SQLITE_BUSY`, which
 //! `busy_timeout` cannot fix), PostgreSQL's plain `BEGIN` suffices.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -23,30 +25,37 @@ use support_domain::{
 
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
-use crate::event_append::AppendEvent;
+use crate::event_append::{AppendEvent, PositionEvents, PositionedInTransaction};
 use crate::executor::Executor;
 use crate::read_statement::{pg_read, sqlite_read};
 use crate::rows::{EventRow, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
 use crate::schema::{support_tickets, ticket_events};
+use crate::sequencer::Sequencer;
 use crate::sqlite_transaction::ImmediateTransaction;
 
-/// The ticket store over one backend's pool.
-pub(crate) struct TicketStore<P> {
+/// The ticket store over one backend's pool; `Q` gives appended events
+/// their log position ([`PositionEvents`]).
+pub(crate) struct TicketStore<P, Q> {
     pool: P,
     executor: Executor,
+    positions: Q,
 }
 
-impl<P> TicketStore<P> {
+impl<P, Q> TicketStore<P, Q> {
     /// A store whose queries run where `executor` says.
-    pub(crate) fn new(pool: P, executor: Executor) -> Self {
-        Self { pool, executor }
+    pub(crate) fn new(pool: P, executor: Executor, positions: Q) -> Self {
+        Self {
+            pool,
+            executor,
+            positions,
+        }
     }
 }
 
-/// The event as stored at `id`: its timestamp truncated like every stored
-/// one, so the copy handed back equals what a later read returns.
-fn stored(id: i64, event: TicketEvent) -> Result<StoredEvent, WriteError> {
-    let id = EventId::new(id).map_err(|e| WriteError::Rejected(corrupt("ticket_events.id", &e)))?;
+/// The event as stored at `position`: its timestamp truncated like every
+/// stored one, so the copy handed back equals what a later read returns.
+fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryError> {
+    let id = EventId::new(position).map_err(|e| corrupt("ticket_events.position", &e))?;
     Ok(StoredEvent { id, event })
 }
 
@@ -61,8 +70,8 @@ fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRow), WriteEr
 /// `immediate_transaction` on SQLite, `transaction` on PostgreSQL; `$read`
 /// the macro that runs a read statement ([`crate::read_statement`]).
 macro_rules! impl_ticket_repository {
-    ($pool:ty, $write_tx:ident, $read:ident) => {
-        impl TicketStore<$pool> {
+    ($pool:ty, $positions:ty, $write_tx:ident, $read:ident) => {
+        impl TicketStore<$pool, $positions> {
             /// One ticket by id, scoped to its owner when `owner` is given
             /// (ownership is part of the query, never checked afterwards).
             async fn one(
@@ -161,7 +170,7 @@ macro_rules! impl_ticket_repository {
         }
 
         #[async_trait]
-        impl TicketRepository for TicketStore<$pool> {
+        impl TicketRepository for TicketStore<$pool, $positions> {
             async fn insert(
                 &self,
                 mut ticket: NewTicket,
@@ -170,10 +179,11 @@ macro_rules! impl_ticket_repository {
                 ticket.created_at = to_micros(ticket.created_at);
                 let row = NewTicketRow::from_domain(&ticket);
                 let pool = self.pool.clone();
+                let positions = self.positions.clone();
                 self.executor
                     .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        (*conn)
+                        let (ticket, row_id, event) = (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {
                                 let id = diesel::insert_into(support_tickets::table)
                                     .values(&row)
@@ -189,11 +199,14 @@ macro_rules! impl_ticket_repository {
                                     &ticket,
                                     ticket.created_at(),
                                 ))?;
-                                let event_id = c.append_event(&event_row).await?;
-                                Ok((ticket, stored(event_id, event)?))
+                                let row_id = c.append_event(&event_row).await?;
+                                Ok((ticket, row_id, event))
                             })
                             .await
-                            .map_err(RepositoryError::from)
+                            .map_err(RepositoryError::from)?;
+                        drop(conn);
+                        let position = positions.position(row_id).await?;
+                        Ok((ticket, stored(position, event)?))
                     })
                     .await
                     .map_err(unavailable)?
@@ -219,10 +232,16 @@ macro_rules! impl_ticket_repository {
                         let mut conn = pool.get().await.map_err(unavailable)?;
                         // The ticket once per event (or once with no event);
                         // static query shapes so the statement stays prepared.
+                        // An event is part of the history once it has its
+                        // position (its writer answers only after that).
                         let joined = support_tickets::table
-                            .left_join(ticket_events::table)
+                            .left_join(
+                                ticket_events::table.on(ticket_events::ticket_id
+                                    .eq(support_tickets::id)
+                                    .and(ticket_events::position.is_not_null())),
+                            )
                             .filter(support_tickets::id.eq(id.get()))
-                            .order(ticket_events::id.asc())
+                            .order(ticket_events::position.asc())
                             .select((TicketRow::as_select(), Option::<EventRow>::as_select()));
                         match owner {
                             Some(owner) => {
@@ -281,10 +300,11 @@ macro_rules! impl_ticket_repository {
                 let changes = TicketChangesRow::from_domain(ticket);
                 let (event, event_row) = prepare(event)?;
                 let pool = self.pool.clone();
+                let positions = self.positions.clone();
                 self.executor
                     .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        (*conn)
+                        let row_id = (*conn)
                             .$write_tx::<_, WriteError, _>(async |c| {
                                 let updated = diesel::update(
                                     support_tickets::table
@@ -299,11 +319,13 @@ macro_rules! impl_ticket_repository {
                                     // Rolls back; the event is never written.
                                     return Err(WriteError::Conflict);
                                 }
-                                let event_id = c.append_event(&event_row).await?;
-                                stored(event_id, event)
+                                c.append_event(&event_row).await.map_err(WriteError::from)
                             })
                             .await
-                            .map_err(RepositoryError::from)
+                            .map_err(RepositoryError::from)?;
+                        drop(conn);
+                        let position = positions.position(row_id).await?;
+                        stored(position, event)
                     })
                     .await
                     .map_err(unavailable)?
@@ -327,5 +349,10 @@ macro_rules! impl_ticket_repository {
     };
 }
 
-impl_ticket_repository!(SqlitePool, immediate_transaction, sqlite_read);
-impl_ticket_repository!(PgPool, transaction, pg_read);
+impl_ticket_repository!(
+    SqlitePool,
+    PositionedInTransaction,
+    immediate_transaction,
+    sqlite_read
+);
+impl_ticket_repository!(PgPool, Arc<Sequencer>, transaction, pg_read);

@@ -168,9 +168,11 @@ impl Raw {
         row.n
     }
 
-    /// The stored payload of event `id`, parsed.
-    async fn payload(&mut self, id: i64) -> serde_json::Value {
-        let query = diesel::sql_query(format!("SELECT payload FROM ticket_events WHERE id = {id}"));
+    /// The stored payload of the event at `position`, parsed.
+    async fn payload(&mut self, position: i64) -> serde_json::Value {
+        let query = diesel::sql_query(format!(
+            "SELECT payload FROM ticket_events WHERE position = {position}"
+        ));
         let row: Json = match self {
             Self::Sqlite(c) => query.get_result(c).await.unwrap(),
             Self::Postgres(c) => query.get_result(&mut **c).await.unwrap(),
@@ -1294,12 +1296,13 @@ async fn purge_deletes_a_prefix_and_never_lowers_purged_through(ctx: &Ctx) {
 
 /// The resume guarantee: a reader polling `read_after(last seen)` while many
 /// writers commit concurrently must end up with exactly the final log, in
-/// order. If an id could commit after a higher one was already seen, the
-/// reader would skip it for good.
+/// order. If a position could become visible after a higher one was already
+/// seen, the reader would skip it for good. Each writer has a handle of its
+/// own, as separate instances would: on PostgreSQL each handle numbers
+/// events with its own sequencer.
 async fn event_ids_become_visible_in_id_order_under_concurrency(ctx: &Ctx) {
     const WRITERS: i64 = 8;
     const TICKETS_PER_WRITER: i64 = 13; // two events each: 208 events
-    let repo = ctx.repo();
     let log = ctx.log();
     let done = Arc::new(AtomicBool::new(false));
 
@@ -1333,7 +1336,7 @@ async fn event_ids_become_visible_in_id_order_under_concurrency(ctx: &Ctx) {
 
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let repo = Arc::clone(&repo);
+            let repo = ctx.db.for_worker(8).unwrap().tickets();
             tokio::spawn(async move {
                 for i in 0..TICKETS_PER_WRITER {
                     create_and_escalate(&*repo, 560 + w, at(i, 0)).await;
@@ -1360,6 +1363,88 @@ async fn event_ids_become_visible_in_id_order_under_concurrency(ctx: &Ctx) {
         missed.len()
     );
     assert_eq!(seen, all);
+}
+
+// ------------------------------------------ numbering after commit (PG)
+
+/// Key of the advisory lock `support_position_events()` takes (see the
+/// PostgreSQL migrations).
+const NUMBERING_LOCK: i64 = 0x5355_5050_4f52_5402;
+
+/// How many of the log's rows have no position yet.
+async fn unpositioned(admin: &mut AsyncPgConnection) -> i64 {
+    diesel::sql_query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ticket_events WHERE position IS NULL",
+    )
+    .get_result::<Count>(admin)
+    .await
+    .unwrap()
+    .n
+}
+
+/// On PostgreSQL a write commits on its own and its event is numbered after:
+/// while numbering is held up, the write has committed but neither answers
+/// nor shows its event to readers; numbering calls take turns, so once the
+/// holder lets go, the write gets its position and readers see it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
+    let test_db = PostgresTestDb::new();
+    let db = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let mut admin = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    let mut holder = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    holder.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(NUMBERING_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let repo = db.tickets();
+    let write = tokio::spawn(async move {
+        repo.insert_owned(new_ticket(610, IssueType::Other, at(0, 0)))
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while unpositioned(&mut admin).await == 0 {
+        assert!(
+            !write.is_finished(),
+            "a write answered before its numbering"
+        );
+        assert!(Instant::now() < deadline, "the write never committed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !write.is_finished(),
+        "a write answered before its numbering"
+    );
+    let log = db.events();
+    assert!(
+        all_events(&*log).await.is_empty(),
+        "an unnumbered event was read"
+    );
+    assert_eq!(log.last_position().await.unwrap(), LogPosition::START);
+
+    holder.batch_execute("COMMIT").await.unwrap();
+    let created = tokio::time::timeout(Duration::from_secs(5), write)
+        .await
+        .expect("the write answers once numbering is free")
+        .unwrap()
+        .unwrap();
+    assert_eq!(unpositioned(&mut admin).await, 0);
+    let events = all_events(&*log).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.ticket_id, created.id());
+    let (_, history) = db
+        .tickets()
+        .find_with_history(created.id(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(history, events);
 }
 
 // ------------------------------------------ cross-instance wake-ups (PG)

@@ -19,8 +19,8 @@ use support_persistence::{Backend, Database, PoolSettings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
-/// Tickets and points, then the event log.
-const MIGRATION_COUNT: usize = 2;
+/// Tickets and points, the event log, then its positions.
+const MIGRATION_COUNT: usize = 3;
 
 // ------------------------------------------------ what the code expects
 
@@ -103,7 +103,7 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     let ledger = specs!(points_ledger: id, user_id, action, points, ticket_id, created_at);
     let events = specs!(ticket_events:
         id, ticket_id, customer_id, event, actor_id, actor_role, ticket_number, status,
-        payload, occurred_at,
+        payload, occurred_at, position,
     );
     let log_state = specs!(event_log_state: id, purged_through);
 
@@ -170,10 +170,12 @@ fn expected_indexes(table: &str) -> Indexes {
         )]),
         "ticket_events" => BTreeMap::from([
             index(
-                "ticket_events_customer_id_id_idx",
+                "ticket_events_customer_id_position_idx",
                 false,
-                &["customer_id", "id"],
+                &["customer_id", "position"],
             ),
+            index("ticket_events_position_key", true, &["position"]),
+            index("ticket_events_unpositioned_idx", false, &["id"]),
             index(
                 "ticket_events_ticket_id_id_idx",
                 false,

@@ -1,0 +1,191 @@
+//! Numbering committed PostgreSQL events: the log order.
+//!
+//! Writers insert their event unpositioned and commit on their own (see
+//! [`crate::event_append`]), then ask the [`Sequencer`] for its position.
+//! The sequencer calls `support_position_events()` (defined by the
+//! migrations), which numbers *every* committed unpositioned event, under a
+//! transaction-level advisory lock so that calls from every instance take
+//! turns: each call's positions are above every position a previous call
+//! made visible, which is what lets readers resume after any position they
+//! have seen.
+//!
+//! Requests that arrive while a call is running wait for the next one, and
+//! that one call serves them all: under load, one round trip and one commit
+//! number many events, instead of every writer's commit waiting for the one
+//! before (which capped writes at one WAL flush each). A writer answers only
+//! once its event has a position, so what it hands back is where readers
+//! will see it.
+//!
+//! An event whose writer stopped between commit and numbering (a crash) is
+//! numbered by the next call from any instance, or by
+//! [`Sequencer::position_pending`] when an instance starts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Nullable};
+use diesel_async::RunQueryDsl;
+use support_domain::RepositoryError;
+use tokio::sync::oneshot;
+
+use crate::database::PgPool;
+use crate::errors::{classify, unavailable};
+use crate::event_append::PositionEvents;
+use crate::executor::Executor;
+
+/// How many times one batch is tried (a pooled connection that died since
+/// its last use fails the first attempt).
+const ATTEMPTS: usize = 2;
+
+/// A writer waiting for its event's position.
+type Waiter = (i64, oneshot::Sender<Result<i64, RepositoryError>>);
+
+/// Batches position requests into calls of `support_position_events()`.
+/// One per [`crate::Database`] handle; cheap to share.
+pub(crate) struct Sequencer {
+    pool: PgPool,
+    executor: Executor,
+    queue: Mutex<Queue>,
+}
+
+/// Requests not yet sent, and whether a drain task is sending them.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Waiter>,
+    draining: bool,
+}
+
+/// One row of `support_position_events()`.
+#[derive(QueryableByName)]
+struct Numbered {
+    #[diesel(sql_type = BigInt)]
+    event_id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    event_position: Option<i64>,
+}
+
+impl Sequencer {
+    /// A sequencer whose calls run where `executor` says.
+    pub(crate) fn new(pool: PgPool, executor: Executor) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            executor,
+            queue: Mutex::new(Queue::default()),
+        })
+    }
+
+    /// Numbers whatever committed events are still unpositioned (left by a
+    /// writer that stopped between its commit and its numbering).
+    pub(crate) async fn position_pending(self: &Arc<Self>) -> Result<(), RepositoryError> {
+        let this = Arc::clone(self);
+        self.executor
+            .run(async move { this.call(Vec::new()).await.map(drop) })
+            .await
+            .map_err(unavailable)?
+    }
+
+    /// One call of `support_position_events(wanted)`: the positions of the
+    /// wanted row ids, by row id.
+    async fn call(&self, wanted: Vec<i64>) -> Result<HashMap<i64, i64>, RepositoryError> {
+        let mut last_error = None;
+        for _ in 0..ATTEMPTS {
+            match self.call_once(wanted.clone()).await {
+                Ok(rows) => {
+                    return Ok(rows
+                        .into_iter()
+                        .filter_map(|row| Some((row.event_id, row.event_position?)))
+                        .collect());
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| unavailable("the event sequencer made no attempt")))
+    }
+
+    async fn call_once(&self, wanted: Vec<i64>) -> Result<Vec<Numbered>, RepositoryError> {
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        diesel::sql_query("SELECT event_id, event_position FROM support_position_events($1)")
+            .bind::<Array<BigInt>, _>(wanted)
+            .load::<Numbered>(&mut *conn)
+            .await
+            .map_err(classify)
+    }
+}
+
+/// The task that sends waiting requests. If it is dropped before it ran
+/// dry (a runtime shutting down), its waiters are told so and the next
+/// request starts a new one: nobody waits for an answer that never comes.
+struct Drain {
+    sequencer: Arc<Sequencer>,
+    finished: bool,
+}
+
+impl Drain {
+    /// Sends every waiting request, batch after batch, until none is left.
+    async fn run(mut self) {
+        loop {
+            let batch = {
+                let mut queue = self.sequencer.lock_queue();
+                if queue.waiting.is_empty() {
+                    queue.draining = false;
+                    self.finished = true;
+                    return;
+                }
+                std::mem::take(&mut queue.waiting)
+            };
+            let ids = batch.iter().map(|(id, _)| *id).collect();
+            let mut result = self.sequencer.call(ids).await;
+            for (id, reply) in batch {
+                let answer = match &mut result {
+                    Ok(positions) => positions.remove(&id).ok_or_else(|| {
+                        RepositoryError::Corrupt(format!("event {id} has no position"))
+                    }),
+                    Err(e) => Err(e.clone()),
+                };
+                // The writer may have given up waiting; its event is numbered anyway.
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.sequencer.lock_queue();
+            queue.draining = false;
+            // Dropping the senders answers the waiters with an error.
+            queue.waiting.clear();
+        }
+    }
+}
+
+impl Sequencer {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl PositionEvents for Arc<Sequencer> {
+    async fn position(&self, row_id: i64) -> Result<i64, RepositoryError> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut queue = self.lock_queue();
+            queue.waiting.push((row_id, reply));
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            let drain = Drain {
+                sequencer: Arc::clone(self),
+                finished: false,
+            };
+            drop(self.executor.spawn(drain.run()));
+        }
+        answer
+            .await
+            .map_err(|_| unavailable("the event sequencer stopped"))?
+    }
+}
