@@ -23,10 +23,11 @@ use async_trait::async_trait;
 use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use support_domain::RepositoryError;
+use support_domain::{RepositoryError, TicketEvent};
 
 use crate::database::SqliteConn;
-use crate::rows::NewEventRow;
+use crate::errors::WriteError;
+use crate::rows::{NewEventRow, to_micros};
 use crate::schema::ticket_events;
 
 /// The channel other instances `LISTEN` on; the payload is the newest
@@ -49,6 +50,14 @@ pub(crate) trait PositionEvents: Send + Sync {
     /// The position of the committed event with row id `row_id` (as returned
     /// by [`AppendEvent::append_event`]), once readers can see it there.
     async fn position(&self, row_id: i64) -> Result<i64, RepositoryError>;
+}
+
+/// `event` ready to append: truncated to microseconds (what both backends
+/// keep, so the caller's copy equals what a later read returns), plus its row.
+pub(crate) fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRow), WriteError> {
+    event.occurred_at = to_micros(event.occurred_at);
+    let row = NewEventRow::from_domain(&event).map_err(WriteError::Rejected)?;
+    Ok((event, row))
 }
 
 /// `INSERT INTO ticket_events ... RETURNING id` on connection `$conn`.

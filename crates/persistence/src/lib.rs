@@ -39,6 +39,7 @@ mod sequencer;
 mod sqlite_transaction;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod ticket_insert;
 mod ticket_repository;
 
 pub use database::{Backend, Database, PoolSettings};

@@ -20,18 +20,19 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use support_domain::ports::TicketRepository;
 use support_domain::{
     Actor, CustomerId, EventId, NewTicket, RepositoryError, Status, StoredEvent, Ticket,
-    TicketEvent, TicketEventKind, TicketId,
+    TicketEvent, TicketId,
 };
 
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{WriteError, classify, corrupt, unavailable};
-use crate::event_append::{AppendEvent, PositionEvents, PositionedInTransaction};
+use crate::event_append::{AppendEvent, PositionEvents, PositionedInTransaction, prepare};
 use crate::executor::Executor;
 use crate::read_statement::{pg_read, sqlite_read};
-use crate::rows::{EventRow, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow, to_micros};
+use crate::rows::{EventRow, TicketChangesRow, TicketRow};
 use crate::schema::{support_tickets, ticket_events};
 use crate::sequencer::Sequencer;
 use crate::sqlite_transaction::ImmediateTransaction;
+use crate::ticket_insert::InsertTicket;
 
 /// The ticket store over one backend's pool; `Q` gives appended events
 /// their log position ([`PositionEvents`]).
@@ -57,13 +58,6 @@ impl<P, Q> TicketStore<P, Q> {
 fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryError> {
     let id = EventId::new(position).map_err(|e| corrupt("ticket_events.position", &e))?;
     Ok(StoredEvent { id, event })
-}
-
-/// `event` ready to append: truncated to microseconds, plus its row.
-fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRow), WriteError> {
-    event.occurred_at = to_micros(event.occurred_at);
-    let row = NewEventRow::from_domain(&event).map_err(WriteError::Rejected)?;
-    Ok((event, row))
 }
 
 /// `$write_tx` names the connection method that opens a write transaction:
@@ -173,37 +167,15 @@ macro_rules! impl_ticket_repository {
         impl TicketRepository for TicketStore<$pool, $positions> {
             async fn insert(
                 &self,
-                mut ticket: NewTicket,
+                ticket: NewTicket,
                 actor: Actor,
             ) -> Result<(Ticket, StoredEvent), RepositoryError> {
-                ticket.created_at = to_micros(ticket.created_at);
-                let row = NewTicketRow::from_domain(&ticket);
                 let pool = self.pool.clone();
                 let positions = self.positions.clone();
                 self.executor
                     .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let (ticket, row_id, event) = (*conn)
-                            .$write_tx::<_, WriteError, _>(async |c| {
-                                let id = diesel::insert_into(support_tickets::table)
-                                    .values(&row)
-                                    .returning(support_tickets::id)
-                                    .get_result::<i64>(c)
-                                    .await?;
-                                let id = TicketId::new(id)
-                                    .map_err(|e| WriteError::Rejected(corrupt("id", &e)))?;
-                                let ticket = ticket.with_id(id);
-                                let (event, event_row) = prepare(TicketEvent::about(
-                                    TicketEventKind::Created,
-                                    actor,
-                                    &ticket,
-                                    ticket.created_at(),
-                                ))?;
-                                let row_id = c.append_event(&event_row).await?;
-                                Ok((ticket, row_id, event))
-                            })
-                            .await
-                            .map_err(RepositoryError::from)?;
+                        let (ticket, event, row_id) = (*conn).insert_ticket(ticket, actor).await?;
                         drop(conn);
                         let position = positions.position(row_id).await?;
                         Ok((ticket, stored(position, event)?))
