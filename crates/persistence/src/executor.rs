@@ -22,10 +22,10 @@
 //! Either way every operation is a task of its own, and a spawned task is
 //! not cancelled when its `JoinHandle` is dropped: a caller that gives up (a
 //! client that disconnects, a timeout) never stops a transaction half-way.
-//! That matters on PostgreSQL, where a write holds the append lock (see
-//! [`crate::event_append`]) until it commits or rolls back: a write
-//! abandoned mid-transaction would keep the lock, and every writer waiting,
-//! until its connection was next taken out of the pool.
+//! A write abandoned mid-transaction would otherwise stay open on its pooled
+//! connection (holding its row locks) until that connection was next taken
+//! out of the pool, and on PostgreSQL a committed event would wait for its
+//! numbering ([`crate::sequencer`]) until some later write.
 
 use std::error::Error;
 use std::future::Future;

@@ -1447,6 +1447,57 @@ async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
     assert_eq!(history, events);
 }
 
+/// A writer that stopped between its commit and its numbering (a crash)
+/// leaves its event unpositioned: the next numbering call of any handle
+/// numbers it, and so does every instance when it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_left_unnumbered_by_a_stopped_writer_are_numbered_later() {
+    let test_db = PostgresTestDb::new();
+    let db = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let repo = db.tickets();
+    let ticket = repo
+        .insert_owned(new_ticket(620, IssueType::Other, at(0, 0)))
+        .await
+        .unwrap();
+    let mut admin = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    // What a writer that stopped right after its commit leaves behind.
+    let orphan = |n: i64| {
+        format!(
+            "INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
+             status, payload, occurred_at) VALUES ({id}, 620, 'support:ticket_status_changed', \
+             620, 'customer', 'open', '{{}}', TIMESTAMP '2026-11-24 10:00:0{n}')",
+            id = ticket.id().get()
+        )
+    };
+    admin.batch_execute(&orphan(1)).await.unwrap();
+    let log = db.events();
+    assert_eq!(all_events(&*log).await.len(), 1, "unnumbered, so unread");
+
+    // The next write, through another handle, numbers it too, before its own.
+    let other = db.for_worker(2).unwrap().tickets();
+    other
+        .insert_owned(new_ticket(621, IssueType::Other, at(1, 0)))
+        .await
+        .unwrap();
+    let events = all_events(&*log).await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[1].event.kind, TicketEventKind::StatusChanged);
+    assert_eq!(events[2].event.customer_id, customer(621));
+    assert_eq!(unpositioned(&mut admin).await, 0);
+
+    // An instance that starts numbers what is pending.
+    admin.batch_execute(&orphan(2)).await.unwrap();
+    let restarted = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    restarted.run_migrations().await.unwrap();
+    assert_eq!(unpositioned(&mut admin).await, 0);
+    assert_eq!(all_events(&*restarted.events()).await.len(), 4);
+}
+
 // ------------------------------------------ cross-instance wake-ups (PG)
 
 /// Counts the listener's calls.
