@@ -3,15 +3,18 @@
 //! Committed events are not published by the request that made them: two
 //! requests can finish in the other order than they committed. Instead a
 //! request only *wakes* the tailer, a single task that reads the durable log
-//! after the last id it published and broadcasts those events in id (= commit)
-//! order. The same wake-up comes from other instances through the database
-//! (PostgreSQL LISTEN/NOTIFY), and a slow poll covers any lost wake-up, so
-//! every instance publishes every event, once, in order.
+//! after the last position it published and broadcasts those events in
+//! position order. The same wake-up comes from other instances through the
+//! database (PostgreSQL LISTEN/NOTIFY), and a slow poll covers any lost
+//! wake-up, so every instance publishes every event, once, in order. A local
+//! commit says where its event is, so the tailer skips the read when it has
+//! already published that far (under load, one read covers many commits).
 //!
 //! Live-only events (a customer looking at a ticket) are never logged; they
 //! are published at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,8 +41,26 @@ const TAIL_PAGE: u32 = 500;
 pub struct Broadcaster {
     sender: broadcast::Sender<Arc<Frame>>,
     shutdown: Arc<watch::Sender<bool>>,
-    wake: Arc<Notify>,
+    wake: Arc<Wakes>,
     metrics: Metrics,
+}
+
+/// Why the tailer should read the log again.
+#[derive(Debug, Default)]
+struct Wakes {
+    notify: Notify,
+    /// Something committed somewhere, position unknown: always read.
+    unknown: AtomicBool,
+    /// The highest position a local commit announced.
+    newest: AtomicI64,
+}
+
+impl Wakes {
+    /// Whether a read may find events after `last` that are not published.
+    fn worth_reading(&self, last: LogPosition) -> bool {
+        self.unknown.swap(false, Ordering::AcqRel)
+            || self.newest.load(Ordering::Acquire) > last.get()
+    }
 }
 
 impl std::fmt::Debug for Broadcaster {
@@ -58,7 +79,7 @@ impl Broadcaster {
         Self {
             sender,
             shutdown: Arc::new(shutdown),
-            wake: Arc::new(Notify::new()),
+            wake: Arc::new(Wakes::default()),
             metrics: Metrics::default(),
         }
     }
@@ -92,7 +113,15 @@ impl Broadcaster {
 
     /// Something was committed to the event log: the tailer should look.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.unknown.store(true, Ordering::Release);
+        self.wake.notify.notify_one();
+    }
+
+    /// An event was committed at `position`: the tailer looks unless it has
+    /// already published that far.
+    fn wake_for(&self, position: i64) {
+        self.wake.newest.fetch_max(position, Ordering::AcqRel);
+        self.wake.notify.notify_one();
     }
 
     /// Starts the tailer: publishes every logged event after `from`, in
@@ -135,10 +164,17 @@ impl Broadcaster {
                     break;
                 }
             }
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(poll) => {}
-                _ = shutdown.wait_for(|going| *going) => return,
+            let poll_at = tokio::time::Instant::now() + poll;
+            loop {
+                tokio::select! {
+                    () = self.wake.notify.notified() => {
+                        if self.wake.worth_reading(last) {
+                            break;
+                        }
+                    }
+                    () = tokio::time::sleep_until(poll_at) => break,
+                    _ = shutdown.wait_for(|going| *going) => return,
+                }
             }
         }
     }
@@ -177,9 +213,9 @@ impl EventNotifier for Broadcaster {
     async fn notify(&self, notification: Notification) {
         match notification {
             Notification::Live(event) => self.publish_live(&event),
-            Notification::Committed(_) => {
+            Notification::Committed(stored) => {
                 self.metrics.events_appended.inc();
-                self.wake();
+                self.wake_for(stored.id.get());
             }
         }
     }
@@ -260,6 +296,34 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(rx.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[tokio::test]
+    async fn a_commit_already_published_costs_no_read_but_a_wake_from_elsewhere_does() {
+        let log = Arc::new(MemoryLog::default());
+        let broadcaster = Broadcaster::default();
+        let mut rx = broadcaster.subscribe();
+        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_secs(60));
+        let first = log.append(event(1, 1));
+        let second = log.append(event(1, 2));
+        broadcaster
+            .notify(Notification::Committed(second.clone()))
+            .await;
+        assert_eq!(recv_id(&mut rx).await, 1);
+        assert_eq!(recv_id(&mut rx).await, 2);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let reads = log.reads();
+        // Both were published by the read that `second` woke.
+        broadcaster.notify(Notification::Committed(first)).await;
+        broadcaster.notify(Notification::Committed(second)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(log.reads(), reads);
+        // Another instance committed: where, the tailer cannot know.
+        log.append(event(2, 3));
+        broadcaster.wake();
+        assert_eq!(recv_id(&mut rx).await, 3);
+        assert!(log.reads() > reads);
+        broadcaster.shutdown();
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ struct State {
     next_id: i64,
     purged_through: i64,
     unavailable: bool,
+    reads: usize,
 }
 
 impl MemoryLog {
@@ -41,6 +42,11 @@ impl MemoryLog {
         let mut state = self.lock();
         state.events.retain(|e| e.id.get() > id);
         state.purged_through = state.purged_through.max(id);
+    }
+
+    /// How many times `read_after` was called.
+    pub fn reads(&self) -> usize {
+        self.lock().reads
     }
 
     /// Makes every read fail, as a database outage would.
@@ -81,6 +87,7 @@ impl EventLog for MemoryLog {
         audience: EventAudience,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, RepositoryError> {
+        self.lock().reads += 1;
         Ok(self
             .check()?
             .events
