@@ -1,12 +1,13 @@
-//! Cross-instance wake-ups on PostgreSQL: every event append sends
-//! `pg_notify` on [`NOTIFY_CHANNEL`] in its transaction (delivered only on
-//! commit); this listener turns those into calls of a callback, so an
+//! Cross-instance wake-ups on PostgreSQL: every numbering of events sends
+//! `pg_notify` on [`NOTIFY_CHANNEL`] with the newest position, in its
+//! transaction (delivered only on commit, see [`crate::sequencer`]); this
+//! listener turns those into calls of a callback with that position, so an
 //! instance learns about changes committed by another one.
 //!
 //! Notifications are only a wake-up. They are lost while no connection
-//! listens, so the callback is also called once every time listening
-//! (re)starts: the caller then catches up from the event log, which is the
-//! source of truth. It runs on a dedicated connection, not a pooled one:
+//! listens, so the callback is also called once, with `None`, every time
+//! listening (re)starts: the caller then catches up from the event log,
+//! which is the source of truth. It runs on a dedicated connection, not a pooled one:
 //! LISTEN is per session, and a pooled connection's notification queue
 //! would grow while nobody polls it.
 
@@ -61,21 +62,21 @@ impl ListenerConfig {
 pub(crate) fn spawn(
     executor: &Executor,
     config: ListenerConfig,
-    on_commit: Arc<dyn Fn() + Send + Sync>,
+    on_commit: Arc<dyn Fn(Option<i64>) + Send + Sync>,
 ) -> JoinHandle<()> {
     executor.spawn(listen_forever(config, on_commit))
 }
 
 /// Connect, LISTEN, forward notifications; on any failure back off and
 /// start over. Only ends by being aborted.
-async fn listen_forever(config: ListenerConfig, on_commit: Arc<dyn Fn() + Send + Sync>) {
+async fn listen_forever(config: ListenerConfig, on_commit: Arc<dyn Fn(Option<i64>) + Send + Sync>) {
     let mut backoff = INITIAL_BACKOFF;
     loop {
         match listen(&config).await {
             Ok(mut conn) => {
                 tracing::info!(channel = NOTIFY_CHANNEL, "listening for committed events");
                 // Whatever committed while nobody listened was not notified.
-                on_commit();
+                on_commit(None);
                 let since = Instant::now();
                 let reason = forward(&mut conn, &config, &*on_commit).await;
                 // A connection that held for a while starts a fresh backoff;
@@ -111,12 +112,12 @@ async fn listen(config: &ListenerConfig) -> Result<AsyncPgConnection, String> {
         .map_err(|_| format!("no answer within {:?}", config.timeout))?
 }
 
-/// Calls `on_commit` for every notification until the connection fails;
-/// returns why.
+/// Calls `on_commit` with the newest position for every notification until
+/// the connection fails; returns why.
 async fn forward(
     conn: &mut AsyncPgConnection,
     config: &ListenerConfig,
-    on_commit: &(dyn Fn() + Send + Sync),
+    on_commit: &(dyn Fn(Option<i64>) + Send + Sync),
 ) -> String {
     loop {
         {
@@ -126,7 +127,7 @@ async fn forward(
             loop {
                 tokio::select! {
                     next = notifications.next() => match next {
-                        Some(Ok(_)) => on_commit(),
+                        Some(Ok(n)) => on_commit(n.payload.parse().ok()),
                         Some(Err(e)) => return e.to_string(),
                         None => return "the connection closed".to_owned(),
                     },

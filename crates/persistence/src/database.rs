@@ -378,9 +378,10 @@ impl Database {
         }
     }
 
-    /// Calls `on_commit` whenever any instance on this PostgreSQL database
-    /// commits an event, and once each time listening (re)starts, since
-    /// notifications sent while nobody listened are lost: the callback should
+    /// Calls `on_commit` with the newest position whenever any instance on
+    /// this PostgreSQL database has events numbered, and with `None` once each
+    /// time listening (re)starts, since notifications sent while nobody
+    /// listened are lost: the callback should
     /// wake a reader that catches up from [`Database::events`], the source of
     /// truth. Keep it cheap and non-blocking (e.g. `Notify::notify_one`).
     ///
@@ -390,7 +391,7 @@ impl Database {
     /// process, which sees its own commits.
     pub fn spawn_commit_listener(
         &self,
-        on_commit: Arc<dyn Fn() + Send + Sync>,
+        on_commit: Arc<dyn Fn(Option<i64>) + Send + Sync>,
     ) -> Option<JoinHandle<()>> {
         let Pools::Postgres(_, source, _) = &self.pools else {
             return None;

@@ -1505,9 +1505,9 @@ async fn postgres_events_left_unnumbered_by_a_stopped_writer_are_numbered_later(
 struct Calls(Arc<AtomicU32>);
 
 impl Calls {
-    fn callback(&self) -> Arc<dyn Fn() + Send + Sync> {
+    fn callback(&self) -> Arc<dyn Fn(Option<i64>) + Send + Sync> {
         let count = Arc::clone(&self.0);
-        Arc::new(move || {
+        Arc::new(move |_| {
             count.fetch_add(1, Ordering::SeqCst);
         })
     }

@@ -117,9 +117,9 @@ impl Broadcaster {
         self.wake.notify.notify_one();
     }
 
-    /// An event was committed at `position`: the tailer looks unless it has
-    /// already published that far.
-    fn wake_for(&self, position: i64) {
+    /// Events up to `position` are in the log: the tailer looks unless it
+    /// has already published that far.
+    pub fn wake_for(&self, position: i64) {
         self.wake.newest.fetch_max(position, Ordering::AcqRel);
         self.wake.notify.notify_one();
     }

@@ -230,7 +230,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })?;
     let mut background = vec![broadcaster.spawn_tailer(log.clone(), tail_from, TAIL_POLL)];
     let waker = broadcaster.clone();
-    if let Some(listener) = db.spawn_commit_listener(Arc::new(move || waker.wake())) {
+    let on_commit = move |newest: Option<i64>| match newest {
+        Some(position) => waker.wake_for(position),
+        None => waker.wake(),
+    };
+    if let Some(listener) = db.spawn_commit_listener(Arc::new(on_commit)) {
         background.push(listener);
     }
     background.push(tokio::spawn(purge_expired(
