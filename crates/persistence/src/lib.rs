@@ -37,6 +37,7 @@ mod rows;
 pub mod schema;
 mod sequencer;
 mod sqlite_transaction;
+pub mod statements;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod ticket_insert;

@@ -3,6 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use diesel::pg::Pg;
+use diesel::query_builder::{QueryFragment, QueryId};
+use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError};
@@ -26,6 +29,19 @@ impl<P> PointsLedger<P> {
     }
 }
 
+/// The insert of `row`, which grants nothing if its ticket already earned
+/// its action: one function for both backends and for [`crate::statements`],
+/// which renders its SQL. `impl Trait` hides only the name of the query's
+/// static type, so its prepared statement is cached as before.
+pub(crate) fn award_insert(
+    row: &NewPointsRow,
+) -> impl QueryFragment<Pg> + QueryFragment<Sqlite> + QueryId + Send + '_ {
+    diesel::insert_into(points_ledger::table)
+        .values(row)
+        .on_conflict((points_ledger::ticket_id, points_ledger::action))
+        .do_nothing()
+}
+
 macro_rules! impl_points_awarder {
     ($pool:ty) => {
         #[async_trait]
@@ -36,10 +52,7 @@ macro_rules! impl_points_awarder {
                 self.executor
                     .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        diesel::insert_into(points_ledger::table)
-                            .values(&row)
-                            .on_conflict((points_ledger::ticket_id, points_ledger::action))
-                            .do_nothing()
+                        award_insert(&row)
                             .execute(&mut *conn)
                             .await
                             .map(drop)

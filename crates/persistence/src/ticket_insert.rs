@@ -90,7 +90,7 @@ const PLACEHOLDER_ID: i64 = i64::MAX;
 
 /// The ticket, then the event whose `ticket_id` and payload come from the
 /// ticket's generated id (`$16 || id || $17`).
-const INSERT_WITH_EVENT: &str = "\
+pub(crate) const INSERT_WITH_EVENT: &str = "\
 WITH ticket AS (\
     INSERT INTO support_tickets (ticket_number, customer_id, booking_id, order_id, issue_type, \
         description, status, priority, created_at, updated_at, version) \

@@ -15,6 +15,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use diesel::backend::Backend;
+use diesel::dsl;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use support_domain::ports::TicketRepository;
@@ -60,6 +62,76 @@ fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryEr
     Ok(StoredEvent { id, event })
 }
 
+// The read queries, one function per shape so that every query stays
+// static: diesel caches the prepared statement of a static query per
+// connection, never that of a boxed one (a Parse round trip each time).
+// [`crate::statements`] renders some of them for tools that run the
+// service's SQL without the service.
+
+/// One ticket by id.
+#[dsl::auto_type]
+pub(crate) fn ticket<DB: Backend>(id: i64) -> _ {
+    let row: dsl::AsSelect<TicketRow, DB> = TicketRow::as_select();
+    support_tickets::table
+        .filter(support_tickets::id.eq(id))
+        .select(row)
+}
+
+/// [`ticket`], if `owner` owns it (ownership is part of the query, never
+/// checked afterwards).
+#[dsl::auto_type]
+pub(crate) fn own_ticket<DB: Backend>(id: i64, owner: i64) -> _ {
+    let ticket: ticket<DB> = ticket::<DB>(id);
+    ticket.filter(support_tickets::customer_id.eq(owner))
+}
+
+/// A keyset page of everyone's tickets, newest first: at most `limit` with
+/// ids below `before` ("no cursor" is `i64::MAX`, so that filter is always
+/// there).
+#[dsl::auto_type]
+pub(crate) fn page<DB: Backend>(before: i64, limit: i64) -> _ {
+    let row: dsl::AsSelect<TicketRow, DB> = TicketRow::as_select();
+    support_tickets::table
+        .filter(support_tickets::id.lt(before))
+        .select(row)
+        .order(support_tickets::id.desc())
+        .limit(limit)
+}
+
+/// [`page`] of `owner`'s tickets.
+#[dsl::auto_type]
+pub(crate) fn own_page<DB: Backend>(owner: i64, before: i64, limit: i64) -> _ {
+    let page: page<DB> = page::<DB>(before, limit);
+    page.filter(support_tickets::customer_id.eq(owner))
+}
+
+/// One ticket by id with its history: the ticket once per event (or once
+/// with no event), in log order. An event is part of the history once it
+/// has its position (its writer answers only after that).
+#[dsl::auto_type]
+pub(crate) fn history<DB: Backend>(id: i64) -> _ {
+    let rows: (
+        dsl::AsSelect<TicketRow, DB>,
+        dsl::AsSelect<Option<EventRow>, DB>,
+    ) = (TicketRow::as_select(), Option::<EventRow>::as_select());
+    support_tickets::table
+        .left_join(
+            ticket_events::table.on(ticket_events::ticket_id
+                .eq(support_tickets::id)
+                .and(ticket_events::position.is_not_null())),
+        )
+        .filter(support_tickets::id.eq(id))
+        .order(ticket_events::position.asc())
+        .select(rows)
+}
+
+/// [`history`], if `owner` owns the ticket.
+#[dsl::auto_type]
+pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
+    let history: history<DB> = history::<DB>(id);
+    history.filter(support_tickets::customer_id.eq(owner))
+}
+
 /// `$write_tx` names the connection method that opens a write transaction:
 /// `immediate_transaction` on SQLite, `transaction` on PostgreSQL; `$read`
 /// the macro that runs a read statement ([`crate::read_statement`]).
@@ -78,22 +150,11 @@ macro_rules! impl_ticket_repository {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        // Static queries, one per shape: diesel caches the
-                        // prepared statement of a static query per connection,
-                        // never that of a boxed one (a Parse round trip each time).
-                        let by_id = support_tickets::table
-                            .filter(support_tickets::id.eq(id.get()))
-                            .select(TicketRow::as_select());
                         match owner {
                             Some(owner) => {
-                                $read!(
-                                    first,
-                                    conn,
-                                    by_id.filter(support_tickets::customer_id.eq(owner.get())),
-                                    TicketRow
-                                )
+                                $read!(first, conn, own_ticket(id.get(), owner.get()), TicketRow)
                             }
-                            None => $read!(first, conn, by_id, TicketRow),
+                            None => $read!(first, conn, ticket(id.get()), TicketRow),
                         }
                         .optional()
                         .map_err(classify)
@@ -116,44 +177,31 @@ macro_rules! impl_ticket_repository {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        // Static queries, one per shape (see `one`); "no
-                        // cursor" is "before the largest id", so that filter
-                        // is always there.
                         let before = before.map_or(i64::MAX, TicketId::get);
-                        let page = support_tickets::table
-                            .filter(support_tickets::id.lt(before))
-                            .select(TicketRow::as_select())
-                            .order(support_tickets::id.desc())
-                            .limit(i64::from(limit));
-                        let owner = owner.map(CustomerId::get);
+                        let limit = i64::from(limit);
                         let status = status.map(Status::as_str);
-                        match (owner, status) {
+                        match (owner.map(CustomerId::get), status) {
                             (Some(owner), Some(status)) => {
                                 $read!(
                                     load,
                                     conn,
-                                    page.filter(support_tickets::customer_id.eq(owner))
+                                    own_page(owner, before, limit)
                                         .filter(support_tickets::status.eq(status)),
                                     TicketRow
                                 )
                             }
                             (Some(owner), None) => {
-                                $read!(
-                                    load,
-                                    conn,
-                                    page.filter(support_tickets::customer_id.eq(owner)),
-                                    TicketRow
-                                )
+                                $read!(load, conn, own_page(owner, before, limit), TicketRow)
                             }
                             (None, Some(status)) => {
                                 $read!(
                                     load,
                                     conn,
-                                    page.filter(support_tickets::status.eq(status)),
+                                    page(before, limit).filter(support_tickets::status.eq(status)),
                                     TicketRow
                                 )
                             }
-                            (None, None) => $read!(load, conn, page, TicketRow),
+                            (None, None) => $read!(load, conn, page(before, limit), TicketRow),
                         }
                         .map_err(classify)
                     })
@@ -202,29 +250,16 @@ macro_rules! impl_ticket_repository {
                     .executor
                     .run(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        // The ticket once per event (or once with no event);
-                        // static query shapes so the statement stays prepared.
-                        // An event is part of the history once it has its
-                        // position (its writer answers only after that).
-                        let joined = support_tickets::table
-                            .left_join(
-                                ticket_events::table.on(ticket_events::ticket_id
-                                    .eq(support_tickets::id)
-                                    .and(ticket_events::position.is_not_null())),
-                            )
-                            .filter(support_tickets::id.eq(id.get()))
-                            .order(ticket_events::position.asc())
-                            .select((TicketRow::as_select(), Option::<EventRow>::as_select()));
                         match owner {
-                            Some(owner) => {
-                                $read!(
-                                    load,
-                                    conn,
-                                    joined.filter(support_tickets::customer_id.eq(owner.get())),
-                                    (TicketRow, Option<EventRow>)
-                                )
+                            Some(owner) => $read!(
+                                load,
+                                conn,
+                                own_history(id.get(), owner.get()),
+                                (TicketRow, Option<EventRow>)
+                            ),
+                            None => {
+                                $read!(load, conn, history(id.get()), (TicketRow, Option<EventRow>))
                             }
-                            None => $read!(load, conn, joined, (TicketRow, Option<EventRow>)),
                         }
                         .map_err(classify)
                     })
