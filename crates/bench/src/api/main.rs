@@ -10,7 +10,7 @@
 //!    loop, then open loop at half that rate), list a page, create, and
 //!    escalate fresh tickets (our own loader: each ticket exactly once). On
 //!    PostgreSQL, right after seeding, `pgbench -f` also runs the service's
-//!    own read queries on its database: their ceiling.
+//!    own read queries and create writes on its database: their ceilings.
 //!
 //! Prints the tables and the targets; `--markdown` writes them into
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
@@ -68,6 +68,10 @@ const READER_ID: i64 = 1;
 
 /// The user id of the writer, customer 2: creates and escalates tickets.
 const WRITER_ID: i64 = 2;
+
+/// Customer 3: owns what `pgbench` creates on the service's database (the
+/// create's ceiling), deleted right after.
+const PGBENCH_CREATOR_ID: i64 = 3;
 
 /// HTTP API benchmark against the real server binary.
 #[derive(Debug, Parser)]
@@ -407,9 +411,11 @@ impl Bench<'_> {
         measured.ok_or_else(|| "pgbench did not run".into())
     }
 
-    /// The ceiling of the service's read queries: `pgbench -n -f` runs each,
-    /// as the service sends it, on the service's `database`, reading
-    /// `ticket` of the reader.
+    /// The ceilings of the service's statements: `pgbench -n -f` runs each,
+    /// as the service sends it, on the service's `database`: the reads of
+    /// `ticket` of the reader, then the create (as customer 3, whose tickets
+    /// are deleted afterwards, so the later phases find the database as
+    /// seeded).
     async fn query_limits(
         &self,
         database: &str,
@@ -421,13 +427,17 @@ impl Bench<'_> {
                 .prefix("api-bench-")
                 .suffix(".sql")
                 .tempfile()?;
-            script.write_all(query.script().as_bytes())?;
+            script.write_all(query.script()?.as_bytes())?;
             script.flush()?;
             let path = script
                 .path()
                 .to_str()
                 .ok_or("the temporary directory's path is not UTF-8")?
                 .to_owned();
+            let customer = match query {
+                ServiceQuery::Create => PGBENCH_CREATOR_ID,
+                ServiceQuery::GetOwn | ServiceQuery::List => READER_ID,
+            };
             let args = [
                 "-n".to_owned(),
                 "-f".to_owned(),
@@ -435,11 +445,26 @@ impl Bench<'_> {
                 "-D".to_owned(),
                 format!("id={ticket}"),
                 "-D".to_owned(),
-                format!("customer={READER_ID}"),
+                format!("customer={customer}"),
             ];
-            let name = format!("-f ({} query)", query.label());
+            let name = format!("-f ({})", query.label());
             limits.push((query, self.pgbench(database, &name, &args).await?));
         }
+        let (postgres, database) = (self.postgres.clone(), database.to_owned());
+        blocking(move || {
+            postgres.psql(
+                &database,
+                &[
+                    &format!(
+                        "DELETE FROM points_ledger WHERE user_id = {PGBENCH_CREATOR_ID}; \
+                         DELETE FROM ticket_events WHERE customer_id = {PGBENCH_CREATOR_ID}; \
+                         DELETE FROM support_tickets WHERE customer_id = {PGBENCH_CREATOR_ID}"
+                    ),
+                    "VACUUM (ANALYZE) points_ledger, ticket_events, support_tickets",
+                ],
+            )
+        })
+        .await?;
         Ok(limits)
     }
 

@@ -4,6 +4,11 @@
 use std::process::Command;
 
 use support_bench::BoxError;
+use support_domain::{
+    IssueType, Priority, Role, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
+    TicketEventKind,
+};
+use support_persistence::statements;
 
 /// Where PostgreSQL listens, and as whom we connect (no password: trust or
 /// `~/.pgpass`).
@@ -71,6 +76,17 @@ impl Postgres {
         ]
         .concat();
         tool("psql", &args).map_or_else(|_| "unknown".to_owned(), |out| out.trim().to_owned())
+    }
+
+    /// Runs each of `commands` with `psql` on `database`, in order (each in
+    /// its own transaction, so `VACUUM` can be one).
+    pub fn psql(&self, database: &str, commands: &[&str]) -> Result<(), BoxError> {
+        let mut args = self.connection_args();
+        args.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database].map(str::to_owned));
+        for command in commands {
+            args.extend(["-c".to_owned(), (*command).to_owned()]);
+        }
+        tool("psql", &args).map(|_| ())
     }
 
     /// Runs `pgbench <args> <database>` and reads its summary.
@@ -146,22 +162,7 @@ impl Drop for ScratchDatabase {
     }
 }
 
-/// The service's columns of a `support_tickets` row, as diesel selects them.
-macro_rules! ticket_columns {
-    () => {
-        "\"support_tickets\".\"id\", \"support_tickets\".\"ticket_number\", \
-         \"support_tickets\".\"customer_id\", \"support_tickets\".\"booking_id\", \
-         \"support_tickets\".\"order_id\", \"support_tickets\".\"issue_type\", \
-         \"support_tickets\".\"description\", \"support_tickets\".\"status\", \
-         \"support_tickets\".\"priority\", \"support_tickets\".\"assigned_staff_id\", \
-         \"support_tickets\".\"escalation_reason\", \"support_tickets\".\"created_at\", \
-         \"support_tickets\".\"updated_at\", \"support_tickets\".\"escalated_at\", \
-         \"support_tickets\".\"resolved_at\", \"support_tickets\".\"closed_at\", \
-         \"support_tickets\".\"version\""
-    };
-}
-
-/// A read query of the service, run by `pgbench -f` on the service's own
+/// A statement of the service, run by `pgbench -f` on the service's own
 /// database: what PostgreSQL alone can do of that request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceQuery {
@@ -170,51 +171,166 @@ pub enum ServiceQuery {
     /// `GET /tickets?limit=20`: the newest page of one owner's tickets (21
     /// rows: the 21st says whether there is a next page).
     List,
+    /// `POST /tickets`: the create's two writes, the ticket with its event
+    /// (one statement) and the points award, without the numbering of the
+    /// event (the service numbers the events of every writer waiting on a
+    /// handle in one call; pgbench cannot batch), so an upper bound.
+    Create,
 }
 
 impl ServiceQuery {
-    /// Both, in report order.
-    pub const ALL: [Self; 2] = [Self::GetOwn, Self::List];
+    /// All, in the order they run: the reads first, on the seeded database.
+    pub const ALL: [Self; 3] = [Self::GetOwn, Self::List, Self::Create];
 
-    /// Its name in the tables.
+    /// Its name in the logs.
     pub fn label(self) -> &'static str {
         match self {
             Self::GetOwn => "GET-own-ticket",
             Self::List => "list-page",
+            Self::Create => "create",
         }
     }
 
-    /// The `pgbench` script: exactly the SQL the service sends, with the
-    /// values it binds as `pgbench` variables (so `-M prepared` binds them
-    /// too). `:id` and `:customer` come from `-D`.
-    pub fn script(self) -> &'static str {
+    /// What the limits table says it runs, after "the service's".
+    pub fn description(self) -> &'static str {
         match self {
-            Self::GetOwn => concat!(
-                "SELECT ",
-                ticket_columns!(),
-                ", \"ticket_events\".\"id\", \"ticket_events\".\"ticket_id\", \
-                 \"ticket_events\".\"customer_id\", \"ticket_events\".\"event\", \
-                 \"ticket_events\".\"actor_id\", \"ticket_events\".\"actor_role\", \
-                 \"ticket_events\".\"ticket_number\", \"ticket_events\".\"status\", \
-                 \"ticket_events\".\"occurred_at\" \
-                 FROM (\"support_tickets\" LEFT OUTER JOIN \"ticket_events\" \
-                 ON (\"ticket_events\".\"ticket_id\" = \"support_tickets\".\"id\")) \
-                 WHERE ((\"support_tickets\".\"id\" = :id) \
-                 AND (\"support_tickets\".\"customer_id\" = :customer)) \
-                 ORDER BY \"ticket_events\".\"id\" ASC;\n"
-            ),
-            Self::List => concat!(
-                "\\set before 9223372036854775807\n",
-                "\\set limit 21\n",
-                "SELECT ",
-                ticket_columns!(),
-                " FROM \"support_tickets\" \
-                 WHERE ((\"support_tickets\".\"id\" < :before) \
-                 AND (\"support_tickets\".\"customer_id\" = :customer)) \
-                 ORDER BY \"support_tickets\".\"id\" DESC LIMIT :limit;\n"
-            ),
+            Self::GetOwn => "GET-own-ticket query",
+            Self::List => "list-page query",
+            Self::Create => "create's two writes without numbering: an upper bound",
         }
     }
+
+    /// The `pgbench` script: the SQL the service sends, rendered by the
+    /// service's own query builders ([`statements`]), its placeholders
+    /// replaced by `pgbench` variables (so `-M prepared` binds them too) or,
+    /// in the create, by values computed in SQL. `:id` and `:customer` come
+    /// from `-D`.
+    pub fn script(self) -> Result<String, BoxError> {
+        Ok(match self {
+            Self::GetOwn => format!(
+                "{};\n",
+                bind(&statements::get_own_ticket(), &[":id", ":customer"])?
+            ),
+            Self::List => format!(
+                "\\set before {}\n\\set limit 21\n{};\n",
+                i64::MAX,
+                bind(
+                    &statements::list_page(),
+                    &[":before", ":customer", ":limit"]
+                )?
+            ),
+            Self::Create => create_script()?,
+        })
+    }
+}
+
+/// [`ServiceQuery::Create`]: the create statement as the service sends it
+/// for a ticket like the benchmark's (`crate::CREATE_BODY`) of `:customer`,
+/// `\gset` keeping the new ticket's id for the points award. The ticket
+/// number (unique, as long as the service's) comes from the transaction id,
+/// the time from the database.
+fn create_script() -> Result<String, BoxError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        issue_type: String,
+        description: String,
+    }
+    let body: Body = serde_json::from_str(crate::CREATE_BODY)?;
+    let issue_type = IssueType::parse(&body.issue_type).map_err(|e| e.to_string())?;
+    let number = "('TKT-' || lpad(CAST(txid_current() AS text), 13, '0'))";
+    let now = "LOCALTIMESTAMP";
+    let status = text(Status::Open.as_str());
+    let role = text(Role::Customer.as_str());
+    // The event's payload around the ticket id, as the service renders it.
+    let payload_head = format!(
+        "({} || :customer || {})",
+        text(r#"{"userId":"#),
+        text(&format!(
+            r#","role":"{}","ticketId":"#,
+            Role::Customer.as_str()
+        ))
+    );
+    let payload_tail = format!(
+        "({} || {number} || {})",
+        text(r#","ticketNumber":""#),
+        text(r#""}"#)
+    );
+    let create = bind(
+        statements::CREATE_TICKET,
+        &[
+            number,
+            ":customer",
+            "NULL",
+            "NULL",
+            &text(issue_type.as_str()),
+            &text(&body.description),
+            &status,
+            &text(Priority::initial_for(issue_type).as_str()),
+            now,
+            now,
+            "1",
+            ":customer",
+            &text(TicketEventKind::Created.name()),
+            ":customer",
+            &role,
+            &payload_head,
+            &payload_tail,
+            number,
+            &status,
+            now,
+        ],
+    )?;
+    let award = bind(
+        &statements::award_points(),
+        &[
+            ":customer",
+            &text(TICKET_CREATED_ACTION),
+            &TICKET_CREATED_POINTS.to_string(),
+            ":new_ticket_id",
+            now,
+        ],
+    )?;
+    Ok(format!("{create} \\gset new_\n{award};\n"))
+}
+
+/// `sql` with `$1`, `$2`, ... replaced by `values[0]`, `values[1]`, ...;
+/// an error if a placeholder has no value or a value no placeholder.
+fn bind(sql: &str, values: &[&str]) -> Result<String, BoxError> {
+    let mut out = String::with_capacity(sql.len());
+    let mut used = vec![false; values.len()];
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let n: usize = after[..digits]
+            .parse()
+            .map_err(|_| format!("a `$` that is no placeholder in: {sql}"))?;
+        let value = n
+            .checked_sub(1)
+            .and_then(|i| values.get(i).zip(used.get_mut(i)))
+            .map(|(value, used)| {
+                *used = true;
+                *value
+            })
+            .ok_or_else(|| format!("no value for ${n} in: {sql}"))?;
+        out.push_str(value);
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    match used.iter().position(|used| !used) {
+        Some(i) => Err(format!("no ${} for the value {} in: {sql}", i + 1, values[i]).into()),
+        None => Ok(out),
+    }
+}
+
+/// `value` as an SQL string literal that `pgbench` leaves alone: it reads
+/// every `:name` of a script as a variable, even inside a literal, so each
+/// `:` becomes `chr(58)`.
+fn text(value: &str) -> String {
+    let quoted = value.replace('\'', "''").replace(':', "' || chr(58) || '");
+    format!("('{quoted}')")
 }
 
 /// What `pgbench` reported.
@@ -299,17 +415,74 @@ tps = 25012.345678 (without initial connection time)
         assert_eq!(Pgbench::parse("no summary"), None);
     }
 
+    /// The `:name`s of `script`: what `pgbench` binds.
+    fn variables(script: &str) -> Vec<&str> {
+        script
+            .match_indices(':')
+            .map(|(at, _)| {
+                let name = &script[at + 1..];
+                let end = name
+                    .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .unwrap_or(name.len());
+                &name[..end]
+            })
+            .collect()
+    }
+
     #[test]
-    fn scripts_send_the_services_sql() {
-        let ticket = "\"support_tickets\".\"id\", \"support_tickets\".\"ticket_number\", \"support_tickets\".\"customer_id\", \"support_tickets\".\"booking_id\", \"support_tickets\".\"order_id\", \"support_tickets\".\"issue_type\", \"support_tickets\".\"description\", \"support_tickets\".\"status\", \"support_tickets\".\"priority\", \"support_tickets\".\"assigned_staff_id\", \"support_tickets\".\"escalation_reason\", \"support_tickets\".\"created_at\", \"support_tickets\".\"updated_at\", \"support_tickets\".\"escalated_at\", \"support_tickets\".\"resolved_at\", \"support_tickets\".\"closed_at\", \"support_tickets\".\"version\"";
-        let get_own = format!(
-            "SELECT {ticket}, \"ticket_events\".\"id\", \"ticket_events\".\"ticket_id\", \"ticket_events\".\"customer_id\", \"ticket_events\".\"event\", \"ticket_events\".\"actor_id\", \"ticket_events\".\"actor_role\", \"ticket_events\".\"ticket_number\", \"ticket_events\".\"status\", \"ticket_events\".\"occurred_at\" FROM (\"support_tickets\" LEFT OUTER JOIN \"ticket_events\" ON (\"ticket_events\".\"ticket_id\" = \"support_tickets\".\"id\")) WHERE ((\"support_tickets\".\"id\" = :id) AND (\"support_tickets\".\"customer_id\" = :customer)) ORDER BY \"ticket_events\".\"id\" ASC;\n"
+    fn scripts_run_the_services_sql_with_every_value_bound() {
+        let scripts = ServiceQuery::ALL.map(|query| query.script().unwrap());
+        for script in &scripts {
+            // No placeholder left for pgbench to choke on.
+            assert!(!script.contains('$'), "{script}");
+        }
+        let [get_own, list, create] = &scripts;
+        // The current history read: numbered events, in log order.
+        assert!(get_own.contains("\"ticket_events\".\"position\" IS NOT NULL"));
+        assert!(get_own.ends_with("ORDER BY \"ticket_events\".\"position\" ASC;\n"));
+        assert_eq!(variables(get_own), ["id", "customer"]);
+        assert!(get_own.contains("(\"support_tickets\".\"id\" = :id)"));
+        assert_eq!(variables(list), ["before", "customer", "limit"]);
+        assert!(list.contains("(\"support_tickets\".\"id\" < :before)"));
+        assert!(list.ends_with("LIMIT :limit;\n"));
+        // Every literal's `:` hidden from pgbench: only the variables are left.
+        assert_eq!(
+            variables(create),
+            [
+                "customer",
+                "customer",
+                "customer",
+                "customer",
+                "customer",
+                "new_ticket_id"
+            ]
         );
-        assert_eq!(ServiceQuery::GetOwn.script(), get_own);
-        let list = format!(
-            "\\set before 9223372036854775807\n\\set limit 21\nSELECT {ticket} FROM \"support_tickets\" WHERE ((\"support_tickets\".\"id\" < :before) AND (\"support_tickets\".\"customer_id\" = :customer)) ORDER BY \"support_tickets\".\"id\" DESC LIMIT :limit;\n"
+        assert!(
+            create.contains("RETURNING ticket_id, id \\gset new_\nINSERT INTO \"points_ledger\"")
         );
-        assert_eq!(ServiceQuery::List.script(), list);
+        assert!(create.ends_with("ON CONFLICT (\"ticket_id\", \"action\") DO NOTHING;\n"));
+    }
+
+    #[test]
+    fn binds_each_placeholder_once() {
+        let values = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+        assert_eq!(
+            bind("f($11, $1, $10, $2) || $3$4$5$6$7$8$9", &values).unwrap(),
+            "f(k, a, j, b) || cdefghi"
+        );
+        assert!(bind("f($1, $3)", &["a", "b", "c"]).is_err());
+        assert!(bind("f($1, $2)", &["a"]).is_err());
+        assert!(bind("f($0)", &["a"]).is_err());
+        assert!(bind("f($)", &[]).is_err());
+    }
+
+    #[test]
+    fn hides_colons_in_literals() {
+        assert_eq!(text("it's"), "('it''s')");
+        assert_eq!(
+            text("support:ticket_created"),
+            "('support' || chr(58) || 'ticket_created')"
+        );
     }
 
     #[test]
