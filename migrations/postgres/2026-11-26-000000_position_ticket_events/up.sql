@@ -28,9 +28,19 @@ CREATE INDEX ticket_events_unpositioned_idx ON ticket_events (id) WHERE position
 -- and returns the positions of the `wanted` event ids, whoever numbered them.
 -- VOLATILE, so every statement sees what committed before it ran: after the
 -- lock, that includes the previous call's positions.
+--
+-- Numbering leaves a dead entry in ticket_events_unpositioned_idx for every
+-- event until VACUUM. A plain index scan marks such entries dead as it
+-- passes them, so each costs one visit; a bitmap scan (the planner's choice
+-- for a small estimate) never does, and would revisit every one of them on
+-- every call (measured: 3 ms for 40 events after 12,800 numbered, 0.1 ms
+-- with the index scan). Hence the planner settings.
 CREATE FUNCTION support_position_events(wanted BIGINT[])
 RETURNS TABLE (event_id BIGINT, event_position BIGINT)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+SET enable_bitmapscan = off
+SET enable_seqscan = off
+AS $$
 DECLARE
     base BIGINT;
     newest BIGINT;
@@ -46,6 +56,7 @@ BEGIN
         SELECT e.id, base + row_number() OVER (ORDER BY e.id) AS numbered
           FROM ticket_events e
          WHERE e.position IS NULL
+         ORDER BY e.id
     )
     UPDATE ticket_events e
        SET position = batch.numbered
