@@ -34,12 +34,16 @@ CREATE INDEX ticket_events_unpositioned_idx ON ticket_events (id) WHERE position
 -- passes them, so each costs one visit; a bitmap scan (the planner's choice
 -- for a small estimate) never does, and would revisit every one of them on
 -- every call (measured: 3 ms for 40 events after 12,800 numbered, 0.1 ms
--- with the index scan). Hence the planner settings.
+-- with the index scan). Hence the planner settings. The lock is only ever
+-- held for one short call; should a session keep it (a stuck client holding
+-- it by hand), calls fail after lock_timeout instead of making every writer
+-- wait forever, and the next call numbers what they left.
 CREATE FUNCTION support_position_events(wanted BIGINT[])
 RETURNS TABLE (event_id BIGINT, event_position BIGINT)
 LANGUAGE plpgsql VOLATILE
 SET enable_bitmapscan = off
 SET enable_seqscan = off
+SET lock_timeout = '5s'
 AS $$
 DECLARE
     base BIGINT;
