@@ -42,6 +42,7 @@ pub mod statements;
 pub mod test_support;
 mod ticket_insert;
 mod ticket_repository;
+mod ticket_update;
 
 pub use database::{Backend, Database, PoolSettings};
 pub use errors::DatabaseError;

@@ -134,27 +134,53 @@ impl InsertTicket for AsyncPgConnection {
         let (mut event, event_row) =
             creation_event(&placeholder, actor).map_err(RepositoryError::from)?;
         let (payload_head, payload_tail) = split_payload(&event_row.payload, PLACEHOLDER_ID)?;
+        // Taken apart without `..`: a column added to either row fails to
+        // compile here until the statement writes it too.
+        let NewTicketRow {
+            ticket_number,
+            customer_id,
+            booking_id,
+            order_id,
+            issue_type,
+            description,
+            status,
+            priority,
+            created_at,
+            updated_at,
+            version,
+        } = row;
+        let NewEventRow {
+            ticket_id: _,
+            customer_id: event_customer_id,
+            event: event_name,
+            actor_id,
+            actor_role,
+            ticket_number: event_ticket_number,
+            status: event_status,
+            payload: _,
+            occurred_at,
+        } = event_row;
         let ids = diesel::sql_query(INSERT_WITH_EVENT)
-            .bind::<Text, _>(&row.ticket_number)
-            .bind::<BigInt, _>(row.customer_id)
-            .bind::<Nullable<BigInt>, _>(row.booking_id)
-            .bind::<Nullable<BigInt>, _>(row.order_id)
-            .bind::<Text, _>(row.issue_type)
-            .bind::<Text, _>(&row.description)
-            .bind::<Text, _>(row.status)
-            .bind::<Text, _>(row.priority)
-            .bind::<Timestamp, _>(row.created_at)
-            .bind::<Timestamp, _>(row.updated_at)
-            .bind::<BigInt, _>(row.version)
-            .bind::<BigInt, _>(event_row.customer_id)
-            .bind::<Text, _>(event_row.event)
-            .bind::<BigInt, _>(event_row.actor_id)
-            .bind::<Text, _>(&event_row.actor_role)
+            .bind::<Text, _>(ticket_number)
+            .bind::<BigInt, _>(customer_id)
+            .bind::<Nullable<BigInt>, _>(booking_id)
+            .bind::<Nullable<BigInt>, _>(order_id)
+            .bind::<Text, _>(issue_type)
+            .bind::<Text, _>(description)
+            .bind::<Text, _>(status)
+            .bind::<Text, _>(priority)
+            .bind::<Timestamp, _>(created_at)
+            .bind::<Timestamp, _>(updated_at)
+            .bind::<BigInt, _>(version)
+            .bind::<BigInt, _>(event_customer_id)
+            .bind::<Text, _>(event_name)
+            .bind::<BigInt, _>(actor_id)
+            .bind::<Text, _>(actor_role)
             .bind::<Text, _>(payload_head)
             .bind::<Text, _>(payload_tail)
-            .bind::<Nullable<Text>, _>(&event_row.ticket_number)
-            .bind::<Text, _>(event_row.status)
-            .bind::<Timestamp, _>(event_row.occurred_at)
+            .bind::<Nullable<Text>, _>(event_ticket_number)
+            .bind::<Text, _>(event_status)
+            .bind::<Timestamp, _>(occurred_at)
             .get_result::<InsertedIds>(self)
             .await
             .map_err(classify)?;

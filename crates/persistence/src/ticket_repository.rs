@@ -5,12 +5,14 @@
 //! each expansion is monomorphic and diesel checks every query against both
 //! backends at compile time.
 //!
-//! Every write is one transaction holding the ticket change and its event
-//! (see [`crate::event_append`]), so no change exists without its event. The
-//! one backend difference is how that transaction begins: SQLite's
-//! `BEGIN IMMEDIATE` takes the write lock up front (a deferred transaction
-//! that reads and then writes can fail with `SQLITE_BUSY`, which
-//! `busy_timeout` cannot fix), PostgreSQL's plain `BEGIN` suffices.
+//! Every write stores the ticket change and its event atomically, so no
+//! change exists without its event, then waits for the event's log position
+//! ([`crate::event_append`]). How a write is sent differs per backend
+//! ([`crate::ticket_insert`], [`crate::ticket_update`]): SQLite writes in a
+//! `BEGIN IMMEDIATE` transaction, which takes the write lock up front (a
+//! deferred transaction that reads and then writes can fail with
+//! `SQLITE_BUSY`, which `busy_timeout` cannot fix); PostgreSQL in a single
+//! statement, one round trip.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use async_trait::async_trait;
 use diesel::backend::Backend;
 use diesel::dsl;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
     Actor, CustomerId, EventId, NewTicket, RepositoryError, Status, StoredEvent, Ticket,
@@ -26,15 +28,15 @@ use support_domain::{
 };
 
 use crate::database::{PgPool, SqlitePool};
-use crate::errors::{WriteError, classify, corrupt, unavailable};
-use crate::event_append::{AppendEvent, PositionEvents, PositionedInTransaction, prepare};
+use crate::errors::{classify, corrupt, unavailable};
+use crate::event_append::{PositionEvents, PositionedInTransaction, prepare};
 use crate::executor::Executor;
 use crate::read_statement::{pg_read, sqlite_read};
 use crate::rows::{EventRow, TicketChangesRow, TicketRow};
 use crate::schema::{support_tickets, ticket_events};
 use crate::sequencer::Sequencer;
-use crate::sqlite_transaction::ImmediateTransaction;
 use crate::ticket_insert::InsertTicket;
+use crate::ticket_update::{Expected, UpdateTicket};
 
 /// The ticket store over one backend's pool; `Q` gives appended events
 /// their log position ([`PositionEvents`]).
@@ -132,11 +134,10 @@ pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
     history.filter(support_tickets::customer_id.eq(owner))
 }
 
-/// `$write_tx` names the connection method that opens a write transaction:
-/// `immediate_transaction` on SQLite, `transaction` on PostgreSQL; `$read`
-/// the macro that runs a read statement ([`crate::read_statement`]).
+/// `$positions` gives appended events their position ([`PositionEvents`]);
+/// `$read` is the macro that runs a read statement ([`crate::read_statement`]).
 macro_rules! impl_ticket_repository {
-    ($pool:ty, $positions:ty, $write_tx:ident, $read:ident) => {
+    ($pool:ty, $positions:ty, $read:ident) => {
         impl TicketStore<$pool, $positions> {
             /// One ticket by id, scoped to its owner when `owner` is given
             /// (ownership is part of the query, never checked afterwards).
@@ -302,8 +303,11 @@ macro_rules! impl_ticket_repository {
                 expected_version: i64,
                 event: TicketEvent,
             ) -> Result<StoredEvent, RepositoryError> {
-                let id = ticket.id().get();
-                let customer = ticket.customer_id().get();
+                let expected = Expected {
+                    id: ticket.id().get(),
+                    customer: ticket.customer_id().get(),
+                    version: expected_version,
+                };
                 let changes = TicketChangesRow::from_domain(ticket);
                 let (event, event_row) = prepare(event)?;
                 let pool = self.pool.clone();
@@ -311,25 +315,7 @@ macro_rules! impl_ticket_repository {
                 self.executor
                     .run_write(async move {
                         let mut conn = pool.get().await.map_err(unavailable)?;
-                        let row_id = (*conn)
-                            .$write_tx::<_, WriteError, _>(async |c| {
-                                let updated = diesel::update(
-                                    support_tickets::table
-                                        .filter(support_tickets::id.eq(id))
-                                        .filter(support_tickets::customer_id.eq(customer))
-                                        .filter(support_tickets::version.eq(expected_version)),
-                                )
-                                .set(&changes)
-                                .execute(c)
-                                .await?;
-                                if updated == 0 {
-                                    // Rolls back; the event is never written.
-                                    return Err(WriteError::Conflict);
-                                }
-                                c.append_event(&event_row).await.map_err(WriteError::from)
-                            })
-                            .await
-                            .map_err(RepositoryError::from)?;
+                        let row_id = (*conn).update_ticket(expected, changes, event_row).await?;
                         drop(conn);
                         let position = positions.position(row_id).await?;
                         stored(position, event)
@@ -356,10 +342,5 @@ macro_rules! impl_ticket_repository {
     };
 }
 
-impl_ticket_repository!(
-    SqlitePool,
-    PositionedInTransaction,
-    immediate_transaction,
-    sqlite_read
-);
-impl_ticket_repository!(PgPool, Arc<Sequencer>, transaction, pg_read);
+impl_ticket_repository!(SqlitePool, PositionedInTransaction, sqlite_read);
+impl_ticket_repository!(PgPool, Arc<Sequencer>, pg_read);
