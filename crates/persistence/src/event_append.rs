@@ -3,26 +3,26 @@
 //! appear. Readers resume with "everything after N", so a position showing
 //! up behind one already seen would be skipped for good.
 //!
-//! An append is two steps: the event row is inserted in the transaction of
-//! the change it records ([`AppendEvent`], so both commit or neither does),
-//! then it gets its position ([`PositionEvents`]).
+//! An append is two steps: the event row is inserted together with the
+//! change it records, atomically (SQLite: [`append_event`] in the change's
+//! transaction; PostgreSQL: in the change's single statement, see
+//! [`crate::ticket_insert`] and [`crate::ticket_update`]), then it gets its
+//! position ([`PositionEvents`]).
 //!
-//! * SQLite has one writer; write transactions begin `IMMEDIATE` (see
-//!   [`crate::ticket_repository`]), so ids are in commit order by
-//!   construction and the append sets `position = id` in the transaction.
+//! * SQLite has one writer; write transactions begin `IMMEDIATE`, so ids are
+//!   in commit order by construction and the append sets `position = id` in
+//!   the transaction.
 //! * PostgreSQL hands out identity values in the order transactions *draw*
 //!   them, not the order they commit. The row is inserted unpositioned and
 //!   numbered after its commit by [`crate::sequencer`], which gives every
 //!   committed event a position above all positions already visible. Writers
 //!   themselves never take turns: only the numbering, a single short call
 //!   for many events, does.
-//!
-//! The INSERT itself is written once ([`insert_event!`]) for both backends.
 
 use async_trait::async_trait;
 use diesel::QueryResult;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use support_domain::{RepositoryError, TicketEvent};
 
 use crate::database::SqliteConn;
@@ -34,21 +34,11 @@ use crate::schema::ticket_events;
 /// position (sent by `support_position_events()`, see the migrations).
 pub(crate) const NOTIFY_CHANNEL: &str = "support_ticket_events";
 
-/// Inserts an event inside the caller's write transaction.
-#[async_trait]
-pub(crate) trait AppendEvent: Send {
-    /// Inserts `row` and returns its row id, to hand to
-    /// [`PositionEvents::position`] once the transaction committed. Must run
-    /// inside the transaction of the change the event records, so both
-    /// commit or neither does.
-    async fn append_event(&mut self, row: &NewEventRow) -> QueryResult<i64>;
-}
-
 /// Gives committed events their log position.
 #[async_trait]
 pub(crate) trait PositionEvents: Send + Sync {
-    /// The position of the committed event with row id `row_id` (as returned
-    /// by [`AppendEvent::append_event`]), once readers can see it there.
+    /// The position of the committed event with row id `row_id`, once
+    /// readers can see it there.
     async fn position(&self, row_id: i64) -> Result<i64, RepositoryError>;
 }
 
@@ -60,34 +50,20 @@ pub(crate) fn prepare(mut event: TicketEvent) -> Result<(TicketEvent, NewEventRo
     Ok((event, row))
 }
 
-/// `INSERT INTO ticket_events ... RETURNING id` on connection `$conn`.
-macro_rules! insert_event {
-    ($conn:expr, $row:expr) => {
-        diesel::insert_into(ticket_events::table)
-            .values($row)
-            .returning(ticket_events::id)
-            .get_result::<i64>($conn)
-            .await
-    };
-}
-
-#[async_trait]
-impl AppendEvent for SqliteConn {
-    async fn append_event(&mut self, row: &NewEventRow) -> QueryResult<i64> {
-        let id = insert_event!(&mut *self, row)?;
-        diesel::update(ticket_events::table.find(id))
-            .set(ticket_events::position.eq(id))
-            .execute(self)
-            .await?;
-        Ok(id)
-    }
-}
-
-#[async_trait]
-impl AppendEvent for AsyncPgConnection {
-    async fn append_event(&mut self, row: &NewEventRow) -> QueryResult<i64> {
-        insert_event!(self, row)
-    }
+/// Inserts `row` on SQLite with `position = id` and returns that id. Must
+/// run inside the transaction of the change the event records, so both
+/// commit or neither does.
+pub(crate) async fn append_event(conn: &mut SqliteConn, row: &NewEventRow) -> QueryResult<i64> {
+    let id = diesel::insert_into(ticket_events::table)
+        .values(row)
+        .returning(ticket_events::id)
+        .get_result::<i64>(&mut *conn)
+        .await?;
+    diesel::update(ticket_events::table.find(id))
+        .set(ticket_events::position.eq(id))
+        .execute(conn)
+        .await?;
+    Ok(id)
 }
 
 /// SQLite's events are positioned in their own transaction (`position = id`).

@@ -76,6 +76,12 @@ impl Sequencer {
         })
     }
 
+    /// The queue, even if a panic elsewhere poisoned its lock (it holds no
+    /// invariant a panic could break half-way).
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Numbers whatever committed events are still unpositioned (left by a
     /// writer that stopped between its commit and its numbering).
     pub(crate) async fn position_pending(self: &Arc<Self>) -> Result<(), RepositoryError> {
@@ -159,12 +165,6 @@ impl Drop for Drain {
             // Dropping the senders answers the waiters with an error.
             queue.waiting.clear();
         }
-    }
-}
-
-impl Sequencer {
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

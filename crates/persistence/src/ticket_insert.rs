@@ -23,7 +23,7 @@ use support_domain::{
 
 use crate::database::SqliteConn;
 use crate::errors::{WriteError, classify, corrupt};
-use crate::event_append::{AppendEvent, prepare};
+use crate::event_append::{append_event, prepare};
 use crate::rows::{NewEventRow, NewTicketRow, to_micros};
 use crate::schema::support_tickets;
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -76,7 +76,7 @@ impl InsertTicket for SqliteConn {
                 .await?;
             let ticket = ticket.with_id(ticket_id(id).map_err(WriteError::Rejected)?);
             let (event, event_row) = creation_event(&ticket, actor)?;
-            let row_id = c.append_event(&event_row).await?;
+            let row_id = append_event(c, &event_row).await?;
             Ok((ticket, event, row_id))
         })
         .await

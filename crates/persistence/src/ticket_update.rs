@@ -16,7 +16,7 @@ use support_domain::RepositoryError;
 
 use crate::database::SqliteConn;
 use crate::errors::{WriteError, classify};
-use crate::event_append::AppendEvent;
+use crate::event_append::append_event;
 use crate::rows::{NewEventRow, TicketChangesRow};
 use crate::schema::support_tickets;
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -67,7 +67,7 @@ impl UpdateTicket for SqliteConn {
                 // Rolls back; the event is never written.
                 return Err(WriteError::Conflict);
             }
-            Ok(c.append_event(&event).await?)
+            Ok(append_event(c, &event).await?)
         })
         .await
         .map_err(RepositoryError::from)

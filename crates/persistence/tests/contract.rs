@@ -884,14 +884,14 @@ async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
     assert_eq!(events.len(), 2 * everyone.len(), "one event per write");
     assert!(
         events.windows(2).all(|w| w[0].id < w[1].id),
-        "the log stays in id order"
+        "the log stays in position order"
     );
 }
 
 /// A request dropped mid-write (client gone, timeout) on a worker handle:
 /// the write still runs to its end, all or nothing, rather than leaving a
-/// transaction open (on PostgreSQL, one holding the append lock every
-/// writer waits for) on a connection back in the pool.
+/// transaction open on a connection back in the pool, or (on PostgreSQL) a
+/// committed event unnumbered until some later write.
 async fn a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody(ctx: &Ctx) {
     let db = ctx.db.clone();
     let ticket_id = std::thread::spawn(move || {

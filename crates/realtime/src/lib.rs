@@ -1,7 +1,7 @@
 //! Live ticket events over WebSocket.
 //!
 //! * [`Broadcaster`]: the domain's [`EventNotifier`](support_domain::ports::EventNotifier)
-//!   adapter; its tailer publishes logged events in commit order, each
+//!   adapter; its tailer publishes logged events in log (position) order, each
 //!   serialised once, and it fans them out without ever waiting;
 //! * [`configure`]: mounts `GET /ws[?since=N]`, which authenticates before
 //!   upgrading, replays the log after `N`, then continues live with no gap and
