@@ -27,7 +27,7 @@ use crate::event_store::EventStore;
 use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
 use crate::points_ledger::PointsLedger;
-use crate::sequencer::Sequencer;
+use crate::sequencer::{SWEEP_PERIOD, Sequencer};
 use crate::ticket_repository::TicketStore;
 
 /// The async SQLite connection: a sync diesel connection whose statements
@@ -340,14 +340,11 @@ impl Database {
         }
         if let Pools::Postgres(_, _, sequencer) = &self.pools {
             // Events an instance committed but did not get to number (it
-            // stopped in between) become readable now.
-            sequencer
-                .position_pending()
-                .await
-                .map_err(|e| DatabaseError::Migration {
-                    backend,
-                    message: format!("numbering pending events: {e}"),
-                })?;
+            // stopped in between) become readable now; if that fails, the
+            // next numbering or sweep does it.
+            if let Err(error) = sequencer.position_pending().await {
+                tracing::warn!(%error, "numbering pending events failed; the sweep retries");
+            }
         }
         Ok(applied)
     }
@@ -398,6 +395,18 @@ impl Database {
         };
         let config = ListenerConfig::new(&source.url, source.settings.wait_timeout);
         Some(commit_listener::spawn(&self.executor, config, on_commit))
+    }
+
+    /// Numbers committed events no writer asked to number (their writer
+    /// stopped between its commit and the numbering) every few seconds, so
+    /// they become readable even while nobody writes; stops when the handle
+    /// is aborted. `None` on SQLite, where every event is numbered in its own
+    /// transaction.
+    pub fn spawn_numbering_sweep(&self) -> Option<JoinHandle<()>> {
+        let Pools::Postgres(_, _, sequencer) = &self.pools else {
+            return None;
+        };
+        Some(sequencer.spawn_sweep(SWEEP_PERIOD))
     }
 
     /// The points ledger on this database.

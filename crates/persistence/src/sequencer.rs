@@ -17,11 +17,18 @@
 //! will see it.
 //!
 //! An event whose writer stopped between commit and numbering (a crash) is
-//! numbered by the next call from any instance, or by
-//! [`Sequencer::position_pending`] when an instance starts.
+//! numbered by the next call from any instance, when an instance starts
+//! ([`Sequencer::position_pending`]), and by every instance's periodic sweep
+//! ([`Sequencer::spawn_sweep`]), so also while nobody writes.
+//!
+//! A writer whose numbering fails (the database gone between its commit and
+//! the call, for longer than the attempts last) is told the store is
+//! unavailable although its change committed, like a client whose `COMMIT`
+//! acknowledgement was lost; its event is numbered by the next call or sweep.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
@@ -29,15 +36,26 @@ use diesel::sql_types::{Array, BigInt, Nullable};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::database::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::PositionEvents;
 use crate::executor::Executor;
 
-/// How many times one batch is tried (a pooled connection that died since
-/// its last use fails the first attempt).
+/// How many times one batch is tried: a pooled connection that died since
+/// its last use fails the first attempt. Every attempt is safe to repeat: a
+/// call only numbers events that have no position yet, and returns the
+/// positions of the wanted ones whoever numbered them.
 const ATTEMPTS: usize = 2;
+
+/// Longest wait for one attempt, connection checkout included. The function
+/// gives up on its lock after `lock_timeout` (5 s, see the migration); this
+/// bounds the rest, such as a connection that stopped answering.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// How often [`Sequencer::spawn_sweep`] numbers what nobody asked for.
+pub(crate) const SWEEP_PERIOD: Duration = Duration::from_secs(5);
 
 /// A writer waiting for its event's position.
 type Waiter = (i64, oneshot::Sender<Result<i64, RepositoryError>>);
@@ -111,12 +129,35 @@ impl Sequencer {
     }
 
     async fn call_once(&self, wanted: Vec<i64>) -> Result<Vec<Numbered>, RepositoryError> {
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        diesel::sql_query("SELECT event_id, event_position FROM support_position_events($1)")
-            .bind::<Array<BigInt>, _>(wanted)
-            .load::<Numbered>(&mut *conn)
+        let attempt = async {
+            let mut conn = self.pool.get().await.map_err(unavailable)?;
+            diesel::sql_query("SELECT event_id, event_position FROM support_position_events($1)")
+                .bind::<Array<BigInt>, _>(wanted)
+                .load::<Numbered>(&mut *conn)
+                .await
+                .map_err(classify)
+        };
+        tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
             .await
-            .map_err(classify)
+            .map_err(|_| unavailable(format!("event numbering took over {ATTEMPT_TIMEOUT:?}")))?
+    }
+
+    /// Every `period`, numbers whatever committed events are still
+    /// unpositioned, so an event whose writer stopped before asking (a
+    /// crash) becomes readable even while nobody writes. Runs until the
+    /// handle is aborted.
+    pub(crate) fn spawn_sweep(self: &Arc<Self>, period: Duration) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        self.executor.spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = this.call(Vec::new()).await {
+                    tracing::warn!(%error, "numbering pending events failed; retrying later");
+                }
+            }
+        })
     }
 }
 

@@ -274,6 +274,7 @@ contract_tests!(
     migrations_already_applied_are_not_rerun,
     insert_appends_exactly_one_created_event,
     update_appends_one_event_with_the_status,
+    an_update_by_someone_else_logs_its_own_actor_and_time,
     conflicts_duplicates_and_live_only_events_append_nothing,
     read_after_is_ordered_exclusive_limited_and_filtered,
     ticket_history_is_one_tickets_events_in_order,
@@ -907,15 +908,16 @@ async fn a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody(ctx: &C
             let event = change_event(&ticket);
             // Polled once, then dropped (unless it was done by then).
             let _ = futures_util::FutureExt::now_or_never(repo.update(&ticket, 1, event));
-            // Let the worker's runtime run what was left behind.
+            // Let the worker's runtime run what was left behind: the change
+            // and the numbering of its event, which makes it readable.
             for _ in 0..200 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                let stored = repo
-                    .find_for_customer(ticket.id(), customer(330))
+                let (stored, history) = repo
+                    .find_with_history(ticket.id(), Some(customer(330)))
                     .await
                     .unwrap()
                     .unwrap();
-                if stored.version() == 2 {
+                if stored.version() == 2 && history.len() == 2 {
                     return ticket.id();
                 }
             }
@@ -925,7 +927,8 @@ async fn a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody(ctx: &C
     let ticket_id = tokio::task::spawn_blocking(move || ticket_id.join().unwrap())
         .await
         .unwrap();
-    // Nobody waits for a lock the abandoned write took.
+    // Nobody waits on what the abandoned write held (SQLite's write turn,
+    // a transaction's row locks).
     within(Duration::from_secs(5), insert(&*ctx.repo(), 331, 0)).await;
     let (stored, history) = ctx
         .repo()
@@ -1029,6 +1032,57 @@ async fn update_appends_one_event_with_the_status(ctx: &Ctx) {
             "ticketId": ticket.id().get(),
             "status": "escalated",
         })
+    );
+}
+
+/// An update's event keeps its own actor and time: staff acting on a
+/// customer's ticket, at a moment other than the ticket's `updated_at`. (The
+/// other tests' events are by the owner, at `updated_at`, where swapped
+/// columns would go unnoticed.)
+async fn an_update_by_someone_else_logs_its_own_actor_and_time(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    let mut ticket = insert(&*repo, 515, 0).await;
+    ticket.escalate(None, at(10, 0)).unwrap();
+    let staff = Actor {
+        user_id: UserId::new(9_001).unwrap(),
+        role: Role::Other("night_manager".to_owned()),
+    };
+    let event = TicketEvent::about(
+        TicketEventKind::StatusChanged,
+        staff.clone(),
+        &ticket,
+        at(12, 7),
+    );
+    let stored = repo.update(&ticket, 1, event).await.unwrap();
+    assert_eq!(stored.event.actor, staff);
+    assert_eq!(stored.event.customer_id, customer(515));
+    assert_eq!(stored.event.occurred_at, at(12, 7));
+    let events = all_events(&*log).await;
+    assert_eq!(
+        events.last(),
+        Some(&stored),
+        "read back as it was handed back"
+    );
+    assert_eq!(
+        raw.payload(stored.id.get()).await,
+        serde_json::json!({
+            "userId": 9_001,
+            "role": "night_manager",
+            "ticketId": ticket.id().get(),
+            "status": "escalated",
+        })
+    );
+    let saved = repo
+        .find_for_customer(ticket.id(), customer(515))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved.updated_at(),
+        at(10, 0),
+        "the ticket keeps its own time"
     );
 }
 
@@ -1404,8 +1458,9 @@ async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
 
     let repo = db.tickets();
     let write = tokio::spawn(async move {
-        repo.insert_owned(new_ticket(610, IssueType::Other, at(0, 0)))
-            .await
+        let new = new_ticket(610, IssueType::Other, at(0, 0));
+        let actor = owner_of(&new);
+        repo.insert(new, actor).await
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     while unpositioned(&mut admin).await == 0 {
@@ -1429,14 +1484,18 @@ async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
     assert_eq!(log.last_position().await.unwrap(), LogPosition::START);
 
     holder.batch_execute("COMMIT").await.unwrap();
-    let created = tokio::time::timeout(Duration::from_secs(5), write)
+    let (created, event) = tokio::time::timeout(Duration::from_secs(5), write)
         .await
         .expect("the write answers once numbering is free")
         .unwrap()
         .unwrap();
     assert_eq!(unpositioned(&mut admin).await, 0);
     let events = all_events(&*log).await;
-    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events,
+        vec![event],
+        "the writer is told where readers see it"
+    );
     assert_eq!(events[0].event.ticket_id, created.id());
     let (_, history) = db
         .tickets()
@@ -1449,7 +1508,7 @@ async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
 
 /// A writer that stopped between its commit and its numbering (a crash)
 /// leaves its event unpositioned: the next numbering call of any handle
-/// numbers it, and so does every instance when it starts.
+/// numbers it, and so do every instance when it starts and its sweep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_events_left_unnumbered_by_a_stopped_writer_are_numbered_later() {
     let test_db = PostgresTestDb::new();
@@ -1496,6 +1555,19 @@ async fn postgres_events_left_unnumbered_by_a_stopped_writer_are_numbered_later(
     restarted.run_migrations().await.unwrap();
     assert_eq!(unpositioned(&mut admin).await, 0);
     assert_eq!(all_events(&*restarted.events()).await.len(), 4);
+
+    // And the sweep numbers it while nobody writes.
+    admin.batch_execute(&orphan(3)).await.unwrap();
+    let sweep = restarted
+        .spawn_numbering_sweep()
+        .expect("PostgreSQL sweeps");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while unpositioned(&mut admin).await > 0 {
+        assert!(Instant::now() < deadline, "the sweep never numbered it");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sweep.abort();
+    assert_eq!(all_events(&*restarted.events()).await.len(), 5);
 }
 
 // ------------------------------------------ cross-instance wake-ups (PG)

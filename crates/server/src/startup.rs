@@ -237,6 +237,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     if let Some(listener) = db.spawn_commit_listener(Arc::new(on_commit)) {
         background.push(listener);
     }
+    if let Some(sweep) = db.spawn_numbering_sweep() {
+        background.push(sweep);
+    }
     background.push(tokio::spawn(purge_expired(
         service.clone(),
         config.event_retention,

@@ -49,6 +49,12 @@ DECLARE
     base BIGINT;
     newest BIGINT;
 BEGIN
+    -- Under REPEATABLE READ or SERIALIZABLE (a database or role default) the
+    -- snapshot would predate the lock, and the previous call's positions.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'support_position_events() needs READ COMMITTED, not %',
+            current_setting('transaction_isolation');
+    END IF;
     -- "SUPPORT" plus 0x02 (the migration lock uses 0x01).
     PERFORM pg_advisory_xact_lock(6004793984026825730);
     SELECT greatest(
