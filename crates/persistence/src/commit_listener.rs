@@ -21,9 +21,11 @@ use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
 
-use crate::event_append::NOTIFY_CHANNEL;
 use crate::executor::Executor;
 
+/// The channel to `LISTEN` on. `support_position_events()` (see the
+/// PostgreSQL migrations) notifies it, with the newest position as payload.
+const NOTIFY_CHANNEL: &str = "support_ticket_events";
 /// First wait before reconnecting; doubled after every failed attempt.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts.

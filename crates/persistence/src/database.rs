@@ -166,6 +166,17 @@ impl Target {
     }
 }
 
+/// A pool of `backend` that could not be built.
+fn pool_build_error(
+    backend: Backend,
+    error: diesel_async::pooled_connection::deadpool::BuildError,
+) -> DatabaseError {
+    DatabaseError::Pool {
+        backend,
+        message: error.to_string(),
+    }
+}
+
 /// The URL scheme, if the text starts with one. A one-letter "scheme" is a
 /// Windows drive (`C:\...`), so it is a path.
 fn scheme_of(url: &str) -> Option<&str> {
@@ -234,11 +245,7 @@ impl Database {
     ) -> Result<Self, DatabaseError> {
         let target = Target::parse(url)?;
         let backend = target.backend();
-        let pool_error =
-            |e: diesel_async::pooled_connection::deadpool::BuildError| DatabaseError::Pool {
-                backend,
-                message: e.to_string(),
-            };
+        let pool_error = |e| pool_build_error(backend, e);
         let executor = match backend {
             Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
             Backend::Postgres => Executor::spawn_on(runtime),
@@ -290,13 +297,8 @@ impl Database {
                     .settings
                     .max_size_for(Backend::Postgres)
                     .div_ceil(workers.max(1));
-                let pool =
-                    pg_pool(source.url.to_string(), share, source.settings).map_err(|e| {
-                        DatabaseError::Pool {
-                            backend: Backend::Postgres,
-                            message: e.to_string(),
-                        }
-                    })?;
+                let pool = pg_pool(source.url.to_string(), share, source.settings)
+                    .map_err(|e| pool_build_error(Backend::Postgres, e))?;
                 let sequencer = Sequencer::new(pool.clone(), executor.clone());
                 Pools::Postgres(pool, source.clone(), sequencer)
             }

@@ -30,10 +30,6 @@ use crate::errors::WriteError;
 use crate::rows::{NewEventRow, to_micros};
 use crate::schema::ticket_events;
 
-/// The channel other instances `LISTEN` on; the payload is the newest
-/// position (sent by `support_position_events()`, see the migrations).
-pub(crate) const NOTIFY_CHANNEL: &str = "support_ticket_events";
-
 /// Gives committed events their log position.
 #[async_trait]
 pub(crate) trait PositionEvents: Send + Sync {

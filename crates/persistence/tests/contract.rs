@@ -1574,14 +1574,21 @@ async fn postgres_events_left_unnumbered_by_a_stopped_writer_are_numbered_later(
 
 /// Counts the listener's calls.
 #[derive(Clone, Default)]
-struct Calls(Arc<AtomicU32>);
+struct Calls(Arc<AtomicU32>, Arc<std::sync::Mutex<Vec<Option<i64>>>>);
 
 impl Calls {
     fn callback(&self) -> Arc<dyn Fn(Option<i64>) + Send + Sync> {
         let count = Arc::clone(&self.0);
-        Arc::new(move |_| {
+        let positions = Arc::clone(&self.1);
+        Arc::new(move |position| {
+            positions.lock().unwrap().push(position);
             count.fetch_add(1, Ordering::SeqCst);
         })
+    }
+
+    /// Every position the callback was given (`None` for a (re)start).
+    fn positions(&self) -> Vec<Option<i64>> {
+        self.1.lock().unwrap().clone()
     }
 
     fn get(&self) -> u32 {
@@ -1679,6 +1686,12 @@ async fn postgres_commits_wake_the_listener_of_another_instance_across_reconnect
     .await
     .expect("notification with the event id");
     assert_eq!(payload, event_id.get().to_string());
+    assert_eq!(calls.positions()[0], None, "the first call is the start");
+    assert!(
+        calls.positions().contains(&Some(event_id.get())),
+        "B's callback is told how far the log goes: {:?}",
+        calls.positions()
+    );
 
     // Kill B's listening backend: B reconnects, listens again, and calls
     // back once so its caller catches up on what it missed meanwhile.
