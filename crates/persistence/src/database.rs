@@ -212,7 +212,7 @@ pub(crate) struct PgSource {
 /// its own with [`Database::for_worker`].
 #[derive(Clone)]
 pub struct Database {
-    pools: Pools,
+    pub(crate) pools: Pools,
     executor: Executor,
 }
 

@@ -32,6 +32,7 @@ mod event_store;
 mod executor;
 mod migrations;
 mod points_ledger;
+mod prepared;
 mod read_statement;
 mod rows;
 pub mod schema;

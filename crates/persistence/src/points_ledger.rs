@@ -13,6 +13,7 @@ use support_domain::{PointsAward, PointsError};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{classify, unavailable};
 use crate::executor::Executor;
+use crate::prepared::Prepared;
 use crate::rows::NewPointsRow;
 use crate::schema::points_ledger;
 
@@ -31,15 +32,18 @@ impl<P> PointsLedger<P> {
 
 /// The insert of `row`, which grants nothing if its ticket already earned
 /// its action: one function for both backends and for [`crate::statements`],
-/// which renders its SQL. `impl Trait` hides only the name of the query's
-/// static type, so its prepared statement is cached as before.
+/// which renders its SQL. Diesel would not cache an `ON CONFLICT` insert;
+/// this one's text never varies (one row, fixed columns, `DO NOTHING`), so it
+/// is kept [`Prepared`].
 pub(crate) fn award_insert(
     row: &NewPointsRow,
 ) -> impl QueryFragment<Pg> + QueryFragment<Sqlite> + QueryId + Send + '_ {
-    diesel::insert_into(points_ledger::table)
-        .values(row)
-        .on_conflict((points_ledger::ticket_id, points_ledger::action))
-        .do_nothing()
+    Prepared::fixed(
+        diesel::insert_into(points_ledger::table)
+            .values(row)
+            .on_conflict((points_ledger::ticket_id, points_ledger::action))
+            .do_nothing(),
+    )
 }
 
 macro_rules! impl_points_awarder {

@@ -42,6 +42,7 @@ use crate::database::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::PositionEvents;
 use crate::executor::Executor;
+use crate::prepared::Prepared;
 
 /// How many times one batch is tried: a pooled connection that died since
 /// its last use fails the first attempt. Every attempt is safe to repeat: a
@@ -131,11 +132,13 @@ impl Sequencer {
     async fn call_once(&self, wanted: Vec<i64>) -> Result<Vec<Numbered>, RepositoryError> {
         let attempt = async {
             let mut conn = self.pool.get().await.map_err(unavailable)?;
-            diesel::sql_query("SELECT event_id, event_position FROM support_position_events($1)")
-                .bind::<Array<BigInt>, _>(wanted)
-                .load::<Numbered>(&mut *conn)
-                .await
-                .map_err(classify)
+            Prepared::sql(
+                "SELECT event_id, event_position FROM support_position_events($1)",
+                |q| q.bind::<Array<BigInt>, _>(wanted),
+            )
+            .load::<Numbered>(&mut *conn)
+            .await
+            .map_err(classify)
         };
         tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
             .await

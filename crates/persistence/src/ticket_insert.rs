@@ -24,6 +24,7 @@ use support_domain::{
 use crate::database::SqliteConn;
 use crate::errors::{WriteError, classify, corrupt};
 use crate::event_append::{append_event, prepare};
+use crate::prepared::Prepared;
 use crate::rows::{NewEventRow, NewTicketRow, to_micros};
 use crate::schema::support_tickets;
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -160,30 +161,31 @@ impl InsertTicket for AsyncPgConnection {
             payload: _,
             occurred_at,
         } = event_row;
-        let ids = diesel::sql_query(INSERT_WITH_EVENT)
-            .bind::<Text, _>(ticket_number)
-            .bind::<BigInt, _>(customer_id)
-            .bind::<Nullable<BigInt>, _>(booking_id)
-            .bind::<Nullable<BigInt>, _>(order_id)
-            .bind::<Text, _>(issue_type)
-            .bind::<Text, _>(description)
-            .bind::<Text, _>(status)
-            .bind::<Text, _>(priority)
-            .bind::<Timestamp, _>(created_at)
-            .bind::<Timestamp, _>(updated_at)
-            .bind::<BigInt, _>(version)
-            .bind::<BigInt, _>(event_customer_id)
-            .bind::<Text, _>(event_name)
-            .bind::<BigInt, _>(actor_id)
-            .bind::<Text, _>(actor_role)
-            .bind::<Text, _>(payload_head)
-            .bind::<Text, _>(payload_tail)
-            .bind::<Nullable<Text>, _>(event_ticket_number)
-            .bind::<Text, _>(event_status)
-            .bind::<Timestamp, _>(occurred_at)
-            .get_result::<InsertedIds>(self)
-            .await
-            .map_err(classify)?;
+        let ids = Prepared::sql(INSERT_WITH_EVENT, |q| {
+            q.bind::<Text, _>(ticket_number)
+                .bind::<BigInt, _>(customer_id)
+                .bind::<Nullable<BigInt>, _>(booking_id)
+                .bind::<Nullable<BigInt>, _>(order_id)
+                .bind::<Text, _>(issue_type)
+                .bind::<Text, _>(description)
+                .bind::<Text, _>(status)
+                .bind::<Text, _>(priority)
+                .bind::<Timestamp, _>(created_at)
+                .bind::<Timestamp, _>(updated_at)
+                .bind::<BigInt, _>(version)
+                .bind::<BigInt, _>(event_customer_id)
+                .bind::<Text, _>(event_name)
+                .bind::<BigInt, _>(actor_id)
+                .bind::<Text, _>(actor_role)
+                .bind::<Text, _>(payload_head)
+                .bind::<Text, _>(payload_tail)
+                .bind::<Nullable<Text>, _>(event_ticket_number)
+                .bind::<Text, _>(event_status)
+                .bind::<Timestamp, _>(occurred_at)
+        })
+        .get_result::<InsertedIds>(self)
+        .await
+        .map_err(classify)?;
         let ticket = ticket.with_id(ticket_id(ids.ticket_id)?);
         event.ticket_id = ticket.id();
         Ok((ticket, event, ids.id))

@@ -17,6 +17,7 @@ use support_domain::RepositoryError;
 use crate::database::SqliteConn;
 use crate::errors::{WriteError, classify};
 use crate::event_append::append_event;
+use crate::prepared::Prepared;
 use crate::rows::{NewEventRow, TicketChangesRow};
 use crate::schema::support_tickets;
 use crate::sqlite_transaction::ImmediateTransaction;
@@ -127,32 +128,33 @@ impl UpdateTicket for AsyncPgConnection {
             payload,
             occurred_at,
         } = event;
-        diesel::sql_query(UPDATE_WITH_EVENT)
-            .bind::<Text, _>(status)
-            .bind::<Text, _>(priority)
-            .bind::<Nullable<BigInt>, _>(assigned_staff_id)
-            .bind::<Nullable<Text>, _>(escalation_reason)
-            .bind::<Timestamp, _>(updated_at)
-            .bind::<Nullable<Timestamp>, _>(escalated_at)
-            .bind::<Nullable<Timestamp>, _>(resolved_at)
-            .bind::<Nullable<Timestamp>, _>(closed_at)
-            .bind::<BigInt, _>(version)
-            .bind::<BigInt, _>(expected.id)
-            .bind::<BigInt, _>(expected.customer)
-            .bind::<BigInt, _>(expected.version)
-            .bind::<BigInt, _>(customer_id)
-            .bind::<Text, _>(event)
-            .bind::<BigInt, _>(actor_id)
-            .bind::<Text, _>(actor_role)
-            .bind::<Nullable<Text>, _>(ticket_number)
-            .bind::<Text, _>(event_status)
-            .bind::<Text, _>(payload)
-            .bind::<Timestamp, _>(occurred_at)
-            .get_result::<EventRowId>(self)
-            .await
-            .optional()
-            .map_err(classify)?
-            .map(|row| row.id)
-            .ok_or(RepositoryError::Conflict)
+        Prepared::sql(UPDATE_WITH_EVENT, |q| {
+            q.bind::<Text, _>(status)
+                .bind::<Text, _>(priority)
+                .bind::<Nullable<BigInt>, _>(assigned_staff_id)
+                .bind::<Nullable<Text>, _>(escalation_reason)
+                .bind::<Timestamp, _>(updated_at)
+                .bind::<Nullable<Timestamp>, _>(escalated_at)
+                .bind::<Nullable<Timestamp>, _>(resolved_at)
+                .bind::<Nullable<Timestamp>, _>(closed_at)
+                .bind::<BigInt, _>(version)
+                .bind::<BigInt, _>(expected.id)
+                .bind::<BigInt, _>(expected.customer)
+                .bind::<BigInt, _>(expected.version)
+                .bind::<BigInt, _>(customer_id)
+                .bind::<Text, _>(event)
+                .bind::<BigInt, _>(actor_id)
+                .bind::<Text, _>(actor_role)
+                .bind::<Nullable<Text>, _>(ticket_number)
+                .bind::<Text, _>(event_status)
+                .bind::<Text, _>(payload)
+                .bind::<Timestamp, _>(occurred_at)
+        })
+        .get_result::<EventRowId>(self)
+        .await
+        .optional()
+        .map_err(classify)?
+        .map(|row| row.id)
+        .ok_or(RepositoryError::Conflict)
     }
 }
