@@ -26,7 +26,7 @@ use crate::event_append::PositionedInTransaction;
 use crate::event_store::EventStore;
 use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
-use crate::points_ledger::PointsLedger;
+use crate::points_ledger::{PointsLedger, batched_ledger};
 use crate::sequencer::{SWEEP_PERIOD, Sequencer};
 use crate::ticket_repository::TicketStore;
 
@@ -266,7 +266,7 @@ impl Database {
             Target::Postgres { url } => {
                 let pool = pg_pool(url.clone(), settings.max_size_for(backend), settings)
                     .map_err(pool_error)?;
-                let sequencer = Sequencer::new(pool.clone(), executor.clone());
+                let sequencer = Sequencer::sequencer(pool.clone(), executor.clone());
                 let source = PgSource {
                     url: Arc::from(url),
                     settings,
@@ -299,7 +299,7 @@ impl Database {
                     .div_ceil(workers.max(1));
                 let pool = pg_pool(source.url.to_string(), share, source.settings)
                     .map_err(|e| pool_build_error(Backend::Postgres, e))?;
-                let sequencer = Sequencer::new(pool.clone(), executor.clone());
+                let sequencer = Sequencer::sequencer(pool.clone(), executor.clone());
                 Pools::Postgres(pool, source.clone(), sequencer)
             }
         };
@@ -416,7 +416,7 @@ impl Database {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(PointsLedger::new(pool.clone(), self.executor.clone())),
             Pools::Postgres(pool, ..) => {
-                Arc::new(PointsLedger::new(pool.clone(), self.executor.clone()))
+                Arc::new(batched_ledger(pool.clone(), self.executor.clone()))
             }
         }
     }

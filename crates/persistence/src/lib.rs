@@ -24,6 +24,7 @@
 //! [`EventLog`]: support_domain::ports::EventLog
 #![deny(missing_docs)]
 
+mod batch;
 mod commit_listener;
 mod database;
 mod errors;

@@ -182,7 +182,7 @@ mod postgres_tests {
             "SELECT split_part(statement, ' ', 1) || ' ' || split_part(statement, ' ', 2) \
                  || ' ' || split_part(statement, ' ', 3) AS statement, \
              count(*) AS uses FROM pg_prepared_statements \
-             WHERE statement ~ '^(WITH|INSERT INTO \"points_ledger\"|SELECT event_id)' \
+             WHERE statement ~ '^(WITH|INSERT INTO \"?points_ledger|SELECT event_id)' \
              GROUP BY 1 ORDER BY 1",
         )
         .load::<PreparedRow>(&mut *conn)
@@ -195,7 +195,7 @@ mod postgres_tests {
         assert_eq!(
             found,
             [
-                ("INSERT INTO \"points_ledger\"", 1),
+                ("INSERT INTO points_ledger", 1),
                 ("SELECT event_id, event_position", 1),
                 ("WITH changed AS", 1),
                 ("WITH ticket AS", 1),

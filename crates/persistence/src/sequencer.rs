@@ -27,7 +27,7 @@
 //! acknowledgement was lost; its event is numbered by the next call or sweep.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,9 +35,9 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Nullable};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::batch::{Batched, Batcher};
 use crate::database::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::PositionEvents;
@@ -58,23 +58,14 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often [`Sequencer::spawn_sweep`] numbers what nobody asked for.
 pub(crate) const SWEEP_PERIOD: Duration = Duration::from_secs(5);
 
-/// A writer waiting for its event's position.
-type Waiter = (i64, oneshot::Sender<Result<i64, RepositoryError>>);
-
-/// Batches position requests into calls of `support_position_events()`.
-/// One per [`crate::Database`] handle; cheap to share.
-pub(crate) struct Sequencer {
+/// Sends position requests as calls of `support_position_events()`.
+pub(crate) struct Numbering {
     pool: PgPool,
-    executor: Executor,
-    queue: Mutex<Queue>,
 }
 
-/// Requests not yet sent, and whether a drain task is sending them.
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Waiter>,
-    draining: bool,
-}
+/// Batches position requests ([`crate::batch`]). One per
+/// [`crate::Database`] handle; cheap to share.
+pub(crate) type Sequencer = Batcher<Numbering>;
 
 /// One row of `support_position_events()`.
 #[derive(QueryableByName)]
@@ -87,30 +78,40 @@ struct Numbered {
 
 impl Sequencer {
     /// A sequencer whose calls run where `executor` says.
-    pub(crate) fn new(pool: PgPool, executor: Executor) -> Arc<Self> {
-        Arc::new(Self {
-            pool,
-            executor,
-            queue: Mutex::new(Queue::default()),
-        })
-    }
-
-    /// The queue, even if a panic elsewhere poisoned its lock (it holds no
-    /// invariant a panic could break half-way).
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn sequencer(pool: PgPool, executor: Executor) -> Arc<Self> {
+        Batcher::new(Numbering { pool }, executor)
     }
 
     /// Numbers whatever committed events are still unpositioned (left by a
     /// writer that stopped between its commit and its numbering).
     pub(crate) async fn position_pending(self: &Arc<Self>) -> Result<(), RepositoryError> {
         let this = Arc::clone(self);
-        self.executor
-            .run(async move { this.call(Vec::new()).await.map(drop) })
+        self.executor()
+            .run(async move { this.sender().call(Vec::new()).await.map(drop) })
             .await
             .map_err(unavailable)?
     }
 
+    /// Every `period`, numbers whatever committed events are still
+    /// unpositioned, so an event whose writer stopped before asking (a
+    /// crash) becomes readable even while nobody writes. Runs until the
+    /// handle is aborted.
+    pub(crate) fn spawn_sweep(self: &Arc<Self>, period: Duration) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        self.executor().spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = this.sender().call(Vec::new()).await {
+                    tracing::warn!(%error, "numbering pending events failed; retrying later");
+                }
+            }
+        })
+    }
+}
+
+impl Numbering {
     /// One call of `support_position_events(wanted)`: the positions of the
     /// wanted row ids, by row id.
     async fn call(&self, wanted: Vec<i64>) -> Result<HashMap<i64, i64>, RepositoryError> {
@@ -144,92 +145,31 @@ impl Sequencer {
             .await
             .map_err(|_| unavailable(format!("event numbering took over {ATTEMPT_TIMEOUT:?}")))?
     }
-
-    /// Every `period`, numbers whatever committed events are still
-    /// unpositioned, so an event whose writer stopped before asking (a
-    /// crash) becomes readable even while nobody writes. Runs until the
-    /// handle is aborted.
-    pub(crate) fn spawn_sweep(self: &Arc<Self>, period: Duration) -> JoinHandle<()> {
-        let this = Arc::clone(self);
-        self.executor.spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                if let Err(error) = this.call(Vec::new()).await {
-                    tracing::warn!(%error, "numbering pending events failed; retrying later");
-                }
-            }
-        })
-    }
 }
 
-/// The task that sends waiting requests. If it is dropped before it ran
-/// dry (a runtime shutting down), its waiters are told so and the next
-/// request starts a new one: nobody waits for an answer that never comes.
-struct Drain {
-    sequencer: Arc<Sequencer>,
-    finished: bool,
-}
+#[async_trait]
+impl Batched for Numbering {
+    type Request = i64;
+    type Reply = i64;
 
-impl Drain {
-    /// Sends every waiting request, batch after batch, until none is left.
-    async fn run(mut self) {
-        loop {
-            let batch = {
-                let mut queue = self.sequencer.lock_queue();
-                if queue.waiting.is_empty() {
-                    queue.draining = false;
-                    self.finished = true;
-                    return;
-                }
-                std::mem::take(&mut queue.waiting)
-            };
-            let ids = batch.iter().map(|(id, _)| *id).collect();
-            let mut result = self.sequencer.call(ids).await;
-            for (id, reply) in batch {
-                let answer = match &mut result {
-                    Ok(positions) => positions.remove(&id).ok_or_else(|| {
-                        RepositoryError::Corrupt(format!("event {id} has no position"))
-                    }),
-                    Err(e) => Err(e.clone()),
-                };
-                // The writer may have given up waiting; its event is numbered anyway.
-                let _ = reply.send(answer);
-            }
-        }
-    }
-}
-
-impl Drop for Drain {
-    fn drop(&mut self) {
-        if !self.finished {
-            let mut queue = self.sequencer.lock_queue();
-            queue.draining = false;
-            // Dropping the senders answers the waiters with an error.
-            queue.waiting.clear();
-        }
+    /// One call for the whole batch; each writer gets its own event's position.
+    async fn send(&self, batch: Vec<i64>) -> Vec<Result<i64, RepositoryError>> {
+        let mut result = self.call(batch.clone()).await;
+        batch
+            .into_iter()
+            .map(|id| match &mut result {
+                Ok(positions) => positions
+                    .remove(&id)
+                    .ok_or_else(|| RepositoryError::Corrupt(format!("event {id} has no position"))),
+                Err(e) => Err(e.clone()),
+            })
+            .collect()
     }
 }
 
 #[async_trait]
 impl PositionEvents for Arc<Sequencer> {
     async fn position(&self, row_id: i64) -> Result<i64, RepositoryError> {
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut queue = self.lock_queue();
-            queue.waiting.push((row_id, reply));
-            !std::mem::replace(&mut queue.draining, true)
-        };
-        if start {
-            let drain = Drain {
-                sequencer: Arc::clone(self),
-                finished: false,
-            };
-            drop(self.executor.spawn(drain.run()));
-        }
-        answer
-            .await
-            .map_err(|_| unavailable("the event sequencer stopped"))?
+        self.submit(row_id).await
     }
 }

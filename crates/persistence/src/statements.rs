@@ -5,14 +5,10 @@
 //! the service sends. Placeholders are `$1`, `$2`, ...; each function says
 //! what they bind.
 
-use chrono::NaiveDateTime;
 use diesel::debug_query;
 use diesel::pg::Pg;
 use diesel::query_builder::QueryFragment;
-use support_domain::{TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 
-use crate::points_ledger::award_insert;
-use crate::rows::NewPointsRow;
 use crate::ticket_repository::{own_history, own_page};
 
 /// `GET /tickets/{id}` of a customer: the ticket with its history if the
@@ -37,17 +33,9 @@ pub fn list_page() -> String {
 /// (`ticket_id`, `id`).
 pub const CREATE_TICKET: &str = crate::ticket_insert::INSERT_WITH_EVENT;
 
-/// The points award that follows a create. `$1` is the user, `$2` the
-/// action, `$3` the points, `$4` the ticket, `$5` the time.
-pub fn award_points() -> String {
-    sql(&award_insert(&NewPointsRow {
-        user_id: 0,
-        action: TICKET_CREATED_ACTION,
-        points: TICKET_CREATED_POINTS,
-        ticket_id: 0,
-        created_at: NaiveDateTime::default(),
-    }))
-}
+/// The points awards that follow creates, sent together. `$1` to `$5` are
+/// arrays, one element per award: users, actions, points, tickets, times.
+pub const AWARD_POINTS: &str = crate::points_ledger::AWARD_BATCH;
 
 /// The SQL text of `query`, without the list of bound values that
 /// `debug_query` appends.
@@ -103,22 +91,9 @@ mod tests {
     }
 
     #[test]
-    fn renders_the_points_award_with_its_binds_in_order() {
-        let sql = award_points();
-        let at = NaiveDateTime::default();
-        let row = NewPointsRow {
-            user_id: 7,
-            action: "a",
-            points: 5,
-            ticket_id: 9,
-            created_at: at,
-        };
-        assert_eq!(
-            rendered(&award_insert(&row)),
-            format!("{sql} -- binds: [7, \"a\", 5, 9, {at:?}]")
-        );
-        assert_eq!(placeholders(&sql), 5);
-        assert!(sql.ends_with("ON CONFLICT (\"ticket_id\", \"action\") DO NOTHING"));
+    fn the_statements_bind_as_many_values_as_the_bench_gives() {
+        assert_eq!(placeholders(AWARD_POINTS), 5);
+        assert!(AWARD_POINTS.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING"));
         assert_eq!(placeholders(CREATE_TICKET), 20);
     }
 }

@@ -269,6 +269,7 @@ contract_tests!(
     exactly_one_of_fifty_concurrent_updates_wins,
     points_are_awarded_at_most_once_per_ticket_and_action,
     points_for_a_missing_ticket_are_refused,
+    concurrent_awards_stand_or_fail_each_on_their_own,
     ping_answers,
     rows_the_domain_rejects_are_reported_as_corrupt,
     migrations_already_applied_are_not_rerun,
@@ -744,6 +745,44 @@ async fn points_for_a_missing_ticket_are_refused(ctx: &Ctx) {
         raw.count("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM points_ledger")
             .await,
         0
+    );
+}
+
+async fn concurrent_awards_stand_or_fail_each_on_their_own(ctx: &Ctx) {
+    // Awards that arrive together may be stored together (PostgreSQL
+    // batches them); one refused award must not take the others down.
+    let repo = ctx.repo();
+    let points = ctx.db.points();
+    let mut tickets = Vec::new();
+    for n in 0..20 {
+        tickets.push(insert(&*repo, 91, n).await.id());
+    }
+    let missing = (0..10).map(|n| TicketId::new(900_000 + n).unwrap());
+    let awards: Vec<_> = tickets
+        .iter()
+        .copied()
+        .map(|id| (id, true))
+        .chain(missing.map(|id| (id, false)))
+        .map(|(ticket_id, exists)| {
+            let points = Arc::clone(&points);
+            let award = PointsAward {
+                user_id: UserId::new(91).unwrap(),
+                action: TICKET_CREATED_ACTION,
+                points: TICKET_CREATED_POINTS,
+                ticket_id,
+            };
+            tokio::spawn(async move { (ticket_id, exists, points.award(award).await) })
+        })
+        .collect();
+    for award in awards {
+        let (ticket, exists, result) = award.await.unwrap();
+        assert_eq!(result.is_ok(), exists, "ticket {ticket:?}: {result:?}");
+    }
+    let mut raw = Raw::open(ctx).await;
+    assert_eq!(
+        raw.count("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM points_ledger WHERE user_id = 91")
+            .await,
+        20
     );
 }
 

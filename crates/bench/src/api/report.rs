@@ -211,8 +211,8 @@ impl Results {
                 ratio("-S", select)
             ),
             ServiceQuery::Create => format!(
-                "; ceiling: PostgreSQL alone runs the create's two writes at {} (without \
-                 numbering: an upper bound)",
+                "; PostgreSQL alone runs the create's two writes at {} (one award per \
+                 create, without numbering; the service batches both)",
                 ratio("-N", self.limits.pgbench_write.tps)
             ),
         };
@@ -412,10 +412,12 @@ impl Results {
                  own query builders, on the service's own PostgreSQL database, right after \
                  seeding and before the GET phase: the ceilings of the PostgreSQL targets. The \
                  reads bind their values as parameters. The create runs its two writes (the \
-                 ticket with its event in one statement, then the points award) as customer 3, \
-                 whose rows are deleted afterwards, but not the numbering of the event \
-                 (`support_position_events`), which the service makes once for every writer \
-                 waiting on a handle and pgbench cannot batch: an upper bound.\n",
+                 ticket with its event in one statement, then the points award as a batch of \
+                 one) as customer 3, whose rows are deleted afterwards, but not the numbering \
+                 of the event (`support_position_events`). The service sends the awards and \
+                 numbers the events of concurrent creates together, one statement and one \
+                 commit per batch, which pgbench cannot: this row is a transaction per create \
+                 of what the service sends, neither an upper nor a lower bound.\n",
             );
         }
 
@@ -703,16 +705,17 @@ mod tests {
         assert_eq!(
             measured("Create on PostgreSQL"),
             (
-                "1500 / 2000 = **0.75**; ceiling: PostgreSQL alone runs the create's two \
-                 writes at 1.8k/s = 0.90 × `pgbench -N` (without numbering: an upper bound)"
+                "1500 / 2000 = **0.75**; PostgreSQL alone runs the create's two writes at \
+                 1.8k/s = 0.90 × `pgbench -N` (one award per create, without numbering; the \
+                 service batches both)"
                     .to_owned(),
                 Some(false)
             )
         );
         let text = results.markdown();
         assert!(text.contains(
-            "| `pgbench -n -f` the service's create's two writes without numbering: an upper \
-             bound (`-M prepared`), on the service's PostgreSQL database | 16 clients, 2 \
+            "| `pgbench -n -f` the service's create's two writes, one award per create, without \
+             numbering (`-M prepared`), on the service's PostgreSQL database | 16 clients, 2 \
              threads | 1800 | avg 1.000 | | 0 failed | | |"
         ));
         assert!(text.contains(

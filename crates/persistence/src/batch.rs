@@ -1,0 +1,213 @@
+//! Group commit: requests that arrive while a round trip is running are sent
+//! together by the next one.
+//!
+//! Under load, one statement and one commit then serve many callers instead
+//! of one each; when idle, a request is sent at once. Used for event
+//! numbering ([`crate::sequencer`]) and points awards
+//! ([`crate::points_ledger`]) on PostgreSQL, where a round trip and a commit
+//! cost more than the rows they carry.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use support_domain::RepositoryError;
+use tokio::sync::oneshot;
+
+use crate::errors::unavailable;
+use crate::executor::Executor;
+
+/// What is sent in batches, and how.
+#[async_trait]
+pub(crate) trait Batched: Send + Sync + 'static {
+    /// One caller's request.
+    type Request: Send + 'static;
+    /// One caller's answer.
+    type Reply: Send + 'static;
+
+    /// Sends `batch` in as few round trips as it can: one answer per
+    /// request, in the same order.
+    async fn send(&self, batch: Vec<Self::Request>) -> Vec<Result<Self::Reply, RepositoryError>>;
+}
+
+/// A request waiting for its batch, and where its answer goes.
+type Waiter<B> = (
+    <B as Batched>::Request,
+    oneshot::Sender<Result<<B as Batched>::Reply, RepositoryError>>,
+);
+
+/// Requests not yet sent, and whether a drain task is sending them.
+struct Queue<B: Batched> {
+    waiting: Vec<Waiter<B>>,
+    draining: bool,
+}
+
+/// Batches the requests of concurrent callers into [`Batched::send`] calls,
+/// one at a time, on `executor`. Cheap to share.
+pub(crate) struct Batcher<B: Batched> {
+    sender: B,
+    executor: Executor,
+    queue: Mutex<Queue<B>>,
+}
+
+impl<B: Batched> Batcher<B> {
+    /// A batcher whose sends run on `executor`.
+    pub(crate) fn new(sender: B, executor: Executor) -> Arc<Self> {
+        Arc::new(Self {
+            sender,
+            executor,
+            queue: Mutex::new(Queue {
+                waiting: Vec::new(),
+                draining: false,
+            }),
+        })
+    }
+
+    /// What sends the batches, for calls outside a batch.
+    pub(crate) fn sender(&self) -> &B {
+        &self.sender
+    }
+
+    /// The executor the sends run on.
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// The queue, even if a panic elsewhere poisoned its lock (it holds no
+    /// invariant a panic could break half-way).
+    fn lock_queue(&self) -> MutexGuard<'_, Queue<B>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends `request` with the next batch and waits for its answer. A
+    /// caller that stops waiting does not stop the batch: its request is
+    /// sent anyway.
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        request: B::Request,
+    ) -> Result<B::Reply, RepositoryError> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut queue = self.lock_queue();
+            queue.waiting.push((request, reply));
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            let drain = Drain {
+                batcher: Arc::clone(self),
+                finished: false,
+            };
+            drop(self.executor.spawn(drain.run()));
+        }
+        answer
+            .await
+            .map_err(|_| unavailable("a batched write stopped before it answered"))?
+    }
+}
+
+/// The task that sends waiting requests. If it is dropped before it ran
+/// dry (a runtime shutting down), its waiters are told so and the next
+/// request starts a new one: nobody waits for an answer that never comes.
+struct Drain<B: Batched> {
+    batcher: Arc<Batcher<B>>,
+    finished: bool,
+}
+
+impl<B: Batched> Drain<B> {
+    /// Sends every waiting request, batch after batch, until none is left.
+    async fn run(mut self) {
+        loop {
+            let batch = {
+                let mut queue = self.batcher.lock_queue();
+                if queue.waiting.is_empty() {
+                    queue.draining = false;
+                    self.finished = true;
+                    return;
+                }
+                std::mem::take(&mut queue.waiting)
+            };
+            let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let count = requests.len();
+            let mut answers = self.batcher.sender.send(requests).await.into_iter();
+            for reply in replies {
+                let answer = answers.next().unwrap_or_else(|| {
+                    Err(RepositoryError::Corrupt(format!(
+                        "a batch of {count} requests got fewer answers"
+                    )))
+                });
+                // The caller may have given up waiting; nothing to undo.
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+impl<B: Batched> Drop for Drain<B> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.batcher.lock_queue();
+            queue.draining = false;
+            // Dropping the senders answers the waiters with an error.
+            queue.waiting.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::runtime::Handle;
+
+    use super::*;
+
+    /// Doubles numbers, slowly, and records each batch's size; 13 fails.
+    #[derive(Default)]
+    struct Doubler {
+        batches: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait]
+    impl Batched for Doubler {
+        type Request = u32;
+        type Reply = u32;
+
+        async fn send(&self, batch: Vec<u32>) -> Vec<Result<u32, RepositoryError>> {
+            self.batches.lock().unwrap().push(batch.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            batch
+                .into_iter()
+                .map(|n| match n {
+                    13 => Err(RepositoryError::Conflict),
+                    n => Ok(n * 2),
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_batches_and_each_gets_its_own_answer() {
+        let batcher = Batcher::new(Doubler::default(), Executor::spawn_on(Handle::current()));
+        let calls: Vec<_> = (0..50_u32)
+            .map(|n| {
+                let batcher = Arc::clone(&batcher);
+                tokio::spawn(async move { (n, batcher.submit(n).await) })
+            })
+            .collect();
+        for call in calls {
+            let (n, answer) = call.await.unwrap();
+            match n {
+                13 => assert_eq!(answer, Err(RepositoryError::Conflict)),
+                n => assert_eq!(answer, Ok(n * 2)),
+            }
+        }
+        let batches = batcher.sender().batches.lock().unwrap().clone();
+        assert_eq!(batches.iter().sum::<usize>(), 50, "every request sent once");
+        assert!(
+            batches.len() < 50,
+            "requests that arrive during a send wait for the next: {batches:?}"
+        );
+        // Idle again: a lone request is sent at once, on its own.
+        assert_eq!(batcher.submit(4).await, Ok(8));
+        assert_eq!(batcher.sender().batches.lock().unwrap().last(), Some(&1));
+    }
+}
