@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -239,11 +241,19 @@ async fn two_instances_on_postgres_share_one_stream() {
 async fn concurrent_writers_and_a_reader_resuming_across_instances_see_the_log_in_order() {
     let db = TestDb::new(Backend::Postgres);
     let instances = [Service::start_on(&db).await, Service::start_on(&db).await];
+    // How many times the reader has resumed; the writers spread their work
+    // over the first three visits, however fast the writes are.
+    let hops = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let svc = Service::clone_handle(&instances[w % 2]);
+            let hops = Arc::clone(&hops);
             actix_web::rt::spawn(async move {
                 for i in 0..12 {
+                    let give_up = Instant::now() + Duration::from_secs(5);
+                    while hops.load(Ordering::SeqCst) < i / 4 && Instant::now() < give_up {
+                        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+                    }
                     let customer = 400 + (w as i64);
                     let id = create_ticket(&svc, customer).await;
                     if i % 2 == 0 {
@@ -268,6 +278,7 @@ async fn concurrent_writers_and_a_reader_resuming_across_instances_see_the_log_i
             received.push(id);
         }
         hop += 1;
+        hops.store(hop, Ordering::SeqCst);
     }
     for w in writers {
         w.await.unwrap();

@@ -10,7 +10,7 @@
 //! have seen.
 //!
 //! Requests that arrive while a call is running wait for the next one, and
-//! that one call serves them all: under load, one round trip and one commit
+//! that one call serves them all ([`crate::batch`]): under load, one round trip and one commit
 //! number many events, instead of every writer's commit waiting for the one
 //! before (which capped writes at one WAL flush each). A writer answers only
 //! once its event has a position, so what it hands back is where readers
