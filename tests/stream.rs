@@ -249,8 +249,8 @@ async fn concurrent_writers_and_a_reader_resuming_across_instances_see_the_log_i
             let svc = Service::clone_handle(&instances[w % 2]);
             let hops = Arc::clone(&hops);
             actix_web::rt::spawn(async move {
+                let give_up = Instant::now() + Duration::from_secs(5);
                 for i in 0..12 {
-                    let give_up = Instant::now() + Duration::from_secs(5);
                     while hops.load(Ordering::SeqCst) < i / 4 && Instant::now() < give_up {
                         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
                     }

@@ -23,6 +23,8 @@ pub(crate) trait Batched: Send + Sync + 'static {
     type Request: Send + 'static;
     /// One caller's answer.
     type Reply: Send + 'static;
+    /// What is batched, for error messages.
+    const NAME: &'static str;
 
     /// Sends `batch` in as few round trips as it can: one answer per
     /// request, in the same order.
@@ -100,7 +102,7 @@ impl<B: Batched> Batcher<B> {
         }
         answer
             .await
-            .map_err(|_| unavailable("a batched write stopped before it answered"))?
+            .map_err(|_| unavailable(format!("the {} stopped before it answered", B::NAME)))?
     }
 }
 
@@ -127,15 +129,22 @@ impl<B: Batched> Drain<B> {
             };
             let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let count = requests.len();
-            let mut answers = self.batcher.sender.send(requests).await.into_iter();
-            for reply in replies {
-                let answer = answers.next().unwrap_or_else(|| {
-                    Err(RepositoryError::Corrupt(format!(
-                        "a batch of {count} requests got fewer answers"
-                    )))
-                });
-                // The caller may have given up waiting; nothing to undo.
-                let _ = reply.send(answer);
+            let answers = self.batcher.sender.send(requests).await;
+            if answers.len() == count {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    // The caller may have given up waiting; nothing to undo.
+                    let _ = reply.send(answer);
+                }
+            } else {
+                // Which answer is whose is unknown: nobody gets a wrong one.
+                let error = RepositoryError::Corrupt(format!(
+                    "the {} sent {count} requests and got {} answers",
+                    B::NAME,
+                    answers.len()
+                ));
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
             }
         }
     }
@@ -170,6 +179,7 @@ mod tests {
     impl Batched for Doubler {
         type Request = u32;
         type Reply = u32;
+        const NAME: &'static str = "doubler";
 
         async fn send(&self, batch: Vec<u32>) -> Vec<Result<u32, RepositoryError>> {
             self.batches.lock().unwrap().push(batch.len());
@@ -206,8 +216,77 @@ mod tests {
             batches.len() < 50,
             "requests that arrive during a send wait for the next: {batches:?}"
         );
-        // Idle again: a lone request is sent at once, on its own.
+        // Idle again: a lone request is still sent.
         assert_eq!(batcher.submit(4).await, Ok(8));
-        assert_eq!(batcher.sender().batches.lock().unwrap().last(), Some(&1));
+    }
+
+    /// Answers one request too few.
+    struct ShortChanging;
+
+    #[async_trait]
+    impl Batched for ShortChanging {
+        type Request = u32;
+        type Reply = u32;
+        const NAME: &'static str = "short-changer";
+
+        async fn send(&self, batch: Vec<u32>) -> Vec<Result<u32, RepositoryError>> {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            batch.into_iter().skip(1).map(Ok).collect()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_with_the_wrong_number_of_answers_answers_nobody_wrongly() {
+        let batcher = Batcher::new(ShortChanging, Executor::spawn_on(Handle::current()));
+        let calls: Vec<_> = (0..10_u32)
+            .map(|n| {
+                let batcher = Arc::clone(&batcher);
+                tokio::spawn(async move { batcher.submit(n).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(
+                matches!(call.await.unwrap(), Err(RepositoryError::Corrupt(_))),
+                "no caller may get another caller's answer"
+            );
+        }
+    }
+
+    #[test]
+    fn waiters_of_a_batch_whose_runtime_stops_are_told_and_later_ones_do_not_hang() {
+        let sends_on = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let batcher = Batcher::new(
+            Doubler::default(),
+            Executor::spawn_on(sends_on.handle().clone()),
+        );
+        let callers = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        callers.block_on(async {
+            let waiting = {
+                let batcher = Arc::clone(&batcher);
+                tokio::spawn(async move { batcher.submit(1).await })
+            };
+            // The send is under way (it takes 20 ms) when its runtime stops.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            sends_on.shutdown_background();
+            let answer = tokio::time::timeout(Duration::from_secs(5), waiting)
+                .await
+                .expect("the waiter is answered")
+                .unwrap();
+            assert!(
+                matches!(answer, Err(RepositoryError::Unavailable(_))),
+                "{answer:?}"
+            );
+            let later = tokio::time::timeout(Duration::from_secs(5), batcher.submit(2))
+                .await
+                .expect("a later request is answered too");
+            assert!(later.is_err(), "nothing can send it: {later:?}");
+        });
     }
 }

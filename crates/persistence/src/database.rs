@@ -26,8 +26,8 @@ use crate::event_append::PositionedInTransaction;
 use crate::event_store::EventStore;
 use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
-use crate::points_ledger::{PointsLedger, batched_ledger};
-use crate::sequencer::{SWEEP_PERIOD, Sequencer};
+use crate::points_ledger::{SqlitePointsLedger, batched_ledger};
+use crate::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
 use crate::ticket_repository::TicketStore;
 
 /// The async SQLite connection: a sync diesel connection whose statements
@@ -266,7 +266,7 @@ impl Database {
             Target::Postgres { url } => {
                 let pool = pg_pool(url.clone(), settings.max_size_for(backend), settings)
                     .map_err(pool_error)?;
-                let sequencer = Sequencer::sequencer(pool.clone(), executor.clone());
+                let sequencer = sequencer(pool.clone(), executor.clone());
                 let source = PgSource {
                     url: Arc::from(url),
                     settings,
@@ -299,7 +299,7 @@ impl Database {
                     .div_ceil(workers.max(1));
                 let pool = pg_pool(source.url.to_string(), share, source.settings)
                     .map_err(|e| pool_build_error(Backend::Postgres, e))?;
-                let sequencer = Sequencer::sequencer(pool.clone(), executor.clone());
+                let sequencer = sequencer(pool.clone(), executor.clone());
                 Pools::Postgres(pool, source.clone(), sequencer)
             }
         };
@@ -411,10 +411,14 @@ impl Database {
         Some(sequencer.spawn_sweep(SWEEP_PERIOD))
     }
 
-    /// The points ledger on this database.
+    /// The points ledger on this database. On PostgreSQL each call makes a
+    /// ledger that batches only its own callers' awards: take one per handle
+    /// and share it.
     pub fn points(&self) -> Arc<dyn PointsAwarder> {
         match &self.pools {
-            Pools::Sqlite(pool) => Arc::new(PointsLedger::new(pool.clone(), self.executor.clone())),
+            Pools::Sqlite(pool) => {
+                Arc::new(SqlitePointsLedger::new(pool.clone(), self.executor.clone()))
+            }
             Pools::Postgres(pool, ..) => {
                 Arc::new(batched_ledger(pool.clone(), self.executor.clone()))
             }

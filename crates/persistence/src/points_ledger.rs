@@ -8,11 +8,13 @@
 //!   commit of its own per award cost a third of the create's rate.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::query_builder::{QueryFragment, QueryId};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
@@ -27,24 +29,10 @@ use crate::prepared::Prepared;
 use crate::rows::NewPointsRow;
 use crate::schema::points_ledger;
 
-/// The SQLite points ledger.
-pub(crate) struct PointsLedger {
-    pool: SqlitePool,
-    executor: Executor,
-}
-
-impl PointsLedger {
-    /// A ledger whose inserts run where `executor` says.
-    pub(crate) fn new(pool: SqlitePool, executor: Executor) -> Self {
-        Self { pool, executor }
-    }
-}
-
 /// The insert of `row`, which grants nothing if its ticket already earned
-/// its action: one function for both backends and for [`crate::statements`],
-/// which renders its SQL. Diesel would not cache an `ON CONFLICT` insert;
-/// this one's text never varies (one row, fixed columns, `DO NOTHING`), so it
-/// is kept [`Prepared`].
+/// its action: SQLite's award, and PostgreSQL's for a row sent on its own.
+/// Diesel would not cache an `ON CONFLICT` insert; this one's text never
+/// varies (one row, fixed columns, `DO NOTHING`), so it is kept [`Prepared`].
 pub(crate) fn award_insert(
     row: &NewPointsRow,
 ) -> impl QueryFragment<Pg> + QueryFragment<Sqlite> + QueryId + Send + '_ {
@@ -65,8 +53,21 @@ INSERT INTO points_ledger (user_id, action, points, ticket_id, created_at) \
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[], $5::timestamp[]) \
 ON CONFLICT (ticket_id, action) DO NOTHING";
 
+/// The SQLite points ledger.
+pub(crate) struct SqlitePointsLedger {
+    pool: SqlitePool,
+    executor: Executor,
+}
+
+impl SqlitePointsLedger {
+    /// A ledger whose inserts run where `executor` says.
+    pub(crate) fn new(pool: SqlitePool, executor: Executor) -> Self {
+        Self { pool, executor }
+    }
+}
+
 #[async_trait]
-impl PointsAwarder for PointsLedger {
+impl PointsAwarder for SqlitePointsLedger {
     async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
         let row = NewPointsRow::from_domain(&award, Utc::now());
         let pool = self.pool.clone();
@@ -86,23 +87,88 @@ impl PointsAwarder for PointsLedger {
     }
 }
 
+/// How many times a PostgreSQL batch that could not reach the database is
+/// sent again as a whole (a pooled connection that died since its last use
+/// fails the first attempt). Awards are safe to repeat: `ON CONFLICT DO
+/// NOTHING`.
+const ATTEMPTS: usize = 2;
+
+/// Longest wait for one PostgreSQL attempt, connection checkout included: a
+/// connection that stopped answering must not hold up the creates queued
+/// behind its batch for longer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Why a PostgreSQL attempt failed.
+enum Failure {
+    /// The server refused the statement (a row breaks a constraint): a
+    /// batch is then sent again row by row, so that the bad row fails alone.
+    Refused(RepositoryError),
+    /// No answer: no connection, a lost one, or a timeout. Sending the rows
+    /// one by one would only wait that much longer.
+    Unreachable(RepositoryError),
+}
+
+impl Failure {
+    fn from_diesel(err: DieselError) -> Self {
+        match err {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::Unreachable(classify(err))
+            }
+            DieselError::DatabaseError(..) => Self::Refused(classify(err)),
+            other => Self::Unreachable(classify(other)),
+        }
+    }
+
+    fn into_error(self) -> RepositoryError {
+        match self {
+            Self::Refused(e) | Self::Unreachable(e) => e,
+        }
+    }
+}
+
 /// Sends PostgreSQL awards: concurrent creates share one statement and one
 /// commit ([`crate::batch`]) instead of a round trip each.
-pub(crate) struct AwardSender {
+pub(crate) struct Awarding {
     pool: PgPool,
 }
 
-/// The PostgreSQL ledger: awards go out in batches.
-pub(crate) struct BatchedPointsLedger(Arc<Batcher<AwardSender>>);
+/// The PostgreSQL ledger: awards go out in batches. Each one batches only
+/// its own callers, so a handle makes one ([`crate::Database::points`]).
+pub(crate) struct BatchedPointsLedger(Arc<Batcher<Awarding>>);
 
 /// A PostgreSQL ledger whose batches run on `executor`.
 pub(crate) fn batched_ledger(pool: PgPool, executor: Executor) -> BatchedPointsLedger {
-    BatchedPointsLedger(Batcher::new(AwardSender { pool }, executor))
+    BatchedPointsLedger(Batcher::new(Awarding { pool }, executor))
 }
 
-impl AwardSender {
+impl Awarding {
+    /// One attempt, bounded by [`ATTEMPT_TIMEOUT`].
+    async fn attempt<F>(&self, statement: F) -> Result<(), Failure>
+    where
+        F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<usize, DieselError>,
+    {
+        let run = async {
+            let mut conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| Failure::Unreachable(unavailable(e)))?;
+            statement(&mut conn)
+                .await
+                .map(drop)
+                .map_err(Failure::from_diesel)
+        };
+        tokio::time::timeout(ATTEMPT_TIMEOUT, run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Unreachable(unavailable(format!(
+                    "a points award took over {ATTEMPT_TIMEOUT:?}"
+                ))))
+            })
+    }
+
     /// Every row in one statement.
-    async fn send_together(&self, rows: &[NewPointsRow]) -> Result<(), RepositoryError> {
+    async fn send_together(&self, rows: &[NewPointsRow]) -> Result<(), Failure> {
         let mut users = Vec::with_capacity(rows.len());
         let mut actions = Vec::with_capacity(rows.len());
         let mut points = Vec::with_capacity(rows.len());
@@ -115,49 +181,56 @@ impl AwardSender {
             tickets.push(row.ticket_id);
             times.push(row.created_at);
         }
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        Prepared::sql(AWARD_BATCH, |q| {
-            q.bind::<Array<BigInt>, _>(users)
-                .bind::<Array<Text>, _>(actions)
-                .bind::<Array<Integer>, _>(points)
-                .bind::<Array<BigInt>, _>(tickets)
-                .bind::<Array<Timestamp>, _>(times)
+        self.attempt(async |conn| {
+            Prepared::sql(AWARD_BATCH, |q| {
+                q.bind::<Array<BigInt>, _>(users)
+                    .bind::<Array<Text>, _>(actions)
+                    .bind::<Array<Integer>, _>(points)
+                    .bind::<Array<BigInt>, _>(tickets)
+                    .bind::<Array<Timestamp>, _>(times)
+            })
+            .execute(conn)
+            .await
         })
-        .execute(&mut *conn)
         .await
-        .map(drop)
-        .map_err(classify)
     }
 
     /// One row on its own, so that its failure is its own.
     async fn send_alone(&self, row: &NewPointsRow) -> Result<(), RepositoryError> {
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        award_insert(row)
-            .execute(&mut *conn)
+        self.attempt(async |conn| award_insert(row).execute(conn).await)
             .await
-            .map(drop)
-            .map_err(classify)
+            .map_err(Failure::into_error)
     }
 }
 
 #[async_trait]
-impl Batched for AwardSender {
+impl Batched for Awarding {
     type Request = NewPointsRow;
     type Reply = ();
+    const NAME: &'static str = "points award";
 
-    /// All rows in one statement; if that fails, each row again on its own,
-    /// so that one bad award (a ticket that does not exist) fails alone.
+    /// All rows in one statement, sent again once if it got no answer. If
+    /// the server refused it, each row again on its own, so that one bad
+    /// award (a ticket that does not exist) fails alone.
     async fn send(&self, batch: Vec<NewPointsRow>) -> Vec<Result<(), RepositoryError>> {
-        match self.send_together(&batch).await {
+        let mut outcome = self.send_together(&batch).await;
+        for _ in 1..ATTEMPTS {
+            if !matches!(outcome, Err(Failure::Unreachable(_))) {
+                break;
+            }
+            outcome = self.send_together(&batch).await;
+        }
+        match outcome {
             Ok(()) => batch.iter().map(|_| Ok(())).collect(),
-            Err(e) if batch.len() == 1 => vec![Err(e)],
-            Err(_) => {
+            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
+            Err(Failure::Refused(_)) => {
                 let mut answers = Vec::with_capacity(batch.len());
                 for row in &batch {
                     answers.push(self.send_alone(row).await);
                 }
                 answers
             }
+            Err(Failure::Unreachable(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 }

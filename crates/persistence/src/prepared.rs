@@ -15,7 +15,10 @@
 //! from a `&'static str`, or by a query builder whose output never depends on
 //! the values bound to it. Diesel then prepares it on first use and keys it
 //! by its SQL text and bind types, so it stays correct even if two
-//! statements ever share a text.
+//! statements ever share a text. A statement stays prepared for its
+//! connection's life: a migration that changed what one returns would fail
+//! it on connections opened before ("cached plan must not change result
+//! type"): a migration like that needs every instance restarted.
 
 use diesel::QueryResult;
 use diesel::backend::Backend;

@@ -10,9 +10,9 @@
 //! have seen.
 //!
 //! Requests that arrive while a call is running wait for the next one, and
-//! that one call serves them all ([`crate::batch`]): under load, one round trip and one commit
-//! number many events, instead of every writer's commit waiting for the one
-//! before (which capped writes at one WAL flush each). A writer answers only
+//! that one call serves them all ([`crate::batch`]): under load, one round
+//! trip and one commit number many events, instead of every writer's commit
+//! waiting for the one before (which capped writes at one WAL flush each). A writer answers only
 //! once its event has a position, so what it hands back is where readers
 //! will see it.
 //!
@@ -76,12 +76,12 @@ struct Numbered {
     event_position: Option<i64>,
 }
 
-impl Sequencer {
-    /// A sequencer whose calls run where `executor` says.
-    pub(crate) fn sequencer(pool: PgPool, executor: Executor) -> Arc<Self> {
-        Batcher::new(Numbering { pool }, executor)
-    }
+/// A sequencer whose calls run where `executor` says.
+pub(crate) fn sequencer(pool: PgPool, executor: Executor) -> Arc<Sequencer> {
+    Batcher::new(Numbering { pool }, executor)
+}
 
+impl Sequencer {
     /// Numbers whatever committed events are still unpositioned (left by a
     /// writer that stopped between its commit and its numbering).
     pub(crate) async fn position_pending(self: &Arc<Self>) -> Result<(), RepositoryError> {
@@ -151,6 +151,7 @@ impl Numbering {
 impl Batched for Numbering {
     type Request = i64;
     type Reply = i64;
+    const NAME: &'static str = "event numbering";
 
     /// One call for the whole batch; each writer gets its own event's position.
     async fn send(&self, batch: Vec<i64>) -> Vec<Result<i64, RepositoryError>> {

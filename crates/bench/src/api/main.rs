@@ -10,7 +10,7 @@
 //!    loop, then open loop at half that rate), list a page, create, and
 //!    escalate fresh tickets (our own loader: each ticket exactly once). On
 //!    PostgreSQL, right after seeding, `pgbench -f` also runs the service's
-//!    own read queries and create writes on its database: their ceilings.
+//!    own read queries (their ceilings) and create writes on its database.
 //!
 //! Prints the tables and the targets; `--markdown` writes them into
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
@@ -70,7 +70,7 @@ const READER_ID: i64 = 1;
 const WRITER_ID: i64 = 2;
 
 /// Customer 3: owns what `pgbench` creates on the service's database (the
-/// create's ceiling), deleted right after.
+/// create's writes on their own), deleted right after.
 const PGBENCH_CREATOR_ID: i64 = 3;
 
 /// HTTP API benchmark against the real server binary.
@@ -411,7 +411,7 @@ impl Bench<'_> {
         measured.ok_or_else(|| "pgbench did not run".into())
     }
 
-    /// The ceilings of the service's statements: `pgbench -n -f` runs each,
+    /// The service's statements on their own: `pgbench -n -f` runs each,
     /// as the service sends it, on the service's `database`: the reads of
     /// `ticket` of the reader, then the create (as customer 3, whose tickets
     /// are deleted afterwards, so the later phases find the database as

@@ -190,9 +190,10 @@ impl Results {
         no_cost_bound(self.limits.healthz.1.rps(), query.tps)
     }
 
-    /// "; ceiling: ..." (and for GET own ticket "; no-cost service bound:
-    /// ...") for the target of `query` on PostgreSQL, relative to `pgbench
-    /// -S` for a read and to `pgbench -N` for the create.
+    /// "; ceiling: ..." for a read (and for GET own ticket "; no-cost
+    /// service bound: ..."), or what PostgreSQL alone does of the create,
+    /// for the target of `query` on PostgreSQL, relative to `pgbench -S` for
+    /// a read and to `pgbench -N` for the create.
     fn ceiling(&self, query: ServiceQuery) -> String {
         let select = self.limits.pgbench_select.tps;
         let Some(limit) = self.query_limit(query) else {
@@ -410,14 +411,14 @@ impl Results {
             out.push_str(
                 "\nThe `pgbench -f` rows run the SQL the service sends, rendered by the service's \
                  own query builders, on the service's own PostgreSQL database, right after \
-                 seeding and before the GET phase: the ceilings of the PostgreSQL targets. The \
-                 reads bind their values as parameters. The create runs its two writes (the \
-                 ticket with its event in one statement, then the points award as a batch of \
-                 one) as customer 3, whose rows are deleted afterwards, but not the numbering \
-                 of the event (`support_position_events`). The service sends the awards and \
-                 numbers the events of concurrent creates together, one statement and one \
-                 commit per batch, which pgbench cannot: this row is a transaction per create \
-                 of what the service sends, neither an upper nor a lower bound.\n",
+                 seeding and before the GET phase: the ceilings of the PostgreSQL read \
+                 targets. The reads bind their values as parameters. The create runs its two \
+                 writes (the ticket with its event in one statement, then the points award as \
+                 a batch of one) as customer 3, whose rows are deleted afterwards, but not the \
+                 numbering of the event (`support_position_events`). The service sends the \
+                 awards and numbers the events of concurrent creates together, one statement \
+                 and one commit per batch, which pgbench cannot: this row is a transaction per \
+                 create of what the service sends, neither an upper nor a lower bound.\n",
             );
         }
 
