@@ -212,8 +212,19 @@ pub(crate) struct PgSource {
 /// its own with [`Database::for_worker`].
 #[derive(Clone)]
 pub struct Database {
-    pub(crate) pools: Pools,
+    pools: Pools,
     executor: Executor,
+}
+
+#[cfg(test)]
+impl Database {
+    /// The PostgreSQL pool, for tests that look at its connections.
+    pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.pools {
+            Pools::Postgres(pool, ..) => Some(pool),
+            Pools::Sqlite(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Database {

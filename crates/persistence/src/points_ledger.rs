@@ -111,9 +111,10 @@ enum Failure {
 impl Failure {
     fn from_diesel(err: DieselError) -> Self {
         match err {
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unreachable(classify(err))
-            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Unreachable(classify(err)),
             DieselError::DatabaseError(..) => Self::Refused(classify(err)),
             other => Self::Unreachable(classify(other)),
         }

@@ -118,7 +118,6 @@ mod postgres_tests {
         TicketEvent, TicketEventKind, TicketNumber,
     };
 
-    use crate::database::Pools;
     use crate::test_support::PostgresTestDb;
     use crate::{Database, PoolSettings};
 
@@ -177,9 +176,7 @@ mod postgres_tests {
         }
 
         // The pool's only connection is the one every write above used.
-        let Pools::Postgres(pool, ..) = &db.pools else {
-            panic!("a PostgreSQL database");
-        };
+        let pool = db.pg_pool().expect("a PostgreSQL database");
         let mut conn = pool.get().await.unwrap();
         let rows = diesel::sql_query(
             "SELECT split_part(statement, ' ', 1) || ' ' || split_part(statement, ' ', 2) \
