@@ -20,6 +20,7 @@ use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::batched_reads::PgReads;
 use crate::commit_listener::{self, ListenerConfig};
 use crate::errors::DatabaseError;
 use crate::event_append::PositionedInTransaction;
@@ -362,18 +363,22 @@ impl Database {
         Ok(applied)
     }
 
-    /// The ticket store on this database.
+    /// The ticket store on this database. On PostgreSQL each call makes a
+    /// store that batches only its own callers' reads
+    /// ([`crate::batched_reads`]): take one per handle and share it.
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(TicketStore::new(
                 pool.clone(),
                 self.executor.clone(),
                 PositionedInTransaction,
+                (),
             )),
             Pools::Postgres(pool, _, sequencer) => Arc::new(TicketStore::new(
                 pool.clone(),
                 self.executor.clone(),
                 Arc::clone(sequencer),
+                PgReads::new(pool.clone(), self.executor.clone()),
             )),
         }
     }

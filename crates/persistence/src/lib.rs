@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod batched_reads;
 mod commit_listener;
 mod database;
 mod errors;

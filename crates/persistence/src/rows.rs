@@ -15,8 +15,9 @@ use support_domain::{
 use crate::errors::corrupt;
 use crate::schema::{points_ledger, support_tickets, ticket_events};
 
-/// A full `support_tickets` row as read back.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A full `support_tickets` row as read back (by position from diesel's
+/// query builder, by name from the statements of [`crate::batched_reads`]).
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = support_tickets)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct TicketRow {

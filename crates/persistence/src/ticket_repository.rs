@@ -27,6 +27,7 @@ use support_domain::{
     TicketEvent, TicketId,
 };
 
+use crate::batched_reads::{HistoryRequest, HistoryRows, PageRequest, PgReads};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{classify, corrupt, unavailable};
 use crate::event_append::{PositionEvents, PositionedInTransaction, prepare};
@@ -39,22 +40,39 @@ use crate::ticket_insert::InsertTicket;
 use crate::ticket_update::{Expected, UpdateTicket};
 
 /// The ticket store over one backend's pool; `Q` gives appended events
-/// their log position ([`PositionEvents`]).
-pub(crate) struct TicketStore<P, Q> {
+/// their log position ([`PositionEvents`]), `R` sends the most frequent
+/// reads where they are batched (PostgreSQL, [`PgReads`]).
+pub(crate) struct TicketStore<P, Q, R> {
     pool: P,
     executor: Executor,
     positions: Q,
+    reads: R,
 }
 
-impl<P, Q> TicketStore<P, Q> {
+impl<P, Q, R> TicketStore<P, Q, R> {
     /// A store whose queries run where `executor` says.
-    pub(crate) fn new(pool: P, executor: Executor, positions: Q) -> Self {
+    pub(crate) fn new(pool: P, executor: Executor, positions: Q, reads: R) -> Self {
         Self {
             pool,
             executor,
             positions,
+            reads,
         }
     }
+}
+
+/// The ticket and its history from their rows.
+fn tracked(
+    rows: Option<HistoryRows>,
+) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
+    let Some((ticket, events)) = rows else {
+        return Ok(None);
+    };
+    let history = events
+        .into_iter()
+        .map(StoredEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((Ticket::try_from(ticket)?, history)))
 }
 
 /// The event as stored at `position`: its timestamp truncated like every
@@ -134,11 +152,13 @@ pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
     history.filter(support_tickets::customer_id.eq(owner))
 }
 
-/// `$positions` gives appended events their position ([`PositionEvents`]);
-/// `$read` is the macro that runs a read statement ([`crate::read_statement`]).
+/// `$positions` gives appended events their position ([`PositionEvents`]),
+/// `$reads` is the store's `R`; `$read` is the macro that runs a read
+/// statement ([`crate::read_statement`]). Each store also has `history` and
+/// `customer_page`, written per backend below the expansions.
 macro_rules! impl_ticket_repository {
-    ($pool:ty, $positions:ty, $read:ident) => {
-        impl TicketStore<$pool, $positions> {
+    ($pool:ty, $positions:ty, $reads:ty, $read:ident) => {
+        impl TicketStore<$pool, $positions, $reads> {
             /// One ticket by id, scoped to its owner when `owner` is given
             /// (ownership is part of the query, never checked afterwards).
             async fn one(
@@ -213,7 +233,7 @@ macro_rules! impl_ticket_repository {
         }
 
         #[async_trait]
-        impl TicketRepository for TicketStore<$pool, $positions> {
+        impl TicketRepository for TicketStore<$pool, $positions, $reads> {
             async fn insert(
                 &self,
                 ticket: NewTicket,
@@ -246,36 +266,7 @@ macro_rules! impl_ticket_repository {
                 id: TicketId,
                 owner: Option<CustomerId>,
             ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
-                let pool = self.pool.clone();
-                let rows = self
-                    .executor
-                    .run(async move {
-                        let mut conn = pool.get().await.map_err(unavailable)?;
-                        match owner {
-                            Some(owner) => $read!(
-                                load,
-                                conn,
-                                own_history(id.get(), owner.get()),
-                                (TicketRow, Option<EventRow>)
-                            ),
-                            None => {
-                                $read!(load, conn, history(id.get()), (TicketRow, Option<EventRow>))
-                            }
-                        }
-                        .map_err(classify)
-                    })
-                    .await
-                    .map_err(unavailable)??;
-                let mut rows = rows.into_iter();
-                let Some((ticket, first)) = rows.next() else {
-                    return Ok(None);
-                };
-                let history = first
-                    .into_iter()
-                    .chain(rows.filter_map(|(_, event)| event))
-                    .map(StoredEvent::try_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Some((Ticket::try_from(ticket)?, history)))
+                tracked(self.history(id.get(), owner.map(CustomerId::get)).await?)
             }
 
             async fn list_for_customer(
@@ -285,7 +276,7 @@ macro_rules! impl_ticket_repository {
                 before: Option<TicketId>,
                 limit: u32,
             ) -> Result<Vec<Ticket>, RepositoryError> {
-                self.page(Some(customer), status, before, limit).await
+                self.customer_page(customer, status, before, limit).await
             }
 
             async fn list_all(
@@ -342,5 +333,92 @@ macro_rules! impl_ticket_repository {
     };
 }
 
-impl_ticket_repository!(SqlitePool, PositionedInTransaction, sqlite_read);
-impl_ticket_repository!(PgPool, Arc<Sequencer>, pg_read);
+impl_ticket_repository!(SqlitePool, PositionedInTransaction, (), sqlite_read);
+impl_ticket_repository!(PgPool, Arc<Sequencer>, PgReads, pg_read);
+
+/// SQLite is embedded: a read costs no round trip, so each runs on its own.
+impl TicketStore<SqlitePool, PositionedInTransaction, ()> {
+    /// The rows of ticket `id` (if `owner` owns it, when given) and its
+    /// history.
+    async fn history(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<Option<HistoryRows>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                match owner {
+                    Some(owner) => sqlite_read!(
+                        load,
+                        conn,
+                        own_history(id, owner),
+                        (TicketRow, Option<EventRow>)
+                    ),
+                    None => sqlite_read!(load, conn, history(id), (TicketRow, Option<EventRow>)),
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        let mut rows = rows.into_iter();
+        Ok(rows.next().map(|(ticket, first)| {
+            let events = first
+                .into_iter()
+                .chain(rows.filter_map(|(_, event)| event))
+                .collect();
+            (ticket, events)
+        }))
+    }
+
+    /// A keyset page of `customer`'s tickets.
+    async fn customer_page(
+        &self,
+        customer: CustomerId,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        self.page(Some(customer), status, before, limit).await
+    }
+}
+
+/// PostgreSQL: the reads of concurrent requests share a round trip
+/// ([`crate::batched_reads`]).
+impl TicketStore<PgPool, Arc<Sequencer>, PgReads> {
+    /// The rows of ticket `id` (if `owner` owns it, when given) and its
+    /// history.
+    async fn history(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<Option<HistoryRows>, RepositoryError> {
+        self.reads
+            .histories
+            .submit(HistoryRequest { id, owner })
+            .await
+    }
+
+    /// A keyset page of `customer`'s tickets.
+    async fn customer_page(
+        &self,
+        customer: CustomerId,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let rows = self
+            .reads
+            .pages
+            .submit(PageRequest {
+                owner: customer.get(),
+                status: status.map(Status::as_str),
+                before: before.map_or(i64::MAX, TicketId::get),
+                limit: i64::from(limit),
+            })
+            .await?;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+}

@@ -270,6 +270,7 @@ contract_tests!(
     points_are_awarded_at_most_once_per_ticket_and_action,
     points_for_a_missing_ticket_are_refused,
     concurrent_awards_stand_or_fail_each_on_their_own,
+    concurrent_reads_are_each_answered_as_if_alone,
     ping_answers,
     rows_the_domain_rejects_are_reported_as_corrupt,
     migrations_already_applied_are_not_rerun,
@@ -784,6 +785,90 @@ async fn concurrent_awards_stand_or_fail_each_on_their_own(ctx: &Ctx) {
             .await,
         20
     );
+}
+
+async fn concurrent_reads_are_each_answered_as_if_alone(ctx: &Ctx) {
+    // Reads that arrive together may be sent together (PostgreSQL batches
+    // them); each must still get exactly its own answer, owner scope included.
+    let repo = ctx.repo();
+    let mut mine = Vec::new();
+    for n in 0..6 {
+        mine.push(insert(&*repo, 95, n).await);
+        insert(&*repo, 96, n).await;
+    }
+    for ticket in mine.iter_mut().skip(1).step_by(2) {
+        ticket.escalate(None, at(60, 0)).unwrap();
+        let event = TicketEvent::about(
+            TicketEventKind::Escalated,
+            Actor::customer(UserId::new(95).unwrap()),
+            ticket,
+            at(60, 0),
+        );
+        repo.update(ticket, 1, event).await.unwrap();
+    }
+    let ticket_ids: Vec<TicketId> = mine.iter().map(Ticket::id).collect();
+    let status = Some(Status::Escalated);
+    let mut expected_histories = Vec::new();
+    let mut expected_pages = Vec::new();
+    for owner in [None, Some(customer(95)), Some(customer(96))] {
+        for id in ticket_ids
+            .iter()
+            .copied()
+            .chain([TicketId::new(999_999).unwrap()])
+        {
+            let alone = repo.find_with_history(id, owner).await.unwrap();
+            expected_histories.push(((id, owner), alone));
+        }
+    }
+    for owner in [95, 96, 97] {
+        for (status, before, limit) in [
+            (None, None, 3),
+            (status, None, 10),
+            (None, Some(ticket_ids[4]), 2),
+        ] {
+            let alone = repo
+                .list_for_customer(customer(owner), status, before, limit)
+                .await
+                .unwrap();
+            expected_pages.push(((owner, status, before, limit), alone));
+        }
+    }
+    assert!(
+        expected_histories.iter().any(|(_, h)| h.is_none())
+            && expected_histories.iter().any(|(_, h)| h.is_some()),
+        "some reads find a ticket and some do not"
+    );
+    for _ in 0..3 {
+        let histories: Vec<_> = expected_histories
+            .iter()
+            .cloned()
+            .map(|((id, owner), alone)| {
+                let repo = Arc::clone(&repo);
+                tokio::spawn(async move { (repo.find_with_history(id, owner).await, alone) })
+            })
+            .collect();
+        let pages: Vec<_> = expected_pages
+            .iter()
+            .cloned()
+            .map(|((owner, status, before, limit), alone)| {
+                let repo = Arc::clone(&repo);
+                tokio::spawn(async move {
+                    let page = repo
+                        .list_for_customer(customer(owner), status, before, limit)
+                        .await;
+                    (page, alone)
+                })
+            })
+            .collect();
+        for read in histories {
+            let (together, alone) = read.await.unwrap();
+            assert_eq!(together.unwrap(), alone);
+        }
+        for read in pages {
+            let (together, alone) = read.await.unwrap();
+            assert_eq!(together.unwrap(), alone);
+        }
+    }
 }
 
 async fn ping_answers(ctx: &Ctx) {

@@ -10,7 +10,8 @@
 //!    loop, then open loop at half that rate), list a page, create, and
 //!    escalate fresh tickets (our own loader: each ticket exactly once). On
 //!    PostgreSQL, right after seeding, `pgbench -f` also runs the service's
-//!    own read queries (their ceilings) and create writes on its database.
+//!    own read statements and create writes on its database, one request
+//!    per transaction.
 //!
 //! Prints the tables and the targets; `--markdown` writes them into
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
@@ -260,7 +261,6 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
 
     // Described before the run: the source is the one just built.
     let machine = markdown::machine();
-    let cores = std::thread::available_parallelism()?.get();
     // Others' work on the machine skews every number: say how busy it was.
     let background = background_cores().await?;
     eprintln!("machine CPU busy before the run: {background:.2} cores");
@@ -277,7 +277,6 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
         connections: args.connections,
         duration: Duration::from_secs(args.duration_secs),
         warmup: Duration::from_secs(args.warmup_secs),
-        cores,
     };
 
     let tools = format!(

@@ -195,14 +195,14 @@ impl ServiceQuery {
     /// What the limits table says it runs, after "the service's".
     pub fn description(self) -> &'static str {
         match self {
-            Self::GetOwn => "GET-own-ticket query",
-            Self::List => "list-page query",
+            Self::GetOwn => "GET-own-ticket statement, a batch of one",
+            Self::List => "list-page statement, a batch of one",
             Self::Create => "create's two writes, one award per create, without numbering",
         }
     }
 
-    /// The `pgbench` script: the SQL the service sends, rendered by the
-    /// service's own query builders ([`statements`]), its placeholders
+    /// The `pgbench` script: the SQL the service sends ([`statements`]),
+    /// the reads' arrays with one element each, its placeholders
     /// replaced by `pgbench` variables (so `-M prepared` binds them too) or,
     /// in the create, by values computed in SQL. `:id` and `:customer` come
     /// from `-D`.
@@ -210,14 +210,17 @@ impl ServiceQuery {
         Ok(match self {
             Self::GetOwn => format!(
                 "{};\n",
-                bind(&statements::get_own_ticket(), &[":id", ":customer"])?
+                bind(
+                    statements::GET_OWN_TICKETS,
+                    &["ARRAY[:id]", "ARRAY[:customer]"]
+                )?
             ),
             Self::List => format!(
                 "\\set before {}\n\\set limit 21\n{};\n",
                 i64::MAX,
                 bind(
-                    &statements::list_page(),
-                    &[":before", ":customer", ":limit"]
+                    statements::LIST_PAGES,
+                    &["ARRAY[:customer]", "ARRAY[:before]", "ARRAY[:limit]"]
                 )?
             ),
             Self::Create => create_script()?,
@@ -445,14 +448,14 @@ tps = 25012.345678 (without initial connection time)
             assert!(!script.contains('$'), "{script}");
         }
         let [get_own, list, create] = &scripts;
-        // The current history read: numbered events, in log order.
-        assert!(get_own.contains("\"ticket_events\".\"position\" IS NOT NULL"));
-        assert!(get_own.ends_with("ORDER BY \"ticket_events\".\"position\" ASC;\n"));
+        // The batch statements, each with a batch of one request.
+        assert!(get_own.contains("e.position IS NOT NULL"));
         assert_eq!(variables(get_own), ["id", "customer"]);
-        assert!(get_own.contains("(\"support_tickets\".\"id\" = :id)"));
-        assert_eq!(variables(list), ["before", "customer", "limit"]);
-        assert!(list.contains("(\"support_tickets\".\"id\" < :before)"));
-        assert!(list.ends_with("LIMIT :limit;\n"));
+        assert!(get_own.contains("unnest(ARRAY[:id]::bigint[], ARRAY[:customer]::bigint[])"));
+        assert_eq!(variables(list), ["customer", "before", "limit"]);
+        assert!(list.contains(
+            "unnest(ARRAY[:customer]::bigint[], ARRAY[:before]::bigint[], ARRAY[:limit]::bigint[])"
+        ));
         // Every literal's `:` hidden from pgbench: only the variables are left.
         assert_eq!(
             variables(create),

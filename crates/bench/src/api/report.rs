@@ -148,8 +148,6 @@ pub struct Results {
     pub duration: Duration,
     /// Warm-up before every measured phase.
     pub warmup: Duration,
-    /// The machine's cores (`nproc`).
-    pub cores: usize,
 }
 
 /// A target from the issue and how this run did.
@@ -183,17 +181,9 @@ impl Results {
             .map(|(_, result)| *result)
     }
 
-    /// The no-cost service bound of GET own ticket on PostgreSQL, if both
-    /// its inputs were measured.
-    fn get_own_bound(&self) -> Option<f64> {
-        let query = self.query_limit(ServiceQuery::GetOwn)?;
-        no_cost_bound(self.limits.healthz.1.rps(), query.tps)
-    }
-
-    /// "; ceiling: ..." for a read (and for GET own ticket "; no-cost
-    /// service bound: ..."), or what PostgreSQL alone does of the create,
-    /// for the target of `query` on PostgreSQL, relative to `pgbench -S` for
-    /// a read and to `pgbench -N` for the create.
+    /// What PostgreSQL alone does of `query`'s statements, one request per
+    /// transaction, for the target of `query` on PostgreSQL: relative to
+    /// `pgbench -S` for a read and to `pgbench -N` for the create.
     fn ceiling(&self, query: ServiceQuery) -> String {
         let select = self.limits.pgbench_select.tps;
         let Some(limit) = self.query_limit(query) else {
@@ -206,9 +196,10 @@ impl Results {
                 limit.tps / base.max(f64::EPSILON)
             )
         };
-        let mut text = match query {
+        match query {
             ServiceQuery::GetOwn | ServiceQuery::List => format!(
-                "; ceiling: PostgreSQL alone runs this query at {}",
+                "; PostgreSQL alone runs this read's statement, one request at a time, at {} \
+                 (the service batches concurrent reads)",
                 ratio("-S", select)
             ),
             ServiceQuery::Create => format!(
@@ -216,37 +207,7 @@ impl Results {
                  create, without numbering; the service batches both)",
                 ratio("-N", self.limits.pgbench_write.tps)
             ),
-        };
-        if query == ServiceQuery::GetOwn
-            && let Some(bound) = self.get_own_bound()
-        {
-            let _ = write!(
-                text,
-                "; no-cost service bound (estimate, see the notes): {} = {:.2} × `pgbench -S`",
-                per_second(bound),
-                bound / select.max(f64::EPSILON)
-            );
         }
-        text
-    }
-
-    /// The note that explains the no-cost service bound, if there is one.
-    fn bound_note(&self) -> Option<String> {
-        let bound = self.get_own_bound()?;
-        let healthz = self.limits.healthz.1.rps();
-        let query = self.query_limit(ServiceQuery::GetOwn)?.tps;
-        let cpu_us = |rate: f64| self.cores as f64 * 1e6 / rate;
-        let (http_us, query_us) = (cpu_us(healthz), cpu_us(query));
-        Some(format!(
-            "No-cost service bound of GET own ticket on PostgreSQL (an estimate, not a \
-             measurement): on this {cores}-core machine one `/healthz` request costs {cores} \
-             cores / {healthz:.0}/s = {http_us:.1} µs of CPU (HTTP stack and load generator) and \
-             one run of the query in PostgreSQL {cores} cores / {query:.0}/s = {query_us:.1} µs; \
-             a service that itself cost nothing would answer at most 1 / (1 / {healthz:.0} + \
-             1 / {query:.0}) = {bound:.0}/s = {:.2} × `pgbench -S`.",
-            bound / self.limits.pgbench_select.tps.max(f64::EPSILON),
-            cores = self.cores,
-        ))
     }
 
     /// The targets of the issue, checked.
@@ -409,16 +370,18 @@ impl Results {
         }
         if !queries.is_empty() {
             out.push_str(
-                "\nThe `pgbench -f` rows run the SQL the service sends, rendered by the service's \
-                 own query builders, on the service's own PostgreSQL database, right after \
-                 seeding and before the GET phase: the ceilings of the PostgreSQL read \
-                 targets. The reads bind their values as parameters. The create runs its two \
-                 writes (the ticket with its event in one statement, then the points award as \
-                 a batch of one) as customer 3, whose rows are deleted afterwards, but not the \
-                 numbering of the event (`support_position_events`). The service sends the \
-                 awards and numbers the events of concurrent creates together, one statement \
-                 and one commit per batch, which pgbench cannot: this row is a transaction per \
-                 create of what the service sends, neither an upper nor a lower bound.\n",
+                "\nThe `pgbench -f` rows run the statements the service sends \
+                 (`support_persistence::statements`), one request per transaction, on the \
+                 service's own PostgreSQL database, right after seeding and before the GET \
+                 phase. The reads are the service's batch statements with a batch of one, \
+                 their values bound as parameters. The create runs its two writes (the ticket \
+                 with its event in one statement, then the points award as a batch of one) as \
+                 customer 3, whose rows are deleted afterwards, but not the numbering of the \
+                 event (`support_position_events`). Under load the service sends the reads, \
+                 the awards and the numbering of concurrent requests together, one statement \
+                 (and for writes one commit) per batch, which pgbench cannot: these rows are a \
+                 transaction per request of what the service sends, neither an upper nor a \
+                 lower bound of the service.\n",
             );
         }
 
@@ -495,7 +458,6 @@ impl Results {
             .backends
             .iter()
             .flat_map(|b| b.notes.iter().cloned())
-            .chain(self.bound_note())
             .collect();
         if !notes.is_empty() {
             out.push_str("\nNotes:\n\n");
@@ -544,14 +506,6 @@ fn cores(cpu: Option<CpuUse>) -> String {
             c.cores(c.machine)
         )
     })
-}
-
-/// The rate a service that costs nothing itself could reach if every request
-/// costs the CPU of one `/healthz` request (HTTP stack and load generator:
-/// cores / `healthz` rate) plus one run of its query in PostgreSQL (cores /
-/// `query` rate): cores / (cores / healthz + cores / query).
-fn no_cost_bound(healthz: f64, query: f64) -> Option<f64> {
-    (healthz > 0.0 && query > 0.0).then(|| 1.0 / (1.0 / healthz + 1.0 / query))
 }
 
 /// A rate: "32.7k/s", or "950/s" below a thousand.
@@ -636,7 +590,6 @@ mod tests {
             connections: 64,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(3),
-            cores: 2,
         }
     }
 
@@ -671,7 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn reports_the_ceilings_of_the_services_statements() {
+    fn reports_what_postgresql_alone_does_of_the_services_statements() {
         let results = results();
         let checks = results.checks();
         let measured = |prefix: &str| {
@@ -681,23 +634,22 @@ mod tests {
                 .map(|c| (c.measured.clone(), c.pass))
                 .unwrap()
         };
-        // healthz 10,000/s, query 40,000/s: 1 / (1/10,000 + 1/40,000) = 8,000/s.
         assert_eq!(
             measured("GET own ticket on PostgreSQL"),
             (
-                "11000 / 20000 = **0.55**; ceiling: PostgreSQL alone runs this query at \
-                 40.0k/s = 2.00 × `pgbench -S`; no-cost service bound (estimate, see the \
-                 notes): 8.0k/s = 0.40 × `pgbench -S`"
+                "11000 / 20000 = **0.55**; PostgreSQL alone runs this read's statement, one \
+                 request at a time, at 40.0k/s = 2.00 × `pgbench -S` (the service batches \
+                 concurrent reads)"
                     .to_owned(),
                 Some(true)
             )
         );
-        // Not run, but the ceiling was measured; no bound for the list.
+        // Not run, but the statement was measured.
         assert_eq!(
             measured("List page on PostgreSQL"),
             (
-                "not run; ceiling: PostgreSQL alone runs this query at 5.0k/s = 0.25 × \
-                 `pgbench -S`"
+                "not run; PostgreSQL alone runs this read's statement, one request at a time, \
+                 at 5.0k/s = 0.25 × `pgbench -S` (the service batches concurrent reads)"
                     .to_owned(),
                 None
             )
@@ -720,19 +672,11 @@ mod tests {
              threads | 1800 | avg 1.000 | | 0 failed | | |"
         ));
         assert!(text.contains(
-            "| `pgbench -n -f` the service's GET-own-ticket query (`-M prepared`), on the \
-             service's PostgreSQL database | 16 clients, 2 threads | 40000 | avg 1.000 | | 0 \
-             failed | | |"
+            "| `pgbench -n -f` the service's GET-own-ticket statement, a batch of one (`-M \
+             prepared`), on the service's PostgreSQL database | 16 clients, 2 threads | 40000 | \
+             avg 1.000 | | 0 failed | | |"
         ));
-        assert!(text.contains("the service's list-page query"));
-        assert!(text.contains(
-            "- No-cost service bound of GET own ticket on PostgreSQL (an estimate, not a \
-             measurement): on this 2-core machine one `/healthz` request costs 2 cores / \
-             10000/s = 200.0 µs of CPU (HTTP stack and load generator) and one run of the \
-             query in PostgreSQL 2 cores / 40000/s = 50.0 µs; a service that itself cost \
-             nothing would answer at most 1 / (1 / 10000 + 1 / 40000) = 8000/s = 0.40 × \
-             `pgbench -S`."
-        ));
+        assert!(text.contains("the service's list-page statement, a batch of one"));
     }
 
     #[test]
@@ -752,16 +696,6 @@ mod tests {
         assert_eq!(create.measured, "1500 / 2000 = **0.75**");
         let text = results.markdown();
         assert!(!text.contains("pgbench -n -f"));
-        assert!(!text.contains("No-cost"));
-    }
-
-    #[test]
-    fn bounds_a_no_cost_service() {
-        assert_eq!(no_cost_bound(10_000.0, 40_000.0), Some(8_000.0));
-        assert_eq!(no_cost_bound(0.0, 40_000.0), None);
-        assert_eq!(no_cost_bound(10_000.0, 0.0), None);
-        assert_eq!(per_second(32_745.0), "32.7k/s");
-        assert_eq!(per_second(950.4), "950/s");
     }
 
     #[test]

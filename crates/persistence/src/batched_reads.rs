@@ -1,0 +1,598 @@
+//! The API's two most frequent reads on PostgreSQL, sent together for
+//! concurrent requests ([`crate::batch`]): a ticket with its history (`GET
+//! /tickets/{id}`) and a page of one customer's tickets (`GET /tickets`).
+//!
+//! Each read is a primary-key or index lookup that costs PostgreSQL far less
+//! than the round trip around it: the protocol messages, a wake-up of the
+//! server process and of the connection's driver, a context switch each way.
+//! Under load those were most of the cost of a read (a profile of the GET
+//! had half of its samples in the kernel, most of them right after a query
+//! was sent). Here the requests that arrive while one batch is out go in the
+//! next one, one statement for all of them; an idle service still sends a
+//! lone request at once.
+//!
+//! Each request keeps its own lookup: the statements join the requests (one
+//! row each of `unnest(...) WITH ORDINALITY`) to the tables, so ownership is
+//! part of the query, exactly as in the single-request queries of
+//! [`crate::ticket_repository`], and two requests for the same ticket are
+//! looked up twice. The statements' texts do not depend on the batch size,
+//! so they stay prepared ([`Prepared`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+use support_domain::RepositoryError;
+
+use crate::batch::{Batched, Batcher};
+use crate::database::PgPool;
+use crate::errors::{classify, unavailable};
+use crate::executor::Executor;
+use crate::prepared::Prepared;
+use crate::rows::{EventRow, TicketRow};
+
+/// The columns of [`TicketRow`], for statements written as text.
+macro_rules! ticket_columns {
+    () => {
+        "id, ticket_number, customer_id, booking_id, order_id, issue_type, description, status, \
+         priority, assigned_staff_id, escalation_reason, created_at, updated_at, escalated_at, \
+         resolved_at, closed_at, version"
+    };
+}
+
+/// Tickets with their positioned events, for the requests `(id, owner)` in
+/// the arrays `$1` (ids) and `$2` (owners, NULL for anyone's ticket). `n`
+/// is the request's place in the arrays, from 1; a request whose ticket is
+/// missing (or not its owner's) has no row.
+pub(crate) const HISTORIES: &str = concat!(
+    "SELECT r.n, t.*, e.position AS event_position, e.ticket_id AS event_ticket_id, \
+     e.customer_id AS event_customer_id, e.event AS event_name, e.actor_id AS event_actor_id, \
+     e.actor_role AS event_actor_role, e.ticket_number AS event_ticket_number, \
+     e.status AS event_status, e.occurred_at AS event_occurred_at \
+     FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(id, owner, n) \
+     CROSS JOIN LATERAL (SELECT ",
+    ticket_columns!(),
+    " FROM support_tickets \
+     WHERE id = r.id AND (r.owner IS NULL OR customer_id = r.owner)) t \
+     LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.position IS NOT NULL"
+);
+
+/// Keyset pages of one customer's tickets each, newest first, for the
+/// requests in the arrays `$1` (owners), `$2` (ids to stay below) and `$3`
+/// (page sizes).
+pub(crate) const PAGES: &str = concat!(
+    "SELECT r.n, t.* \
+     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(owner, before, lim, n) \
+     CROSS JOIN LATERAL (SELECT ",
+    ticket_columns!(),
+    " FROM support_tickets WHERE customer_id = r.owner AND id < r.before \
+     ORDER BY id DESC LIMIT r.lim) t"
+);
+
+/// [`PAGES`] in one status each: `$2` holds the statuses, the rest moves up.
+pub(crate) const PAGES_IN_STATUS: &str = concat!(
+    "SELECT r.n, t.* \
+     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) \
+     WITH ORDINALITY AS r(owner, status, before, lim, n) \
+     CROSS JOIN LATERAL (SELECT ",
+    ticket_columns!(),
+    " FROM support_tickets WHERE customer_id = r.owner AND status = r.status AND id < r.before \
+     ORDER BY id DESC LIMIT r.lim) t"
+);
+
+/// Longest wait for one batch, connection checkout included: a connection
+/// that stopped answering must not hold up the reads queued behind it for
+/// longer.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One row of [`HISTORIES`]: the request, its ticket and one of its events
+/// (all NULL for a ticket without any).
+#[derive(QueryableByName)]
+struct HistoryRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(embed)]
+    ticket: TicketRow,
+    #[diesel(embed)]
+    event: JoinedEvent,
+}
+
+/// The event columns of a [`HistoryRow`], NULL when the ticket has none.
+#[derive(QueryableByName)]
+struct JoinedEvent {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    event_position: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    event_ticket_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    event_customer_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_name: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    event_actor_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_actor_role: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_ticket_number: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_status: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    event_occurred_at: Option<NaiveDateTime>,
+}
+
+impl JoinedEvent {
+    /// The event, if the row has one. `ticket_id` is never NULL in a stored
+    /// event, so a NULL there means no event; any other NULL in a required
+    /// column is corruption.
+    fn into_row(self) -> Result<Option<EventRow>, RepositoryError> {
+        let Some(ticket_id) = self.event_ticket_id else {
+            return Ok(None);
+        };
+        let missing = |column: &str| {
+            RepositoryError::Corrupt(format!("ticket_events.{column}: NULL in a stored event"))
+        };
+        Ok(Some(EventRow {
+            position: self.event_position,
+            ticket_id,
+            customer_id: self
+                .event_customer_id
+                .ok_or_else(|| missing("customer_id"))?,
+            event: self.event_name.ok_or_else(|| missing("event"))?,
+            actor_id: self.event_actor_id.ok_or_else(|| missing("actor_id"))?,
+            actor_role: self.event_actor_role.ok_or_else(|| missing("actor_role"))?,
+            ticket_number: self.event_ticket_number,
+            status: self.event_status.ok_or_else(|| missing("status"))?,
+            occurred_at: self
+                .event_occurred_at
+                .ok_or_else(|| missing("occurred_at"))?,
+        }))
+    }
+}
+
+/// One row of [`PAGES`] or [`PAGES_IN_STATUS`]: the request and one ticket
+/// of its page.
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(embed)]
+    ticket: TicketRow,
+}
+
+/// The slot of request `n` (from 1) among `count` requests.
+fn slot(n: i64, count: usize) -> Result<usize, RepositoryError> {
+    usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .filter(|&i| i < count)
+        .ok_or_else(|| RepositoryError::Corrupt(format!("a batched read answered request {n}")))
+}
+
+/// Runs `read` on a pooled connection, bounded by [`BATCH_TIMEOUT`].
+async fn bounded<T>(
+    pool: &PgPool,
+    read: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    let run = async {
+        let mut conn = pool.get().await.map_err(unavailable)?;
+        read(&mut conn).await
+    };
+    tokio::time::timeout(BATCH_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(unavailable(format!(
+                "a batched read took over {BATCH_TIMEOUT:?}"
+            )))
+        })
+}
+
+/// The same answer for every request of a failed batch.
+fn all_failed<T>(count: usize, error: &RepositoryError) -> Vec<Result<T, RepositoryError>> {
+    (0..count).map(|_| Err(error.clone())).collect()
+}
+
+/// A request for a ticket with its history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HistoryRequest {
+    /// The ticket.
+    pub id: i64,
+    /// Its owner, when only the owner may see it.
+    pub owner: Option<i64>,
+}
+
+/// A ticket's row and its events' rows, oldest first.
+pub(crate) type HistoryRows = (TicketRow, Vec<EventRow>);
+
+/// Sends history reads ([`HISTORIES`]).
+pub(crate) struct Histories {
+    pool: PgPool,
+}
+
+impl Histories {
+    async fn read(&self, batch: &[HistoryRequest]) -> Result<Vec<HistoryRow>, RepositoryError> {
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let owners: Vec<Option<i64>> = batch.iter().map(|r| r.owner).collect();
+        bounded(&self.pool, async |conn| {
+            Prepared::sql(HISTORIES, |q| {
+                q.bind::<Array<BigInt>, _>(ids)
+                    .bind::<Array<Nullable<BigInt>>, _>(owners)
+            })
+            .load::<HistoryRow>(conn)
+            .await
+            .map_err(classify)
+        })
+        .await
+    }
+
+    /// Each request's ticket and events from the rows of one batch.
+    fn answers(
+        count: usize,
+        rows: Vec<HistoryRow>,
+    ) -> Result<Vec<Option<HistoryRows>>, RepositoryError> {
+        let mut answers: Vec<Option<HistoryRows>> = (0..count).map(|_| None).collect();
+        for row in rows {
+            let event = row.event.into_row()?;
+            let answer =
+                answers[slot(row.n, count)?].get_or_insert_with(|| (row.ticket, Vec::new()));
+            answer.1.extend(event);
+        }
+        for (_, events) in answers.iter_mut().flatten() {
+            // A join returns rows in no promised order; the log's is by position.
+            events.sort_by_key(|e| e.position);
+        }
+        Ok(answers)
+    }
+}
+
+#[async_trait]
+impl Batched for Histories {
+    type Request = HistoryRequest;
+    type Reply = Option<HistoryRows>;
+    const NAME: &'static str = "ticket reader";
+
+    async fn send(
+        &self,
+        batch: Vec<HistoryRequest>,
+    ) -> Vec<Result<Option<HistoryRows>, RepositoryError>> {
+        match self
+            .read(&batch)
+            .await
+            .and_then(|rows| Self::answers(batch.len(), rows))
+        {
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
+            Err(error) => all_failed(batch.len(), &error),
+        }
+    }
+}
+
+/// A request for a page of one customer's tickets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageRequest {
+    /// Whose tickets.
+    pub owner: i64,
+    /// Only tickets in this status, if given.
+    pub status: Option<&'static str>,
+    /// Only tickets with a lower id.
+    pub before: i64,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Sends customer page reads ([`PAGES`], [`PAGES_IN_STATUS`]).
+pub(crate) struct CustomerPages {
+    pool: PgPool,
+}
+
+impl CustomerPages {
+    /// The rows of `batch`'s requests, which all have a status or none.
+    async fn read(
+        conn: &mut diesel_async::AsyncPgConnection,
+        batch: &[&PageRequest],
+    ) -> Result<Vec<PageRow>, RepositoryError> {
+        let owners: Vec<i64> = batch.iter().map(|r| r.owner).collect();
+        let befores: Vec<i64> = batch.iter().map(|r| r.before).collect();
+        let limits: Vec<i64> = batch.iter().map(|r| r.limit).collect();
+        let statuses: Option<Vec<&'static str>> = batch.iter().map(|r| r.status).collect();
+        match statuses {
+            Some(statuses) => {
+                Prepared::sql(PAGES_IN_STATUS, |q| {
+                    q.bind::<Array<BigInt>, _>(owners)
+                        .bind::<Array<Text>, _>(statuses)
+                        .bind::<Array<BigInt>, _>(befores)
+                        .bind::<Array<BigInt>, _>(limits)
+                })
+                .load::<PageRow>(conn)
+                .await
+            }
+            None => {
+                Prepared::sql(PAGES, |q| {
+                    q.bind::<Array<BigInt>, _>(owners)
+                        .bind::<Array<BigInt>, _>(befores)
+                        .bind::<Array<BigInt>, _>(limits)
+                })
+                .load::<PageRow>(conn)
+                .await
+            }
+        }
+        .map_err(classify)
+    }
+
+    /// Every request's page: one statement for the requests with a status
+    /// and one for those without, on one connection.
+    async fn pages(&self, batch: &[PageRequest]) -> Result<Vec<Vec<TicketRow>>, RepositoryError> {
+        let (filtered, all): (Vec<_>, Vec<_>) = batch
+            .iter()
+            .enumerate()
+            .partition(|(_, r)| r.status.is_some());
+        let mut pages: Vec<Vec<TicketRow>> = batch.iter().map(|_| Vec::new()).collect();
+        bounded(&self.pool, async |conn| {
+            for group in [filtered, all] {
+                if group.is_empty() {
+                    continue;
+                }
+                let requests: Vec<&PageRequest> = group.iter().map(|(_, r)| *r).collect();
+                for row in Self::read(conn, &requests).await? {
+                    let (index, _) = group[slot(row.n, group.len())?];
+                    pages[index].push(row.ticket);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        for page in &mut pages {
+            // A join returns rows in no promised order; a page is newest first.
+            page.sort_by_key(|t| std::cmp::Reverse(t.id));
+        }
+        Ok(pages)
+    }
+}
+
+#[async_trait]
+impl Batched for CustomerPages {
+    type Request = PageRequest;
+    type Reply = Vec<TicketRow>;
+    const NAME: &'static str = "page reader";
+
+    async fn send(&self, batch: Vec<PageRequest>) -> Vec<Result<Vec<TicketRow>, RepositoryError>> {
+        match self.pages(&batch).await {
+            Ok(pages) => pages.into_iter().map(Ok).collect(),
+            Err(error) => all_failed(batch.len(), &error),
+        }
+    }
+}
+
+/// The batched reads of one PostgreSQL handle. Each batches only its own
+/// callers: a handle makes one ([`crate::Database::tickets`]).
+pub(crate) struct PgReads {
+    /// `GET /tickets/{id}`.
+    pub histories: Arc<Batcher<Histories>>,
+    /// `GET /tickets` of a customer.
+    pub pages: Arc<Batcher<CustomerPages>>,
+}
+
+impl PgReads {
+    /// Batched reads on `pool`, sent from tasks of `executor`.
+    pub(crate) fn new(pool: PgPool, executor: Executor) -> Self {
+        Self {
+            histories: Batcher::new(Histories { pool: pool.clone() }, executor.clone()),
+            pages: Batcher::new(CustomerPages { pool }, executor),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_names_one_of_the_batch_requests_or_the_batch_fails() {
+        assert_eq!(slot(1, 3), Ok(0));
+        assert_eq!(slot(3, 3), Ok(2));
+        for n in [0, 4, -1, i64::MIN] {
+            assert!(
+                matches!(slot(n, 3), Err(RepositoryError::Corrupt(_))),
+                "{n}"
+            );
+        }
+    }
+}
+
+/// On a real PostgreSQL: one batch answers each request exactly as that
+/// request on its own would be answered.
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod postgres_tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use diesel::sql_types::BigInt;
+    use support_domain::ports::TicketRepository;
+    use support_domain::{
+        Actor, CustomerId, Description, IssueType, NewTicket, Ticket, TicketEvent, TicketEventKind,
+        TicketNumber,
+    };
+
+    use super::*;
+    use crate::test_support::PostgresTestDb;
+    use crate::{Database, PoolSettings};
+
+    /// One connection, so that every batch runs on the same one.
+    async fn database(pg: &PostgresTestDb) -> Database {
+        let settings = PoolSettings {
+            max_size: Some(1),
+            ..PoolSettings::default()
+        };
+        let db = Database::connect(pg.url(), settings).await.unwrap();
+        db.run_migrations().await.unwrap();
+        db
+    }
+
+    /// Ticket `n` of `customer`, escalated (a second event) if `escalate`.
+    async fn ticket(
+        tickets: &Arc<dyn TicketRepository>,
+        n: u32,
+        customer: i64,
+        escalate: bool,
+    ) -> Ticket {
+        let customer = CustomerId::new(customer).unwrap();
+        let at = Utc
+            .timestamp_opt(1_780_000_000 + i64::from(n), 0)
+            .single()
+            .unwrap();
+        let new = NewTicket::open(
+            TicketNumber::parse(&format!("TKT-{n:06}-BATCH{}", n % 10)).unwrap(),
+            customer,
+            None,
+            None,
+            IssueType::Other,
+            Description::parse("batched reads").unwrap(),
+            at,
+        );
+        let actor = Actor::customer(customer.into());
+        let (mut ticket, _) = tickets.insert(new, actor.clone()).await.unwrap();
+        if escalate {
+            let version = ticket.version();
+            ticket.escalate(None, at).unwrap();
+            let event = TicketEvent::about(TicketEventKind::Escalated, actor, &ticket, at);
+            tickets.update(&ticket, version, event).await.unwrap();
+        }
+        ticket
+    }
+
+    #[derive(QueryableByName)]
+    struct Uses {
+        #[diesel(sql_type = BigInt)]
+        uses: i64,
+    }
+
+    /// How many prepared statements of the connection start like `text`.
+    async fn prepared(pool: &PgPool, text: &str) -> i64 {
+        let mut conn = pool.get().await.unwrap();
+        let prefix: String = text.chars().take(60).collect();
+        Prepared::sql(
+            "SELECT count(*) AS uses FROM pg_prepared_statements WHERE starts_with(statement, $1)",
+            |q| q.bind::<Text, _>(prefix),
+        )
+        .get_result::<Uses>(&mut *conn)
+        .await
+        .unwrap()
+        .uses
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_history_batch_answers_each_request_as_if_alone() {
+        let pg = PostgresTestDb::new();
+        let db = database(&pg).await;
+        let tickets = db.tickets();
+        let first = ticket(&tickets, 1, 1, true).await;
+        let other = ticket(&tickets, 2, 2, false).await;
+        let reader = Histories {
+            pool: db.pg_pool().unwrap().clone(),
+        };
+        let (first_id, other_id) = (first.id().get(), other.id().get());
+        let request = |id, owner| HistoryRequest { id, owner };
+        let batch = vec![
+            request(first_id, Some(1)),
+            request(first_id, Some(2)), // someone else's ticket
+            request(999_999, Some(1)),  // no such ticket
+            request(other_id, None),    // staff: anyone's ticket
+            request(first_id, Some(1)), // the same request twice
+            request(other_id, Some(1)), // someone else's again
+        ];
+        for round in 0..2 {
+            let answers = reader.send(batch.clone()).await;
+            assert_eq!(answers.len(), batch.len());
+            let found: Vec<Option<(i64, i64, Vec<&str>)>> = answers
+                .iter()
+                .map(|answer| {
+                    answer.as_ref().unwrap().as_ref().map(|(ticket, events)| {
+                        let positions = events.iter().map(|e| e.position.unwrap());
+                        assert!(positions.clone().is_sorted(), "history in log order");
+                        let kinds = events.iter().map(|e| e.event.as_str()).collect();
+                        (ticket.id, ticket.customer_id, kinds)
+                    })
+                })
+                .collect();
+            let escalated = vec!["support:ticket_created", "support:ticket_escalated"];
+            assert_eq!(
+                found,
+                [
+                    Some((first_id, 1, escalated.clone())),
+                    None,
+                    None,
+                    Some((other_id, 2, vec!["support:ticket_created"])),
+                    Some((first_id, 1, escalated)),
+                    None,
+                ],
+                "round {round}"
+            );
+        }
+        assert_eq!(
+            prepared(db.pg_pool().unwrap(), HISTORIES).await,
+            1,
+            "prepared once, whatever the batch size"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_page_batch_answers_each_request_as_if_alone() {
+        let pg = PostgresTestDb::new();
+        let db = database(&pg).await;
+        let tickets = db.tickets();
+        let mut mine = Vec::new();
+        for n in 1..=5 {
+            // Tickets 2 and 4 escalated; customer 2's interleaved with them.
+            mine.push(ticket(&tickets, n, 1, n % 2 == 0).await.id().get());
+            ticket(&tickets, 10 + n, 2, false).await;
+        }
+        let reader = CustomerPages {
+            pool: db.pg_pool().unwrap().clone(),
+        };
+        let page = |owner, status, before, limit| PageRequest {
+            owner,
+            status,
+            before,
+            limit,
+        };
+        let batch = vec![
+            page(1, None, i64::MAX, 3),
+            page(1, Some("escalated"), i64::MAX, 10),
+            page(1, None, mine[3], 2),   // the page after a cursor
+            page(3, None, i64::MAX, 10), // nobody's tickets
+            page(1, Some("open"), mine[4], 1),
+            page(1, Some("closed"), i64::MAX, 10),
+        ];
+        let answers = reader.send(batch.clone()).await;
+        let ids: Vec<Vec<i64>> = answers
+            .into_iter()
+            .map(|answer| answer.unwrap().into_iter().map(|t| t.id).collect())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                vec![mine[4], mine[3], mine[2]],
+                vec![mine[3], mine[1]],
+                vec![mine[2], mine[1]],
+                vec![],
+                vec![mine[2]],
+                vec![],
+            ]
+        );
+        // Each page is the same as the request on its own.
+        for request in batch {
+            let alone = reader.send(vec![request]).await;
+            let batched = reader.send(vec![request, page(2, None, i64::MAX, 1)]).await;
+            let ids = |answers: &[Result<Vec<TicketRow>, RepositoryError>]| -> Vec<i64> {
+                answers[0].as_ref().unwrap().iter().map(|t| t.id).collect()
+            };
+            assert_eq!(ids(&alone), ids(&batched), "{request:?}");
+        }
+        let pool = db.pg_pool().unwrap();
+        assert_eq!(prepared(pool, PAGES).await, 1);
+        assert_eq!(prepared(pool, PAGES_IN_STATUS).await, 1);
+    }
+}
