@@ -20,7 +20,6 @@ use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::batched_reads::PgReads;
 use crate::commit_listener::{self, ListenerConfig};
 use crate::errors::DatabaseError;
 use crate::event_append::PositionedInTransaction;
@@ -29,7 +28,7 @@ use crate::executor::{Executor, RunInPlace};
 use crate::migrations;
 use crate::points_ledger::{SqlitePointsLedger, batched_ledger};
 use crate::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
-use crate::ticket_repository::TicketStore;
+use crate::ticket_repository::{PgBatches, TicketStore};
 
 /// The async SQLite connection: a sync diesel connection whose statements
 /// run on the calling thread (see [`crate::executor`]).
@@ -364,8 +363,9 @@ impl Database {
     }
 
     /// The ticket store on this database. On PostgreSQL each call makes a
-    /// store that batches only its own callers' reads
-    /// ([`crate::batched_reads`]): take one per handle and share it.
+    /// store that batches only its own callers' creates and reads
+    /// ([`crate::ticket_insert`], [`crate::batched_reads`]): take one per
+    /// handle and share it.
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
             Pools::Sqlite(pool) => Arc::new(TicketStore::new(
@@ -378,7 +378,7 @@ impl Database {
                 pool.clone(),
                 self.executor.clone(),
                 Arc::clone(sequencer),
-                PgReads::new(pool.clone(), self.executor.clone()),
+                PgBatches::new(pool.clone(), self.executor.clone()),
             )),
         }
     }

@@ -110,3 +110,37 @@ pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     tracing::error!(column, error = %err, "invalid value in the ticket store");
     RepositoryError::Corrupt(format!("{column}: {err}"))
 }
+
+/// Why a PostgreSQL statement sent for a batch failed, which decides what
+/// is sent again ([`crate::batch`]).
+pub(crate) enum Failure {
+    /// The server refused the statement (a row breaks a constraint), so it
+    /// did nothing: a batch can be sent again row by row, so that the bad
+    /// row fails alone.
+    Refused(RepositoryError),
+    /// No answer: no connection, a lost one, or a timeout. Whether a write
+    /// happened is unknown, and sending the rows one by one would only wait
+    /// that much longer.
+    Unreachable(RepositoryError),
+}
+
+impl Failure {
+    /// Classifies a statement's error.
+    pub(crate) fn from_diesel(err: DieselError) -> Self {
+        match err {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Unreachable(classify(err)),
+            DieselError::DatabaseError(..) => Self::Refused(classify(err)),
+            other => Self::Unreachable(classify(other)),
+        }
+    }
+
+    /// The error to report.
+    pub(crate) fn into_error(self) -> RepositoryError {
+        match self {
+            Self::Refused(e) | Self::Unreachable(e) => e,
+        }
+    }
+}

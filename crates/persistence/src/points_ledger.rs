@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::query_builder::{QueryFragment, QueryId};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
@@ -23,7 +23,7 @@ use support_domain::{PointsAward, PointsError, RepositoryError};
 
 use crate::batch::{Batched, Batcher};
 use crate::database::{PgPool, SqlitePool};
-use crate::errors::{classify, unavailable};
+use crate::errors::{Failure, classify, unavailable};
 use crate::executor::Executor;
 use crate::prepared::Prepared;
 use crate::rows::NewPointsRow;
@@ -97,35 +97,6 @@ const ATTEMPTS: usize = 2;
 /// connection that stopped answering must not hold up the creates queued
 /// behind its batch for longer.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// Why a PostgreSQL attempt failed.
-enum Failure {
-    /// The server refused the statement (a row breaks a constraint): a
-    /// batch is then sent again row by row, so that the bad row fails alone.
-    Refused(RepositoryError),
-    /// No answer: no connection, a lost one, or a timeout. Sending the rows
-    /// one by one would only wait that much longer.
-    Unreachable(RepositoryError),
-}
-
-impl Failure {
-    fn from_diesel(err: DieselError) -> Self {
-        match err {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => Self::Unreachable(classify(err)),
-            DieselError::DatabaseError(..) => Self::Refused(classify(err)),
-            other => Self::Unreachable(classify(other)),
-        }
-    }
-
-    fn into_error(self) -> RepositoryError {
-        match self {
-            Self::Refused(e) | Self::Unreachable(e) => e,
-        }
-    }
-}
 
 /// Sends PostgreSQL awards: concurrent creates share one statement and one
 /// commit ([`crate::batch`]) instead of a round trip each.

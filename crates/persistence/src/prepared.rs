@@ -198,7 +198,7 @@ mod postgres_tests {
                 ("INSERT INTO points_ledger", 1),
                 ("SELECT event_id, event_position", 1),
                 ("WITH changed AS", 1),
-                ("WITH ticket AS", 1),
+                ("WITH input AS", 1),
             ],
             "each write prepared exactly once on the connection"
         );

@@ -36,27 +36,47 @@ use crate::read_statement::{pg_read, sqlite_read};
 use crate::rows::{EventRow, TicketChangesRow, TicketRow};
 use crate::schema::{support_tickets, ticket_events};
 use crate::sequencer::Sequencer;
-use crate::ticket_insert::InsertTicket;
+use crate::ticket_insert::{InsertTicket, PgCreates, pg_creates};
 use crate::ticket_update::{Expected, UpdateTicket};
 
 /// The ticket store over one backend's pool; `Q` gives appended events
-/// their log position ([`PositionEvents`]), `R` sends the most frequent
-/// reads where they are batched (PostgreSQL, [`PgReads`]).
-pub(crate) struct TicketStore<P, Q, R> {
+/// their log position ([`PositionEvents`]), `B` sends what is batched
+/// (PostgreSQL, [`PgBatches`]).
+pub(crate) struct TicketStore<P, Q, B> {
     pool: P,
     executor: Executor,
     positions: Q,
-    reads: R,
+    batches: B,
 }
 
-impl<P, Q, R> TicketStore<P, Q, R> {
+/// What a PostgreSQL store sends in batches ([`crate::batch`]): the most
+/// frequent reads and the creates. Each batches only its own store's
+/// callers.
+pub(crate) struct PgBatches {
+    /// `GET /tickets/{id}` and `GET /tickets` of a customer.
+    pub reads: PgReads,
+    /// `POST /tickets`.
+    pub creates: PgCreates,
+}
+
+impl PgBatches {
+    /// Batchers on `pool`, sending from tasks of `executor`.
+    pub(crate) fn new(pool: PgPool, executor: Executor) -> Self {
+        Self {
+            reads: PgReads::new(pool.clone(), executor.clone()),
+            creates: pg_creates(pool, executor),
+        }
+    }
+}
+
+impl<P, Q, B> TicketStore<P, Q, B> {
     /// A store whose queries run where `executor` says.
-    pub(crate) fn new(pool: P, executor: Executor, positions: Q, reads: R) -> Self {
+    pub(crate) fn new(pool: P, executor: Executor, positions: Q, batches: B) -> Self {
         Self {
             pool,
             executor,
             positions,
-            reads,
+            batches,
         }
     }
 }
@@ -153,12 +173,12 @@ pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
 }
 
 /// `$positions` gives appended events their position ([`PositionEvents`]),
-/// `$reads` is the store's `R`; `$read` is the macro that runs a read
-/// statement ([`crate::read_statement`]). Each store also has `history` and
-/// `customer_page`, written per backend below the expansions.
+/// `$batches` is the store's `B`; `$read` is the macro that runs a read
+/// statement ([`crate::read_statement`]). Each store also has `inserter`,
+/// `history` and `customer_page`, written per backend below the expansions.
 macro_rules! impl_ticket_repository {
-    ($pool:ty, $positions:ty, $reads:ty, $read:ident) => {
-        impl TicketStore<$pool, $positions, $reads> {
+    ($pool:ty, $positions:ty, $batches:ty, $read:ident) => {
+        impl TicketStore<$pool, $positions, $batches> {
             /// One ticket by id, scoped to its owner when `owner` is given
             /// (ownership is part of the query, never checked afterwards).
             async fn one(
@@ -233,19 +253,17 @@ macro_rules! impl_ticket_repository {
         }
 
         #[async_trait]
-        impl TicketRepository for TicketStore<$pool, $positions, $reads> {
+        impl TicketRepository for TicketStore<$pool, $positions, $batches> {
             async fn insert(
                 &self,
                 ticket: NewTicket,
                 actor: Actor,
             ) -> Result<(Ticket, StoredEvent), RepositoryError> {
-                let pool = self.pool.clone();
+                let inserter = self.inserter();
                 let positions = self.positions.clone();
                 self.executor
                     .run_write(async move {
-                        let mut conn = pool.get().await.map_err(unavailable)?;
-                        let (ticket, event, row_id) = (*conn).insert_ticket(ticket, actor).await?;
-                        drop(conn);
+                        let (ticket, event, row_id) = inserter.insert_ticket(ticket, actor).await?;
                         let position = positions.position(row_id).await?;
                         Ok((ticket, stored(position, event)?))
                     })
@@ -334,10 +352,15 @@ macro_rules! impl_ticket_repository {
 }
 
 impl_ticket_repository!(SqlitePool, PositionedInTransaction, (), sqlite_read);
-impl_ticket_repository!(PgPool, Arc<Sequencer>, PgReads, pg_read);
+impl_ticket_repository!(PgPool, Arc<Sequencer>, PgBatches, pg_read);
 
 /// SQLite is embedded: a read costs no round trip, so each runs on its own.
 impl TicketStore<SqlitePool, PositionedInTransaction, ()> {
+    /// What a create inserts through: the pool, one transaction per create.
+    fn inserter(&self) -> SqlitePool {
+        self.pool.clone()
+    }
+
     /// The rows of ticket `id` (if `owner` owns it, when given) and its
     /// history.
     async fn history(
@@ -385,9 +408,14 @@ impl TicketStore<SqlitePool, PositionedInTransaction, ()> {
     }
 }
 
-/// PostgreSQL: the reads of concurrent requests share a round trip
-/// ([`crate::batched_reads`]).
-impl TicketStore<PgPool, Arc<Sequencer>, PgReads> {
+/// PostgreSQL: the creates and the frequent reads of concurrent requests
+/// share a round trip ([`crate::ticket_insert`], [`crate::batched_reads`]).
+impl TicketStore<PgPool, Arc<Sequencer>, PgBatches> {
+    /// What a create inserts through: the batcher.
+    fn inserter(&self) -> PgCreates {
+        Arc::clone(&self.batches.creates)
+    }
+
     /// The rows of ticket `id` (if `owner` owns it, when given) and its
     /// history.
     async fn history(
@@ -395,7 +423,8 @@ impl TicketStore<PgPool, Arc<Sequencer>, PgReads> {
         id: i64,
         owner: Option<i64>,
     ) -> Result<Option<HistoryRows>, RepositoryError> {
-        self.reads
+        self.batches
+            .reads
             .histories
             .submit(HistoryRequest { id, owner })
             .await
@@ -410,6 +439,7 @@ impl TicketStore<PgPool, Arc<Sequencer>, PgReads> {
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
         let rows = self
+            .batches
             .reads
             .pages
             .submit(PageRequest {

@@ -260,6 +260,7 @@ contract_tests!(
     timestamps_are_kept_to_the_microsecond,
     every_mutable_field_round_trips_through_update,
     duplicate_ticket_number_is_reported_and_stores_nothing,
+    concurrent_creates_stand_or_fail_each_on_their_own,
     find_is_scoped_to_the_owner,
     list_is_newest_first_and_scoped_to_the_owner,
     list_filters_by_status,
@@ -446,6 +447,61 @@ async fn duplicate_ticket_number_is_reported_and_stores_nothing(ctx: &Ctx) {
             .await
             .is_ok()
     );
+}
+
+async fn concurrent_creates_stand_or_fail_each_on_their_own(ctx: &Ctx) {
+    // Creates that arrive together may be stored together (PostgreSQL
+    // batches them): a taken ticket number fails its own create only, and
+    // every caller gets back its own ticket and event.
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let taken: Vec<Ticket> = vec![insert(&*repo, 12, 0).await, insert(&*repo, 12, 1).await];
+    let mut creates = Vec::new();
+    for n in 0..30_i64 {
+        let mut new = new_ticket(13 + n % 3, IssueType::Other, at(n, 7));
+        let clash = n % 10 == 4;
+        if clash {
+            new.number = taken[usize::from(n % 20 == 4)].number().clone();
+        }
+        let repo = Arc::clone(&repo);
+        creates.push(tokio::spawn(async move {
+            let actor = owner_of(&new);
+            (new.clone(), clash, repo.insert(new, actor).await)
+        }));
+    }
+    let mut stored = Vec::new();
+    for create in creates {
+        let (new, clash, result) = create.await.unwrap();
+        if clash {
+            assert_eq!(result, Err(RepositoryError::DuplicateTicketNumber));
+            continue;
+        }
+        let (ticket, event) = result.unwrap();
+        assert_eq!(ticket, new.clone().with_id(ticket.id()), "the caller's own ticket");
+        assert_eq!(event.event.ticket_id, ticket.id());
+        assert_eq!(event.event.customer_id, new.customer_id);
+        assert_eq!(event.event.ticket_number.as_ref(), Some(&new.number));
+        let (found, history) = repo
+            .find_with_history(ticket.id(), Some(new.customer_id))
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(found, ticket);
+        assert_eq!(history, [event]);
+        stored.push(ticket);
+    }
+    assert_eq!(stored.len(), 27);
+    let mut ids = ids(&stored);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 27, "one ticket each");
+    // The refused creates left no event: 2 + 27 created events in the log.
+    let created = all_events(&*log)
+        .await
+        .into_iter()
+        .filter(|e| e.event.kind == TicketEventKind::Created)
+        .count();
+    assert_eq!(created, 29);
 }
 
 async fn find_is_scoped_to_the_owner(ctx: &Ctx) {

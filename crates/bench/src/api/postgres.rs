@@ -172,10 +172,11 @@ pub enum ServiceQuery {
     /// rows: the 21st says whether there is a next page).
     List,
     /// `POST /tickets`: the create's two writes, the ticket with its event
-    /// (one statement) and the points award (a batch of one), without the
-    /// numbering of the event. The service sends the awards and numbers the
-    /// events of concurrent creates together, one statement per batch, which
-    /// pgbench cannot: a transaction per create of what the service sends.
+    /// (one statement) and the points award, each a batch of one, without
+    /// the numbering of the event. The service sends the creates and awards
+    /// and numbers the events of concurrent creates together, one statement
+    /// per batch, which pgbench cannot: a transaction per create of what the
+    /// service sends.
     Create,
 }
 
@@ -242,7 +243,10 @@ fn create_script() -> Result<String, BoxError> {
     }
     let body: Body = serde_json::from_str(crate::CREATE_BODY)?;
     let issue_type = IssueType::parse(&body.issue_type).map_err(|e| e.to_string())?;
-    let number = "('TKT-' || lpad(CAST(txid_current() AS text), 13, '0'))";
+    // A valid number (`TKT-123456-ABC123`), so that the service's readers
+    // can read these events too: the transaction id's low and high digits.
+    let number = "('TKT-' || lpad(CAST(txid_current() % 1000000 AS text), 6, '0') || '-' || \
+                  lpad(CAST(txid_current() / 1000000 AS text), 6, '0'))";
     let now = "LOCALTIMESTAMP";
     let status = text(Status::Open.as_str());
     let role = text(Role::Customer.as_str());
@@ -260,31 +264,33 @@ fn create_script() -> Result<String, BoxError> {
         text(r#","ticketNumber":""#),
         text(r#""}"#)
     );
-    let create = bind(
-        statements::CREATE_TICKET,
-        &[
-            number,
-            ":customer",
-            "NULL",
-            "NULL",
-            &text(issue_type.as_str()),
-            &text(&body.description),
-            &status,
-            &text(Priority::initial_for(issue_type).as_str()),
-            now,
-            now,
-            "1",
-            ":customer",
-            &text(TicketEventKind::Created.name()),
-            ":customer",
-            &role,
-            &payload_head,
-            &payload_tail,
-            number,
-            &status,
-            now,
-        ],
-    )?;
+    let values = [
+        number,
+        ":customer",
+        "NULL",
+        "NULL",
+        &text(issue_type.as_str()),
+        &text(&body.description),
+        &status,
+        &text(Priority::initial_for(issue_type).as_str()),
+        now,
+        now,
+        "1",
+        ":customer",
+        &text(TicketEventKind::Created.name()),
+        ":customer",
+        &role,
+        &payload_head,
+        &payload_tail,
+        number,
+        &status,
+        now,
+    ];
+    // A batch of one create: the service sends concurrent ones together,
+    // which pgbench cannot.
+    let arrays: Vec<String> = values.iter().map(|v| format!("ARRAY[{v}]")).collect();
+    let arrays: Vec<&str> = arrays.iter().map(String::as_str).collect();
+    let create = bind(statements::CREATE_TICKETS, &arrays)?;
     // A batch of one award: the service sends the awards of concurrent
     // creates together, which pgbench cannot.
     let award = bind(
@@ -468,9 +474,12 @@ tps = 25012.345678 (without initial connection time)
                 "new_ticket_id"
             ]
         );
+        assert!(create.contains("FROM unnest(ARRAY[('TKT-' || lpad("));
+        assert!(create.contains("ARRAY[NULL]::bigint[]"));
         assert!(create.contains(
-            "RETURNING ticket_id, id \\gset new_\nINSERT INTO points_ledger (user_id, action, \
-             points, ticket_id, created_at) SELECT * FROM unnest(ARRAY[:customer]::bigint[]"
+            "JOIN ticket ON ticket.id = event.ticket_id \\gset new_\nINSERT INTO points_ledger \
+             (user_id, action, points, ticket_id, created_at) SELECT * FROM \
+             unnest(ARRAY[:customer]::bigint[]"
         ));
         assert!(create.contains("ARRAY[:new_ticket_id]::bigint[]"));
         assert!(create.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING;\n"));

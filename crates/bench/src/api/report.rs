@@ -203,8 +203,8 @@ impl Results {
                 ratio("-S", select)
             ),
             ServiceQuery::Create => format!(
-                "; PostgreSQL alone runs the create's two writes at {} (one award per \
-                 create, without numbering; the service batches both)",
+                "; PostgreSQL alone runs the create's two writes at {} (each a batch of \
+                 one, without numbering; the service batches creates, numbering and awards)",
                 ratio("-N", self.limits.pgbench_write.tps)
             ),
         }
@@ -375,10 +375,10 @@ impl Results {
                  service's own PostgreSQL database, right after seeding and before the GET \
                  phase. The reads are the service's batch statements with a batch of one, \
                  their values bound as parameters. The create runs its two writes (the ticket \
-                 with its event in one statement, then the points award as a batch of one) as \
+                 with its event in one statement, then the points award, each a batch of one) as \
                  customer 3, whose rows are deleted afterwards, but not the numbering of the \
                  event (`support_position_events`). Under load the service sends the reads, \
-                 the awards and the numbering of concurrent requests together, one statement \
+                 the creates, the awards and the numbering of concurrent requests together, one statement \
                  (and for writes one commit) per batch, which pgbench cannot: these rows are a \
                  transaction per request of what the service sends, neither an upper nor a \
                  lower bound of the service.\n",
@@ -659,8 +659,8 @@ mod tests {
             measured("Create on PostgreSQL"),
             (
                 "1500 / 2000 = **0.75**; PostgreSQL alone runs the create's two writes at \
-                 1.8k/s = 0.90 × `pgbench -N` (one award per create, without numbering; the \
-                 service batches both)"
+                 1.8k/s = 0.90 × `pgbench -N` (each a batch of one, without numbering; the \
+                 service batches creates, numbering and awards)"
                     .to_owned(),
                 Some(false)
             )
