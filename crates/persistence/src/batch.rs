@@ -1,20 +1,54 @@
 //! Group commit: requests that arrive while a round trip is running are sent
 //! together by the next one.
 //!
-//! Under load, one statement and one commit then serve many callers instead
-//! of one each; when idle, a request is sent at once. Used for event
-//! numbering ([`crate::sequencer`]) and points awards
-//! ([`crate::points_ledger`]) on PostgreSQL, where a round trip and a commit
-//! cost more than the rows they carry.
+//! Under load, one statement (and for writes one commit) then serves many
+//! callers instead of one each; when idle, a request is sent at once. Used
+//! on PostgreSQL, where a round trip and a commit cost more than the rows
+//! they carry, for creates ([`crate::ticket_insert`]), event numbering
+//! ([`crate::sequencer`]), points awards ([`crate::points_ledger`]) and the
+//! most frequent reads ([`crate::batched_reads`]).
+//!
+//! One batch of a batcher is out at a time: a handle's batches of one kind
+//! use one of its connections at a time, which keeps a small PostgreSQL
+//! busy without queueing on its side (a handle per worker, a few kinds).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool::managed::Object;
+use diesel_async::AsyncPgConnection;
 use support_domain::RepositoryError;
 use tokio::sync::oneshot;
 
+use crate::database::PgPool;
 use crate::errors::unavailable;
 use crate::executor::Executor;
+
+/// Longest a batch's statement may run: a connection that stopped answering
+/// must not hold up the requests queued behind its batch for longer.
+pub(crate) const STATEMENT_LIMIT: Duration = Duration::from_secs(8);
+
+/// Runs `statement` on a connection of `pool` (the checkout is bounded by
+/// the pool's wait timeout), for at most [`STATEMENT_LIMIT`]. A connection
+/// whose statement overran is closed instead of going back to the pool,
+/// where the next batch would queue behind what it is still doing. An
+/// overrun write may still commit: its callers are told the store is
+/// unavailable, as for any write whose answer is lost.
+pub(crate) async fn on_connection<T>(
+    pool: &PgPool,
+    what: &str,
+    statement: impl AsyncFnOnce(&mut AsyncPgConnection) -> T,
+) -> Result<T, RepositoryError> {
+    let mut conn = pool.get().await.map_err(unavailable)?;
+    match tokio::time::timeout(STATEMENT_LIMIT, statement(&mut conn)).await {
+        Ok(output) => Ok(output),
+        Err(_) => {
+            drop(Object::take(conn));
+            Err(unavailable(format!("{what} took over {STATEMENT_LIMIT:?}")))
+        }
+    }
+}
 
 /// What is sent in batches, and how.
 #[async_trait]

@@ -19,7 +19,6 @@
 //! so they stay prepared ([`Prepared`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -28,9 +27,9 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{Batched, Batcher};
+use crate::batch::{self, Batched, Batcher};
 use crate::database::PgPool;
-use crate::errors::{classify, unavailable};
+use crate::errors::classify;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
 use crate::rows::{EventRow, TicketRow};
@@ -83,11 +82,6 @@ pub(crate) const PAGES_IN_STATUS: &str = concat!(
     " FROM support_tickets WHERE customer_id = r.owner AND status = r.status AND id < r.before \
      ORDER BY id DESC LIMIT r.lim) t"
 );
-
-/// Longest wait for one batch, connection checkout included: a connection
-/// that stopped answering must not hold up the reads queued behind it for
-/// longer.
-const BATCH_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// One row of [`HISTORIES`]: the request, its ticket and one of its events
 /// (all NULL for a ticket without any).
@@ -172,24 +166,6 @@ fn slot(n: i64, count: usize) -> Result<usize, RepositoryError> {
         .ok_or_else(|| RepositoryError::Corrupt(format!("a batched read answered request {n}")))
 }
 
-/// Runs `read` on a pooled connection, bounded by [`BATCH_TIMEOUT`].
-async fn bounded<T>(
-    pool: &PgPool,
-    read: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<T, RepositoryError>,
-) -> Result<T, RepositoryError> {
-    let run = async {
-        let mut conn = pool.get().await.map_err(unavailable)?;
-        read(&mut conn).await
-    };
-    tokio::time::timeout(BATCH_TIMEOUT, run)
-        .await
-        .unwrap_or_else(|_| {
-            Err(unavailable(format!(
-                "a batched read took over {BATCH_TIMEOUT:?}"
-            )))
-        })
-}
-
 /// The same answer for every request of a failed batch.
 fn all_failed<T>(count: usize, error: &RepositoryError) -> Vec<Result<T, RepositoryError>> {
     (0..count).map(|_| Err(error.clone())).collect()
@@ -216,7 +192,7 @@ impl Histories {
     async fn read(&self, batch: &[HistoryRequest]) -> Result<Vec<HistoryRow>, RepositoryError> {
         let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
         let owners: Vec<Option<i64>> = batch.iter().map(|r| r.owner).collect();
-        bounded(&self.pool, async |conn| {
+        batch::on_connection(&self.pool, "a batch of ticket reads", async |conn| {
             Prepared::sql(HISTORIES, |q| {
                 q.bind::<Array<BigInt>, _>(ids)
                     .bind::<Array<Nullable<BigInt>>, _>(owners)
@@ -225,22 +201,29 @@ impl Histories {
             .await
             .map_err(classify)
         })
-        .await
+        .await?
     }
 
-    /// Each request's ticket and events from the rows of one batch.
+    /// Each request's ticket and events from the rows of one batch. A row
+    /// the domain would reject fails its own request only.
     fn answers(
         count: usize,
         rows: Vec<HistoryRow>,
-    ) -> Result<Vec<Option<HistoryRows>>, RepositoryError> {
-        let mut answers: Vec<Option<HistoryRows>> = (0..count).map(|_| None).collect();
+    ) -> Result<Vec<Result<Option<HistoryRows>, RepositoryError>>, RepositoryError> {
+        let mut answers: Vec<Result<Option<HistoryRows>, RepositoryError>> =
+            (0..count).map(|_| Ok(None)).collect();
         for row in rows {
-            let event = row.event.into_row()?;
-            let answer =
-                answers[slot(row.n, count)?].get_or_insert_with(|| (row.ticket, Vec::new()));
-            answer.1.extend(event);
+            let answer = &mut answers[slot(row.n, count)?];
+            match (row.event.into_row(), answer.as_mut()) {
+                (Ok(event), Ok(found)) => found
+                    .get_or_insert_with(|| (row.ticket, Vec::new()))
+                    .1
+                    .extend(event),
+                (Err(error), Ok(_)) => *answer = Err(error),
+                (_, Err(_)) => {}
+            }
         }
-        for (_, events) in answers.iter_mut().flatten() {
+        for (_, events) in answers.iter_mut().flatten().flatten() {
             // A join returns rows in no promised order; the log's is by position.
             events.sort_by_key(|e| e.position);
         }
@@ -263,7 +246,7 @@ impl Batched for Histories {
             .await
             .and_then(|rows| Self::answers(batch.len(), rows))
         {
-            Ok(answers) => answers.into_iter().map(Ok).collect(),
+            Ok(answers) => answers,
             Err(error) => all_failed(batch.len(), &error),
         }
     }
@@ -329,7 +312,7 @@ impl CustomerPages {
             .enumerate()
             .partition(|(_, r)| r.status.is_some());
         let mut pages: Vec<Vec<TicketRow>> = batch.iter().map(|_| Vec::new()).collect();
-        bounded(&self.pool, async |conn| {
+        batch::on_connection(&self.pool, "a batch of page reads", async |conn| {
             for group in [filtered, all] {
                 if group.is_empty() {
                     continue;
@@ -340,9 +323,9 @@ impl CustomerPages {
                     pages[index].push(row.ticket);
                 }
             }
-            Ok(())
+            Ok::<_, RepositoryError>(())
         })
-        .await?;
+        .await??;
         for page in &mut pages {
             // A join returns rows in no promised order; a page is newest first.
             page.sort_by_key(|t| std::cmp::Reverse(t.id));
@@ -387,6 +370,88 @@ impl PgReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stored-looking ticket row with id `id`.
+    fn ticket_row(id: i64) -> TicketRow {
+        let at = chrono::DateTime::from_timestamp(1_780_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        TicketRow {
+            id,
+            ticket_number: format!("TKT-{id:06}-ABCDEF"),
+            customer_id: 7,
+            booking_id: None,
+            order_id: None,
+            issue_type: "other".to_owned(),
+            description: "a ticket row for a test".to_owned(),
+            status: "open".to_owned(),
+            priority: "low".to_owned(),
+            assigned_staff_id: None,
+            escalation_reason: None,
+            created_at: at,
+            updated_at: at,
+            escalated_at: None,
+            resolved_at: None,
+            closed_at: None,
+            version: 1,
+        }
+    }
+
+    /// An event of `ticket` at `position`; `customer` NULL makes it corrupt.
+    fn event(ticket: i64, position: i64, customer: Option<i64>) -> JoinedEvent {
+        JoinedEvent {
+            event_position: Some(position),
+            event_ticket_id: Some(ticket),
+            event_customer_id: customer,
+            event_name: Some("support:ticket_created".to_owned()),
+            event_actor_id: Some(7),
+            event_actor_role: Some("customer".to_owned()),
+            event_ticket_number: None,
+            event_status: Some("open".to_owned()),
+            event_occurred_at: chrono::DateTime::from_timestamp(1_780_000_000, 0)
+                .map(|t| t.naive_utc()),
+        }
+    }
+
+    fn no_event() -> JoinedEvent {
+        JoinedEvent {
+            event_position: None,
+            event_ticket_id: None,
+            event_customer_id: None,
+            event_name: None,
+            event_actor_id: None,
+            event_actor_role: None,
+            event_ticket_number: None,
+            event_status: None,
+            event_occurred_at: None,
+        }
+    }
+
+    #[test]
+    fn rows_go_to_their_request_in_log_order_and_a_bad_one_fails_its_own_only() {
+        let row = |n, ticket, event| HistoryRow {
+            n,
+            ticket: ticket_row(ticket),
+            event,
+        };
+        let rows = vec![
+            row(3, 30, event(30, 9, Some(7))),
+            row(1, 10, event(10, 5, None)), // corrupt: no customer
+            row(3, 30, event(30, 2, Some(7))),
+            row(2, 20, no_event()),
+            row(1, 10, event(10, 6, Some(7))),
+        ];
+        let answers = Histories::answers(4, rows).unwrap();
+        assert!(matches!(answers[0], Err(RepositoryError::Corrupt(_))));
+        let (ticket, events) = answers[1].as_ref().unwrap().as_ref().unwrap();
+        assert_eq!((ticket.id, events.len()), (20, 0));
+        let (ticket, events) = answers[2].as_ref().unwrap().as_ref().unwrap();
+        let positions: Vec<_> = events.iter().map(|e| e.position).collect();
+        assert_eq!((ticket.id, positions), (30, vec![Some(2), Some(9)]));
+        assert!(matches!(answers[3], Ok(None)), "no row: no ticket");
+        // A row for a request the batch does not have fails the batch.
+        assert!(Histories::answers(2, vec![row(3, 30, no_event())]).is_err());
+    }
 
     #[test]
     fn a_row_names_one_of_the_batch_requests_or_the_batch_fails() {

@@ -114,14 +114,17 @@ pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
 /// Why a PostgreSQL statement sent for a batch failed, which decides what
 /// is sent again ([`crate::batch`]).
 pub(crate) enum Failure {
-    /// The server refused the statement (a row breaks a constraint), so it
-    /// did nothing: a batch can be sent again row by row, so that the bad
-    /// row fails alone.
+    /// A row breaks a constraint (an SQLSTATE of class 23: a taken unique
+    /// value, a failed check, a missing reference). The statement did
+    /// nothing, so a batch can be sent again row by row: the bad row then
+    /// fails alone.
     Refused(RepositoryError),
-    /// No answer: no connection, a lost one, or a timeout. Whether a write
-    /// happened is unknown, and sending the rows one by one would only wait
-    /// that much longer.
-    Unreachable(RepositoryError),
+    /// Anything else: no connection, a lost one, a statement past its time
+    /// limit, or a server error that is about no row in particular (a
+    /// shutdown, a failover, a cancel). Whether a write happened may be
+    /// unknown (a server can report an error after its commit), so a batch
+    /// fails whole and is never split into rows that could be stored twice.
+    Failed(RepositoryError),
 }
 
 impl Failure {
@@ -129,18 +132,86 @@ impl Failure {
     pub(crate) fn from_diesel(err: DieselError) -> Self {
         match err {
             DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::NotNullViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::RestrictViolation
+                | DatabaseErrorKind::ExclusionViolation,
                 _,
-            ) => Self::Unreachable(classify(err)),
-            DieselError::DatabaseError(..) => Self::Refused(classify(err)),
-            other => Self::Unreachable(classify(other)),
+            ) => Self::Refused(classify(err)),
+            other => Self::Failed(classify(other)),
         }
     }
 
     /// The error to report.
     pub(crate) fn into_error(self) -> RepositoryError {
         match self {
-            Self::Refused(e) | Self::Unreachable(e) => e,
+            Self::Refused(e) | Self::Failed(e) => e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    struct Info;
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            "message"
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn failure(kind: DatabaseErrorKind) -> Failure {
+        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(Info)))
+    }
+
+    #[test]
+    fn only_a_row_breaking_a_constraint_splits_a_batch() {
+        for kind in [
+            DatabaseErrorKind::UniqueViolation,
+            DatabaseErrorKind::ForeignKeyViolation,
+            DatabaseErrorKind::NotNullViolation,
+            DatabaseErrorKind::CheckViolation,
+        ] {
+            assert!(matches!(failure(kind), Failure::Refused(_)), "{kind:?}");
+        }
+        // A shutdown or a failover (SQLSTATE 57P01, 25006: `Unknown` to
+        // diesel) may come after a commit; a lost connection tells nothing.
+        for kind in [
+            DatabaseErrorKind::Unknown,
+            DatabaseErrorKind::ReadOnlyTransaction,
+            DatabaseErrorKind::SerializationFailure,
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            assert!(matches!(failure(kind), Failure::Failed(_)), "{kind:?}");
+        }
+        assert!(matches!(
+            Failure::from_diesel(DieselError::NotFound),
+            Failure::Failed(_)
+        ));
     }
 }

@@ -8,7 +8,6 @@
 //!   commit of its own per award cost a third of the create's rate.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -21,7 +20,7 @@ use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError, RepositoryError};
 
-use crate::batch::{Batched, Batcher};
+use crate::batch::{self, Batched, Batcher};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{Failure, classify, unavailable};
 use crate::executor::Executor;
@@ -87,16 +86,10 @@ impl PointsAwarder for SqlitePointsLedger {
     }
 }
 
-/// How many times a PostgreSQL batch that could not reach the database is
-/// sent again as a whole (a pooled connection that died since its last use
-/// fails the first attempt). Awards are safe to repeat: `ON CONFLICT DO
-/// NOTHING`.
+/// How many times a PostgreSQL batch that failed whole ([`Failure::Failed`])
+/// is sent (a pooled connection that died since its last use fails the
+/// first attempt). Awards are safe to repeat: `ON CONFLICT DO NOTHING`.
 const ATTEMPTS: usize = 2;
-
-/// Longest wait for one PostgreSQL attempt, connection checkout included: a
-/// connection that stopped answering must not hold up the creates queued
-/// behind its batch for longer.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Sends PostgreSQL awards: concurrent creates share one statement and one
 /// commit ([`crate::batch`]) instead of a round trip each.
@@ -114,29 +107,19 @@ pub(crate) fn batched_ledger(pool: PgPool, executor: Executor) -> BatchedPointsL
 }
 
 impl Awarding {
-    /// One attempt, bounded by [`ATTEMPT_TIMEOUT`].
+    /// One attempt, bounded ([`batch::on_connection`]).
     async fn attempt<F>(&self, statement: F) -> Result<(), Failure>
     where
         F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<usize, DieselError>,
     {
-        let run = async {
-            let mut conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| Failure::Unreachable(unavailable(e)))?;
-            statement(&mut conn)
+        batch::on_connection(&self.pool, "a points award", async |conn| {
+            statement(conn)
                 .await
                 .map(drop)
                 .map_err(Failure::from_diesel)
-        };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, run)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Failure::Unreachable(unavailable(format!(
-                    "a points award took over {ATTEMPT_TIMEOUT:?}"
-                ))))
-            })
+        })
+        .await
+        .map_err(Failure::Failed)?
     }
 
     /// Every row in one statement.
@@ -181,13 +164,13 @@ impl Batched for Awarding {
     type Reply = ();
     const NAME: &'static str = "points award";
 
-    /// All rows in one statement, sent again once if it got no answer. If
-    /// the server refused it, each row again on its own, so that one bad
+    /// All rows in one statement, sent again once if it failed whole. If a
+    /// row broke a constraint, each row again on its own, so that one bad
     /// award (a ticket that does not exist) fails alone.
     async fn send(&self, batch: Vec<NewPointsRow>) -> Vec<Result<(), RepositoryError>> {
         let mut outcome = self.send_together(&batch).await;
         for _ in 1..ATTEMPTS {
-            if !matches!(outcome, Err(Failure::Unreachable(_))) {
+            if !matches!(outcome, Err(Failure::Failed(_))) {
                 break;
             }
             outcome = self.send_together(&batch).await;
@@ -202,7 +185,7 @@ impl Batched for Awarding {
                 }
                 answers
             }
-            Err(Failure::Unreachable(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
+            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 }

@@ -1,9 +1,14 @@
-//! [`TicketRepository`] on both backends, every query written once.
+//! [`TicketRepository`] on both backends, every query written once, but
+//! for what PostgreSQL sends in batches.
 //!
 //! [`TicketStore`] is generic over its pool; `impl_ticket_repository!`
 //! expands the same method bodies for the SQLite and the PostgreSQL pool, so
 //! each expansion is monomorphic and diesel checks every query against both
-//! backends at compile time.
+//! backends at compile time. The create and the two most frequent reads (a
+//! ticket with its history, a customer's page) are written per backend
+//! below the expansions: on PostgreSQL the requests of concurrent callers
+//! share one batch statement ([`crate::ticket_insert`],
+//! [`crate::batched_reads`]).
 //!
 //! Every write stores the ticket change and its event atomically, so no
 //! change exists without its event, then waits for the event's log position
@@ -12,7 +17,8 @@
 //! `BEGIN IMMEDIATE` transaction, which takes the write lock up front (a
 //! deferred transaction that reads and then writes can fail with
 //! `SQLITE_BUSY`, which `busy_timeout` cannot fix); PostgreSQL in a single
-//! statement, one round trip.
+//! statement, one round trip (a create's is shared by the concurrent
+//! creates of its batch).
 
 use std::sync::Arc;
 
@@ -105,8 +111,6 @@ fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryEr
 // The read queries, one function per shape so that every query stays
 // static: diesel caches the prepared statement of a static query per
 // connection, never that of a boxed one (a Parse round trip each time).
-// [`crate::statements`] renders some of them for tools that run the
-// service's SQL without the service.
 
 /// One ticket by id.
 #[dsl::auto_type]

@@ -184,7 +184,7 @@ impl Results {
     /// What PostgreSQL alone does of `query`'s statements, one request per
     /// transaction, for the target of `query` on PostgreSQL: relative to
     /// `pgbench -S` for a read and to `pgbench -N` for the create.
-    fn ceiling(&self, query: ServiceQuery) -> String {
+    fn alone_in_postgres(&self, query: ServiceQuery) -> String {
         let select = self.limits.pgbench_select.tps;
         let Some(limit) = self.query_limit(query) else {
             return String::new();
@@ -223,14 +223,15 @@ impl Results {
         );
         get_own
             .measured
-            .push_str(&self.ceiling(ServiceQuery::GetOwn));
+            .push_str(&self.alone_in_postgres(ServiceQuery::GetOwn));
         let mut list = ratio(
             "List page on PostgreSQL ≥ 0.25 × `pgbench -S`",
             self.rps(Backend::Postgres, Phase::List),
             select,
             0.25,
         );
-        list.measured.push_str(&self.ceiling(ServiceQuery::List));
+        list.measured
+            .push_str(&self.alone_in_postgres(ServiceQuery::List));
         let mut create = ratio(
             "Create on PostgreSQL ≥ 0.8 × `pgbench -N`",
             self.rps(Backend::Postgres, Phase::Create),
@@ -239,7 +240,7 @@ impl Results {
         );
         create
             .measured
-            .push_str(&self.ceiling(ServiceQuery::Create));
+            .push_str(&self.alone_in_postgres(ServiceQuery::Create));
         let mut checks = vec![
             get_own,
             create,
@@ -680,7 +681,7 @@ mod tests {
     }
 
     #[test]
-    fn reports_no_ceiling_without_postgres() {
+    fn reports_no_pgbench_rows_without_postgres() {
         let mut results = results();
         results.backends[0].queries.clear();
         let checks = results.checks();
@@ -696,6 +697,13 @@ mod tests {
         assert_eq!(create.measured, "1500 / 2000 = **0.75**");
         let text = results.markdown();
         assert!(!text.contains("pgbench -n -f"));
+    }
+
+    #[test]
+    fn writes_rates_in_thousands_from_a_thousand_up() {
+        assert_eq!(per_second(32_745.0), "32.7k/s");
+        assert_eq!(per_second(1_000.0), "1.0k/s");
+        assert_eq!(per_second(950.4), "950/s");
     }
 
     #[test]
