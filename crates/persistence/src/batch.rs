@@ -40,12 +40,22 @@ pub(crate) async fn on_connection<T>(
     what: &str,
     statement: impl AsyncFnOnce(&mut AsyncPgConnection) -> T,
 ) -> Result<T, RepositoryError> {
+    within(STATEMENT_LIMIT, pool, what, statement).await
+}
+
+/// [`on_connection`] with a given `limit`.
+async fn within<T>(
+    limit: Duration,
+    pool: &PgPool,
+    what: &str,
+    statement: impl AsyncFnOnce(&mut AsyncPgConnection) -> T,
+) -> Result<T, RepositoryError> {
     let mut conn = pool.get().await.map_err(unavailable)?;
-    match tokio::time::timeout(STATEMENT_LIMIT, statement(&mut conn)).await {
+    match tokio::time::timeout(limit, statement(&mut conn)).await {
         Ok(output) => Ok(output),
         Err(_) => {
             drop(Object::take(conn));
-            Err(unavailable(format!("{what} took over {STATEMENT_LIMIT:?}")))
+            Err(unavailable(format!("{what} took over {limit:?}")))
         }
     }
 }
@@ -322,5 +332,67 @@ mod tests {
                 .expect("a later request is answered too");
             assert!(later.is_err(), "nothing can send it: {later:?}");
         });
+    }
+}
+
+/// On a real PostgreSQL: a statement past its limit.
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod postgres_tests {
+    use std::time::Instant;
+
+    use diesel::QueryableByName;
+    use diesel::sql_types::BigInt;
+    use diesel_async::RunQueryDsl;
+
+    use super::*;
+    use crate::test_support::PostgresTestDb;
+    use crate::{Database, PoolSettings};
+
+    #[derive(QueryableByName)]
+    struct One {
+        #[diesel(sql_type = BigInt)]
+        one: i64,
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_past_its_limit_fails_and_its_connection_is_not_reused() {
+        let pg = PostgresTestDb::new();
+        let settings = PoolSettings {
+            max_size: Some(1),
+            ..PoolSettings::default()
+        };
+        let db = Database::connect(pg.url(), settings).await.unwrap();
+        let pool = db.pg_pool().unwrap().clone();
+        assert_eq!(pool.status().size, 1, "the connection made at connect");
+
+        let slow = within(
+            Duration::from_millis(200),
+            &pool,
+            "a slow read",
+            async |c| diesel::sql_query("SELECT pg_sleep(5)").execute(c).await,
+        )
+        .await;
+        assert!(
+            matches!(&slow, Err(RepositoryError::Unavailable(m)) if m.contains("a slow read")),
+            "{slow:?}"
+        );
+        assert_eq!(pool.status().size, 0, "the busy connection was closed");
+
+        // The next statement gets a fresh connection at once, instead of
+        // queueing behind the 5 s sleep on the old one.
+        let started = Instant::now();
+        let next = on_connection(&pool, "a read", async |c| {
+            diesel::sql_query("SELECT CAST(1 AS BIGINT) AS one")
+                .get_result::<One>(c)
+                .await
+        })
+        .await;
+        assert_eq!(next.unwrap().unwrap().one, 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
