@@ -4,7 +4,8 @@
 //! Under load, one statement (and for writes one commit) then serves many
 //! callers instead of one each; when idle, a request is sent at once. Used
 //! on PostgreSQL, where a round trip and a commit cost more than the rows
-//! they carry, for creates ([`crate::ticket_insert`]), event numbering
+//! they carry, for creates ([`crate::ticket_insert`]), ticket changes
+//! ([`crate::ticket_update`]), event numbering
 //! ([`crate::sequencer`]), points awards ([`crate::points_ledger`]) and the
 //! most frequent reads ([`crate::batched_reads`]).
 //!

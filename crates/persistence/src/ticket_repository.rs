@@ -4,10 +4,11 @@
 //! [`TicketStore`] is generic over its pool; `impl_ticket_repository!`
 //! expands the same method bodies for the SQLite and the PostgreSQL pool, so
 //! each expansion is monomorphic and diesel checks every query against both
-//! backends at compile time. The create and the two most frequent reads (a
-//! ticket with its history, a customer's page) are written per backend
-//! below the expansions: on PostgreSQL the requests of concurrent callers
-//! share one batch statement ([`crate::ticket_insert`],
+//! backends at compile time. What a create and a change write through and
+//! the two most frequent reads (a ticket with its history, a customer's
+//! page) are chosen per backend below the expansions: on PostgreSQL the
+//! requests of concurrent callers share one batch statement
+//! ([`crate::ticket_insert`], [`crate::ticket_update`],
 //! [`crate::batched_reads`]).
 //!
 //! Every write stores the ticket change and its event atomically, so no
@@ -17,8 +18,7 @@
 //! `BEGIN IMMEDIATE` transaction, which takes the write lock up front (a
 //! deferred transaction that reads and then writes can fail with
 //! `SQLITE_BUSY`, which `busy_timeout` cannot fix); PostgreSQL in a single
-//! statement, one round trip (a create's is shared by the concurrent
-//! creates of its batch).
+//! statement, one round trip, shared by the concurrent writes of its batch.
 
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ use crate::rows::{EventRow, TicketChangesRow, TicketRow};
 use crate::schema::{support_tickets, ticket_events};
 use crate::sequencer::Sequencer;
 use crate::ticket_insert::{InsertTicket, PgCreates, pg_creates};
-use crate::ticket_update::{Expected, UpdateTicket};
+use crate::ticket_update::{Expected, PgUpdates, UpdateTicket, pg_updates};
 
 /// The ticket store over one backend's pool; `Q` gives appended events
 /// their log position ([`PositionEvents`]), `B` sends what is batched
@@ -56,13 +56,15 @@ pub(crate) struct TicketStore<P, Q, B> {
 }
 
 /// What a PostgreSQL store sends in batches ([`crate::batch`]): the most
-/// frequent reads and the creates. Each batches only its own store's
+/// frequent reads, the creates and the changes. Each batches only its own store's
 /// callers.
 pub(crate) struct PgBatches {
     /// `GET /tickets/{id}` and `GET /tickets` of a customer.
     pub reads: PgReads,
     /// `POST /tickets`.
     pub creates: PgCreates,
+    /// Every change of a ticket (escalate, staff updates).
+    pub updates: PgUpdates,
 }
 
 impl PgBatches {
@@ -70,7 +72,8 @@ impl PgBatches {
     pub(crate) fn new(pool: PgPool, executor: Executor) -> Self {
         Self {
             reads: PgReads::new(pool.clone(), executor.clone()),
-            creates: pg_creates(pool, executor),
+            creates: pg_creates(pool.clone(), executor.clone()),
+            updates: pg_updates(pool, executor),
         }
     }
 }
@@ -179,7 +182,7 @@ pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
 /// `$positions` gives appended events their position ([`PositionEvents`]),
 /// `$batches` is the store's `B`; `$read` is the macro that runs a read
 /// statement ([`crate::read_statement`]). Each store also has `inserter`,
-/// `history` and `customer_page`, written per backend below the expansions.
+/// `updater`, `history` and `customer_page`, written per backend below the expansions.
 macro_rules! impl_ticket_repository {
     ($pool:ty, $positions:ty, $batches:ty, $read:ident) => {
         impl TicketStore<$pool, $positions, $batches> {
@@ -323,13 +326,11 @@ macro_rules! impl_ticket_repository {
                 };
                 let changes = TicketChangesRow::from_domain(ticket);
                 let (event, event_row) = prepare(event)?;
-                let pool = self.pool.clone();
+                let updater = self.updater();
                 let positions = self.positions.clone();
                 self.executor
                     .run_write(async move {
-                        let mut conn = pool.get().await.map_err(unavailable)?;
-                        let row_id = (*conn).update_ticket(expected, changes, event_row).await?;
-                        drop(conn);
+                        let row_id = updater.update_ticket(expected, changes, event_row).await?;
                         let position = positions.position(row_id).await?;
                         stored(position, event)
                     })
@@ -362,6 +363,11 @@ impl_ticket_repository!(PgPool, Arc<Sequencer>, PgBatches, pg_read);
 impl TicketStore<SqlitePool, PositionedInTransaction, ()> {
     /// What a create inserts through: the pool, one transaction per create.
     fn inserter(&self) -> SqlitePool {
+        self.pool.clone()
+    }
+
+    /// What a change is written through: the pool, one transaction each.
+    fn updater(&self) -> SqlitePool {
         self.pool.clone()
     }
 
@@ -418,6 +424,11 @@ impl TicketStore<PgPool, Arc<Sequencer>, PgBatches> {
     /// What a create inserts through: the batcher.
     fn inserter(&self) -> PgCreates {
         Arc::clone(&self.batches.creates)
+    }
+
+    /// What a change is written through: the batcher.
+    fn updater(&self) -> PgUpdates {
+        Arc::clone(&self.batches.updates)
     }
 
     /// The rows of ticket `id` (if `owner` owns it, when given) and its

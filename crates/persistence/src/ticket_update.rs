@@ -5,18 +5,27 @@
 //! * SQLite: one `BEGIN IMMEDIATE` transaction, the UPDATE then, if it
 //!   matched the row, the event's INSERT.
 //! * PostgreSQL: one statement, a data-modifying `WITH` whose INSERT takes
-//!   its one row from the UPDATE's `RETURNING`: no row updated, no event. One
-//!   round trip instead of four (`BEGIN`, UPDATE, INSERT, `COMMIT`).
+//!   its rows from the UPDATE's `RETURNING`: no row updated, no event. One
+//!   round trip instead of four (`BEGIN`, UPDATE, INSERT, `COMMIT`), and the
+//!   updates of concurrent requests go out together ([`crate::batch`]): one
+//!   statement and one commit for all of them. Two changes of one ticket in
+//!   a batch are two requests from the same version: the UPDATE changes the
+//!   row once, so one wins and the other is a conflict, as if they had been
+//!   sent one after the other.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::database::SqliteConn;
-use crate::errors::{WriteError, classify};
+use crate::batch::{self, Batched, Batcher};
+use crate::database::{PgPool, SqlitePool};
+use crate::errors::{Failure, WriteError, unavailable};
 use crate::event_append::append_event;
+use crate::executor::Executor;
 use crate::prepared::Prepared;
 use crate::rows::{NewEventRow, TicketChangesRow};
 use crate::schema::support_tickets;
@@ -31,15 +40,16 @@ pub(crate) struct Expected {
     pub version: i64,
 }
 
-/// Saves a ticket change with its event.
+/// Saves a ticket change with its event: implemented by what a store writes
+/// through (a SQLite pool, the PostgreSQL batcher).
 #[async_trait]
-pub(crate) trait UpdateTicket: Send {
+pub(crate) trait UpdateTicket: Send + Sync + 'static {
     /// Writes `changes` to the ticket `expected` names and appends `event`,
     /// atomically, and returns the event's row id. When the stored ticket is
     /// at another version (or is not there), nothing is written:
     /// [`RepositoryError::Conflict`].
     async fn update_ticket(
-        &mut self,
+        &self,
         expected: Expected,
         changes: TicketChangesRow,
         event: NewEventRow,
@@ -47,14 +57,15 @@ pub(crate) trait UpdateTicket: Send {
 }
 
 #[async_trait]
-impl UpdateTicket for SqliteConn {
+impl UpdateTicket for SqlitePool {
     async fn update_ticket(
-        &mut self,
+        &self,
         expected: Expected,
         changes: TicketChangesRow,
         event: NewEventRow,
     ) -> Result<i64, RepositoryError> {
-        self.immediate_transaction::<_, WriteError, _>(async |c| {
+        let mut conn = self.get().await.map_err(unavailable)?;
+        conn.immediate_transaction::<_, WriteError, _>(async |c| {
             let updated = diesel::update(
                 support_tickets::table
                     .filter(support_tickets::id.eq(expected.id))
@@ -75,86 +86,403 @@ impl UpdateTicket for SqliteConn {
     }
 }
 
-/// The change, then the event, inserted once per row the UPDATE returned.
-const UPDATE_WITH_EVENT: &str = "\
-WITH changed AS (\
-    UPDATE support_tickets SET status = $1, priority = $2, assigned_staff_id = $3, \
-        escalation_reason = $4, updated_at = $5, escalated_at = $6, resolved_at = $7, \
-        closed_at = $8, version = $9 \
-    WHERE id = $10 AND customer_id = $11 AND version = $12 \
-    RETURNING id\
+/// The changes of a batch, then an event for each row the UPDATE changed.
+/// One element per change in each array: `$1` to `$9` the new values of the
+/// columns in the order the UPDATE sets them, `$10` to `$12` the ticket's
+/// id, owner and expected version, `$13` to `$20` the event's columns in the
+/// order the INSERT lists them (but the ticket id). Returns, for each change
+/// that found its ticket at its version, its place in the arrays (`n`,
+/// counted from one) and its event's row id. The text does not depend on
+/// the batch size, so it stays prepared.
+pub(crate) const UPDATE_WITH_EVENTS: &str = "\
+WITH input AS MATERIALIZED (\
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
+        $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::bigint[], \
+        $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], \
+        $17::text[], $18::text[], $19::text[], $20::timestamp[]) WITH ORDINALITY \
+    AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
+        resolved_at, closed_at, version, id, customer_id, expected_version, event_customer_id, \
+        event, actor_id, actor_role, ticket_number, event_status, payload, occurred_at, n)\
+), changed AS (\
+    UPDATE support_tickets t SET status = i.status, priority = i.priority, \
+        assigned_staff_id = i.assigned_staff_id, escalation_reason = i.escalation_reason, \
+        updated_at = i.updated_at, escalated_at = i.escalated_at, resolved_at = i.resolved_at, \
+        closed_at = i.closed_at, version = i.version \
+    FROM input i \
+    WHERE t.id = i.id AND t.customer_id = i.customer_id AND t.version = i.expected_version \
+    RETURNING t.id, i.n\
+), event AS (\
+    INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
+        ticket_number, status, payload, occurred_at) \
+    SELECT changed.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
+        i.ticket_number, i.event_status, i.payload, i.occurred_at \
+    FROM changed JOIN input i USING (n) \
+    RETURNING ticket_id, id\
 ) \
-INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, ticket_number, \
-    status, payload, occurred_at) \
-SELECT changed.id, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed \
-RETURNING id";
+SELECT changed.n, event.id FROM event JOIN changed ON changed.id = event.ticket_id";
 
-/// What [`UPDATE_WITH_EVENT`] returns.
+/// A row [`UPDATE_WITH_EVENTS`] returns.
 #[derive(QueryableByName)]
-struct EventRowId {
+struct Updated {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
     #[diesel(sql_type = BigInt)]
     id: i64,
 }
 
+/// One PostgreSQL change as sent.
+#[derive(Debug)]
+pub(crate) struct PgUpdate {
+    expected: Expected,
+    changes: TicketChangesRow,
+    event: NewEventRow,
+}
+
+/// Sends PostgreSQL changes: concurrent ones share one statement and one
+/// commit ([`crate::batch`]) instead of a round trip and a commit each.
+pub(crate) struct Updating {
+    pool: PgPool,
+}
+
+/// The PostgreSQL changes of a handle, batched. Each batches only its own
+/// callers: a handle makes one ([`crate::Database::tickets`]).
+pub(crate) type PgUpdates = Arc<Batcher<Updating>>;
+
+/// The change batcher of a handle, sending from tasks of `executor`.
+pub(crate) fn pg_updates(pool: PgPool, executor: Executor) -> PgUpdates {
+    Batcher::new(Updating { pool }, executor)
+}
+
+impl Updating {
+    /// `batch` in one statement: each change's event row id, or a conflict.
+    async fn send_together(
+        &self,
+        batch: &[PgUpdate],
+    ) -> Result<Vec<Result<i64, RepositoryError>>, Failure> {
+        let count = batch.len();
+        let mut statuses = Vec::with_capacity(count);
+        let mut priorities = Vec::with_capacity(count);
+        let mut staff = Vec::with_capacity(count);
+        let mut reasons = Vec::with_capacity(count);
+        let mut updated = Vec::with_capacity(count);
+        let mut escalated = Vec::with_capacity(count);
+        let mut resolved = Vec::with_capacity(count);
+        let mut closed = Vec::with_capacity(count);
+        let mut versions = Vec::with_capacity(count);
+        let mut ids = Vec::with_capacity(count);
+        let mut owners = Vec::with_capacity(count);
+        let mut expected_versions = Vec::with_capacity(count);
+        let mut event_customers = Vec::with_capacity(count);
+        let mut event_names = Vec::with_capacity(count);
+        let mut actors = Vec::with_capacity(count);
+        let mut actor_roles = Vec::with_capacity(count);
+        let mut numbers = Vec::with_capacity(count);
+        let mut event_statuses = Vec::with_capacity(count);
+        let mut payloads = Vec::with_capacity(count);
+        let mut occurred = Vec::with_capacity(count);
+        for change in batch {
+            // Taken apart without `..`: a column added to either row fails
+            // to compile here until the statement writes it too.
+            let TicketChangesRow {
+                status,
+                priority,
+                assigned_staff_id,
+                escalation_reason,
+                updated_at,
+                escalated_at,
+                resolved_at,
+                closed_at,
+                version,
+            } = &change.changes;
+            let NewEventRow {
+                ticket_id: _,
+                customer_id,
+                event,
+                actor_id,
+                actor_role,
+                ticket_number,
+                status: event_status,
+                payload,
+                occurred_at,
+            } = &change.event;
+            statuses.push(*status);
+            priorities.push(*priority);
+            staff.push(*assigned_staff_id);
+            reasons.push(escalation_reason.as_deref());
+            updated.push(*updated_at);
+            escalated.push(*escalated_at);
+            resolved.push(*resolved_at);
+            closed.push(*closed_at);
+            versions.push(*version);
+            ids.push(change.expected.id);
+            owners.push(change.expected.customer);
+            expected_versions.push(change.expected.version);
+            event_customers.push(*customer_id);
+            event_names.push(*event);
+            actors.push(*actor_id);
+            actor_roles.push(actor_role.as_str());
+            numbers.push(ticket_number.as_deref());
+            event_statuses.push(*event_status);
+            payloads.push(payload.as_str());
+            occurred.push(*occurred_at);
+        }
+        let statement = Prepared::sql(UPDATE_WITH_EVENTS, |q| {
+            q.bind::<Array<Text>, _>(statuses)
+                .bind::<Array<Text>, _>(priorities)
+                .bind::<Array<Nullable<BigInt>>, _>(staff)
+                .bind::<Array<Nullable<Text>>, _>(reasons)
+                .bind::<Array<Timestamp>, _>(updated)
+                .bind::<Array<Nullable<Timestamp>>, _>(escalated)
+                .bind::<Array<Nullable<Timestamp>>, _>(resolved)
+                .bind::<Array<Nullable<Timestamp>>, _>(closed)
+                .bind::<Array<BigInt>, _>(versions)
+                .bind::<Array<BigInt>, _>(ids)
+                .bind::<Array<BigInt>, _>(owners)
+                .bind::<Array<BigInt>, _>(expected_versions)
+                .bind::<Array<BigInt>, _>(event_customers)
+                .bind::<Array<Text>, _>(event_names)
+                .bind::<Array<BigInt>, _>(actors)
+                .bind::<Array<Text>, _>(actor_roles)
+                .bind::<Array<Nullable<Text>>, _>(numbers)
+                .bind::<Array<Text>, _>(event_statuses)
+                .bind::<Array<Text>, _>(payloads)
+                .bind::<Array<Timestamp>, _>(occurred)
+        });
+        let rows = batch::on_connection(&self.pool, "a batch of ticket changes", async |conn| {
+            statement
+                .load::<Updated>(conn)
+                .await
+                .map_err(Failure::from_diesel)
+        })
+        .await
+        .map_err(Failure::Failed)??;
+        // No row for a change: its ticket was not at its version (or not
+        // there, or not its owner's), and nothing of it was written.
+        let mut answers: Vec<Result<i64, RepositoryError>> =
+            (0..count).map(|_| Err(RepositoryError::Conflict)).collect();
+        for row in rows {
+            let slot = usize::try_from(row.n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| answers.get_mut(i))
+                .ok_or_else(|| {
+                    Failure::Failed(RepositoryError::Corrupt(format!(
+                        "a batch of changes answered change {}",
+                        row.n
+                    )))
+                })?;
+            *slot = Ok(row.id);
+        }
+        Ok(answers)
+    }
+}
+
 #[async_trait]
-impl UpdateTicket for AsyncPgConnection {
+impl Batched for Updating {
+    type Request = PgUpdate;
+    type Reply = i64;
+    const NAME: &'static str = "ticket change";
+
+    /// All changes in one statement. If a change broke a constraint, each
+    /// again on its own, so that only the bad one fails: the statement is
+    /// atomic, so nothing of the batch was written. A batch that failed
+    /// otherwise is not sent again: it may have been written, and every
+    /// caller is told the store is unavailable, as a single change would be.
+    async fn send(&self, batch: Vec<PgUpdate>) -> Vec<Result<i64, RepositoryError>> {
+        match self.send_together(&batch).await {
+            Ok(answers) => answers,
+            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
+            Err(Failure::Refused(_)) => {
+                let mut answers = Vec::with_capacity(batch.len());
+                for change in &batch {
+                    let alone = self.send_together(std::slice::from_ref(change)).await;
+                    answers.push(match alone {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| {
+                            Err(RepositoryError::Corrupt(
+                                "a change got no answer".to_owned(),
+                            ))
+                        }),
+                        Err(failure) => Err(failure.into_error()),
+                    });
+                }
+                answers
+            }
+            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl UpdateTicket for PgUpdates {
     async fn update_ticket(
-        &mut self,
+        &self,
         expected: Expected,
         changes: TicketChangesRow,
         event: NewEventRow,
     ) -> Result<i64, RepositoryError> {
-        // Taken apart without `..`: a column added to either row fails to
-        // compile here until the statement writes it too.
-        let TicketChangesRow {
-            status,
-            priority,
-            assigned_staff_id,
-            escalation_reason,
-            updated_at,
-            escalated_at,
-            resolved_at,
-            closed_at,
-            version,
-        } = changes;
-        let NewEventRow {
-            ticket_id: _,
-            customer_id,
+        self.submit(PgUpdate {
+            expected,
+            changes,
             event,
-            actor_id,
-            actor_role,
-            ticket_number,
-            status: event_status,
-            payload,
-            occurred_at,
-        } = event;
-        Prepared::sql(UPDATE_WITH_EVENT, |q| {
-            q.bind::<Text, _>(status)
-                .bind::<Text, _>(priority)
-                .bind::<Nullable<BigInt>, _>(assigned_staff_id)
-                .bind::<Nullable<Text>, _>(escalation_reason)
-                .bind::<Timestamp, _>(updated_at)
-                .bind::<Nullable<Timestamp>, _>(escalated_at)
-                .bind::<Nullable<Timestamp>, _>(resolved_at)
-                .bind::<Nullable<Timestamp>, _>(closed_at)
-                .bind::<BigInt, _>(version)
-                .bind::<BigInt, _>(expected.id)
-                .bind::<BigInt, _>(expected.customer)
-                .bind::<BigInt, _>(expected.version)
-                .bind::<BigInt, _>(customer_id)
-                .bind::<Text, _>(event)
-                .bind::<BigInt, _>(actor_id)
-                .bind::<Text, _>(actor_role)
-                .bind::<Nullable<Text>, _>(ticket_number)
-                .bind::<Text, _>(event_status)
-                .bind::<Text, _>(payload)
-                .bind::<Timestamp, _>(occurred_at)
         })
-        .get_result::<EventRowId>(self)
         .await
-        .optional()
-        .map_err(classify)?
-        .map(|row| row.id)
-        .ok_or(RepositoryError::Conflict)
+    }
+}
+
+/// On a real PostgreSQL: one batch of changes, some of which cannot apply.
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod postgres_tests {
+    use chrono::{TimeZone, Utc};
+    use support_domain::{
+        Actor, CustomerId, Description, EscalationReason, IssueType, NewTicket, Ticket,
+        TicketEvent, TicketEventKind, TicketNumber, UserId,
+    };
+
+    use super::*;
+    use crate::event_append::prepare;
+    use crate::test_support::PostgresTestDb;
+    use crate::{Database, PoolSettings};
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Stored {
+        #[diesel(sql_type = Nullable<Text>)]
+        reason: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        version: i64,
+        #[diesel(sql_type = BigInt)]
+        events: i64,
+    }
+
+    /// The escalation of `ticket` (read at version 1) for `reason` by user
+    /// `actor`, as a change of `owner`'s ticket.
+    fn escalation(ticket: &Ticket, reason: &str, owner: i64, actor: i64) -> PgUpdate {
+        let mut ticket = ticket.clone();
+        let at = Utc.timestamp_opt(1_780_000_100, 0).single().unwrap();
+        ticket
+            .escalate(Some(EscalationReason::parse(reason).unwrap().unwrap()), at)
+            .unwrap();
+        let actor = Actor::customer(UserId::new(actor).unwrap());
+        let event = TicketEvent::about(TicketEventKind::Escalated, actor, &ticket, at);
+        let (_, event) = prepare(event).map_err(RepositoryError::from).unwrap();
+        PgUpdate {
+            expected: Expected {
+                id: ticket.id().get(),
+                customer: owner,
+                version: 1,
+            },
+            changes: TicketChangesRow::from_domain(&ticket),
+            event,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_batch_applies_each_change_that_finds_its_version_and_no_other() {
+        let pg = PostgresTestDb::new();
+        let db = Database::connect(pg.url(), PoolSettings::default())
+            .await
+            .unwrap();
+        db.run_migrations().await.unwrap();
+        let tickets = db.tickets();
+        let mut stored = Vec::new();
+        for n in 1..=4 {
+            let customer = CustomerId::new(n).unwrap();
+            let new = NewTicket::open(
+                TicketNumber::parse(&format!("TKT-00000{n}-UPDATE")).unwrap(),
+                customer,
+                None,
+                None,
+                IssueType::Other,
+                Description::parse("changed in a batch").unwrap(),
+                Utc.timestamp_opt(1_780_000_000, 0).single().unwrap(),
+            );
+            let (ticket, _) = tickets
+                .insert(new, Actor::customer(customer.into()))
+                .await
+                .unwrap();
+            stored.push(ticket);
+        }
+        let updating = Updating {
+            pool: db.pg_pool().unwrap().clone(),
+        };
+        let mut refused = escalation(&stored[3], "refused by a check", 4, 4);
+        refused.changes.version = 0;
+        let batch = vec![
+            escalation(&stored[0], "first of two", 1, 101),
+            escalation(&stored[0], "second of two", 1, 102), // the same version
+            escalation(&stored[1], "not my ticket", 9, 9),   // another owner
+            escalation(&stored[2], "all fine here", 3, 3),
+        ];
+        let answers = updating.send(batch).await;
+        let won: Vec<bool> = answers.iter().map(Result::is_ok).collect();
+        assert!(
+            won[0] ^ won[1],
+            "exactly one of two changes from one version: {answers:?}"
+        );
+        assert!(answers[0..2].contains(&Err(RepositoryError::Conflict)));
+        assert_eq!(answers[2], Err(RepositoryError::Conflict));
+        assert!(answers[3].is_ok());
+        let (winner, winner_actor, winner_event) = if won[0] {
+            ("first of two", 101, answers[0].clone().unwrap())
+        } else {
+            ("second of two", 102, answers[1].clone().unwrap())
+        };
+        // A change breaking a constraint fails alone; the batch is sent again.
+        let answers = updating
+            .send(vec![
+                refused,
+                escalation(&stored[3], "after a refusal", 4, 4),
+            ])
+            .await;
+        assert!(
+            matches!(answers[0], Err(RepositoryError::Unavailable(_))),
+            "{answers:?}"
+        );
+        assert!(answers[1].is_ok(), "{answers:?}");
+
+        let mut conn = updating.pool.get().await.unwrap();
+        let read = |id: i64| {
+            Prepared::sql(
+                "SELECT t.escalation_reason AS reason, t.version, \
+                 (SELECT count(*) FROM ticket_events e WHERE e.ticket_id = t.id) AS events \
+                 FROM support_tickets t WHERE t.id = $1",
+                move |q| q.bind::<BigInt, _>(id),
+            )
+        };
+        let expected = [
+            (winner, 2, 2),
+            ("", 1, 1),
+            ("all fine here", 2, 2),
+            ("after a refusal", 2, 2),
+        ];
+        for (ticket, (reason, version, events)) in stored.iter().zip(expected) {
+            let found = read(ticket.id().get())
+                .get_result::<Stored>(&mut *conn)
+                .await
+                .unwrap();
+            let reason = (!reason.is_empty()).then(|| reason.to_owned());
+            assert_eq!(
+                found,
+                Stored {
+                    reason,
+                    version,
+                    events
+                },
+                "{ticket:?}"
+            );
+        }
+        // The winner got back its own event: the one its actor caused.
+        #[derive(QueryableByName)]
+        struct Caused {
+            #[diesel(sql_type = BigInt)]
+            actor_id: i64,
+        }
+        let actor = Prepared::sql("SELECT actor_id FROM ticket_events WHERE id = $1", |q| {
+            q.bind::<BigInt, _>(winner_event)
+        })
+        .get_result::<Caused>(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(actor.actor_id, winner_actor);
     }
 }

@@ -268,6 +268,7 @@ contract_tests!(
     stale_update_conflicts_and_changes_nothing,
     update_of_another_customers_ticket_conflicts,
     exactly_one_of_fifty_concurrent_updates_wins,
+    concurrent_changes_of_different_tickets_each_apply_with_their_own_event,
     points_are_awarded_at_most_once_per_ticket_and_action,
     points_for_a_missing_ticket_are_refused,
     concurrent_awards_stand_or_fail_each_on_their_own,
@@ -737,6 +738,40 @@ async fn exactly_one_of_fifty_concurrent_updates_wins(ctx: &Ctx) {
         .unwrap();
     assert_eq!(stored, winners[0], "the winner's state is stored");
     assert_eq!(stored.version(), 2);
+}
+
+async fn concurrent_changes_of_different_tickets_each_apply_with_their_own_event(ctx: &Ctx) {
+    // Changes that arrive together may be written together (PostgreSQL
+    // batches them); each must land on its own ticket with its own event.
+    let repo = ctx.repo();
+    let mut tasks = Vec::new();
+    for i in 0..30u32 {
+        let mut ticket = insert(&*repo, 82 + i64::from(i % 3), i64::from(i)).await;
+        let repo = Arc::clone(&repo);
+        tasks.push(tokio::spawn(async move {
+            ticket.apply(Transition::StartProgress, at(100, i)).unwrap();
+            let event = repo.update_owned(&ticket, 1).await;
+            (ticket, event)
+        }));
+    }
+    for task in tasks {
+        let (ticket, event) = task.await.unwrap();
+        let event = event.unwrap();
+        assert_eq!(event.event.ticket_id, ticket.id());
+        assert_eq!(
+            event.event.occurred_at,
+            ticket.updated_at(),
+            "its own event"
+        );
+        let (stored, history) = repo
+            .find_with_history(ticket.id(), Some(ticket.customer_id()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, ticket);
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1], event);
+    }
 }
 
 async fn points_are_awarded_at_most_once_per_ticket_and_action(ctx: &Ctx) {
