@@ -180,7 +180,12 @@ impl Updating {
         let mut event_statuses = Vec::with_capacity(count);
         let mut payloads = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
-        for change in batch {
+        // Sent in ticket id order, so that every batch (of any worker or
+        // instance) locks the rows it changes in the same order: two
+        // batches can then wait for each other's rows but never deadlock.
+        let mut order: Vec<usize> = (0..count).collect();
+        order.sort_by_key(|&i| batch[i].expected.id);
+        for change in order.iter().map(|&i| &batch[i]) {
             // Taken apart without `..`: a column added to either row fails
             // to compile here until the statement writes it too.
             let TicketChangesRow {
@@ -264,7 +269,8 @@ impl Updating {
             let slot = usize::try_from(row.n)
                 .ok()
                 .and_then(|n| n.checked_sub(1))
-                .and_then(|i| answers.get_mut(i))
+                .and_then(|sent| order.get(sent))
+                .and_then(|&i| answers.get_mut(i))
                 .ok_or_else(|| {
                     Failure::Failed(RepositoryError::Corrupt(format!(
                         "a batch of changes answered change {}",
@@ -407,25 +413,27 @@ mod postgres_tests {
         };
         let mut refused = escalation(&stored[3], "refused by a check", 4, 4);
         refused.changes.version = 0;
+        // In descending ticket order: sent in ascending order, answered in
+        // this one.
         let batch = vec![
+            escalation(&stored[2], "all fine here", 3, 3),
+            escalation(&stored[1], "not my ticket", 9, 9), // another owner
             escalation(&stored[0], "first of two", 1, 101),
             escalation(&stored[0], "second of two", 1, 102), // the same version
-            escalation(&stored[1], "not my ticket", 9, 9),   // another owner
-            escalation(&stored[2], "all fine here", 3, 3),
         ];
         let answers = updating.send(batch).await;
         let won: Vec<bool> = answers.iter().map(Result::is_ok).collect();
+        assert!(answers[0].is_ok(), "{answers:?}");
+        assert_eq!(answers[1], Err(RepositoryError::Conflict));
         assert!(
-            won[0] ^ won[1],
+            won[2] ^ won[3],
             "exactly one of two changes from one version: {answers:?}"
         );
-        assert!(answers[0..2].contains(&Err(RepositoryError::Conflict)));
-        assert_eq!(answers[2], Err(RepositoryError::Conflict));
-        assert!(answers[3].is_ok());
-        let (winner, winner_actor, winner_event) = if won[0] {
-            ("first of two", 101, answers[0].clone().unwrap())
+        assert!(answers[2..4].contains(&Err(RepositoryError::Conflict)));
+        let (winner, winner_actor, winner_event) = if won[2] {
+            ("first of two", 101, answers[2].clone().unwrap())
         } else {
-            ("second of two", 102, answers[1].clone().unwrap())
+            ("second of two", 102, answers[3].clone().unwrap())
         };
         // A change breaking a constraint fails alone; the batch is sent again.
         let answers = updating
