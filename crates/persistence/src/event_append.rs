@@ -5,7 +5,7 @@
 //!
 //! An append is two steps: the event row is inserted together with the
 //! change it records, atomically (SQLite: [`append_event`] in the change's
-//! transaction; PostgreSQL: in the change's single statement, see
+//! transaction; PostgreSQL: in the single statement of the change's batch, see
 //! [`crate::ticket_insert`] and [`crate::ticket_update`]), then it gets its
 //! position ([`PositionEvents`]).
 //!

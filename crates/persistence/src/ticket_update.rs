@@ -94,6 +94,17 @@ impl UpdateTicket for SqlitePool {
 /// that found its ticket at its version, its place in the arrays (`n`,
 /// counted from one) and its event's row id. The text does not depend on
 /// the batch size, so it stays prepared.
+///
+/// `locked` takes the rows' locks first, in id order (the lock strength of
+/// an UPDATE that changes no key): the UPDATE only reaches a row through
+/// its `locked` row, so it never waits for a lock in another order, and
+/// batches of different workers or instances, each locking in id order,
+/// can wait for each other but not deadlock. A row another transaction
+/// changed meanwhile is locked at its new version, so the UPDATE's version
+/// check finds the conflict. Two changes of one ticket in a batch both
+/// match the row; PostgreSQL applies the first the join yields and skips
+/// the other (a row is changed at most once per statement), so `RETURNING`
+/// names the winner, and only the winner gets an event.
 pub(crate) const UPDATE_WITH_EVENTS: &str = "\
 WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
@@ -103,12 +114,14 @@ WITH input AS MATERIALIZED (\
     AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
         resolved_at, closed_at, version, id, customer_id, expected_version, event_customer_id, \
         event, actor_id, actor_role, ticket_number, event_status, payload, occurred_at, n)\
+), locked AS MATERIALIZED (\
+    SELECT id FROM support_tickets WHERE id = ANY($10::bigint[]) ORDER BY id FOR NO KEY UPDATE\
 ), changed AS (\
     UPDATE support_tickets t SET status = i.status, priority = i.priority, \
         assigned_staff_id = i.assigned_staff_id, escalation_reason = i.escalation_reason, \
         updated_at = i.updated_at, escalated_at = i.escalated_at, resolved_at = i.resolved_at, \
         closed_at = i.closed_at, version = i.version \
-    FROM input i \
+    FROM input i JOIN locked l ON l.id = i.id \
     WHERE t.id = i.id AND t.customer_id = i.customer_id AND t.version = i.expected_version \
     RETURNING t.id, i.n\
 ), event AS (\
@@ -180,12 +193,7 @@ impl Updating {
         let mut event_statuses = Vec::with_capacity(count);
         let mut payloads = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
-        // Sent in ticket id order, so that every batch (of any worker or
-        // instance) locks the rows it changes in the same order: two
-        // batches can then wait for each other's rows but never deadlock.
-        let mut order: Vec<usize> = (0..count).collect();
-        order.sort_by_key(|&i| batch[i].expected.id);
-        for change in order.iter().map(|&i| &batch[i]) {
+        for change in batch {
             // Taken apart without `..`: a column added to either row fails
             // to compile here until the statement writes it too.
             let TicketChangesRow {
@@ -269,8 +277,7 @@ impl Updating {
             let slot = usize::try_from(row.n)
                 .ok()
                 .and_then(|n| n.checked_sub(1))
-                .and_then(|sent| order.get(sent))
-                .and_then(|&i| answers.get_mut(i))
+                .and_then(|i| answers.get_mut(i))
                 .ok_or_else(|| {
                     Failure::Failed(RepositoryError::Corrupt(format!(
                         "a batch of changes answered change {}",
@@ -382,16 +389,11 @@ mod postgres_tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_batch_applies_each_change_that_finds_its_version_and_no_other() {
-        let pg = PostgresTestDb::new();
-        let db = Database::connect(pg.url(), PoolSettings::default())
-            .await
-            .unwrap();
-        db.run_migrations().await.unwrap();
+    /// `count` fresh tickets, ticket `n` (from 1) of customer `n`.
+    async fn tickets(db: &Database, count: i64) -> Vec<Ticket> {
         let tickets = db.tickets();
         let mut stored = Vec::new();
-        for n in 1..=4 {
+        for n in 1..=count {
             let customer = CustomerId::new(n).unwrap();
             let new = NewTicket::open(
                 TicketNumber::parse(&format!("TKT-00000{n}-UPDATE")).unwrap(),
@@ -408,13 +410,24 @@ mod postgres_tests {
                 .unwrap();
             stored.push(ticket);
         }
+        stored
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_batch_applies_each_change_that_finds_its_version_and_no_other() {
+        let pg = PostgresTestDb::new();
+        let db = Database::connect(pg.url(), PoolSettings::default())
+            .await
+            .unwrap();
+        db.run_migrations().await.unwrap();
+        let stored = tickets(&db, 4).await;
         let updating = Updating {
             pool: db.pg_pool().unwrap().clone(),
         };
         let mut refused = escalation(&stored[3], "refused by a check", 4, 4);
         refused.changes.version = 0;
-        // In descending ticket order: sent in ascending order, answered in
-        // this one.
+        // In descending ticket order (locked in ascending order), answered
+        // in this one.
         let batch = vec![
             escalation(&stored[2], "all fine here", 3, 3),
             escalation(&stored[1], "not my ticket", 9, 9), // another owner
@@ -492,5 +505,79 @@ mod postgres_tests {
         .await
         .unwrap();
         assert_eq!(actor.actor_id, winner_actor);
+    }
+
+    /// Whether another transaction holds a lock on ticket `id`.
+    async fn is_locked(pool: &PgPool, id: i64) -> bool {
+        let mut conn = pool.get().await.unwrap();
+        Prepared::sql(
+            "SELECT id FROM support_tickets WHERE id = $1 FOR NO KEY UPDATE NOWAIT",
+            |q| q.bind::<BigInt, _>(id),
+        )
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_locks_its_tickets_in_id_order_whatever_its_order() {
+        let pg = PostgresTestDb::new();
+        let db = Database::connect(pg.url(), PoolSettings::default())
+            .await
+            .unwrap();
+        db.run_migrations().await.unwrap();
+        let stored = tickets(&db, 3).await;
+        let ids: Vec<i64> = stored.iter().map(|t| t.id().get()).collect();
+        assert!(ids.is_sorted());
+        let pool = db.pg_pool().unwrap().clone();
+        // Rewritten in descending order, so that a scan of the table meets
+        // the rows in that order: only an explicit order locks by id.
+        let mut conn = pool.get().await.unwrap();
+        for id in ids.iter().rev() {
+            Prepared::sql(
+                "UPDATE support_tickets SET updated_at = updated_at WHERE id = $1",
+                |q| q.bind::<BigInt, _>(*id),
+            )
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+        drop(conn);
+        // Another transaction holds the middle ticket.
+        let mut holder = pool.get().await.unwrap();
+        diesel_async::SimpleAsyncConnection::batch_execute(
+            &mut *holder,
+            &format!(
+                "BEGIN; SELECT id FROM support_tickets WHERE id = {} FOR NO KEY UPDATE",
+                ids[1]
+            ),
+        )
+        .await
+        .unwrap();
+        let updating = Updating { pool: pool.clone() };
+        let batch: Vec<PgUpdate> = stored
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, t)| escalation(t, "locked in order", t.customer_id().get(), 10 + i as i64))
+            .collect();
+        let sent = tokio::spawn(async move { updating.send(batch).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // The batch waits for the middle ticket holding the lowest one, and
+        // not yet the highest: the order in which every batch locks.
+        assert!(
+            is_locked(&pool, ids[0]).await,
+            "the lowest id is locked first"
+        );
+        assert!(
+            !is_locked(&pool, ids[2]).await,
+            "the highest id waits its turn"
+        );
+        assert!(!sent.is_finished());
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut *holder, "ROLLBACK")
+            .await
+            .unwrap();
+        let answers = sent.await.unwrap();
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     }
 }

@@ -744,12 +744,19 @@ async fn concurrent_changes_of_different_tickets_each_apply_with_their_own_event
     // Changes that arrive together may be written together (PostgreSQL
     // batches them); each must land on its own ticket with its own event.
     let repo = ctx.repo();
-    let mut tasks = Vec::new();
+    let mut tickets = Vec::new();
     for i in 0..30u32 {
-        let mut ticket = insert(&*repo, 82 + i64::from(i % 3), i64::from(i)).await;
+        tickets.push(insert(&*repo, 82 + i64::from(i % 3), i64::from(i)).await);
+    }
+    // Released together, newest ticket first.
+    let barrier = Arc::new(tokio::sync::Barrier::new(tickets.len()));
+    let mut tasks = Vec::new();
+    for (i, mut ticket) in (0u32..).zip(tickets.into_iter().rev()) {
         let repo = Arc::clone(&repo);
+        let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             ticket.apply(Transition::StartProgress, at(100, i)).unwrap();
+            barrier.wait().await;
             let event = repo.update_owned(&ticket, 1).await;
             (ticket, event)
         }));
