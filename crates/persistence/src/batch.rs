@@ -23,12 +23,61 @@ use support_domain::RepositoryError;
 use tokio::sync::oneshot;
 
 use crate::database::PgPool;
-use crate::errors::unavailable;
+use crate::errors::{Failure, unavailable};
 use crate::executor::Executor;
 
 /// Longest a batch's statement may run: a connection that stopped answering
 /// must not hold up the requests queued behind its batch for longer.
 pub(crate) const STATEMENT_LIMIT: Duration = Duration::from_secs(8);
+
+/// Writes sent as one atomic statement for any number of rows.
+#[async_trait]
+pub(crate) trait AtomicWrites: Sync {
+    /// One caller's write.
+    type Row: Sync;
+    /// What a stored write answers.
+    type Stored: Send;
+    /// What is written, for error messages ("a create").
+    const WHAT: &'static str;
+
+    /// Sends `rows` in one statement: stored all, or none.
+    async fn send_together(
+        &self,
+        rows: &[Self::Row],
+    ) -> Result<Vec<Result<Self::Stored, RepositoryError>>, Failure>;
+
+    /// Answers a batch of writes. If a row broke a constraint
+    /// ([`Failure::Refused`]: the statement stored nothing), each row is
+    /// sent again on its own, so that only the bad one fails. A batch that
+    /// failed otherwise ([`Failure::Failed`]) is not sent again: it may have
+    /// been stored, and every caller is told the store is unavailable, as a
+    /// single write would be.
+    async fn alone_if_refused(
+        &self,
+        batch: &[Self::Row],
+    ) -> Vec<Result<Self::Stored, RepositoryError>> {
+        match self.send_together(batch).await {
+            Ok(answers) => answers,
+            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
+            Err(Failure::Refused(_)) => {
+                let mut answers = Vec::with_capacity(batch.len());
+                for row in batch {
+                    answers.push(match self.send_together(std::slice::from_ref(row)).await {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| {
+                            Err(RepositoryError::Corrupt(format!(
+                                "{} got no answer",
+                                Self::WHAT
+                            )))
+                        }),
+                        Err(failure) => Err(failure.into_error()),
+                    });
+                }
+                answers
+            }
+            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
 
 /// Runs `statement` on a connection of `pool` (the checkout is bounded by
 /// the pool's wait timeout), for at most [`STATEMENT_LIMIT`]. A connection

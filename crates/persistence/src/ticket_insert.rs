@@ -28,7 +28,7 @@ use support_domain::{
     Actor, NewTicket, RepositoryError, Ticket, TicketEvent, TicketEventKind, TicketId,
 };
 
-use crate::batch::{self, Batched, Batcher};
+use crate::batch::{self, AtomicWrites, Batched, Batcher};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{Failure, WriteError, corrupt, unavailable};
 use crate::event_append::{append_event, prepare};
@@ -183,7 +183,12 @@ pub(crate) fn pg_creates(pool: PgPool, executor: Executor) -> PgCreates {
     Batcher::new(Creating { pool }, executor)
 }
 
-impl Creating {
+#[async_trait]
+impl AtomicWrites for Creating {
+    type Row = PgCreate;
+    type Stored = CreatedIds;
+    const WHAT: &'static str = "a create";
+
     /// `rows` in one statement: the ids of each, in order.
     async fn send_together(
         &self,
@@ -311,33 +316,10 @@ impl Batched for Creating {
     type Reply = CreatedIds;
     const NAME: &'static str = "ticket create";
 
-    /// All creates in one statement. If a create broke a constraint (a
-    /// taken ticket number, say), each again on its own, so that only the
-    /// bad one fails: the statement is atomic, so nothing of the batch was
-    /// stored. A batch that failed otherwise is not sent again: it may have
-    /// been stored, and every caller is told the store is unavailable, as a
-    /// single create would be.
+    /// All in one statement; if one broke a constraint, each on its own
+    /// ([`AtomicWrites::alone_if_refused`]).
     async fn send(&self, batch: Vec<PgCreate>) -> Vec<Result<CreatedIds, RepositoryError>> {
-        match self.send_together(&batch).await {
-            Ok(answers) => answers,
-            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
-            Err(Failure::Refused(_)) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for row in &batch {
-                    let alone = self.send_together(std::slice::from_ref(row)).await;
-                    answers.push(match alone {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| {
-                            Err(RepositoryError::Corrupt(
-                                "a create got no answer".to_owned(),
-                            ))
-                        }),
-                        Err(failure) => Err(failure.into_error()),
-                    });
-                }
-                answers
-            }
-            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
+        self.alone_if_refused(&batch).await
     }
 }
 

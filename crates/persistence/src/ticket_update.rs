@@ -21,7 +21,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{self, Batched, Batcher};
+use crate::batch::{self, AtomicWrites, Batched, Batcher};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{Failure, WriteError, unavailable};
 use crate::event_append::append_event;
@@ -166,7 +166,12 @@ pub(crate) fn pg_updates(pool: PgPool, executor: Executor) -> PgUpdates {
     Batcher::new(Updating { pool }, executor)
 }
 
-impl Updating {
+#[async_trait]
+impl AtomicWrites for Updating {
+    type Row = PgUpdate;
+    type Stored = i64;
+    const WHAT: &'static str = "a change";
+
     /// `batch` in one statement: each change's event row id, or a conflict.
     async fn send_together(
         &self,
@@ -296,32 +301,10 @@ impl Batched for Updating {
     type Reply = i64;
     const NAME: &'static str = "ticket change";
 
-    /// All changes in one statement. If a change broke a constraint, each
-    /// again on its own, so that only the bad one fails: the statement is
-    /// atomic, so nothing of the batch was written. A batch that failed
-    /// otherwise is not sent again: it may have been written, and every
-    /// caller is told the store is unavailable, as a single change would be.
+    /// All in one statement; if one broke a constraint, each on its own
+    /// ([`AtomicWrites::alone_if_refused`]).
     async fn send(&self, batch: Vec<PgUpdate>) -> Vec<Result<i64, RepositoryError>> {
-        match self.send_together(&batch).await {
-            Ok(answers) => answers,
-            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
-            Err(Failure::Refused(_)) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for change in &batch {
-                    let alone = self.send_together(std::slice::from_ref(change)).await;
-                    answers.push(match alone {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| {
-                            Err(RepositoryError::Corrupt(
-                                "a change got no answer".to_owned(),
-                            ))
-                        }),
-                        Err(failure) => Err(failure.into_error()),
-                    });
-                }
-                answers
-            }
-            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
+        self.alone_if_refused(&batch).await
     }
 }
 
