@@ -39,6 +39,10 @@ pub(crate) trait AtomicWrites: Sync {
     type Stored: Send;
     /// What is written, for error messages ("a create").
     const WHAT: &'static str;
+    /// How many times a batch that failed whole ([`Failure::Failed`]) is
+    /// sent again: only for writes that are safe to repeat, since the
+    /// failed one may have been stored.
+    const RESENDS_IF_FAILED: usize = 0;
 
     /// Sends `rows` in one statement: stored all, or none.
     async fn send_together(
@@ -49,14 +53,22 @@ pub(crate) trait AtomicWrites: Sync {
     /// Answers a batch of writes. If a row broke a constraint
     /// ([`Failure::Refused`]: the statement stored nothing), each row is
     /// sent again on its own, so that only the bad one fails. A batch that
-    /// failed otherwise ([`Failure::Failed`]) is not sent again: it may have
-    /// been stored, and every caller is told the store is unavailable, as a
-    /// single write would be.
+    /// failed otherwise ([`Failure::Failed`]) is sent again whole only
+    /// [`Self::RESENDS_IF_FAILED`] times: it may have been stored, and then
+    /// every caller is told the store is unavailable, as a single write
+    /// would be.
     async fn alone_if_refused(
         &self,
         batch: &[Self::Row],
     ) -> Vec<Result<Self::Stored, RepositoryError>> {
-        match self.send_together(batch).await {
+        let mut outcome = self.send_together(batch).await;
+        for _ in 0..Self::RESENDS_IF_FAILED {
+            if !matches!(outcome, Err(Failure::Failed(_))) {
+                break;
+            }
+            outcome = self.send_together(batch).await;
+        }
+        match outcome {
             Ok(answers) => answers,
             Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
             Err(Failure::Refused(_)) => {

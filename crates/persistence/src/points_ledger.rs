@@ -11,16 +11,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use diesel::pg::Pg;
 use diesel::query_builder::{QueryFragment, QueryId};
-use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError, RepositoryError};
 
-use crate::batch::{self, Batched, Batcher};
+use crate::batch::{self, AtomicWrites, Batched, Batcher};
 use crate::database::{PgPool, SqlitePool};
 use crate::errors::{Failure, classify, unavailable};
 use crate::executor::Executor;
@@ -29,12 +27,10 @@ use crate::rows::NewPointsRow;
 use crate::schema::points_ledger;
 
 /// The insert of `row`, which grants nothing if its ticket already earned
-/// its action: SQLite's award, and PostgreSQL's for a row sent on its own.
+/// its action: SQLite's award (PostgreSQL's is [`AWARD_BATCH`]).
 /// Diesel would not cache an `ON CONFLICT` insert; this one's text never
 /// varies (one row, fixed columns, `DO NOTHING`), so it is kept [`Prepared`].
-pub(crate) fn award_insert(
-    row: &NewPointsRow,
-) -> impl QueryFragment<Pg> + QueryFragment<Sqlite> + QueryId + Send + '_ {
+pub(crate) fn award_insert(row: &NewPointsRow) -> impl QueryFragment<Sqlite> + QueryId + Send + '_ {
     Prepared::fixed(
         diesel::insert_into(points_ledger::table)
             .values(row)
@@ -43,7 +39,7 @@ pub(crate) fn award_insert(
     )
 }
 
-/// The batch form of [`award_insert`] on PostgreSQL: one row per element of
+/// The award on PostgreSQL, for a batch: one row per element of
 /// the arrays `$1` (users), `$2` (actions), `$3` (points), `$4` (tickets)
 /// and `$5` (times), in one statement whose text does not depend on how many
 /// there are, so it stays prepared.
@@ -86,11 +82,6 @@ impl PointsAwarder for SqlitePointsLedger {
     }
 }
 
-/// How many times a PostgreSQL batch that failed whole ([`Failure::Failed`])
-/// is sent (a pooled connection that died since its last use fails the
-/// first attempt). Awards are safe to repeat: `ON CONFLICT DO NOTHING`.
-const ATTEMPTS: usize = 2;
-
 /// Sends PostgreSQL awards: concurrent creates share one statement and one
 /// commit ([`crate::batch`]) instead of a round trip each.
 pub(crate) struct Awarding {
@@ -106,24 +97,20 @@ pub(crate) fn batched_ledger(pool: PgPool, executor: Executor) -> BatchedPointsL
     BatchedPointsLedger(Batcher::new(Awarding { pool }, executor))
 }
 
-impl Awarding {
-    /// One attempt, bounded ([`batch::on_connection`]).
-    async fn attempt<F>(&self, statement: F) -> Result<(), Failure>
-    where
-        F: AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<usize, DieselError>,
-    {
-        batch::on_connection(&self.pool, "a points award", async |conn| {
-            statement(conn)
-                .await
-                .map(drop)
-                .map_err(Failure::from_diesel)
-        })
-        .await
-        .map_err(Failure::Failed)?
-    }
+#[async_trait]
+impl AtomicWrites for Awarding {
+    type Row = NewPointsRow;
+    type Stored = ();
+    const WHAT: &'static str = "a points award";
+    /// Awards are safe to repeat (`ON CONFLICT DO NOTHING`), and a pooled
+    /// connection that died since its last use fails the first attempt.
+    const RESENDS_IF_FAILED: usize = 1;
 
     /// Every row in one statement.
-    async fn send_together(&self, rows: &[NewPointsRow]) -> Result<(), Failure> {
+    async fn send_together(
+        &self,
+        rows: &[NewPointsRow],
+    ) -> Result<Vec<Result<(), RepositoryError>>, Failure> {
         let mut users = Vec::with_capacity(rows.len());
         let mut actions = Vec::with_capacity(rows.len());
         let mut points = Vec::with_capacity(rows.len());
@@ -136,7 +123,7 @@ impl Awarding {
             tickets.push(row.ticket_id);
             times.push(row.created_at);
         }
-        self.attempt(async |conn| {
+        batch::on_connection(&self.pool, Self::WHAT, async |conn| {
             Prepared::sql(AWARD_BATCH, |q| {
                 q.bind::<Array<BigInt>, _>(users)
                     .bind::<Array<Text>, _>(actions)
@@ -146,15 +133,11 @@ impl Awarding {
             })
             .execute(conn)
             .await
+            .map_err(Failure::from_diesel)
         })
         .await
-    }
-
-    /// One row on its own, so that its failure is its own.
-    async fn send_alone(&self, row: &NewPointsRow) -> Result<(), RepositoryError> {
-        self.attempt(async |conn| award_insert(row).execute(conn).await)
-            .await
-            .map_err(Failure::into_error)
+        .map_err(Failure::Failed)??;
+        Ok(rows.iter().map(|_| Ok(())).collect())
     }
 }
 
@@ -164,29 +147,11 @@ impl Batched for Awarding {
     type Reply = ();
     const NAME: &'static str = "points award";
 
-    /// All rows in one statement, sent again once if it failed whole. If a
-    /// row broke a constraint, each row again on its own, so that one bad
-    /// award (a ticket that does not exist) fails alone.
+    /// All in one statement, sent again once if it failed whole; if one
+    /// broke a constraint (a ticket that does not exist), each on its own
+    /// ([`AtomicWrites::alone_if_refused`]).
     async fn send(&self, batch: Vec<NewPointsRow>) -> Vec<Result<(), RepositoryError>> {
-        let mut outcome = self.send_together(&batch).await;
-        for _ in 1..ATTEMPTS {
-            if !matches!(outcome, Err(Failure::Failed(_))) {
-                break;
-            }
-            outcome = self.send_together(&batch).await;
-        }
-        match outcome {
-            Ok(()) => batch.iter().map(|_| Ok(())).collect(),
-            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
-            Err(Failure::Refused(_)) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for row in &batch {
-                    answers.push(self.send_alone(row).await);
-                }
-                answers
-            }
-            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
+        self.alone_if_refused(&batch).await
     }
 }
 

@@ -37,7 +37,7 @@ use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 use tokio::task::JoinHandle;
 
-use crate::batch::{Batched, Batcher};
+use crate::batch::{self, Batched, Batcher};
 use crate::database::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::PositionEvents;
@@ -49,11 +49,6 @@ use crate::prepared::Prepared;
 /// call only numbers events that have no position yet, and returns the
 /// positions of the wanted ones whoever numbered them.
 const ATTEMPTS: usize = 2;
-
-/// Longest wait for one attempt, connection checkout included. The function
-/// gives up on its lock after `lock_timeout` (5 s, see the migration); this
-/// bounds the rest, such as a connection that stopped answering.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// How often [`Sequencer::spawn_sweep`] numbers what nobody asked for.
 pub(crate) const SWEEP_PERIOD: Duration = Duration::from_secs(5);
@@ -130,20 +125,20 @@ impl Numbering {
         Err(last_error.unwrap_or_else(|| unavailable("the event sequencer made no attempt")))
     }
 
+    /// One attempt. The function gives up on its lock after `lock_timeout`
+    /// (5 s, see the migration); [`batch::on_connection`] bounds the rest,
+    /// such as a connection that stopped answering.
     async fn call_once(&self, wanted: Vec<i64>) -> Result<Vec<Numbered>, RepositoryError> {
-        let attempt = async {
-            let mut conn = self.pool.get().await.map_err(unavailable)?;
+        batch::on_connection(&self.pool, "event numbering", async |conn| {
             Prepared::sql(
                 "SELECT event_id, event_position FROM support_position_events($1)",
                 |q| q.bind::<Array<BigInt>, _>(wanted),
             )
-            .load::<Numbered>(&mut *conn)
+            .load::<Numbered>(conn)
             .await
             .map_err(classify)
-        };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
-            .await
-            .map_err(|_| unavailable(format!("event numbering took over {ATTEMPT_TIMEOUT:?}")))?
+        })
+        .await?
     }
 }
 
