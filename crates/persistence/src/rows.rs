@@ -16,7 +16,7 @@ use crate::errors::corrupt;
 use crate::schema::{points_ledger, support_tickets, ticket_events};
 
 /// A full `support_tickets` row as read back (by position from diesel's
-/// query builder, by name from the statements of [`crate::batched_reads`]).
+/// query builder, by name from the statements of [`crate::postgres::batched_reads`]).
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = support_tickets)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
@@ -300,4 +300,59 @@ impl TryFrom<EventRow> for StoredEvent {
             },
         })
     }
+}
+
+/// A ticket's row and its events' rows, oldest first.
+pub(crate) type HistoryRows = (TicketRow, Vec<EventRow>);
+
+/// The ticket and its history from their rows.
+pub(crate) fn tracked(
+    rows: Option<HistoryRows>,
+) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
+    let Some((ticket, events)) = rows else {
+        return Ok(None);
+    };
+    let history = events
+        .into_iter()
+        .map(StoredEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((Ticket::try_from(ticket)?, history)))
+}
+
+/// The event as stored at `position` (already truncated like every stored
+/// one, see [`crate::event_append::prepare`]), so the copy handed back
+/// equals what a later read returns.
+pub(crate) fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryError> {
+    let id = EventId::new(position).map_err(|e| corrupt("ticket_events.position", &e))?;
+    Ok(StoredEvent { id, event })
+}
+
+/// A stored ticket id as a [`TicketId`].
+pub(crate) fn stored_ticket_id(id: i64) -> Result<TicketId, RepositoryError> {
+    TicketId::new(id).map_err(|e| corrupt("support_tickets.id", &e))
+}
+
+/// Which stored ticket a change applies to: its id and owner, and the
+/// version it was read at (the optimistic check of every update).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected {
+    pub id: i64,
+    pub customer: i64,
+    pub version: i64,
+}
+
+impl Expected {
+    /// `ticket`, as read at `version`.
+    pub(crate) fn of(ticket: &Ticket, version: i64) -> Self {
+        Self {
+            id: ticket.id().get(),
+            customer: ticket.customer_id().get(),
+            version,
+        }
+    }
+}
+
+/// Decodes event rows read in position order.
+pub(crate) fn to_events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, RepositoryError> {
+    rows.into_iter().map(StoredEvent::try_from).collect()
 }

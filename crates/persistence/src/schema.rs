@@ -88,7 +88,7 @@ diesel::table! {
         occurred_at -> Timestamp,
         /// Its place in the log, the id clients see: positions become visible
         /// in position order. `NULL` only between a PostgreSQL write's commit
-        /// and its numbering (see `crate::sequencer`); readers skip it.
+        /// and its numbering (see `crate::postgres::sequencer`); readers skip it.
         position -> Nullable<BigInt>,
     }
 }

@@ -10,7 +10,7 @@
 /// customers (NULL for staff); returns the request's place in the arrays
 /// (`n`, from 1), the ticket's columns and an event's (`event_*`), a row per
 /// event.
-pub const GET_OWN_TICKETS: &str = crate::batched_reads::HISTORIES;
+pub const GET_OWN_TICKETS: &str = crate::postgres::batched_reads::HISTORIES;
 
 /// `GET /tickets` of customers without status filter, as the service sends
 /// it: a page of each customer's tickets, newest first, for a batch of
@@ -18,7 +18,7 @@ pub const GET_OWN_TICKETS: &str = crate::batched_reads::HISTORIES;
 /// cursor is `i64::MAX`), `$3` of row counts (the page size plus one, which
 /// says whether there is a next page); returns `n` (as above) and the
 /// ticket's columns.
-pub const LIST_PAGES: &str = crate::batched_reads::PAGES;
+pub const LIST_PAGES: &str = crate::postgres::batched_reads::PAGES;
 
 /// The create, as the service sends it: tickets and their creation events,
 /// in one statement, for a batch of concurrent requests. `$1` to `$20` are
@@ -28,11 +28,11 @@ pub const LIST_PAGES: &str = crate::batched_reads::PAGES;
 /// time), and the event's payload is `$16 || ticket id || $17`. Returns each
 /// ticket's number and id and its event's id (`ticket_number`, `ticket_id`,
 /// `id`).
-pub const CREATE_TICKETS: &str = crate::ticket_insert::INSERT_WITH_EVENTS;
+pub const CREATE_TICKETS: &str = crate::postgres::ticket_insert::INSERT_WITH_EVENTS;
 
 /// The points awards that follow creates, sent together. `$1` to `$5` are
 /// arrays, one element per award: users, actions, points, tickets, times.
-pub const AWARD_POINTS: &str = crate::points_ledger::AWARD_BATCH;
+pub const AWARD_POINTS: &str = crate::postgres::points_ledger::AWARD_BATCH;
 
 #[cfg(test)]
 mod tests {

@@ -1,21 +1,15 @@
-//! Storing a new ticket together with its `support:ticket_created` event:
-//! both or neither.
+//! Storing a new ticket together with its `support:ticket_created` event on
+//! PostgreSQL, both or neither: one statement, a data-modifying `WITH` that
+//! inserts the tickets and, from their generated ids, their events. A
+//! single statement is atomic on its own, so a create is one round trip
+//! instead of four (`BEGIN`, two INSERTs, `COMMIT`). The creates of
+//! concurrent requests go out together ([`super::batch`]): one statement,
+//! one commit and one WAL flush for all of them (docs/benchmarks.md).
 //!
-//! * SQLite: one `BEGIN IMMEDIATE` transaction with the two INSERTs (see
-//!   [`crate::ticket_repository`] for why `IMMEDIATE`).
-//! * PostgreSQL: one statement, a data-modifying `WITH` that inserts the
-//!   tickets and, from their generated ids, their events. A single
-//!   statement is atomic on its own, so a create is one round trip instead
-//!   of four (`BEGIN`, two INSERTs, `COMMIT`). The creates of concurrent
-//!   requests go out together ([`crate::batch`]): one statement, one commit
-//!   and one WAL flush for all of them. Measured on the create (64
-//!   connections, this repository's `api-bench`, 2 cores): 3.5–3.8k → 6.3k
-//!   creates/s, server CPU per create 118 → 76 µs.
-//!
-//! The event's columns are rendered once, from the domain event, on both
-//! backends. On PostgreSQL the ticket id is not known when the statement is
-//! sent: the event is rendered for a placeholder id, and its JSON payload is
-//! sent in two halves that the statement joins around the generated id.
+//! The event's columns are rendered once, from the domain event. The ticket
+//! id is not known when the statement is sent: the event is rendered for a
+//! placeholder id, and its JSON payload is sent in two halves that the
+//! statement joins around the generated id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,77 +18,18 @@ use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
-use support_domain::{
-    Actor, NewTicket, RepositoryError, Ticket, TicketEvent, TicketEventKind, TicketId,
-};
+use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent};
 
-use crate::batch::{self, AtomicWrites, Batched, Batcher};
-use crate::database::{PgPool, SqlitePool};
-use crate::errors::{Failure, WriteError, corrupt, unavailable};
-use crate::event_append::{append_event, prepare};
+use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use crate::connections::PgPool;
+use crate::event_append::creation_event;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{NewEventRow, NewTicketRow, to_micros};
-use crate::schema::support_tickets;
-use crate::sqlite_transaction::ImmediateTransaction;
+use crate::rows::{NewEventRow, NewTicketRow, stored_ticket_id, to_micros};
 
 /// A stored ticket, its creation event, and the event's row id (for
-/// [`crate::event_append::PositionEvents::position`]).
+/// [`super::sequencer::Sequencer::position`]).
 pub(crate) type Inserted = (Ticket, TicketEvent, i64);
-
-/// Inserts a ticket with its creation event: implemented by what a store
-/// inserts through (a SQLite pool, the PostgreSQL batcher).
-#[async_trait]
-pub(crate) trait InsertTicket: Send + Sync + 'static {
-    /// Stores `ticket` and its creation event caused by `actor`, atomically.
-    /// A taken ticket number is [`RepositoryError::DuplicateTicketNumber`].
-    async fn insert_ticket(
-        &self,
-        ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError>;
-}
-
-/// The creation event of the stored `ticket`.
-fn creation_event(ticket: &Ticket, actor: Actor) -> Result<(TicketEvent, NewEventRow), WriteError> {
-    prepare(TicketEvent::about(
-        TicketEventKind::Created,
-        actor,
-        ticket,
-        ticket.created_at(),
-    ))
-}
-
-/// A stored id as a [`TicketId`].
-fn ticket_id(id: i64) -> Result<TicketId, RepositoryError> {
-    TicketId::new(id).map_err(|e| corrupt("support_tickets.id", &e))
-}
-
-#[async_trait]
-impl InsertTicket for SqlitePool {
-    async fn insert_ticket(
-        &self,
-        mut ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError> {
-        ticket.created_at = to_micros(ticket.created_at);
-        let row = NewTicketRow::from_domain(&ticket);
-        let mut conn = self.get().await.map_err(unavailable)?;
-        conn.immediate_transaction::<_, WriteError, _>(async |c| {
-            let id = diesel::insert_into(support_tickets::table)
-                .values(&row)
-                .returning(support_tickets::id)
-                .get_result::<i64>(c)
-                .await?;
-            let ticket = ticket.with_id(ticket_id(id).map_err(WriteError::Rejected)?);
-            let (event, event_row) = creation_event(&ticket, actor)?;
-            let row_id = append_event(c, &event_row).await?;
-            Ok((ticket, event, row_id))
-        })
-        .await
-        .map_err(RepositoryError::from)
-    }
-}
 
 /// The id the PostgreSQL event is rendered for before the real one exists;
 /// no stored ticket has it (it is the largest id a ticket can have).
@@ -169,7 +104,7 @@ pub(crate) struct PgCreate {
 type CreatedIds = (i64, i64);
 
 /// Sends PostgreSQL creates: concurrent ones share one statement and one
-/// commit ([`crate::batch`]) instead of a round trip and a commit each.
+/// commit ([`super::batch`]) instead of a round trip and a commit each.
 pub(crate) struct Creating {
     pool: PgPool,
 }
@@ -329,7 +264,7 @@ impl PgCreate {
     fn new(ticket: &mut NewTicket, actor: Actor) -> Result<(Self, TicketEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
         let row = NewTicketRow::from_domain(ticket);
-        let placeholder = ticket.clone().with_id(ticket_id(PLACEHOLDER_ID)?);
+        let placeholder = ticket.clone().with_id(stored_ticket_id(PLACEHOLDER_ID)?);
         let (event, event_row) =
             creation_event(&placeholder, actor).map_err(RepositoryError::from)?;
         let (payload_head, payload_tail) = split_payload(&event_row.payload, PLACEHOLDER_ID)?;
@@ -343,19 +278,19 @@ impl PgCreate {
     }
 }
 
-#[async_trait]
-impl InsertTicket for PgCreates {
-    async fn insert_ticket(
-        &self,
-        mut ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError> {
-        let (create, mut event) = PgCreate::new(&mut ticket, actor)?;
-        let (id, row_id) = self.submit(create).await?;
-        let ticket = ticket.with_id(ticket_id(id)?);
-        event.ticket_id = ticket.id();
-        Ok((ticket, event, row_id))
-    }
+/// Stores `ticket` and its creation event caused by `actor` with the next
+/// batch of `creates`, atomically. A taken ticket number is
+/// [`RepositoryError::DuplicateTicketNumber`].
+pub(crate) async fn insert_ticket(
+    creates: &PgCreates,
+    mut ticket: NewTicket,
+    actor: Actor,
+) -> Result<Inserted, RepositoryError> {
+    let (create, mut event) = PgCreate::new(&mut ticket, actor)?;
+    let (id, row_id) = creates.submit(create).await?;
+    let ticket = ticket.with_id(stored_ticket_id(id)?);
+    event.ticket_id = ticket.id();
+    Ok((ticket, event, row_id))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The API's two most frequent reads on PostgreSQL, sent together for
-//! concurrent requests ([`crate::batch`]): a ticket with its history (`GET
+//! concurrent requests ([`super::batch`]): a ticket with its history (`GET
 //! /tickets/{id}`) and a page of one customer's tickets (`GET /tickets`).
 //!
 //! Each read is a primary-key or index lookup that costs PostgreSQL far less
@@ -14,7 +14,7 @@
 //! Each request keeps its own lookup: the statements join the requests (one
 //! row each of `unnest(...) WITH ORDINALITY`) to the tables, so ownership is
 //! part of the query, exactly as in the single-request queries of
-//! [`crate::ticket_repository`], and two requests for the same ticket are
+//! [`crate::ticket_queries`], and two requests for the same ticket are
 //! looked up twice. The statements' texts do not depend on the batch size,
 //! so they stay prepared ([`Prepared`]).
 
@@ -27,12 +27,12 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{self, Batched, Batcher};
-use crate::database::PgPool;
+use super::batch::{self, Batched, Batcher};
+use crate::connections::PgPool;
 use crate::errors::classify;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{EventRow, TicketRow};
+use crate::rows::{EventRow, HistoryRows, TicketRow};
 
 /// The columns of [`TicketRow`], for statements written as text.
 macro_rules! ticket_columns {
@@ -179,9 +179,6 @@ pub(crate) struct HistoryRequest {
     /// Its owner, when only the owner may see it.
     pub owner: Option<i64>,
 }
-
-/// A ticket's row and its events' rows, oldest first.
-pub(crate) type HistoryRows = (TicketRow, Vec<EventRow>);
 
 /// Sends history reads ([`HISTORIES`]).
 pub(crate) struct Histories {

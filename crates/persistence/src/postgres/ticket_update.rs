@@ -1,17 +1,13 @@
-//! Saving a ticket's new state together with the event that records it, only
-//! if the stored row still has the version the change was made from: both or
-//! neither.
-//!
-//! * SQLite: one `BEGIN IMMEDIATE` transaction, the UPDATE then, if it
-//!   matched the row, the event's INSERT.
-//! * PostgreSQL: one statement, a data-modifying `WITH` whose INSERT takes
-//!   its rows from the UPDATE's `RETURNING`: no row updated, no event. One
-//!   round trip instead of four (`BEGIN`, UPDATE, INSERT, `COMMIT`), and the
-//!   updates of concurrent requests go out together ([`crate::batch`]): one
-//!   statement and one commit for all of them. Two changes of one ticket in
-//!   a batch are two requests from the same version: the UPDATE changes the
-//!   row once, so one wins and the other is a conflict, as if they had been
-//!   sent one after the other.
+//! Saving a ticket's new state on PostgreSQL together with the event that
+//! records it, only if the stored row still has the version the change was
+//! made from: both or neither. One statement, a data-modifying `WITH` whose
+//! INSERT takes its rows from the UPDATE's `RETURNING`: no row updated, no
+//! event. One round trip instead of four (`BEGIN`, UPDATE, INSERT,
+//! `COMMIT`), and the updates of concurrent requests go out together
+//! ([`super::batch`]): one statement and one commit for all of them. Two
+//! changes of one ticket in a batch are two requests from the same version:
+//! the UPDATE changes the row once, so one wins and the other is a
+//! conflict, as if they had been sent one after the other.
 
 use std::sync::Arc;
 
@@ -21,70 +17,11 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{self, AtomicWrites, Batched, Batcher};
-use crate::database::{PgPool, SqlitePool};
-use crate::errors::{Failure, WriteError, unavailable};
-use crate::event_append::append_event;
+use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{NewEventRow, TicketChangesRow};
-use crate::schema::support_tickets;
-use crate::sqlite_transaction::ImmediateTransaction;
-
-/// Which stored ticket a change applies to: its id and owner, and the
-/// version it was read at.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Expected {
-    pub id: i64,
-    pub customer: i64,
-    pub version: i64,
-}
-
-/// Saves a ticket change with its event: implemented by what a store writes
-/// through (a SQLite pool, the PostgreSQL batcher).
-#[async_trait]
-pub(crate) trait UpdateTicket: Send + Sync + 'static {
-    /// Writes `changes` to the ticket `expected` names and appends `event`,
-    /// atomically, and returns the event's row id. When the stored ticket is
-    /// at another version (or is not there), nothing is written:
-    /// [`RepositoryError::Conflict`].
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError>;
-}
-
-#[async_trait]
-impl UpdateTicket for SqlitePool {
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError> {
-        let mut conn = self.get().await.map_err(unavailable)?;
-        conn.immediate_transaction::<_, WriteError, _>(async |c| {
-            let updated = diesel::update(
-                support_tickets::table
-                    .filter(support_tickets::id.eq(expected.id))
-                    .filter(support_tickets::customer_id.eq(expected.customer))
-                    .filter(support_tickets::version.eq(expected.version)),
-            )
-            .set(&changes)
-            .execute(c)
-            .await?;
-            if updated == 0 {
-                // Rolls back; the event is never written.
-                return Err(WriteError::Conflict);
-            }
-            Ok(append_event(c, &event).await?)
-        })
-        .await
-        .map_err(RepositoryError::from)
-    }
-}
+use crate::rows::{Expected, NewEventRow, TicketChangesRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
 /// One element per change in each array: `$1` to `$9` the new values of the
@@ -152,7 +89,7 @@ pub(crate) struct PgUpdate {
 }
 
 /// Sends PostgreSQL changes: concurrent ones share one statement and one
-/// commit ([`crate::batch`]) instead of a round trip and a commit each.
+/// commit ([`super::batch`]) instead of a round trip and a commit each.
 pub(crate) struct Updating {
     pool: PgPool,
 }
@@ -308,21 +245,23 @@ impl Batched for Updating {
     }
 }
 
-#[async_trait]
-impl UpdateTicket for PgUpdates {
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError> {
-        self.submit(PgUpdate {
+/// Writes `changes` to the ticket `expected` names and appends `event` with
+/// the next batch of `updates`, atomically, and returns the event's row id.
+/// When the stored ticket is at another version (or is not there), nothing
+/// is written: [`RepositoryError::Conflict`].
+pub(crate) async fn update_ticket(
+    updates: &PgUpdates,
+    expected: Expected,
+    changes: TicketChangesRow,
+    event: NewEventRow,
+) -> Result<i64, RepositoryError> {
+    updates
+        .submit(PgUpdate {
             expected,
             changes,
             event,
         })
         .await
-    }
 }
 
 /// On a real PostgreSQL: one batch of changes, some of which cannot apply.
