@@ -44,5 +44,5 @@ pub use priority::Priority;
 pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
 pub use state_machine::Transition;
 pub use status::Status;
-pub use ticket::{NewTicket, Ticket, TicketParts};
+pub use ticket::{NewTicket, Ticket, TicketState};
 pub use ticket_number::TicketNumber;

@@ -82,8 +82,6 @@ diesel::table! {
         ticket_number -> Nullable<Text>,
         /// The ticket's status after the event.
         status -> Text,
-        /// JSON text of the payload clients receive.
-        payload -> Text,
         /// When it happened, UTC.
         occurred_at -> Timestamp,
         /// Its place in the log, the id clients see: positions become visible

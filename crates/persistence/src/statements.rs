@@ -21,13 +21,12 @@ pub const GET_OWN_TICKETS: &str = crate::postgres::batched_reads::HISTORIES;
 pub const LIST_PAGES: &str = crate::postgres::batched_reads::PAGES;
 
 /// The create, as the service sends it: tickets and their creation events,
-/// in one statement, for a batch of concurrent requests. `$1` to `$20` are
-/// arrays with one element per ticket: `$1` to `$11` the ticket's columns in
-/// the order the statement lists them, `$12` to `$15` and `$18` to `$20` the
-/// event's (customer, event, actor, actor role; ticket number, status,
-/// time), and the event's payload is `$16 || ticket id || $17`. Returns each
-/// ticket's number and id and its event's id (`ticket_number`, `ticket_id`,
-/// `id`).
+/// in one statement, for a batch of concurrent requests. `$1` to `$23` are
+/// arrays with one element per ticket: `$1` to `$16` the ticket's columns in
+/// the order the statement lists them, `$17` to `$23` the event's
+/// (customer, event, actor, actor role, ticket number, status, time).
+/// Returns each ticket's number and id and its event's id (`ticket_number`,
+/// `ticket_id`, `id`).
 pub const CREATE_TICKETS: &str = crate::postgres::ticket_insert::INSERT_WITH_EVENTS;
 
 /// The points awards that follow creates, sent together. `$1` to `$5` are
@@ -54,6 +53,6 @@ mod tests {
         assert!(LIST_PAGES.contains("unnest($1::bigint[], $2::bigint[], $3::bigint[])"));
         assert_eq!(placeholders(AWARD_POINTS), 5);
         assert!(AWARD_POINTS.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING"));
-        assert_eq!(placeholders(CREATE_TICKETS), 20);
+        assert_eq!(placeholders(CREATE_TICKETS), 23);
     }
 }

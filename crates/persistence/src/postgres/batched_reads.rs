@@ -367,6 +367,7 @@ impl PgReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::{NewTicketRow, TicketStateRow};
 
     /// A stored-looking ticket row with id `id`.
     fn ticket_row(id: i64) -> TicketRow {
@@ -375,22 +376,26 @@ mod tests {
             .naive_utc();
         TicketRow {
             id,
-            ticket_number: format!("TKT-{id:06}-ABCDEF"),
-            customer_id: 7,
-            booking_id: None,
-            order_id: None,
-            issue_type: "other".to_owned(),
-            description: "a ticket row for a test".to_owned(),
-            status: "open".to_owned(),
-            priority: "low".to_owned(),
-            assigned_staff_id: None,
-            escalation_reason: None,
-            created_at: at,
-            updated_at: at,
-            escalated_at: None,
-            resolved_at: None,
-            closed_at: None,
-            version: 1,
+            created: NewTicketRow {
+                ticket_number: format!("TKT-{id:06}-ABCDEF"),
+                customer_id: 7,
+                booking_id: None,
+                order_id: None,
+                issue_type: "other".into(),
+                description: "a ticket row for a test".to_owned(),
+                created_at: at,
+            },
+            state: TicketStateRow {
+                status: "open".into(),
+                priority: "low".into(),
+                assigned_staff_id: None,
+                escalation_reason: None,
+                updated_at: at,
+                escalated_at: None,
+                resolved_at: None,
+                closed_at: None,
+                version: 1,
+            },
         }
     }
 
@@ -575,7 +580,7 @@ mod postgres_tests {
                         let positions = events.iter().map(|e| e.position.unwrap());
                         assert!(positions.clone().is_sorted(), "history in log order");
                         let kinds = events.iter().map(|e| e.event.as_str()).collect();
-                        (ticket.id, ticket.customer_id, kinds)
+                        (ticket.id, ticket.created.customer_id, kinds)
                     })
                 })
                 .collect();

@@ -22,3 +22,6 @@ pub(crate) mod ticket_update;
 pub(crate) use event_store::PgEventStore;
 pub(crate) use points_ledger::PgPointsLedger;
 pub(crate) use ticket_repository::PgTicketRepository;
+
+#[cfg(test)]
+mod ticket_columns_tests;

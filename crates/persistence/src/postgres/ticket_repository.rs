@@ -27,7 +27,7 @@ use crate::connections::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
-use crate::rows::{Expected, TicketChangesRow, TicketRow, stored, tracked};
+use crate::rows::{Expected, TicketRow, TicketStateRow, stored, tracked};
 use crate::ticket_queries::{own_ticket, page, page_in_status, ticket};
 
 /// The ticket store on one PostgreSQL pool. Its batchers batch only this
@@ -182,7 +182,7 @@ impl TicketRepository for PgTicketRepository {
         event: TicketEvent,
     ) -> Result<StoredEvent, RepositoryError> {
         let expected = Expected::of(ticket, expected_version);
-        let changes = TicketChangesRow::from_domain(ticket);
+        let changes = TicketStateRow::from_domain(ticket.state());
         let (event, event_row) = prepare(event)?;
         let updates = Arc::clone(&self.updates);
         let sequencer = Arc::clone(&self.sequencer);

@@ -21,13 +21,13 @@ use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
 use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{Expected, NewEventRow, TicketChangesRow};
+use crate::rows::{Expected, NewEventRow, TicketStateRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
 /// One element per change in each array: `$1` to `$9` the new values of the
-/// columns in the order the UPDATE sets them, `$10` to `$12` the ticket's
-/// id, owner and expected version, `$13` to `$20` the event's columns in the
-/// order the INSERT lists them (but the ticket id). Returns, for each change
+/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$10`
+/// to `$12` the ticket's id, owner and expected version, `$13` to `$19` the
+/// event's columns in the order the INSERT lists them (but the ticket id). Returns, for each change
 /// that found its ticket at its version, its place in the arrays (`n`,
 /// counted from one) and its event's row id. The text does not depend on
 /// the batch size, so it stays prepared.
@@ -47,10 +47,10 @@ WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
         $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::bigint[], \
         $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], \
-        $17::text[], $18::text[], $19::text[], $20::timestamp[]) WITH ORDINALITY \
+        $17::text[], $18::text[], $19::timestamp[]) WITH ORDINALITY \
     AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
         resolved_at, closed_at, version, id, customer_id, expected_version, event_customer_id, \
-        event, actor_id, actor_role, ticket_number, event_status, payload, occurred_at, n)\
+        event, actor_id, actor_role, ticket_number, event_status, occurred_at, n)\
 ), locked AS MATERIALIZED (\
     SELECT id FROM support_tickets WHERE id = ANY($10::bigint[]) ORDER BY id FOR NO KEY UPDATE\
 ), changed AS (\
@@ -63,9 +63,9 @@ WITH input AS MATERIALIZED (\
     RETURNING t.id, i.n\
 ), event AS (\
     INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
-        ticket_number, status, payload, occurred_at) \
+        ticket_number, status, occurred_at) \
     SELECT changed.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
-        i.ticket_number, i.event_status, i.payload, i.occurred_at \
+        i.ticket_number, i.event_status, i.occurred_at \
     FROM changed JOIN input i USING (n) \
     RETURNING ticket_id, id\
 ) \
@@ -84,7 +84,7 @@ struct Updated {
 #[derive(Debug)]
 pub(crate) struct PgUpdate {
     expected: Expected,
-    changes: TicketChangesRow,
+    changes: TicketStateRow,
     event: NewEventRow,
 }
 
@@ -133,12 +133,11 @@ impl AtomicWrites for Updating {
         let mut actor_roles = Vec::with_capacity(count);
         let mut numbers = Vec::with_capacity(count);
         let mut event_statuses = Vec::with_capacity(count);
-        let mut payloads = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
         for change in batch {
             // Taken apart without `..`: a column added to either row fails
             // to compile here until the statement writes it too.
-            let TicketChangesRow {
+            let TicketStateRow {
                 status,
                 priority,
                 assigned_staff_id,
@@ -157,11 +156,10 @@ impl AtomicWrites for Updating {
                 actor_role,
                 ticket_number,
                 status: event_status,
-                payload,
                 occurred_at,
             } = &change.event;
-            statuses.push(*status);
-            priorities.push(*priority);
+            statuses.push(status.as_ref());
+            priorities.push(priority.as_ref());
             staff.push(*assigned_staff_id);
             reasons.push(escalation_reason.as_deref());
             updated.push(*updated_at);
@@ -178,7 +176,6 @@ impl AtomicWrites for Updating {
             actor_roles.push(actor_role.as_str());
             numbers.push(ticket_number.as_deref());
             event_statuses.push(*event_status);
-            payloads.push(payload.as_str());
             occurred.push(*occurred_at);
         }
         let statement = Prepared::sql(UPDATE_WITH_EVENTS, |q| {
@@ -200,7 +197,6 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Text>, _>(actor_roles)
                 .bind::<Array<Nullable<Text>>, _>(numbers)
                 .bind::<Array<Text>, _>(event_statuses)
-                .bind::<Array<Text>, _>(payloads)
                 .bind::<Array<Timestamp>, _>(occurred)
         });
         let rows = batch::on_connection(&self.pool, "a batch of ticket changes", async |conn| {
@@ -252,7 +248,7 @@ impl Batched for Updating {
 pub(crate) async fn update_ticket(
     updates: &PgUpdates,
     expected: Expected,
-    changes: TicketChangesRow,
+    changes: TicketStateRow,
     event: NewEventRow,
 ) -> Result<i64, RepositoryError> {
     updates
@@ -306,7 +302,7 @@ mod postgres_tests {
                 customer: owner,
                 version: 1,
             },
-            changes: TicketChangesRow::from_domain(&ticket),
+            changes: TicketStateRow::from_domain(ticket.state()),
             event,
         }
     }

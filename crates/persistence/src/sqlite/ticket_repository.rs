@@ -25,8 +25,8 @@ use crate::errors::{WriteError, classify, unavailable};
 use crate::event_append::{creation_event, prepare};
 use crate::executor::Executor;
 use crate::rows::{
-    EventRow, Expected, HistoryRows, NewEventRow, NewTicketRow, TicketChangesRow, TicketRow,
-    stored, stored_ticket_id, to_micros, tracked,
+    EventRow, Expected, HistoryRows, NewEventRow, NewTicketRow, TicketRow, TicketStateRow, stored,
+    stored_ticket_id, to_micros, tracked,
 };
 use crate::schema::{support_tickets, ticket_events};
 use crate::ticket_queries::{
@@ -166,11 +166,12 @@ async fn insert_with_event(
     actor: Actor,
 ) -> Result<(Ticket, TicketEvent, i64), RepositoryError> {
     ticket.created_at = to_micros(ticket.created_at);
-    let row = NewTicketRow::from_domain(&ticket);
+    let created = NewTicketRow::from_domain(&ticket);
+    let state = TicketStateRow::from_domain(&ticket.initial_state());
     let mut conn = pool.get().await.map_err(unavailable)?;
     conn.immediate_transaction::<_, WriteError, _>(async |c| {
         let id = diesel::insert_into(support_tickets::table)
-            .values(&row)
+            .values((&created, &state))
             .returning(support_tickets::id)
             .get_result::<i64>(c)
             .await?;
@@ -190,7 +191,7 @@ async fn insert_with_event(
 async fn update_with_event(
     pool: SqlitePool,
     expected: Expected,
-    changes: TicketChangesRow,
+    changes: TicketStateRow,
     event: NewEventRow,
 ) -> Result<i64, RepositoryError> {
     let mut conn = pool.get().await.map_err(unavailable)?;
@@ -273,7 +274,7 @@ impl TicketRepository for SqliteTicketRepository {
         event: TicketEvent,
     ) -> Result<StoredEvent, RepositoryError> {
         let expected = Expected::of(ticket, expected_version);
-        let changes = TicketChangesRow::from_domain(ticket);
+        let changes = TicketStateRow::from_domain(ticket.state());
         let (event, event_row) = prepare(event)?;
         let pool = self.pool.clone();
         self.gate

@@ -7,72 +7,16 @@
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use support_domain::{
-    Actor, BookingId, CustomerId, Description, EscalationReason, EventId, InvalidValue, IssueType,
-    NewTicket, OrderId, PointsAward, Priority, RepositoryError, Role, StaffId, Status, StoredEvent,
-    Ticket, TicketEvent, TicketEventKind, TicketId, TicketNumber, TicketParts, UserId,
+    Actor, CustomerId, EventId, InvalidValue, PointsAward, RepositoryError, Role, Status,
+    StoredEvent, Ticket, TicketEvent, TicketEventKind, TicketId, TicketNumber, UserId,
 };
 
 use crate::errors::corrupt;
-use crate::schema::{points_ledger, support_tickets, ticket_events};
+use crate::schema::{points_ledger, ticket_events};
 
-/// A full `support_tickets` row as read back (by position from diesel's
-/// query builder, by name from the statements of [`crate::postgres::batched_reads`]).
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
-#[diesel(table_name = support_tickets)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub(crate) struct TicketRow {
-    pub id: i64,
-    pub ticket_number: String,
-    pub customer_id: i64,
-    pub booking_id: Option<i64>,
-    pub order_id: Option<i64>,
-    pub issue_type: String,
-    pub description: String,
-    pub status: String,
-    pub priority: String,
-    pub assigned_staff_id: Option<i64>,
-    pub escalation_reason: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub escalated_at: Option<NaiveDateTime>,
-    pub resolved_at: Option<NaiveDateTime>,
-    pub closed_at: Option<NaiveDateTime>,
-    pub version: i64,
-}
+mod ticket;
 
-/// The columns of a new ticket; the database assigns `id`.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = support_tickets)]
-pub(crate) struct NewTicketRow {
-    pub ticket_number: String,
-    pub customer_id: i64,
-    pub booking_id: Option<i64>,
-    pub order_id: Option<i64>,
-    pub issue_type: &'static str,
-    pub description: String,
-    pub status: &'static str,
-    pub priority: &'static str,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub version: i64,
-}
-
-/// Every column a ticket's life can change. `None` writes NULL, so clearing
-/// `resolved_at` on reopen is stored too.
-#[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = support_tickets)]
-#[diesel(treat_none_as_null = true)]
-pub(crate) struct TicketChangesRow {
-    pub status: &'static str,
-    pub priority: &'static str,
-    pub assigned_staff_id: Option<i64>,
-    pub escalation_reason: Option<String>,
-    pub updated_at: NaiveDateTime,
-    pub escalated_at: Option<NaiveDateTime>,
-    pub resolved_at: Option<NaiveDateTime>,
-    pub closed_at: Option<NaiveDateTime>,
-    pub version: i64,
-}
+pub(crate) use ticket::{NewTicketRow, TicketRow, TicketStateRow};
 
 /// One `points_ledger` row to insert.
 #[derive(Debug, Clone, Insertable)]
@@ -85,8 +29,7 @@ pub(crate) struct NewPointsRow {
     pub created_at: NaiveDateTime,
 }
 
-/// A `ticket_events` row as read back. `payload` is not read: it is
-/// derived from the other columns, kept for consumers of the table itself.
+/// A `ticket_events` row as read back: every column but the row's own id.
 /// Readers only read positioned rows, so `position` is set.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ticket_events)]
@@ -115,7 +58,6 @@ pub(crate) struct NewEventRow {
     pub actor_role: String,
     pub ticket_number: Option<String>,
     pub status: &'static str,
-    pub payload: String,
     pub occurred_at: NaiveDateTime,
 }
 
@@ -130,45 +72,8 @@ pub(crate) fn to_column(at: DateTime<Utc>) -> NaiveDateTime {
     to_micros(at).naive_utc()
 }
 
-fn from_column(at: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn from_column(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
-}
-
-impl NewTicketRow {
-    /// The row for `ticket` (timestamps truncated to microseconds).
-    pub(crate) fn from_domain(ticket: &NewTicket) -> Self {
-        let created_at = to_column(ticket.created_at);
-        Self {
-            ticket_number: ticket.number.as_str().to_owned(),
-            customer_id: ticket.customer_id.get(),
-            booking_id: ticket.booking_id.map(BookingId::get),
-            order_id: ticket.order_id.map(OrderId::get),
-            issue_type: ticket.issue_type.as_str(),
-            description: ticket.description.as_str().to_owned(),
-            status: ticket.status.as_str(),
-            priority: ticket.priority.as_str(),
-            created_at,
-            updated_at: created_at,
-            version: 1,
-        }
-    }
-}
-
-impl TicketChangesRow {
-    /// The mutable state of `ticket`.
-    pub(crate) fn from_domain(ticket: &Ticket) -> Self {
-        Self {
-            status: ticket.status().as_str(),
-            priority: ticket.priority().as_str(),
-            assigned_staff_id: ticket.assigned_staff_id().map(StaffId::get),
-            escalation_reason: ticket.escalation_reason().map(|r| r.as_str().to_owned()),
-            updated_at: to_column(ticket.updated_at()),
-            escalated_at: ticket.escalated_at().map(to_column),
-            resolved_at: ticket.resolved_at().map(to_column),
-            closed_at: ticket.closed_at().map(to_column),
-            version: ticket.version(),
-        }
-    }
 }
 
 impl NewPointsRow {
@@ -197,8 +102,6 @@ impl NewEventRow {
                 event.kind.name()
             )));
         }
-        let payload = serde_json::to_string(&event.payload())
-            .map_err(|e| RepositoryError::Corrupt(format!("payload: {e}")))?;
         Ok(Self {
             ticket_id: event.ticket_id.get(),
             customer_id: event.customer_id.get(),
@@ -207,60 +110,25 @@ impl NewEventRow {
             actor_role: event.actor.role.as_str().to_owned(),
             ticket_number: event.ticket_number.as_ref().map(|n| n.as_str().to_owned()),
             status: event.status.as_str(),
-            payload,
             occurred_at: to_column(event.occurred_at),
         })
     }
 }
 
 /// Applies a domain parser to one column, naming the column on failure.
-fn parse<T>(column: &str, result: Result<T, InvalidValue>) -> Result<T, RepositoryError> {
+pub(crate) fn parse<T>(
+    column: &str,
+    result: Result<T, InvalidValue>,
+) -> Result<T, RepositoryError> {
     result.map_err(|e| corrupt(column, &e))
 }
 
-fn optional<T>(
+pub(crate) fn optional<T>(
     column: &str,
     value: Option<i64>,
     new: impl Fn(i64) -> Result<T, InvalidValue>,
 ) -> Result<Option<T>, RepositoryError> {
     value.map(|v| parse(column, new(v))).transpose()
-}
-
-impl TryFrom<TicketRow> for Ticket {
-    type Error = RepositoryError;
-
-    fn try_from(row: TicketRow) -> Result<Self, Self::Error> {
-        if row.version < 1 {
-            return Err(corrupt(
-                "version",
-                &InvalidValue::new("must be a positive integer"),
-            ));
-        }
-        // The domain reads an empty reason as no reason, and so does this.
-        let escalation_reason = match row.escalation_reason.as_deref() {
-            Some(text) => parse("escalation_reason", EscalationReason::parse(text))?,
-            None => None,
-        };
-        Ok(Ticket::restore(TicketParts {
-            id: parse("id", TicketId::new(row.id))?,
-            number: parse("ticket_number", TicketNumber::parse(&row.ticket_number))?,
-            customer_id: parse("customer_id", CustomerId::new(row.customer_id))?,
-            booking_id: optional("booking_id", row.booking_id, BookingId::new)?,
-            order_id: optional("order_id", row.order_id, OrderId::new)?,
-            issue_type: parse("issue_type", IssueType::parse(&row.issue_type))?,
-            description: parse("description", Description::parse(&row.description))?,
-            status: parse("status", Status::parse(&row.status))?,
-            priority: parse("priority", Priority::parse(&row.priority))?,
-            assigned_staff_id: optional("assigned_staff_id", row.assigned_staff_id, StaffId::new)?,
-            escalation_reason,
-            created_at: from_column(row.created_at),
-            updated_at: from_column(row.updated_at),
-            escalated_at: row.escalated_at.map(from_column),
-            resolved_at: row.resolved_at.map(from_column),
-            closed_at: row.closed_at.map(from_column),
-            version: row.version,
-        }))
-    }
 }
 
 impl TryFrom<EventRow> for StoredEvent {
