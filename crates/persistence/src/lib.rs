@@ -37,7 +37,6 @@ mod prepared;
 mod rows;
 pub mod schema;
 mod sqlite;
-pub mod statements;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod ticket_queries;

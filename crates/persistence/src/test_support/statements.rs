@@ -1,8 +1,9 @@
 //! The SQL text of the service's PostgreSQL statements, for tools that run
 //! them without the service (`api-bench` measures with `pgbench` what
-//! PostgreSQL alone can do of a request). These are the very constants the
-//! stores send, so the copy cannot drift from what the service sends.
-//! Placeholders are `$1`, `$2`, ...; each says what they bind.
+//! PostgreSQL alone can do of a request). Feature `test-support` only: not
+//! part of the crate's API. These are the very constants the stores send,
+//! so the copy cannot drift from what the service sends. Placeholders are
+//! `$1`, `$2`, ...; each says what they bind.
 
 /// `GET /tickets/{id}` of customers, as the service sends it: tickets with
 /// their history, each if its customer owns it, for a batch of concurrent

@@ -8,7 +8,7 @@ use support_domain::{
     IssueType, Priority, Role, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
     TicketEventKind,
 };
-use support_persistence::statements;
+use support_persistence::test_support::statements;
 
 /// Where PostgreSQL listens, and as whom we connect (no password: trust or
 /// `~/.pgpass`).
