@@ -504,6 +504,7 @@ async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
         action: "support_ticket_created",
         points: 5,
         ticket_id: tid(TICKET),
+        awarded_at: now(),
     };
     m.points
         .expect_award()

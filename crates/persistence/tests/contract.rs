@@ -766,6 +766,7 @@ async fn points_are_awarded_at_most_once_per_ticket_and_action(ctx: &Ctx) {
         action,
         points: TICKET_CREATED_POINTS,
         ticket_id: ticket.id(),
+        awarded_at: at(2, 0),
     };
     points
         .award(award(&t1, TICKET_CREATED_ACTION))
@@ -814,6 +815,7 @@ async fn points_for_a_missing_ticket_are_refused(ctx: &Ctx) {
         action: TICKET_CREATED_ACTION,
         points: TICKET_CREATED_POINTS,
         ticket_id: TicketId::new(987_654).unwrap(),
+        awarded_at: at(0, 0),
     };
     assert!(ctx.db.points().award(award).await.is_err());
     let mut raw = Raw::open(ctx).await;
@@ -846,6 +848,7 @@ async fn concurrent_awards_stand_or_fail_each_on_their_own(ctx: &Ctx) {
                 action: TICKET_CREATED_ACTION,
                 points: TICKET_CREATED_POINTS,
                 ticket_id,
+                awarded_at: at(0, 0),
             };
             tokio::spawn(async move { (ticket_id, exists, points.award(award).await) })
         })
@@ -2174,6 +2177,7 @@ async fn postgres_going_away_makes_operations_unavailable() {
         action: TICKET_CREATED_ACTION,
         points: 1,
         ticket_id: t.id(),
+        awarded_at: at(0, 0),
     };
     assert!(
         within(Duration::from_secs(15), db.points().award(award))

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
@@ -107,7 +106,7 @@ impl Batched for Awarding {
 #[async_trait]
 impl PointsAwarder for PgPointsLedger {
     async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
-        let row = NewPointsRow::from_domain(&award, Utc::now());
+        let row = NewPointsRow::from_domain(&award);
         self.0
             .submit(row)
             .await

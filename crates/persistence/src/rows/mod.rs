@@ -77,14 +77,14 @@ pub(crate) fn from_column(at: NaiveDateTime) -> DateTime<Utc> {
 }
 
 impl NewPointsRow {
-    /// The ledger row for `award`, granted at `now`.
-    pub(crate) fn from_domain(award: &PointsAward, now: DateTime<Utc>) -> Self {
+    /// The ledger row for `award`.
+    pub(crate) fn from_domain(award: &PointsAward) -> Self {
         Self {
             user_id: award.user_id.get(),
             action: award.action,
             points: award.points,
             ticket_id: award.ticket_id.get(),
-            created_at: to_column(now),
+            created_at: to_column(award.awarded_at),
         }
     }
 }

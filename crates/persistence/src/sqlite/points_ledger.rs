@@ -3,7 +3,6 @@
 //! insert per award, in the single writer's queue.
 
 use async_trait::async_trait;
-use chrono::Utc;
 use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
@@ -53,7 +52,7 @@ impl SqlitePointsLedger {
 #[async_trait]
 impl PointsAwarder for SqlitePointsLedger {
     async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
-        let row = NewPointsRow::from_domain(&award, Utc::now());
+        let row = NewPointsRow::from_domain(&award);
         let pool = self.pool.clone();
         self.gate
             .run(&self.executor, async move {
