@@ -1,8 +1,8 @@
 //! Where database work runs.
 //!
-//! Every hand-off between threads costs more than a small query (a profile
-//! of the service under load put half of its CPU time in the scheduler), so
-//! database work runs on as few threads as possible:
+//! Every hand-off between threads costs more than a small query (profiles
+//! of the service under load: docs/benchmarks.md), so database work runs on
+//! as few threads as possible:
 //!
 //! * SQLite is embedded: its connections run a statement on the thread that
 //!   asks for it ([`crate::connections::RunInPlace`]) instead of

@@ -5,9 +5,8 @@
 //! Each read is a primary-key or index lookup that costs PostgreSQL far less
 //! than the round trip around it: the protocol messages, a wake-up of the
 //! server process and of the connection's driver, a context switch each way.
-//! Under load those were most of the cost of a read (a profile of the GET
-//! had half of its samples in the kernel, most of them right after a query
-//! was sent). Here the requests that arrive while one batch is out go in the
+//! Under load those were most of the cost of a read (docs/benchmarks.md).
+//! Here the requests that arrive while one batch is out go in the
 //! next one, one statement for all of them; an idle service still sends a
 //! lone request at once.
 //!
