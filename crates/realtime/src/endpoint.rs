@@ -5,8 +5,9 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use support_auth::JwtKeys;
 use support_domain::ports::EventLog;
-use support_http::{ApiError, JwtKeys};
+use support_web::ApiError;
 
 use crate::auth::{self, SUBPROTOCOL};
 use crate::broadcaster::Broadcaster;

@@ -20,12 +20,12 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
+use support_auth::{JwtKeys, JwtSettings};
 use support_domain::ports::{EventLog, EventNotifier};
 use support_domain::{
     Actor, CustomerId, EventAudience, LogPosition, Notification, RepositoryError, Role, Status,
     StoredEvent, TicketEvent, TicketEventKind, TicketId, TicketNumber, UserId,
 };
-use support_http::{JwtKeys, JwtSettings};
 use support_realtime::testing::MemoryLog;
 use support_realtime::{Broadcaster, DEFAULT_CAPACITY, WsSettings, configure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
