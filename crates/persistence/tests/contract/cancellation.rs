@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::*;
 use support_domain::{IssueType, Status, Transition};
 use support_persistence::Backend;
+
+use crate::support::*;
 
 // ------------------------------------------------ cancellation (notes A6.1)
 

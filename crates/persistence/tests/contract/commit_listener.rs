@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use support_domain::{IssueType, Transition};
 use support_persistence::test_support::PostgresTestDb;
 use support_persistence::{Database, PoolSettings};
+
+use crate::support::*;
 
 // ------------------------------------------ cross-instance wake-ups (PG)
 

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::support::*;
 use chrono::{TimeZone, Utc};
 use support_domain::{
     Actor, EventAudience, IssueType, LogPosition, RepositoryError, Role, Status, TicketEvent,
     TicketEventKind, TicketId, Transition, UserId,
 };
+
+use crate::support::*;
 
 contract_tests!(
     insert_appends_exactly_one_created_event,

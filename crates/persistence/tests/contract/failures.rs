@@ -3,12 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use support_domain::{IssueType, PointsAward, RepositoryError, TICKET_CREATED_ACTION, UserId};
 use support_persistence::test_support::PostgresTestDb;
 use support_persistence::{Backend, Database, DatabaseError, PoolSettings};
+
+use crate::support::*;
 
 // ------------------------------------------- unreachable and failing databases
 

@@ -2,12 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use support_domain::{IssueType, LogPosition, TicketEventKind};
 use support_persistence::test_support::PostgresTestDb;
 use support_persistence::{Database, PoolSettings};
+
+use crate::support::*;
 
 // ------------------------------------------ numbering after commit (PG)
 

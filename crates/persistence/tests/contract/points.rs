@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::support::*;
 use support_domain::{
     PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS, Ticket, TicketId, UserId,
 };
+
+use crate::support::*;
 
 contract_tests!(
     points_are_awarded_at_most_once_per_ticket_and_action,

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use crate::support::*;
 use chrono::{TimeZone, Utc};
 use support_domain::{
     Actor, BookingId, Description, EscalationReason, IssueType, NewTicket, OrderId, Priority,
     RepositoryError, StaffId, Status, Ticket, TicketEvent, TicketEventKind, TicketId, TicketState,
     Transition, UserId,
 };
+
+use crate::support::*;
 
 contract_tests!(
     insert_assigns_increasing_ids_and_round_trips_every_field,
