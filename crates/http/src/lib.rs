@@ -19,6 +19,7 @@ pub mod routes;
 
 pub use app::{ApiState, configure, json_error_handlers};
 pub use auth::{AuthError, JwtKeys, JwtSettings, KeyError, Permission, Principal, TokenSigner};
+pub use body::BodyTimeout;
 pub use error::ApiError;
 pub use events_view::EventView;
 pub use metrics::Metrics;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, ProtocolError, Session};
+use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
 use chrono::Utc;
 use serde_json::json;
 use support_domain::ports::EventLog;
@@ -23,6 +23,7 @@ use support_http::Metrics;
 use crate::auth::Viewer;
 use crate::broadcaster::Broadcaster;
 use crate::frame::{Frame, resync_required};
+use crate::frame_limit::is_oversized;
 use crate::settings::WsSettings;
 
 /// Numbers connections in logs (tokens and user data never are).
@@ -132,7 +133,7 @@ pub(crate) async fn run(
                     // Clients have nothing to say: text, binary, pongs and
                     // continuations only prove the client is alive.
                     Some(Ok(_)) => {}
-                    Some(Err(ProtocolError::Overflow)) => {
+                    Some(Err(error)) if is_oversized(&error) => {
                         break close(CloseCode::Size, "frame too large");
                     }
                     Some(Err(error)) => {

@@ -23,6 +23,7 @@ mod broadcaster;
 mod connection;
 mod endpoint;
 mod frame;
+mod frame_limit;
 mod settings;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
