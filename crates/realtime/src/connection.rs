@@ -14,7 +14,6 @@ use chrono::Utc;
 use serde_json::json;
 use support_domain::ports::EventLog;
 use support_domain::{LogPosition, StoredEvent};
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
@@ -24,6 +23,7 @@ use crate::auth::Viewer;
 use crate::broadcaster::Broadcaster;
 use crate::frame::{Frame, resync_required};
 use crate::frame_limit::is_oversized;
+use crate::recipients::Subscription;
 use crate::settings::WsSettings;
 
 /// Numbers connections in logs (tokens and user data never are).
@@ -65,7 +65,7 @@ const REPLAY_PAGE: u32 = 200;
 /// Where the live stream starts for a new connection.
 pub(crate) enum Start {
     /// No `since`: live from the handshake on (already subscribed).
-    Live(Receiver<Arc<Frame>>),
+    Live(Subscription),
     /// `since=N`: replay the log after N first.
     Resume(LogPosition),
 }
@@ -204,10 +204,10 @@ async fn resume(
     viewer: &Viewer,
     since: LogPosition,
     settings: &WsSettings,
-) -> Result<(Receiver<Arc<Frame>>, LogPosition), End> {
+) -> Result<(Subscription, LogPosition), End> {
     let metrics = broadcaster.metrics();
     let position = replay(session, log, viewer, since, settings, metrics).await?;
-    let events = broadcaster.subscribe();
+    let events = broadcaster.subscribe_as(viewer.audience);
     let position = replay(session, log, viewer, position, settings, metrics).await?;
     Ok((events, position))
 }

@@ -79,7 +79,7 @@ async fn upgrade(
     // event published after its handshake completes. With `since`, the
     // connection replays the log first and subscribes itself.
     let start = match viewer.since {
-        None => Start::Live(state.broadcaster.subscribe()),
+        None => Start::Live(state.broadcaster.subscribe_as(viewer.audience)),
         Some(since) => Start::Resume(since),
     };
     actix_web::rt::spawn(connection::run(

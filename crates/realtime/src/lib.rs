@@ -24,6 +24,7 @@ mod connection;
 mod endpoint;
 mod frame;
 mod frame_limit;
+mod recipients;
 mod settings;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
