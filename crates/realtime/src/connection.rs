@@ -89,16 +89,17 @@ pub(crate) async fn run(
     let (mut events, mut last_sent) = match start {
         Start::Live(events) => (events, None),
         Start::Resume(since) => {
-            match resume(
+            // Boxed: the replay's state lives only while it runs, instead of
+            // making every idle connection's task as large as the replay.
+            let replayed = Box::pin(resume(
                 &mut session,
                 &broadcaster,
                 log.as_ref(),
                 &viewer,
                 since,
                 &settings,
-            )
-            .await
-            {
+            ));
+            match replayed.await {
                 Ok((events, last)) => (events, Some(last)),
                 Err(end) => return finish(session, end, &settings, id).await,
             }
