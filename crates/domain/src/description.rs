@@ -1,6 +1,6 @@
 //! Free text a customer writes.
 
-use crate::errors::InvalidValue;
+use crate::invalid_value::InvalidValue;
 
 /// Control characters other than tab and line breaks have no place in text a
 /// person wrote; NUL in particular cannot be stored in PostgreSQL `TEXT`.

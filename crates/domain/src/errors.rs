@@ -3,27 +3,6 @@
 
 use crate::status::Status;
 
-/// A single value that broke a domain rule, with a message a client can show.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidValue {
-    message: String,
-}
-
-impl InvalidValue {
-    /// Wraps a human-readable reason.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    /// The reason, for error responses.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
 /// An invalid input field, named as the client sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

@@ -1,8 +1,8 @@
 //! Reading the durable event log: positions, pages, retention gaps.
 
-use crate::errors::InvalidValue;
 use crate::events::StoredEvent;
 use crate::ids::EventId;
+use crate::invalid_value::InvalidValue;
 
 /// A place in the event log: "everything after this". 0 is the beginning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::actor::Actor;
-use crate::errors::InvalidValue;
 use crate::ids::{CustomerId, EventId, TicketId};
+use crate::invalid_value::InvalidValue;
 use crate::status::Status;
 use crate::ticket::Ticket;
 use crate::ticket_number::TicketNumber;

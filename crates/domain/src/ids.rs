@@ -1,7 +1,7 @@
 //! Numeric identifiers. Each is a distinct type so a booking id can never be
 //! passed where a ticket id is expected, and each is positive by construction.
 
-use crate::errors::InvalidValue;
+use crate::invalid_value::InvalidValue;
 
 macro_rules! positive_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {

@@ -16,6 +16,7 @@ mod errors;
 mod event_log;
 mod events;
 mod ids;
+mod invalid_value;
 mod issue_type;
 mod listing;
 mod points;
@@ -24,19 +25,19 @@ mod priority;
 mod service;
 mod state_machine;
 mod status;
+mod string_enum;
 mod ticket;
 mod ticket_number;
 
 pub use actor::{Actor, Role};
 pub use description::{Description, EscalationReason};
-pub use errors::{
-    FieldError, InvalidValue, PointsError, RepositoryError, SupportError, TransitionError,
-};
+pub use errors::{FieldError, PointsError, RepositoryError, SupportError, TransitionError};
 pub use event_log::{EventPage, LogPosition};
 pub use events::{
     EventAudience, EventPayload, Notification, StoredEvent, TicketEvent, TicketEventKind,
 };
 pub use ids::{BookingId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
+pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;
 pub use listing::{ListTickets, PageCursor, PageLimit, TicketPage};
 pub use points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
@@ -44,5 +45,5 @@ pub use priority::Priority;
 pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
 pub use state_machine::Transition;
 pub use status::Status;
-pub use ticket::{NewTicket, Ticket, TicketParts};
+pub use ticket::{NewTicket, Ticket, TicketState};
 pub use ticket_number::TicketNumber;

@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::errors::InvalidValue;
 use crate::ids::TicketId;
+use crate::invalid_value::InvalidValue;
 use crate::status::Status;
 use crate::ticket::Ticket;
 

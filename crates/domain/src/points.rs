@@ -1,5 +1,7 @@
 //! Loyalty points a customer earns for support actions.
 
+use chrono::{DateTime, Utc};
+
 use crate::ids::{TicketId, UserId};
 
 /// The gamification action for opening a ticket.
@@ -18,4 +20,6 @@ pub struct PointsAward {
     pub points: i32,
     /// The ticket that earned them.
     pub ticket_id: TicketId,
+    /// When they were granted (the service's clock).
+    pub awarded_at: DateTime<Utc>,
 }

@@ -1,25 +1,25 @@
 //! How urgently support should look at a ticket.
 
-use crate::errors::InvalidValue;
+use crate::invalid_value::InvalidValue;
 use crate::issue_type::IssueType;
+use crate::string_enum::string_enum;
 
-/// Ticket priority, ordered from least to most urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Priority {
-    /// Can wait.
-    Low,
-    /// The default.
-    Medium,
-    /// Payment issues and escalated tickets.
-    High,
-    /// An escalated ticket that was already high.
-    Urgent,
+string_enum! {
+    /// Ticket priority, ordered from least to most urgent.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Priority {
+        /// Can wait.
+        Low => "low",
+        /// The default.
+        Medium => "medium",
+        /// Payment issues and escalated tickets.
+        High => "high",
+        /// An escalated ticket that was already high.
+        Urgent => "urgent",
+    }
 }
 
 impl Priority {
-    /// Every priority, least urgent first.
-    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Urgent];
-
     /// The priority a new ticket of this type starts with: money problems first.
     pub fn initial_for(issue_type: IssueType) -> Self {
         if issue_type == IssueType::PaymentIssue {
@@ -39,20 +39,7 @@ impl Priority {
 
     /// Parses the snake_case name.
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == value)
-            .ok_or_else(|| InvalidValue::new("must be one of low, medium, high, urgent"))
-    }
-
-    /// The stored and serialised name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Urgent => "urgent",
-        }
+        Self::from_name(value)
     }
 }
 

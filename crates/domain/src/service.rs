@@ -112,6 +112,7 @@ impl SupportService {
             action: TICKET_CREATED_ACTION,
             points: TICKET_CREATED_POINTS,
             ticket_id: ticket.id(),
+            awarded_at: self.clock.now(),
         };
         let gamification_error = self.points.award(award).await.err().map(|e| e.to_string());
 

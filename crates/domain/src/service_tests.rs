@@ -24,7 +24,7 @@ use crate::ports::{
 };
 use crate::priority::Priority;
 use crate::status::Status;
-use crate::ticket::{NewTicket, Ticket, TicketParts};
+use crate::ticket::{NewTicket, Ticket, TicketState};
 use crate::ticket_number::TicketNumber;
 
 // ---------------------------------------------------------------- helpers
@@ -103,23 +103,29 @@ fn request(issue_type: IssueType) -> CreateTicket {
     }
 }
 
-/// Every stored field of the customer's ticket [`TICKET`], created an hour
-/// before [`now`], at version 1, with timestamps matching `status`.
-fn parts(status: Status, priority: Priority) -> TicketParts {
-    let created = at(0);
-    TicketParts {
-        id: tid(TICKET),
+/// What the customer's ticket [`TICKET`] was created with, an hour before
+/// [`now`].
+fn created() -> NewTicket {
+    NewTicket {
         number: first_number(),
         customer_id: customer(),
         booking_id: None,
         order_id: None,
         issue_type: IssueType::OrderIssue,
         description: description(),
+        created_at: at(0),
+    }
+}
+
+/// The state of the customer's ticket [`TICKET`] at version 1, with
+/// timestamps matching `status`.
+fn state(status: Status, priority: Priority) -> TicketState {
+    let created = at(0);
+    TicketState {
         status,
         priority,
         assigned_staff_id: None,
         escalation_reason: None,
-        created_at: created,
         updated_at: created,
         escalated_at: (status == Status::Escalated).then_some(created),
         resolved_at: matches!(status, Status::Resolved).then_some(created),
@@ -129,22 +135,23 @@ fn parts(status: Status, priority: Priority) -> TicketParts {
 }
 
 fn ticket_with(status: Status, priority: Priority) -> Ticket {
-    Ticket::restore(parts(status, priority))
+    Ticket::restore(tid(TICKET), created(), state(status, priority))
 }
 
 /// The same ticket at another version (as a re-read after a race sees it).
 fn ticket_at_version(status: Status, priority: Priority, version: i64) -> Ticket {
-    Ticket::restore(TicketParts {
-        version,
-        ..parts(status, priority)
-    })
+    Ticket::restore(
+        tid(TICKET),
+        created(),
+        TicketState {
+            version,
+            ..state(status, priority)
+        },
+    )
 }
 
 fn ticket_numbered(id: i64) -> Ticket {
-    Ticket::restore(TicketParts {
-        id: tid(id),
-        ..parts(Status::Open, Priority::Medium)
-    })
+    Ticket::restore(tid(id), created(), state(Status::Open, Priority::Medium))
 }
 
 fn unavailable() -> RepositoryError {
@@ -330,13 +337,16 @@ async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_numb
         order_id: None,
         issue_type: IssueType::OrderIssue,
         description: description(),
-        status: Status::Open,
-        priority: Priority::Medium,
         created_at: now(),
     };
     m.repo
         .expect_insert()
-        .with(eq(expected), eq(customer_actor()))
+        .withf(move |new, actor| {
+            *new == expected
+                && new.initial_state().status == Status::Open
+                && new.initial_state().priority == Priority::Medium
+                && *actor == customer_actor()
+        })
         .times(1)
         .returning(|new, _| Ok(inserted(new)));
     m.any_events();
@@ -364,7 +374,10 @@ async fn create_gives_payment_issues_high_priority() {
     m.one_number();
     m.repo
         .expect_insert()
-        .withf(|new, _| new.priority == Priority::High && new.issue_type == IssueType::PaymentIssue)
+        .withf(|new, _| {
+            new.initial_state().priority == Priority::High
+                && new.issue_type == IssueType::PaymentIssue
+        })
         .times(1)
         .returning(|new, _| Ok(inserted(new)));
     m.any_events();
@@ -389,7 +402,9 @@ async fn create_gives_every_other_issue_type_medium_priority() {
         m.one_number();
         m.repo
             .expect_insert()
-            .withf(move |new, _| new.priority == Priority::Medium && new.issue_type == issue_type)
+            .withf(move |new, _| {
+                new.initial_state().priority == Priority::Medium && new.issue_type == issue_type
+            })
             .times(1)
             .returning(|new, _| Ok(inserted(new)));
         m.any_events();
@@ -489,6 +504,7 @@ async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
         action: "support_ticket_created",
         points: 5,
         ticket_id: tid(TICKET),
+        awarded_at: now(),
     };
     m.points
         .expect_award()

@@ -11,7 +11,9 @@ use crate::state_machine::Transition;
 use crate::status::Status;
 use crate::ticket_number::TicketNumber;
 
-/// A ticket about to be stored: everything but the id the store assigns.
+/// What a ticket is created with, and never changes: everything a create
+/// decides but the id the store assigns. A new ticket is open, with the
+/// priority of its issue type ([`NewTicket::initial_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTicket {
     /// Unique human-facing number.
@@ -26,16 +28,36 @@ pub struct NewTicket {
     pub issue_type: IssueType,
     /// The customer's text.
     pub description: Description,
-    /// Always [`Status::Open`] for a new ticket.
-    pub status: Status,
-    /// Derived from the issue type.
-    pub priority: Priority,
     /// Creation time; also the first `updated_at`.
     pub created_at: DateTime<Utc>,
 }
 
+/// What a ticket's life changes: the state machine's status and what it
+/// stamps, and the version that guards concurrent changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketState {
+    /// Current status.
+    pub status: Status,
+    /// Current priority.
+    pub priority: Priority,
+    /// Staff member handling it.
+    pub assigned_staff_id: Option<StaffId>,
+    /// Why the customer escalated, if they said.
+    pub escalation_reason: Option<EscalationReason>,
+    /// Time of the last change.
+    pub updated_at: DateTime<Utc>,
+    /// Time of the escalation.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// Time it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Time it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version: 1 when created, +1 per change.
+    pub version: i64,
+}
+
 impl NewTicket {
-    /// Opens a ticket: status open, priority from the issue type.
+    /// Opens a ticket about `issue_type` at `now`.
     pub fn open(
         number: TicketNumber,
         customer_id: CustomerId,
@@ -52,27 +74,18 @@ impl NewTicket {
             order_id,
             issue_type,
             description,
-            status: Status::Open,
-            priority: Priority::initial_for(issue_type),
             created_at: now,
         }
     }
 
-    /// The stored ticket, once the store has assigned its id.
-    pub fn with_id(self, id: TicketId) -> Ticket {
-        Ticket {
-            id,
-            number: self.number,
-            customer_id: self.customer_id,
-            booking_id: self.booking_id,
-            order_id: self.order_id,
-            issue_type: self.issue_type,
-            description: self.description,
-            status: self.status,
-            priority: self.priority,
+    /// The state a ticket is created in: open, with the priority of its
+    /// issue type, at version 1.
+    pub fn initial_state(&self) -> TicketState {
+        TicketState {
+            status: Status::Open,
+            priority: Priority::initial_for(self.issue_type),
             assigned_staff_id: None,
             escalation_reason: None,
-            created_at: self.created_at,
             updated_at: self.created_at,
             escalated_at: None,
             resolved_at: None,
@@ -80,76 +93,39 @@ impl NewTicket {
             version: 1,
         }
     }
+
+    /// The stored ticket, once the store has assigned its id.
+    pub fn with_id(self, id: TicketId) -> Ticket {
+        let state = self.initial_state();
+        Ticket::restore(id, self, state)
+    }
 }
 
-/// A stored support ticket. Fields are private so that only the state machine
-/// changes status; adapters rebuild tickets through [`Ticket::restore`].
+/// A stored support ticket. Fields are private so that only the state
+/// machine changes its state; adapters rebuild a ticket from storage with
+/// [`Ticket::restore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
     id: TicketId,
-    number: TicketNumber,
-    customer_id: CustomerId,
-    booking_id: Option<BookingId>,
-    order_id: Option<OrderId>,
-    issue_type: IssueType,
-    description: Description,
-    status: Status,
-    priority: Priority,
-    assigned_staff_id: Option<StaffId>,
-    escalation_reason: Option<EscalationReason>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    escalated_at: Option<DateTime<Utc>>,
-    resolved_at: Option<DateTime<Utc>>,
-    closed_at: Option<DateTime<Utc>>,
-    version: i64,
-}
-
-/// Every stored field of a ticket, for adapters that rebuild one from a row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct TicketParts {
-    pub id: TicketId,
-    pub number: TicketNumber,
-    pub customer_id: CustomerId,
-    pub booking_id: Option<BookingId>,
-    pub order_id: Option<OrderId>,
-    pub issue_type: IssueType,
-    pub description: Description,
-    pub status: Status,
-    pub priority: Priority,
-    pub assigned_staff_id: Option<StaffId>,
-    pub escalation_reason: Option<EscalationReason>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub escalated_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub version: i64,
+    created: NewTicket,
+    state: TicketState,
 }
 
 impl Ticket {
-    /// Rebuilds a ticket from stored values (already validated by their types).
-    pub fn restore(p: TicketParts) -> Self {
-        Self {
-            id: p.id,
-            number: p.number,
-            customer_id: p.customer_id,
-            booking_id: p.booking_id,
-            order_id: p.order_id,
-            issue_type: p.issue_type,
-            description: p.description,
-            status: p.status,
-            priority: p.priority,
-            assigned_staff_id: p.assigned_staff_id,
-            escalation_reason: p.escalation_reason,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-            escalated_at: p.escalated_at,
-            resolved_at: p.resolved_at,
-            closed_at: p.closed_at,
-            version: p.version,
-        }
+    /// Rebuilds a ticket from stored values (already validated by their
+    /// types): the one way to build a ticket from storage.
+    pub fn restore(id: TicketId, created: NewTicket, state: TicketState) -> Self {
+        Self { id, created, state }
+    }
+
+    /// What the ticket was created with.
+    pub fn created(&self) -> &NewTicket {
+        &self.created
+    }
+
+    /// What its life changed so far.
+    pub fn state(&self) -> &TicketState {
+        &self.state
     }
 
     /// Applies a transition of the state machine, stamping the matching
@@ -159,20 +135,21 @@ impl Ticket {
         transition: Transition,
         now: DateTime<Utc>,
     ) -> Result<(), TransitionError> {
-        let target = transition.check(self.status)?;
+        let state = &mut self.state;
+        let target = transition.check(state.status)?;
         match transition {
             Transition::Escalate => {
-                self.priority = self.priority.escalated();
-                self.escalated_at = Some(now);
+                state.priority = state.priority.escalated();
+                state.escalated_at = Some(now);
             }
-            Transition::Resolve => self.resolved_at = Some(now),
-            Transition::Close => self.closed_at = Some(now),
-            Transition::Reopen => self.resolved_at = None,
+            Transition::Resolve => state.resolved_at = Some(now),
+            Transition::Close => state.closed_at = Some(now),
+            Transition::Reopen => state.resolved_at = None,
             Transition::StartProgress => {}
         }
-        self.status = target;
-        self.updated_at = now;
-        self.version += 1;
+        state.status = target;
+        state.updated_at = now;
+        state.version += 1;
         Ok(())
     }
 
@@ -183,7 +160,7 @@ impl Ticket {
         now: DateTime<Utc>,
     ) -> Result<(), TransitionError> {
         self.apply(Transition::Escalate, now)?;
-        self.escalation_reason = reason;
+        self.state.escalation_reason = reason;
         Ok(())
     }
 
@@ -193,67 +170,67 @@ impl Ticket {
     }
     /// Human-facing number.
     pub fn number(&self) -> &TicketNumber {
-        &self.number
+        &self.created.number
     }
     /// Owner.
     pub fn customer_id(&self) -> CustomerId {
-        self.customer_id
+        self.created.customer_id
     }
     /// Booking the ticket is about.
     pub fn booking_id(&self) -> Option<BookingId> {
-        self.booking_id
+        self.created.booking_id
     }
     /// In-dining order the ticket is about.
     pub fn order_id(&self) -> Option<OrderId> {
-        self.order_id
+        self.created.order_id
     }
     /// Category.
     pub fn issue_type(&self) -> IssueType {
-        self.issue_type
+        self.created.issue_type
     }
     /// The customer's text.
     pub fn description(&self) -> &Description {
-        &self.description
+        &self.created.description
     }
     /// Current status.
     pub fn status(&self) -> Status {
-        self.status
+        self.state.status
     }
     /// Current priority.
     pub fn priority(&self) -> Priority {
-        self.priority
+        self.state.priority
     }
     /// Staff member handling it.
     pub fn assigned_staff_id(&self) -> Option<StaffId> {
-        self.assigned_staff_id
+        self.state.assigned_staff_id
     }
     /// Why the customer escalated, if they said.
     pub fn escalation_reason(&self) -> Option<&EscalationReason> {
-        self.escalation_reason.as_ref()
+        self.state.escalation_reason.as_ref()
     }
     /// Creation time.
     pub fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+        self.created.created_at
     }
     /// Time of the last change.
     pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
+        self.state.updated_at
     }
     /// Time of the escalation.
     pub fn escalated_at(&self) -> Option<DateTime<Utc>> {
-        self.escalated_at
+        self.state.escalated_at
     }
     /// Time it was resolved.
     pub fn resolved_at(&self) -> Option<DateTime<Utc>> {
-        self.resolved_at
+        self.state.resolved_at
     }
     /// Time it was closed.
     pub fn closed_at(&self) -> Option<DateTime<Utc>> {
-        self.closed_at
+        self.state.closed_at
     }
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub fn version(&self) -> i64 {
-        self.version
+        self.state.version
     }
 }
 

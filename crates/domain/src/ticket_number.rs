@@ -1,6 +1,6 @@
 //! The human-facing ticket number, e.g. `TKT-123456-AB12CD`.
 
-use crate::errors::InvalidValue;
+use crate::invalid_value::InvalidValue;
 
 /// A ticket number: `TKT-`, six digits, `-`, six characters of `[A-Z0-9]`.
 /// Customers quote it to support, so it is short, unambiguous and unique.

@@ -23,6 +23,10 @@ pub enum Endpoint {
     ListTickets,
     /// `GET /api/support/events`
     ListEvents,
+    /// `GET /api/support/tickets` (staff)
+    StaffListTickets,
+    /// `GET /api/support/tickets/{id}` (staff)
+    StaffViewTicket,
 }
 
 impl Endpoint {
@@ -34,6 +38,8 @@ impl Endpoint {
             Self::EscalateTicket => "TICKET_ESCALATION_FAILED",
             Self::ListTickets => "TICKET_LISTING_FAILED",
             Self::ListEvents => "EVENT_LISTING_FAILED",
+            Self::StaffListTickets => "STAFF_TICKET_LISTING_FAILED",
+            Self::StaffViewTicket => "STAFF_TICKET_VIEW_FAILED",
         }
     }
 }

@@ -1193,8 +1193,14 @@ async fn staff_see_every_customers_tickets_and_customers_cannot() {
 
     let missing = send(&app, staff_get("/tickets/999999", staff(900)).to_request()).await;
     assert_eq!(
-        assert_error(&missing, 400, "TICKET_STATUS_TRACKING_FAILED"),
+        assert_error(&missing, 400, "STAFF_TICKET_VIEW_FAILED"),
         "TICKET_NOT_FOUND"
+    );
+    // Staff routes have their own errorCodes.
+    let bad = send(&app, staff_get("/tickets?limit=0", staff(900)).to_request()).await;
+    assert_eq!(
+        assert_error(&bad, 400, "STAFF_TICKET_LISTING_FAILED"),
+        "VALIDATION"
     );
     let r = send(&app, staff_get("/tickets", customer(61)).to_request()).await;
     assert_eq!(

@@ -1,199 +1,40 @@
-//! Opening the database: backend choice from the URL, connection pools,
-//! per-connection SQLite settings, and the ports handed to the application.
+//! Opening the database: backend choice from the URL, its pools, and the
+//! adapters of the ports handed to the application ([`crate::sqlite`] or
+//! [`crate::postgres`]).
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use deadpool::Runtime;
-use diesel::ConnectionError;
-use diesel::SqliteConnection;
-use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
+use diesel_async::pooled_connection::deadpool::BuildError;
 use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::commit_listener::{self, ListenerConfig};
+use crate::connections::{Backend, PgPool, PoolSettings, SqlitePool, pg_pool, sqlite_pool};
+use crate::database_url::Target;
 use crate::errors::DatabaseError;
-use crate::event_append::PositionedInTransaction;
-use crate::event_store::EventStore;
-use crate::executor::{Executor, RunInPlace};
+use crate::executor::Executor;
 use crate::migrations;
-use crate::points_ledger::{SqlitePointsLedger, batched_ledger};
-use crate::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
-use crate::ticket_repository::{PgBatches, TicketStore};
-
-/// The async SQLite connection: a sync diesel connection whose statements
-/// run on the calling thread (see [`crate::executor`]).
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection, RunInPlace>;
-/// Pool of SQLite connections.
-pub(crate) type SqlitePool = Pool<SqliteConn>;
-/// Pool of PostgreSQL connections.
-pub(crate) type PgPool = Pool<AsyncPgConnection>;
-
-/// Run on every new SQLite connection, in this order (diesel's advice):
-/// wait for locks instead of failing, WAL for concurrent readers, the usual
-/// WAL durability level, and enforced foreign keys (off by default in SQLite).
-const SQLITE_PRAGMAS: [&str; 4] = [
-    "PRAGMA busy_timeout = 5000;",
-    "PRAGMA journal_mode = WAL;",
-    "PRAGMA synchronous = NORMAL;",
-    "PRAGMA foreign_keys = ON;",
-];
-
-/// Which database engine a [`Database`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// An SQLite file, embedded in the process (the default deployment).
-    Sqlite,
-    /// A PostgreSQL server.
-    Postgres,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgres => "PostgreSQL",
-        })
-    }
-}
-
-/// Connection-pool tuning. The defaults suit a small (2-core) machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolSettings {
-    /// Most open connections; `None` picks the backend's default
-    /// ([`PoolSettings::SQLITE_DEFAULT_MAX_SIZE`] or [`PoolSettings::POSTGRES_DEFAULT_MAX_SIZE`]).
-    pub max_size: Option<usize>,
-    /// How long an operation waits for a free connection, and how long
-    /// opening a PostgreSQL connection may take, before failing as unavailable.
-    pub wait_timeout: Duration,
-}
-
-impl PoolSettings {
-    /// SQLite has one writer; a few connections give concurrent WAL readers.
-    pub const SQLITE_DEFAULT_MAX_SIZE: usize = 4;
-    /// Enough to keep a small PostgreSQL busy without queueing on its side.
-    pub const POSTGRES_DEFAULT_MAX_SIZE: usize = 8;
-    /// Fail fast instead of hanging when the database is gone.
-    pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
-
-    /// The pool size to use for `backend` (at least 1).
-    pub fn max_size_for(&self, backend: Backend) -> usize {
-        let default = match backend {
-            Backend::Sqlite => Self::SQLITE_DEFAULT_MAX_SIZE,
-            Backend::Postgres => Self::POSTGRES_DEFAULT_MAX_SIZE,
-        };
-        self.max_size.unwrap_or(default).max(1)
-    }
-}
-
-impl Default for PoolSettings {
-    fn default() -> Self {
-        Self {
-            max_size: None,
-            wait_timeout: Self::DEFAULT_WAIT_TIMEOUT,
-        }
-    }
-}
-
-/// A database URL, understood.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    /// What `SqliteConnection::establish` accepts: a path or a `file:` URI.
-    Sqlite { location: String, in_memory: bool },
-    /// A `postgres://` URL, passed to tokio-postgres as is.
-    Postgres { url: String },
-}
-
-impl Target {
-    /// `postgres://`/`postgresql://` is PostgreSQL; `sqlite://path`,
-    /// `sqlite:path`, `file:` URIs and bare paths are SQLite.
-    fn parse(url: &str) -> Result<Self, DatabaseError> {
-        let url = url.trim();
-        if url.is_empty() {
-            return Err(DatabaseError::BadUrl("the URL is empty".to_owned()));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres {
-                url: url.to_owned(),
-            });
-        }
-        let location = if let Some(rest) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            if rest.is_empty() {
-                return Err(DatabaseError::BadUrl(
-                    "the sqlite URL names no file".to_owned(),
-                ));
-            }
-            if rest == ":memory:" {
-                rest.to_owned()
-            } else {
-                format!("file:{rest}")
-            }
-        } else if url.starts_with("file:") {
-            url.to_owned()
-        } else if let Some(scheme) = scheme_of(url) {
-            return Err(DatabaseError::BadUrl(format!(
-                "unsupported scheme `{scheme}` (use postgres://, sqlite:// or a file path)"
-            )));
-        } else {
-            url.to_owned()
-        };
-        let in_memory = location == ":memory:"
-            || location.starts_with("file::memory:")
-            || location.contains("mode=memory");
-        Ok(Self::Sqlite {
-            location,
-            in_memory,
-        })
-    }
-
-    fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite { .. } => Backend::Sqlite,
-            Self::Postgres { .. } => Backend::Postgres,
-        }
-    }
-}
+use crate::postgres::commit_listener::{self, ListenerConfig};
+use crate::postgres::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
+use crate::postgres::{PgEventStore, PgPointsLedger, PgTicketRepository};
+use crate::sqlite::{SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, WriteGate};
 
 /// A pool of `backend` that could not be built.
-fn pool_build_error(
-    backend: Backend,
-    error: diesel_async::pooled_connection::deadpool::BuildError,
-) -> DatabaseError {
+fn pool_build_error(backend: Backend, error: BuildError) -> DatabaseError {
     DatabaseError::Pool {
         backend,
         message: error.to_string(),
     }
 }
 
-/// The URL scheme, if the text starts with one. A one-letter "scheme" is a
-/// Windows drive (`C:\...`), so it is a path.
-fn scheme_of(url: &str) -> Option<&str> {
-    let (scheme, _) = url.split_once(':')?;
-    let mut chars = scheme.chars();
-    let valid = scheme.len() > 1
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then_some(scheme)
-}
-
-/// The pool of whichever backend was chosen; on PostgreSQL also where the
-/// server is, for the connections opened outside this pool, and the
-/// sequencer that numbers this handle's events ([`crate::sequencer`]).
+/// The pool of whichever backend was chosen: on SQLite with the write gate
+/// its writers share; on PostgreSQL with where the server is, for the
+/// connections opened outside this pool, and the sequencer that numbers
+/// this handle's events ([`crate::postgres::sequencer`]).
 #[derive(Clone)]
-pub(crate) enum Pools {
-    Sqlite(SqlitePool),
+enum Pools {
+    Sqlite(SqlitePool, WriteGate),
     Postgres(PgPool, PgSource, Arc<Sequencer>),
 }
 
@@ -201,7 +42,7 @@ pub(crate) enum Pools {
 /// ([`Database::for_worker`]) and the commit listener are opened from. The
 /// URL may hold a password: `Database`'s `Debug` never shows it.
 #[derive(Clone)]
-pub(crate) struct PgSource {
+struct PgSource {
     url: Arc<str>,
     settings: PoolSettings,
 }
@@ -222,7 +63,7 @@ impl Database {
     pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
         match &self.pools {
             Pools::Postgres(pool, ..) => Some(pool),
-            Pools::Sqlite(_) => None,
+            Pools::Sqlite(..) => None,
         }
     }
 }
@@ -257,10 +98,7 @@ impl Database {
         let target = Target::parse(url)?;
         let backend = target.backend();
         let pool_error = |e| pool_build_error(backend, e);
-        let executor = match backend {
-            Backend::Sqlite => Executor::spawn_on(runtime).with_write_gate(),
-            Backend::Postgres => Executor::spawn_on(runtime),
-        };
+        let executor = Executor::spawn_on(runtime);
         let pools = match target {
             Target::Sqlite {
                 location,
@@ -272,7 +110,8 @@ impl Database {
                 } else {
                     settings.max_size_for(backend)
                 };
-                Pools::Sqlite(sqlite_pool(location, max_size, settings).map_err(pool_error)?)
+                let pool = sqlite_pool(location, max_size, settings).map_err(pool_error)?;
+                Pools::Sqlite(pool, WriteGate::default())
             }
             Target::Postgres { url } => {
                 let pool = pg_pool(url.clone(), settings.max_size_for(backend), settings)
@@ -300,9 +139,9 @@ impl Database {
     /// opened, and driven, by the calling thread's runtime; on SQLite it
     /// shares this pool and its write gate.
     pub fn for_worker(&self, workers: usize) -> Result<Database, DatabaseError> {
-        let executor = self.executor.local();
+        let executor = Executor::local();
         let pools = match &self.pools {
-            Pools::Sqlite(pool) => Pools::Sqlite(pool.clone()),
+            Pools::Sqlite(pool, gate) => Pools::Sqlite(pool.clone(), gate.clone()),
             Pools::Postgres(_, source, _) => {
                 let share = source
                     .settings
@@ -320,7 +159,7 @@ impl Database {
     /// Which engine this database runs on.
     pub fn backend(&self) -> Backend {
         match self.pools {
-            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Sqlite(..) => Backend::Sqlite,
             Pools::Postgres(..) => Backend::Postgres,
         }
     }
@@ -329,13 +168,13 @@ impl Database {
     /// not seen yet and returns their versions. Works on any tokio runtime
     /// flavour: the synchronous migration code runs on the blocking pool. On
     /// PostgreSQL it then numbers events left unpositioned by an instance
-    /// that stopped between a commit and its numbering ([`crate::sequencer`]).
+    /// that stopped between a commit and its numbering
+    /// (`postgres::sequencer`).
     pub async fn run_migrations(&self) -> Result<Vec<String>, DatabaseError> {
         let backend = self.backend();
         let result = match &self.pools {
-            Pools::Sqlite(pool) => {
-                self.executor
-                    .run_write(migrations::run_sqlite(pool.clone()))
+            Pools::Sqlite(pool, gate) => {
+                gate.run(&self.executor, migrations::run_sqlite(pool.clone()))
                     .await
             }
             Pools::Postgres(pool, ..) => {
@@ -363,22 +202,19 @@ impl Database {
     }
 
     /// The ticket store on this database. On PostgreSQL each call makes a
-    /// store that batches only its own callers' creates and reads
-    /// ([`crate::ticket_insert`], [`crate::batched_reads`]): take one per
-    /// handle and share it.
+    /// store that batches only its own callers' creates, changes and reads
+    /// (`postgres::batch`): take one per handle and share it.
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
-            Pools::Sqlite(pool) => Arc::new(TicketStore::new(
+            Pools::Sqlite(pool, gate) => Arc::new(SqliteTicketRepository::new(
                 pool.clone(),
                 self.executor.clone(),
-                PositionedInTransaction,
-                (),
+                gate.clone(),
             )),
-            Pools::Postgres(pool, _, sequencer) => Arc::new(TicketStore::new(
+            Pools::Postgres(pool, _, sequencer) => Arc::new(PgTicketRepository::new(
                 pool.clone(),
                 self.executor.clone(),
                 Arc::clone(sequencer),
-                PgBatches::new(pool.clone(), self.executor.clone()),
             )),
         }
     }
@@ -386,9 +222,13 @@ impl Database {
     /// The event log on this database (appended to by [`Database::tickets`]).
     pub fn events(&self) -> Arc<dyn EventLog> {
         match &self.pools {
-            Pools::Sqlite(pool) => Arc::new(EventStore::new(pool.clone(), self.executor.clone())),
+            Pools::Sqlite(pool, gate) => Arc::new(SqliteEventStore::new(
+                pool.clone(),
+                self.executor.clone(),
+                gate.clone(),
+            )),
             Pools::Postgres(pool, ..) => {
-                Arc::new(EventStore::new(pool.clone(), self.executor.clone()))
+                Arc::new(PgEventStore::new(pool.clone(), self.executor.clone()))
             }
         }
     }
@@ -432,11 +272,13 @@ impl Database {
     /// and share it.
     pub fn points(&self) -> Arc<dyn PointsAwarder> {
         match &self.pools {
-            Pools::Sqlite(pool) => {
-                Arc::new(SqlitePointsLedger::new(pool.clone(), self.executor.clone()))
-            }
+            Pools::Sqlite(pool, gate) => Arc::new(SqlitePointsLedger::new(
+                pool.clone(),
+                self.executor.clone(),
+                gate.clone(),
+            )),
             Pools::Postgres(pool, ..) => {
-                Arc::new(batched_ledger(pool.clone(), self.executor.clone()))
+                Arc::new(PgPointsLedger::new(pool.clone(), self.executor.clone()))
             }
         }
     }
@@ -445,7 +287,7 @@ impl Database {
     /// server is reported at startup rather than on the first request.
     async fn check_connection(&self) -> Result<(), DatabaseError> {
         let result = match &self.pools {
-            Pools::Sqlite(pool) => {
+            Pools::Sqlite(pool, _) => {
                 let pool = pool.clone();
                 self.executor
                     .run(async move { pool.get().await.map(drop).map_err(|e| e.to_string()) })
@@ -465,144 +307,5 @@ impl Database {
                 backend: self.backend(),
                 message,
             })
-    }
-}
-
-/// SQLite pool. Only waiting for a free connection is timed out: creating a
-/// connection is local and bounded by `busy_timeout`.
-fn sqlite_pool(
-    location: String,
-    max_size: usize,
-    settings: PoolSettings,
-) -> Result<SqlitePool, diesel_async::pooled_connection::deadpool::BuildError> {
-    let mut config = ManagerConfig::<SqliteConn>::default();
-    config.custom_setup = Box::new(sqlite_setup);
-    // A local file does not drop connections; skip the `SELECT 1` per checkout.
-    config.recycling_method = RecyclingMethod::Fast;
-    let manager = AsyncDieselConnectionManager::new_with_config(location, config);
-    Pool::builder(manager)
-        .max_size(max_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(settings.wait_timeout))
-        .build()
-}
-
-/// Opens one SQLite connection and applies [`SQLITE_PRAGMAS`].
-fn sqlite_setup(location: &str) -> BoxFuture<'_, diesel::ConnectionResult<SqliteConn>> {
-    async move {
-        let mut conn = SqliteConn::establish(location).await?;
-        for pragma in SQLITE_PRAGMAS {
-            conn.batch_execute(pragma)
-                .await
-                .map_err(|e| ConnectionError::BadConnection(format!("{pragma} failed: {e}")))?;
-        }
-        Ok(conn)
-    }
-    .boxed()
-}
-
-/// PostgreSQL pool; every step is timed out, since a server can vanish or
-/// stop answering. Checkouts are not verified with a `SELECT 1` (that would
-/// double the round trips of every query): a connection that died fails its
-/// next query, which answers 503 and is then dropped from the pool as broken.
-fn pg_pool(
-    url: String,
-    max_size: usize,
-    settings: PoolSettings,
-) -> Result<PgPool, diesel_async::pooled_connection::deadpool::BuildError> {
-    let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    config.recycling_method = RecyclingMethod::Fast;
-    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-    Pool::builder(manager)
-        .max_size(max_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(settings.wait_timeout))
-        .create_timeout(Some(settings.wait_timeout))
-        .recycle_timeout(Some(settings.wait_timeout))
-        .build()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sqlite(location: &str, in_memory: bool) -> Target {
-        Target::Sqlite {
-            location: location.to_owned(),
-            in_memory,
-        }
-    }
-
-    #[test]
-    fn postgres_urls_choose_postgres() {
-        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?x=1"] {
-            assert_eq!(
-                Target::parse(url).unwrap(),
-                Target::Postgres {
-                    url: url.to_owned()
-                }
-            );
-        }
-    }
-
-    #[test]
-    fn sqlite_urls_and_paths_choose_sqlite() {
-        let cases = [
-            (
-                "sqlite:///var/lib/t.db",
-                sqlite("file:/var/lib/t.db", false),
-            ),
-            ("sqlite://t.db", sqlite("file:t.db", false)),
-            ("sqlite:t.db", sqlite("file:t.db", false)),
-            ("file:t.db?mode=rwc", sqlite("file:t.db?mode=rwc", false)),
-            ("/var/lib/t.db", sqlite("/var/lib/t.db", false)),
-            ("data/t.db", sqlite("data/t.db", false)),
-            ("C:\\data\\t.db", sqlite("C:\\data\\t.db", false)),
-            ("sqlite::memory:", sqlite(":memory:", true)),
-            ("sqlite://:memory:", sqlite(":memory:", true)),
-            (":memory:", sqlite(":memory:", true)),
-            (
-                "file::memory:?cache=shared",
-                sqlite("file::memory:?cache=shared", true),
-            ),
-        ];
-        for (url, expected) in cases {
-            assert_eq!(Target::parse(url).unwrap(), expected, "{url}");
-        }
-    }
-
-    #[test]
-    fn other_schemes_and_empty_urls_are_refused() {
-        for url in [
-            "",
-            "  ",
-            "mysql://u@h/db",
-            "postgres:db",
-            "sqlite://",
-            "sqlite:",
-        ] {
-            assert!(
-                matches!(Target::parse(url), Err(DatabaseError::BadUrl(_))),
-                "{url:?} accepted"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_url_messages_do_not_leak_credentials() {
-        let err = Target::parse("mysql://admin:hunter2@h/db").unwrap_err();
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn pool_size_defaults_per_backend_and_never_zero() {
-        let default = PoolSettings::default();
-        assert_eq!(default.max_size_for(Backend::Sqlite), 4);
-        assert_eq!(default.max_size_for(Backend::Postgres), 8);
-        let zero = PoolSettings {
-            max_size: Some(0),
-            ..default
-        };
-        assert_eq!(zero.max_size_for(Backend::Postgres), 1);
     }
 }

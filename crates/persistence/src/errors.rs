@@ -4,7 +4,7 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use support_domain::{InvalidValue, RepositoryError};
 
-use crate::database::Backend;
+use crate::connections::Backend;
 
 /// Why a [`crate::Database`] could not be opened or migrated. Messages never
 /// repeat the URL, which may hold a password.
@@ -109,109 +109,4 @@ impl From<WriteError> for RepositoryError {
 pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     tracing::error!(column, error = %err, "invalid value in the ticket store");
     RepositoryError::Corrupt(format!("{column}: {err}"))
-}
-
-/// Why a PostgreSQL statement sent for a batch failed, which decides what
-/// is sent again ([`crate::batch`]).
-pub(crate) enum Failure {
-    /// A row breaks a constraint (an SQLSTATE of class 23: a taken unique
-    /// value, a failed check, a missing reference). The statement did
-    /// nothing, so a batch can be sent again row by row: the bad row then
-    /// fails alone.
-    Refused(RepositoryError),
-    /// Anything else: no connection, a lost one, a statement past its time
-    /// limit, or a server error that is about no row in particular (a
-    /// shutdown, a failover, a cancel). Whether a write happened may be
-    /// unknown (a server can report an error after its commit), so a batch
-    /// fails whole and is never split into rows that could be stored twice.
-    Failed(RepositoryError),
-}
-
-impl Failure {
-    /// Classifies a statement's error.
-    pub(crate) fn from_diesel(err: DieselError) -> Self {
-        match err {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation
-                | DatabaseErrorKind::ForeignKeyViolation
-                | DatabaseErrorKind::NotNullViolation
-                | DatabaseErrorKind::CheckViolation
-                | DatabaseErrorKind::RestrictViolation
-                | DatabaseErrorKind::ExclusionViolation,
-                _,
-            ) => Self::Refused(classify(err)),
-            other => Self::Failed(classify(other)),
-        }
-    }
-
-    /// The error to report.
-    pub(crate) fn into_error(self) -> RepositoryError {
-        match self {
-            Self::Refused(e) | Self::Failed(e) => e,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use diesel::result::DatabaseErrorInformation;
-
-    use super::*;
-
-    struct Info;
-
-    impl DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            "message"
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            None
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
-    }
-
-    fn failure(kind: DatabaseErrorKind) -> Failure {
-        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(Info)))
-    }
-
-    #[test]
-    fn only_a_row_breaking_a_constraint_splits_a_batch() {
-        for kind in [
-            DatabaseErrorKind::UniqueViolation,
-            DatabaseErrorKind::ForeignKeyViolation,
-            DatabaseErrorKind::NotNullViolation,
-            DatabaseErrorKind::CheckViolation,
-        ] {
-            assert!(matches!(failure(kind), Failure::Refused(_)), "{kind:?}");
-        }
-        // A shutdown or a failover (SQLSTATE 57P01, 25006: `Unknown` to
-        // diesel) may come after a commit; a lost connection tells nothing.
-        for kind in [
-            DatabaseErrorKind::Unknown,
-            DatabaseErrorKind::ReadOnlyTransaction,
-            DatabaseErrorKind::SerializationFailure,
-            DatabaseErrorKind::ClosedConnection,
-            DatabaseErrorKind::UnableToSendCommand,
-        ] {
-            assert!(matches!(failure(kind), Failure::Failed(_)), "{kind:?}");
-        }
-        assert!(matches!(
-            Failure::from_diesel(DieselError::NotFound),
-            Failure::Failed(_)
-        ));
-    }
 }

@@ -24,28 +24,23 @@
 //! [`EventLog`]: support_domain::ports::EventLog
 #![deny(missing_docs)]
 
-mod batch;
-mod batched_reads;
-mod commit_listener;
+mod connections;
 mod database;
+mod database_url;
 mod errors;
 mod event_append;
-mod event_store;
+mod event_queries;
 mod executor;
 mod migrations;
-mod points_ledger;
+mod postgres;
 mod prepared;
-mod read_statement;
 mod rows;
 pub mod schema;
-mod sequencer;
-mod sqlite_transaction;
-pub mod statements;
+mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod test_support;
-mod ticket_insert;
-mod ticket_repository;
-mod ticket_update;
+mod ticket_queries;
 
-pub use database::{Backend, Database, PoolSettings};
+pub use connections::{Backend, PoolSettings};
+pub use database::Database;
 pub use errors::DatabaseError;

@@ -14,7 +14,7 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Object;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::database::{PgPool, SqlitePool};
+use crate::connections::{PgPool, SqlitePool};
 
 /// `migrations/sqlite`, kept in step with [`POSTGRES_MIGRATIONS`].
 pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations =

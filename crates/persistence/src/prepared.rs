@@ -170,6 +170,7 @@ mod postgres_tests {
                     action: TICKET_CREATED_ACTION,
                     points: 5,
                     ticket_id: ticket.id(),
+                    awarded_at: at,
                 })
                 .await
                 .unwrap();

@@ -82,13 +82,11 @@ diesel::table! {
         ticket_number -> Nullable<Text>,
         /// The ticket's status after the event.
         status -> Text,
-        /// JSON text of the payload clients receive.
-        payload -> Text,
         /// When it happened, UTC.
         occurred_at -> Timestamp,
         /// Its place in the log, the id clients see: positions become visible
         /// in position order. `NULL` only between a PostgreSQL write's commit
-        /// and its numbering (see `crate::sequencer`); readers skip it.
+        /// and its numbering (see `crate::postgres::sequencer`); readers skip it.
         position -> Nullable<BigInt>,
     }
 }

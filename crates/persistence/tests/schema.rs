@@ -19,8 +19,8 @@ use support_persistence::{Backend, Database, PoolSettings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
-/// Tickets and points, the event log, then its positions.
-const MIGRATION_COUNT: usize = 3;
+/// Tickets and points, the event log, its positions, then no payload.
+const MIGRATION_COUNT: usize = 4;
 
 // ------------------------------------------------ what the code expects
 
@@ -103,7 +103,7 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     let ledger = specs!(points_ledger: id, user_id, action, points, ticket_id, created_at);
     let events = specs!(ticket_events:
         id, ticket_id, customer_id, event, actor_id, actor_role, ticket_number, status,
-        payload, occurred_at, position,
+        occurred_at, position,
     );
     let log_state = specs!(event_log_state: id, purged_through);
 

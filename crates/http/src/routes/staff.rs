@@ -27,7 +27,7 @@ pub async fn list_all_tickets(
     service: web::Data<SupportService>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    const EP: Endpoint = Endpoint::ListTickets;
+    const EP: Endpoint = Endpoint::StaffListTickets;
     require_staff(&reader)?;
     let query = parse_list_query(req.query_string()).map_err(|f| ApiError::validation(EP, &f))?;
     let page = service
@@ -43,7 +43,7 @@ pub async fn view_ticket(
     service: web::Data<SupportService>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    const EP: Endpoint = Endpoint::TrackTicket;
+    const EP: Endpoint = Endpoint::StaffViewTicket;
     require_staff(&reader)?;
     let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
     let tracked = service

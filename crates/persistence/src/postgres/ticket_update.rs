@@ -1,17 +1,13 @@
-//! Saving a ticket's new state together with the event that records it, only
-//! if the stored row still has the version the change was made from: both or
-//! neither.
-//!
-//! * SQLite: one `BEGIN IMMEDIATE` transaction, the UPDATE then, if it
-//!   matched the row, the event's INSERT.
-//! * PostgreSQL: one statement, a data-modifying `WITH` whose INSERT takes
-//!   its rows from the UPDATE's `RETURNING`: no row updated, no event. One
-//!   round trip instead of four (`BEGIN`, UPDATE, INSERT, `COMMIT`), and the
-//!   updates of concurrent requests go out together ([`crate::batch`]): one
-//!   statement and one commit for all of them. Two changes of one ticket in
-//!   a batch are two requests from the same version: the UPDATE changes the
-//!   row once, so one wins and the other is a conflict, as if they had been
-//!   sent one after the other.
+//! Saving a ticket's new state on PostgreSQL together with the event that
+//! records it, only if the stored row still has the version the change was
+//! made from: both or neither. One statement, a data-modifying `WITH` whose
+//! INSERT takes its rows from the UPDATE's `RETURNING`: no row updated, no
+//! event. One round trip instead of four (`BEGIN`, UPDATE, INSERT,
+//! `COMMIT`), and the updates of concurrent requests go out together
+//! ([`super::batch`]): one statement and one commit for all of them. Two
+//! changes of one ticket in a batch are two requests from the same version:
+//! the UPDATE changes the row once, so one wins and the other is a
+//! conflict, as if they had been sent one after the other.
 
 use std::sync::Arc;
 
@@ -21,76 +17,17 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{self, AtomicWrites, Batched, Batcher};
-use crate::database::{PgPool, SqlitePool};
-use crate::errors::{Failure, WriteError, unavailable};
-use crate::event_append::append_event;
+use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{NewEventRow, TicketChangesRow};
-use crate::schema::support_tickets;
-use crate::sqlite_transaction::ImmediateTransaction;
-
-/// Which stored ticket a change applies to: its id and owner, and the
-/// version it was read at.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Expected {
-    pub id: i64,
-    pub customer: i64,
-    pub version: i64,
-}
-
-/// Saves a ticket change with its event: implemented by what a store writes
-/// through (a SQLite pool, the PostgreSQL batcher).
-#[async_trait]
-pub(crate) trait UpdateTicket: Send + Sync + 'static {
-    /// Writes `changes` to the ticket `expected` names and appends `event`,
-    /// atomically, and returns the event's row id. When the stored ticket is
-    /// at another version (or is not there), nothing is written:
-    /// [`RepositoryError::Conflict`].
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError>;
-}
-
-#[async_trait]
-impl UpdateTicket for SqlitePool {
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError> {
-        let mut conn = self.get().await.map_err(unavailable)?;
-        conn.immediate_transaction::<_, WriteError, _>(async |c| {
-            let updated = diesel::update(
-                support_tickets::table
-                    .filter(support_tickets::id.eq(expected.id))
-                    .filter(support_tickets::customer_id.eq(expected.customer))
-                    .filter(support_tickets::version.eq(expected.version)),
-            )
-            .set(&changes)
-            .execute(c)
-            .await?;
-            if updated == 0 {
-                // Rolls back; the event is never written.
-                return Err(WriteError::Conflict);
-            }
-            Ok(append_event(c, &event).await?)
-        })
-        .await
-        .map_err(RepositoryError::from)
-    }
-}
+use crate::rows::{Expected, NewEventRow, TicketStateRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
 /// One element per change in each array: `$1` to `$9` the new values of the
-/// columns in the order the UPDATE sets them, `$10` to `$12` the ticket's
-/// id, owner and expected version, `$13` to `$20` the event's columns in the
-/// order the INSERT lists them (but the ticket id). Returns, for each change
+/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$10`
+/// to `$12` the ticket's id, owner and expected version, `$13` to `$19` the
+/// event's columns in the order the INSERT lists them (but the ticket id). Returns, for each change
 /// that found its ticket at its version, its place in the arrays (`n`,
 /// counted from one) and its event's row id. The text does not depend on
 /// the batch size, so it stays prepared.
@@ -110,10 +47,10 @@ WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
         $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::bigint[], \
         $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], \
-        $17::text[], $18::text[], $19::text[], $20::timestamp[]) WITH ORDINALITY \
+        $17::text[], $18::text[], $19::timestamp[]) WITH ORDINALITY \
     AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
         resolved_at, closed_at, version, id, customer_id, expected_version, event_customer_id, \
-        event, actor_id, actor_role, ticket_number, event_status, payload, occurred_at, n)\
+        event, actor_id, actor_role, ticket_number, event_status, occurred_at, n)\
 ), locked AS MATERIALIZED (\
     SELECT id FROM support_tickets WHERE id = ANY($10::bigint[]) ORDER BY id FOR NO KEY UPDATE\
 ), changed AS (\
@@ -126,9 +63,9 @@ WITH input AS MATERIALIZED (\
     RETURNING t.id, i.n\
 ), event AS (\
     INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
-        ticket_number, status, payload, occurred_at) \
+        ticket_number, status, occurred_at) \
     SELECT changed.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
-        i.ticket_number, i.event_status, i.payload, i.occurred_at \
+        i.ticket_number, i.event_status, i.occurred_at \
     FROM changed JOIN input i USING (n) \
     RETURNING ticket_id, id\
 ) \
@@ -147,12 +84,12 @@ struct Updated {
 #[derive(Debug)]
 pub(crate) struct PgUpdate {
     expected: Expected,
-    changes: TicketChangesRow,
+    changes: TicketStateRow,
     event: NewEventRow,
 }
 
 /// Sends PostgreSQL changes: concurrent ones share one statement and one
-/// commit ([`crate::batch`]) instead of a round trip and a commit each.
+/// commit ([`super::batch`]) instead of a round trip and a commit each.
 pub(crate) struct Updating {
     pool: PgPool,
 }
@@ -196,12 +133,11 @@ impl AtomicWrites for Updating {
         let mut actor_roles = Vec::with_capacity(count);
         let mut numbers = Vec::with_capacity(count);
         let mut event_statuses = Vec::with_capacity(count);
-        let mut payloads = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
         for change in batch {
             // Taken apart without `..`: a column added to either row fails
             // to compile here until the statement writes it too.
-            let TicketChangesRow {
+            let TicketStateRow {
                 status,
                 priority,
                 assigned_staff_id,
@@ -220,11 +156,10 @@ impl AtomicWrites for Updating {
                 actor_role,
                 ticket_number,
                 status: event_status,
-                payload,
                 occurred_at,
             } = &change.event;
-            statuses.push(*status);
-            priorities.push(*priority);
+            statuses.push(status.as_ref());
+            priorities.push(priority.as_ref());
             staff.push(*assigned_staff_id);
             reasons.push(escalation_reason.as_deref());
             updated.push(*updated_at);
@@ -241,7 +176,6 @@ impl AtomicWrites for Updating {
             actor_roles.push(actor_role.as_str());
             numbers.push(ticket_number.as_deref());
             event_statuses.push(*event_status);
-            payloads.push(payload.as_str());
             occurred.push(*occurred_at);
         }
         let statement = Prepared::sql(UPDATE_WITH_EVENTS, |q| {
@@ -263,7 +197,6 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Text>, _>(actor_roles)
                 .bind::<Array<Nullable<Text>>, _>(numbers)
                 .bind::<Array<Text>, _>(event_statuses)
-                .bind::<Array<Text>, _>(payloads)
                 .bind::<Array<Timestamp>, _>(occurred)
         });
         let rows = batch::on_connection(&self.pool, "a batch of ticket changes", async |conn| {
@@ -308,21 +241,23 @@ impl Batched for Updating {
     }
 }
 
-#[async_trait]
-impl UpdateTicket for PgUpdates {
-    async fn update_ticket(
-        &self,
-        expected: Expected,
-        changes: TicketChangesRow,
-        event: NewEventRow,
-    ) -> Result<i64, RepositoryError> {
-        self.submit(PgUpdate {
+/// Writes `changes` to the ticket `expected` names and appends `event` with
+/// the next batch of `updates`, atomically, and returns the event's row id.
+/// When the stored ticket is at another version (or is not there), nothing
+/// is written: [`RepositoryError::Conflict`].
+pub(crate) async fn update_ticket(
+    updates: &PgUpdates,
+    expected: Expected,
+    changes: TicketStateRow,
+    event: NewEventRow,
+) -> Result<i64, RepositoryError> {
+    updates
+        .submit(PgUpdate {
             expected,
             changes,
             event,
         })
         .await
-    }
 }
 
 /// On a real PostgreSQL: one batch of changes, some of which cannot apply.
@@ -367,7 +302,7 @@ mod postgres_tests {
                 customer: owner,
                 version: 1,
             },
-            changes: TicketChangesRow::from_domain(&ticket),
+            changes: TicketStateRow::from_domain(ticket.state()),
             event,
         }
     }

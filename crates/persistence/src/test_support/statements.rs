@@ -1,8 +1,9 @@
 //! The SQL text of the service's PostgreSQL statements, for tools that run
 //! them without the service (`api-bench` measures with `pgbench` what
-//! PostgreSQL alone can do of a request). These are the very constants the
-//! stores send, so the copy cannot drift from what the service sends.
-//! Placeholders are `$1`, `$2`, ...; each says what they bind.
+//! PostgreSQL alone can do of a request). Feature `test-support` only: not
+//! part of the crate's API. These are the very constants the stores send,
+//! so the copy cannot drift from what the service sends. Placeholders are
+//! `$1`, `$2`, ...; each says what they bind.
 
 /// `GET /tickets/{id}` of customers, as the service sends it: tickets with
 /// their history, each if its customer owns it, for a batch of concurrent
@@ -10,7 +11,7 @@
 /// customers (NULL for staff); returns the request's place in the arrays
 /// (`n`, from 1), the ticket's columns and an event's (`event_*`), a row per
 /// event.
-pub const GET_OWN_TICKETS: &str = crate::batched_reads::HISTORIES;
+pub const GET_OWN_TICKETS: &str = crate::postgres::batched_reads::HISTORIES;
 
 /// `GET /tickets` of customers without status filter, as the service sends
 /// it: a page of each customer's tickets, newest first, for a batch of
@@ -18,21 +19,20 @@ pub const GET_OWN_TICKETS: &str = crate::batched_reads::HISTORIES;
 /// cursor is `i64::MAX`), `$3` of row counts (the page size plus one, which
 /// says whether there is a next page); returns `n` (as above) and the
 /// ticket's columns.
-pub const LIST_PAGES: &str = crate::batched_reads::PAGES;
+pub const LIST_PAGES: &str = crate::postgres::batched_reads::PAGES;
 
 /// The create, as the service sends it: tickets and their creation events,
-/// in one statement, for a batch of concurrent requests. `$1` to `$20` are
-/// arrays with one element per ticket: `$1` to `$11` the ticket's columns in
-/// the order the statement lists them, `$12` to `$15` and `$18` to `$20` the
-/// event's (customer, event, actor, actor role; ticket number, status,
-/// time), and the event's payload is `$16 || ticket id || $17`. Returns each
-/// ticket's number and id and its event's id (`ticket_number`, `ticket_id`,
-/// `id`).
-pub const CREATE_TICKETS: &str = crate::ticket_insert::INSERT_WITH_EVENTS;
+/// in one statement, for a batch of concurrent requests. `$1` to `$23` are
+/// arrays with one element per ticket: `$1` to `$16` the ticket's columns in
+/// the order the statement lists them, `$17` to `$23` the event's
+/// (customer, event, actor, actor role, ticket number, status, time).
+/// Returns each ticket's number and id and its event's id (`ticket_number`,
+/// `ticket_id`, `id`).
+pub const CREATE_TICKETS: &str = crate::postgres::ticket_insert::INSERT_WITH_EVENTS;
 
 /// The points awards that follow creates, sent together. `$1` to `$5` are
 /// arrays, one element per award: users, actions, points, tickets, times.
-pub const AWARD_POINTS: &str = crate::points_ledger::AWARD_BATCH;
+pub const AWARD_POINTS: &str = crate::postgres::points_ledger::AWARD_BATCH;
 
 #[cfg(test)]
 mod tests {
@@ -54,6 +54,6 @@ mod tests {
         assert!(LIST_PAGES.contains("unnest($1::bigint[], $2::bigint[], $3::bigint[])"));
         assert_eq!(placeholders(AWARD_POINTS), 5);
         assert!(AWARD_POINTS.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING"));
-        assert_eq!(placeholders(CREATE_TICKETS), 20);
+        assert_eq!(placeholders(CREATE_TICKETS), 23);
     }
 }

@@ -1,21 +1,13 @@
-//! Storing a new ticket together with its `support:ticket_created` event:
-//! both or neither.
+//! Storing a new ticket together with its `support:ticket_created` event on
+//! PostgreSQL, both or neither: one statement, a data-modifying `WITH` that
+//! inserts the tickets and, from their generated ids, their events. A
+//! single statement is atomic on its own, so a create is one round trip
+//! instead of four (`BEGIN`, two INSERTs, `COMMIT`). The creates of
+//! concurrent requests go out together ([`super::batch`]): one statement,
+//! one commit and one WAL flush for all of them (docs/benchmarks.md).
 //!
-//! * SQLite: one `BEGIN IMMEDIATE` transaction with the two INSERTs (see
-//!   [`crate::ticket_repository`] for why `IMMEDIATE`).
-//! * PostgreSQL: one statement, a data-modifying `WITH` that inserts the
-//!   tickets and, from their generated ids, their events. A single
-//!   statement is atomic on its own, so a create is one round trip instead
-//!   of four (`BEGIN`, two INSERTs, `COMMIT`). The creates of concurrent
-//!   requests go out together ([`crate::batch`]): one statement, one commit
-//!   and one WAL flush for all of them. Measured on the create (64
-//!   connections, this repository's `api-bench`, 2 cores): 3.5–3.8k → 6.3k
-//!   creates/s, server CPU per create 118 → 76 µs.
-//!
-//! The event's columns are rendered once, from the domain event, on both
-//! backends. On PostgreSQL the ticket id is not known when the statement is
-//! sent: the event is rendered for a placeholder id, and its JSON payload is
-//! sent in two halves that the statement joins around the generated id.
+//! The event's columns are rendered once, from the domain event; its
+//! `ticket_id` is the one the statement generates for its ticket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,111 +16,50 @@ use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
-use support_domain::{
-    Actor, NewTicket, RepositoryError, Ticket, TicketEvent, TicketEventKind, TicketId,
-};
+use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent};
 
-use crate::batch::{self, AtomicWrites, Batched, Batcher};
-use crate::database::{PgPool, SqlitePool};
-use crate::errors::{Failure, WriteError, corrupt, unavailable};
-use crate::event_append::{append_event, prepare};
+use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use crate::connections::PgPool;
+use crate::event_append::creation_event;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{NewEventRow, NewTicketRow, to_micros};
-use crate::schema::support_tickets;
-use crate::sqlite_transaction::ImmediateTransaction;
+use crate::rows::{NewEventRow, NewTicketRow, TicketStateRow, stored_ticket_id, to_micros};
 
 /// A stored ticket, its creation event, and the event's row id (for
-/// [`crate::event_append::PositionEvents::position`]).
+/// [`super::sequencer::Sequencer::position`]).
 pub(crate) type Inserted = (Ticket, TicketEvent, i64);
 
-/// Inserts a ticket with its creation event: implemented by what a store
-/// inserts through (a SQLite pool, the PostgreSQL batcher).
-#[async_trait]
-pub(crate) trait InsertTicket: Send + Sync + 'static {
-    /// Stores `ticket` and its creation event caused by `actor`, atomically.
-    /// A taken ticket number is [`RepositoryError::DuplicateTicketNumber`].
-    async fn insert_ticket(
-        &self,
-        ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError>;
-}
-
-/// The creation event of the stored `ticket`.
-fn creation_event(ticket: &Ticket, actor: Actor) -> Result<(TicketEvent, NewEventRow), WriteError> {
-    prepare(TicketEvent::about(
-        TicketEventKind::Created,
-        actor,
-        ticket,
-        ticket.created_at(),
-    ))
-}
-
-/// A stored id as a [`TicketId`].
-fn ticket_id(id: i64) -> Result<TicketId, RepositoryError> {
-    TicketId::new(id).map_err(|e| corrupt("support_tickets.id", &e))
-}
-
-#[async_trait]
-impl InsertTicket for SqlitePool {
-    async fn insert_ticket(
-        &self,
-        mut ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError> {
-        ticket.created_at = to_micros(ticket.created_at);
-        let row = NewTicketRow::from_domain(&ticket);
-        let mut conn = self.get().await.map_err(unavailable)?;
-        conn.immediate_transaction::<_, WriteError, _>(async |c| {
-            let id = diesel::insert_into(support_tickets::table)
-                .values(&row)
-                .returning(support_tickets::id)
-                .get_result::<i64>(c)
-                .await?;
-            let ticket = ticket.with_id(ticket_id(id).map_err(WriteError::Rejected)?);
-            let (event, event_row) = creation_event(&ticket, actor)?;
-            let row_id = append_event(c, &event_row).await?;
-            Ok((ticket, event, row_id))
-        })
-        .await
-        .map_err(RepositoryError::from)
-    }
-}
-
-/// The id the PostgreSQL event is rendered for before the real one exists;
-/// no stored ticket has it (it is the largest id a ticket can have).
-const PLACEHOLDER_ID: i64 = i64::MAX;
-
-/// The tickets of a batch, then each one's event, whose `ticket_id` and
-/// payload come from the ticket's generated id (`payload_head || id ||
-/// payload_tail`). One element per ticket in each array: `$1` to `$11` the
-/// ticket's columns in the order the first INSERT lists them, `$12` to
-/// `$15` and `$18` to `$20` the event's (customer, event, actor, actor
-/// role; ticket number, status, time), `$16` and `$17` the payload's
-/// halves. Returns each ticket's number, id and event id. The text does not
+/// The tickets of a batch, then each one's event, whose `ticket_id` comes
+/// from the ticket's generated id. One element per ticket in each array:
+/// `$1` to `$16` the ticket's columns in the order the first INSERT lists
+/// them (a [`NewTicketRow`], then a [`TicketStateRow`]), `$17` to `$23` the
+/// event's (customer, event, actor, actor role, ticket number, status,
+/// time). Returns each ticket's number, id and event id. The text does not
 /// depend on the batch size, so it stays prepared.
 pub(crate) const INSERT_WITH_EVENTS: &str = "\
 WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], \
-        $6::text[], $7::text[], $8::text[], $9::timestamp[], $10::timestamp[], $11::bigint[], \
-        $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], $17::text[], \
-        $18::text[], $19::text[], $20::timestamp[]) \
-    AS i(ticket_number, customer_id, booking_id, order_id, issue_type, description, status, \
-        priority, created_at, updated_at, version, event_customer_id, event, actor_id, \
-        actor_role, payload_head, payload_tail, event_ticket_number, event_status, occurred_at)\
+        $6::text[], $7::timestamp[], $8::text[], $9::text[], $10::bigint[], $11::text[], \
+        $12::timestamp[], $13::timestamp[], $14::timestamp[], $15::timestamp[], $16::bigint[], \
+        $17::bigint[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], \
+        $23::timestamp[]) \
+    AS i(ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
+        status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
+        resolved_at, closed_at, version, event_customer_id, event, actor_id, actor_role, \
+        event_ticket_number, event_status, occurred_at)\
 ), ticket AS (\
     INSERT INTO support_tickets (ticket_number, customer_id, booking_id, order_id, issue_type, \
-        description, status, priority, created_at, updated_at, version) \
-    SELECT ticket_number, customer_id, booking_id, order_id, issue_type, description, status, \
-        priority, created_at, updated_at, version FROM input \
+        description, created_at, status, priority, assigned_staff_id, escalation_reason, \
+        updated_at, escalated_at, resolved_at, closed_at, version) \
+    SELECT ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
+        status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
+        resolved_at, closed_at, version FROM input \
     RETURNING id, ticket_number\
 ), event AS (\
     INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
-        ticket_number, status, payload, occurred_at) \
+        ticket_number, status, occurred_at) \
     SELECT ticket.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
-        i.event_ticket_number, i.event_status, i.payload_head || ticket.id || i.payload_tail, \
-        i.occurred_at \
+        i.event_ticket_number, i.event_status, i.occurred_at \
     FROM ticket JOIN input i USING (ticket_number) \
     RETURNING ticket_id, id\
 ) \
@@ -145,31 +76,19 @@ struct InsertedIds {
     id: i64,
 }
 
-/// `payload` split around the ticket id it was rendered with: the text up
-/// to and including `"ticketId":`, and the text after the id.
-fn split_payload(payload: &str, id: i64) -> Result<(String, String), RepositoryError> {
-    let field = format!("\"ticketId\":{id}");
-    let (head, tail) = payload.split_once(&field).ok_or_else(|| {
-        RepositoryError::Corrupt(format!("payload: no {field} in the rendered payload"))
-    })?;
-    Ok((format!("{head}\"ticketId\":"), tail.to_owned()))
-}
-
-/// One PostgreSQL create as sent: the ticket's row and its event's, whose
-/// payload is split around the ticket id.
+/// One PostgreSQL create as sent: the ticket's row and its event's.
 #[derive(Debug)]
 pub(crate) struct PgCreate {
     ticket: NewTicketRow,
+    state: TicketStateRow,
     event: NewEventRow,
-    payload_head: String,
-    payload_tail: String,
 }
 
 /// The ids a PostgreSQL create got: the ticket's and its event row's.
 type CreatedIds = (i64, i64);
 
 /// Sends PostgreSQL creates: concurrent ones share one statement and one
-/// commit ([`crate::batch`]) instead of a round trip and a commit each.
+/// commit ([`super::batch`]) instead of a round trip and a commit each.
 pub(crate) struct Creating {
     pool: PgPool,
 }
@@ -194,29 +113,33 @@ impl AtomicWrites for Creating {
         &self,
         rows: &[PgCreate],
     ) -> Result<Vec<Result<CreatedIds, RepositoryError>>, Failure> {
-        let mut numbers = Vec::with_capacity(rows.len());
-        let mut customers = Vec::with_capacity(rows.len());
-        let mut bookings = Vec::with_capacity(rows.len());
-        let mut orders = Vec::with_capacity(rows.len());
-        let mut issue_types = Vec::with_capacity(rows.len());
-        let mut descriptions = Vec::with_capacity(rows.len());
-        let mut statuses = Vec::with_capacity(rows.len());
-        let mut priorities = Vec::with_capacity(rows.len());
-        let mut created = Vec::with_capacity(rows.len());
-        let mut updated = Vec::with_capacity(rows.len());
-        let mut versions = Vec::with_capacity(rows.len());
-        let mut event_customers = Vec::with_capacity(rows.len());
-        let mut event_names = Vec::with_capacity(rows.len());
-        let mut actors = Vec::with_capacity(rows.len());
-        let mut actor_roles = Vec::with_capacity(rows.len());
-        let mut heads = Vec::with_capacity(rows.len());
-        let mut tails = Vec::with_capacity(rows.len());
-        let mut event_numbers = Vec::with_capacity(rows.len());
-        let mut event_statuses = Vec::with_capacity(rows.len());
-        let mut occurred = Vec::with_capacity(rows.len());
+        let count = rows.len();
+        let mut numbers = Vec::with_capacity(count);
+        let mut customers = Vec::with_capacity(count);
+        let mut bookings = Vec::with_capacity(count);
+        let mut orders = Vec::with_capacity(count);
+        let mut issue_types = Vec::with_capacity(count);
+        let mut descriptions = Vec::with_capacity(count);
+        let mut created = Vec::with_capacity(count);
+        let mut statuses = Vec::with_capacity(count);
+        let mut priorities = Vec::with_capacity(count);
+        let mut staff = Vec::with_capacity(count);
+        let mut reasons = Vec::with_capacity(count);
+        let mut updated = Vec::with_capacity(count);
+        let mut escalated = Vec::with_capacity(count);
+        let mut resolved = Vec::with_capacity(count);
+        let mut closed = Vec::with_capacity(count);
+        let mut versions = Vec::with_capacity(count);
+        let mut event_customers = Vec::with_capacity(count);
+        let mut event_names = Vec::with_capacity(count);
+        let mut actors = Vec::with_capacity(count);
+        let mut actor_roles = Vec::with_capacity(count);
+        let mut event_numbers = Vec::with_capacity(count);
+        let mut event_statuses = Vec::with_capacity(count);
+        let mut occurred = Vec::with_capacity(count);
         for row in rows {
-            // Taken apart without `..`: a column added to either row fails
-            // to compile here until the statement writes it too.
+            // Taken apart without `..`: a column added to a row fails to
+            // compile here until the statement writes it too.
             let NewTicketRow {
                 ticket_number,
                 customer_id,
@@ -224,40 +147,49 @@ impl AtomicWrites for Creating {
                 order_id,
                 issue_type,
                 description,
+                created_at,
+            } = &row.ticket;
+            let TicketStateRow {
                 status,
                 priority,
-                created_at,
+                assigned_staff_id,
+                escalation_reason,
                 updated_at,
+                escalated_at,
+                resolved_at,
+                closed_at,
                 version,
-            } = &row.ticket;
+            } = &row.state;
             let NewEventRow {
-                ticket_id: _,
+                ticket_id: _, // the ticket's generated id
                 customer_id: event_customer_id,
                 event: event_name,
                 actor_id,
                 actor_role,
                 ticket_number: event_ticket_number,
                 status: event_status,
-                payload: _,
                 occurred_at,
             } = &row.event;
             numbers.push(ticket_number.as_str());
             customers.push(*customer_id);
             bookings.push(*booking_id);
             orders.push(*order_id);
-            issue_types.push(*issue_type);
+            issue_types.push(issue_type.as_ref());
             descriptions.push(description.as_str());
-            statuses.push(*status);
-            priorities.push(*priority);
             created.push(*created_at);
+            statuses.push(status.as_ref());
+            priorities.push(priority.as_ref());
+            staff.push(*assigned_staff_id);
+            reasons.push(escalation_reason.as_deref());
             updated.push(*updated_at);
+            escalated.push(*escalated_at);
+            resolved.push(*resolved_at);
+            closed.push(*closed_at);
             versions.push(*version);
             event_customers.push(*event_customer_id);
             event_names.push(*event_name);
             actors.push(*actor_id);
             actor_roles.push(actor_role.as_str());
-            heads.push(row.payload_head.as_str());
-            tails.push(row.payload_tail.as_str());
             event_numbers.push(event_ticket_number.as_deref());
             event_statuses.push(*event_status);
             occurred.push(*occurred_at);
@@ -269,17 +201,20 @@ impl AtomicWrites for Creating {
                 .bind::<Array<Nullable<BigInt>>, _>(orders)
                 .bind::<Array<Text>, _>(issue_types)
                 .bind::<Array<Text>, _>(descriptions)
+                .bind::<Array<Timestamp>, _>(created)
                 .bind::<Array<Text>, _>(statuses)
                 .bind::<Array<Text>, _>(priorities)
-                .bind::<Array<Timestamp>, _>(created)
+                .bind::<Array<Nullable<BigInt>>, _>(staff)
+                .bind::<Array<Nullable<Text>>, _>(reasons)
                 .bind::<Array<Timestamp>, _>(updated)
+                .bind::<Array<Nullable<Timestamp>>, _>(escalated)
+                .bind::<Array<Nullable<Timestamp>>, _>(resolved)
+                .bind::<Array<Nullable<Timestamp>>, _>(closed)
                 .bind::<Array<BigInt>, _>(versions)
                 .bind::<Array<BigInt>, _>(event_customers)
                 .bind::<Array<Text>, _>(event_names)
                 .bind::<Array<BigInt>, _>(actors)
                 .bind::<Array<Text>, _>(actor_roles)
-                .bind::<Array<Text>, _>(heads)
-                .bind::<Array<Text>, _>(tails)
                 .bind::<Array<Nullable<Text>>, _>(event_numbers)
                 .bind::<Array<Text>, _>(event_statuses)
                 .bind::<Array<Timestamp>, _>(occurred)
@@ -325,56 +260,34 @@ impl Batched for Creating {
 
 impl PgCreate {
     /// The create of `ticket` (its time truncated as stored) by `actor`,
-    /// and its event as rendered for a placeholder ticket id.
+    /// and its event, whose ticket id is a stand-in until the statement
+    /// has generated the real one.
     fn new(ticket: &mut NewTicket, actor: Actor) -> Result<(Self, TicketEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
-        let row = NewTicketRow::from_domain(ticket);
-        let placeholder = ticket.clone().with_id(ticket_id(PLACEHOLDER_ID)?);
-        let (event, event_row) =
-            creation_event(&placeholder, actor).map_err(RepositoryError::from)?;
-        let (payload_head, payload_tail) = split_payload(&event_row.payload, PLACEHOLDER_ID)?;
+        let unsaved = ticket.clone().with_id(stored_ticket_id(i64::MAX)?);
+        let (event, event_row) = creation_event(&unsaved, actor).map_err(RepositoryError::from)?;
         let create = Self {
-            ticket: row,
+            ticket: NewTicketRow::from_domain(ticket),
+            state: TicketStateRow::from_domain(unsaved.state()),
             event: event_row,
-            payload_head,
-            payload_tail,
         };
         Ok((create, event))
     }
 }
 
-#[async_trait]
-impl InsertTicket for PgCreates {
-    async fn insert_ticket(
-        &self,
-        mut ticket: NewTicket,
-        actor: Actor,
-    ) -> Result<Inserted, RepositoryError> {
-        let (create, mut event) = PgCreate::new(&mut ticket, actor)?;
-        let (id, row_id) = self.submit(create).await?;
-        let ticket = ticket.with_id(ticket_id(id)?);
-        event.ticket_id = ticket.id();
-        Ok((ticket, event, row_id))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_payload_is_split_right_around_the_ticket_id() {
-        let (head, tail) = split_payload(
-            r#"{"userId":7,"role":"customer","ticketId":9223372036854775807,"ticketNumber":"X"}"#,
-            PLACEHOLDER_ID,
-        )
-        .unwrap();
-        assert_eq!(
-            format!("{head}42{tail}"),
-            r#"{"userId":7,"role":"customer","ticketId":42,"ticketNumber":"X"}"#
-        );
-        assert!(split_payload(r#"{"ticketId":1}"#, PLACEHOLDER_ID).is_err());
-    }
+/// Stores `ticket` and its creation event caused by `actor` with the next
+/// batch of `creates`, atomically. A taken ticket number is
+/// [`RepositoryError::DuplicateTicketNumber`].
+pub(crate) async fn insert_ticket(
+    creates: &PgCreates,
+    mut ticket: NewTicket,
+    actor: Actor,
+) -> Result<Inserted, RepositoryError> {
+    let (create, mut event) = PgCreate::new(&mut ticket, actor)?;
+    let (id, row_id) = creates.submit(create).await?;
+    let ticket = ticket.with_id(stored_ticket_id(id)?);
+    event.ticket_id = ticket.id();
+    Ok((ticket, event, row_id))
 }
 
 /// On a real PostgreSQL: a batch with a taken ticket number.
@@ -448,7 +361,7 @@ mod postgres_tests {
             let found = Prepared::sql(
                 "SELECT count(*) AS n FROM support_tickets t JOIN ticket_events e \
                  ON e.ticket_id = t.id WHERE t.id = $1 AND t.ticket_number = $2 \
-                 AND e.ticket_number = $2 AND e.payload LIKE '%\"ticketId\":' || t.id || ',%'",
+                 AND e.ticket_number = $2",
                 |q| q.bind::<BigInt, _>(ticket).bind::<Text, _>(number),
             )
             .get_result::<Count>(&mut *conn)

@@ -1,7 +1,8 @@
 //! Isolated databases for tests of this crate and of crates that use it
 //! (feature `test-support`). Each value is one private database: a SQLite
 //! file in its own temp dir, or a PostgreSQL schema of its own. Both are
-//! removed when the value is dropped.
+//! removed when the value is dropped. For benchmark tools, also the SQL
+//! text of the service's PostgreSQL statements ([`statements`]).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -12,6 +13,8 @@
 //! db.run_migrations().await.unwrap();
 //! # }
 //! ```
+
+pub mod statements;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

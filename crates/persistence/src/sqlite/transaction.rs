@@ -2,7 +2,7 @@
 //!
 //! diesel-async offers `immediate_transaction` only on connections that run
 //! their statements on tokio's blocking pool; ours run them in place (see
-//! [`crate::executor`]), so this is the same method for them. Writers take
+//! [`crate::connections::RunInPlace`]), so this is the same method for them. Writers take
 //! the write lock up front: a deferred transaction that reads and then
 //! writes can fail with `SQLITE_BUSY` when another process wrote in
 //! between, which `busy_timeout` cannot fix.
@@ -13,7 +13,7 @@ use diesel::connection::AnsiTransactionManager;
 use diesel_async::TransactionManager;
 use diesel_async::sync_connection_wrapper::SyncTransactionManagerWrapper;
 
-use crate::database::SqliteConn;
+use crate::connections::SqliteConn;
 
 /// An async closure whose future type can be named, so that it can be
 /// required to be `Send` (the bound diesel-async's own transactions use).

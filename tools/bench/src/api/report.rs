@@ -372,7 +372,7 @@ impl Results {
         if !queries.is_empty() {
             out.push_str(
                 "\nThe `pgbench -f` rows run the statements the service sends \
-                 (`support_persistence::statements`), one request per transaction, on the \
+                 (`support_persistence::test_support::statements`), one request per transaction, on the \
                  service's own PostgreSQL database, right after seeding and before the GET \
                  phase. The reads are the service's batch statements with a batch of one, \
                  their values bound as parameters. The create runs its two writes (the ticket \

@@ -10,7 +10,7 @@
 //! have seen.
 //!
 //! Requests that arrive while a call is running wait for the next one, and
-//! that one call serves them all ([`crate::batch`]): under load, one round
+//! that one call serves them all ([`super::batch`]): under load, one round
 //! trip and one commit number many events, instead of every writer's commit
 //! waiting for the one before (which capped writes at one WAL flush each). A writer answers only
 //! once its event has a position, so what it hands back is where readers
@@ -37,10 +37,9 @@ use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 use tokio::task::JoinHandle;
 
-use crate::batch::{self, Batched, Batcher};
-use crate::database::PgPool;
+use super::batch::{self, Batched, Batcher};
+use crate::connections::PgPool;
 use crate::errors::{classify, unavailable};
-use crate::event_append::PositionEvents;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
 
@@ -58,7 +57,7 @@ pub(crate) struct Numbering {
     pool: PgPool,
 }
 
-/// Batches position requests ([`crate::batch`]). One per
+/// Batches position requests ([`super::batch`]). One per
 /// [`crate::Database`] handle; cheap to share.
 pub(crate) type Sequencer = Batcher<Numbering>;
 
@@ -77,6 +76,12 @@ pub(crate) fn sequencer(pool: PgPool, executor: Executor) -> Arc<Sequencer> {
 }
 
 impl Sequencer {
+    /// The position of the committed event with row id `row_id`, once
+    /// readers can see it there.
+    pub(crate) async fn position(self: &Arc<Self>, row_id: i64) -> Result<i64, RepositoryError> {
+        self.submit(row_id).await
+    }
+
     /// Numbers whatever committed events are still unpositioned (left by a
     /// writer that stopped between its commit and its numbering).
     pub(crate) async fn position_pending(self: &Arc<Self>) -> Result<(), RepositoryError> {
@@ -160,12 +165,5 @@ impl Batched for Numbering {
                 Err(e) => Err(e.clone()),
             })
             .collect()
-    }
-}
-
-#[async_trait]
-impl PositionEvents for Arc<Sequencer> {
-    async fn position(&self, row_id: i64) -> Result<i64, RepositoryError> {
-        self.submit(row_id).await
     }
 }

@@ -1,45 +1,24 @@
-//! [`PointsAwarder`] on both backends: a ledger row per ticket and action,
-//! inserted with `ON CONFLICT DO NOTHING` so repeats grant nothing.
-//!
-//! * SQLite: one insert per award, in the single writer's queue.
-//! * PostgreSQL: awards of concurrent creates go out together, one statement
-//!   and one commit per batch ([`crate::batch`]). Measured on the create
-//!   (64 connections, this repository's `api-bench`): a round trip and a
-//!   commit of its own per award cost a third of the create's rate.
+//! [`PointsAwarder`] on PostgreSQL: a ledger row per ticket and action,
+//! inserted with `ON CONFLICT DO NOTHING` so repeats grant nothing. The
+//! awards of concurrent creates go out together, one statement and one
+//! commit per batch ([`super::batch`]), instead of a round trip and a commit
+//! of their own each.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
-use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError, RepositoryError};
 
-use crate::batch::{self, AtomicWrites, Batched, Batcher};
-use crate::database::{PgPool, SqlitePool};
-use crate::errors::{Failure, classify, unavailable};
+use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
 use crate::rows::NewPointsRow;
-use crate::schema::points_ledger;
 
-/// The insert of `row`, which grants nothing if its ticket already earned
-/// its action: SQLite's award (PostgreSQL's is [`AWARD_BATCH`]).
-/// Diesel would not cache an `ON CONFLICT` insert; this one's text never
-/// varies (one row, fixed columns, `DO NOTHING`), so it is kept [`Prepared`].
-pub(crate) fn award_insert(row: &NewPointsRow) -> impl QueryFragment<Sqlite> + QueryId + Send + '_ {
-    Prepared::fixed(
-        diesel::insert_into(points_ledger::table)
-            .values(row)
-            .on_conflict((points_ledger::ticket_id, points_ledger::action))
-            .do_nothing(),
-    )
-}
-
-/// The award on PostgreSQL, for a batch: one row per element of
+/// The award, for a batch: one row per element of
 /// the arrays `$1` (users), `$2` (actions), `$3` (points), `$4` (tickets)
 /// and `$5` (times), in one statement whose text does not depend on how many
 /// there are, so it stays prepared.
@@ -48,53 +27,22 @@ INSERT INTO points_ledger (user_id, action, points, ticket_id, created_at) \
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[], $5::timestamp[]) \
 ON CONFLICT (ticket_id, action) DO NOTHING";
 
-/// The SQLite points ledger.
-pub(crate) struct SqlitePointsLedger {
-    pool: SqlitePool,
-    executor: Executor,
-}
-
-impl SqlitePointsLedger {
-    /// A ledger whose inserts run where `executor` says.
-    pub(crate) fn new(pool: SqlitePool, executor: Executor) -> Self {
-        Self { pool, executor }
-    }
-}
-
-#[async_trait]
-impl PointsAwarder for SqlitePointsLedger {
-    async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
-        let row = NewPointsRow::from_domain(&award, Utc::now());
-        let pool = self.pool.clone();
-        self.executor
-            .run_write(async move {
-                let mut conn = pool.get().await.map_err(unavailable)?;
-                award_insert(&row)
-                    .execute(&mut *conn)
-                    .await
-                    .map(drop)
-                    .map_err(classify)
-            })
-            .await
-            .map_err(unavailable)
-            .and_then(|r| r)
-            .map_err(|e| PointsError(e.to_string()))
-    }
-}
-
 /// Sends PostgreSQL awards: concurrent creates share one statement and one
-/// commit ([`crate::batch`]) instead of a round trip each.
+/// commit ([`super::batch`]) instead of a round trip each.
 pub(crate) struct Awarding {
     pool: PgPool,
 }
 
-/// The PostgreSQL ledger: awards go out in batches. Each one batches only
-/// its own callers, so a handle makes one ([`crate::Database::points`]).
-pub(crate) struct BatchedPointsLedger(Arc<Batcher<Awarding>>);
+/// The points ledger on PostgreSQL: awards go out in batches. Each one
+/// batches only its own callers, so a handle makes one
+/// ([`crate::Database::points`]).
+pub(crate) struct PgPointsLedger(Arc<Batcher<Awarding>>);
 
-/// A PostgreSQL ledger whose batches run on `executor`.
-pub(crate) fn batched_ledger(pool: PgPool, executor: Executor) -> BatchedPointsLedger {
-    BatchedPointsLedger(Batcher::new(Awarding { pool }, executor))
+impl PgPointsLedger {
+    /// A ledger whose batches run on `executor`.
+    pub(crate) fn new(pool: PgPool, executor: Executor) -> Self {
+        Self(Batcher::new(Awarding { pool }, executor))
+    }
 }
 
 #[async_trait]
@@ -156,9 +104,9 @@ impl Batched for Awarding {
 }
 
 #[async_trait]
-impl PointsAwarder for BatchedPointsLedger {
+impl PointsAwarder for PgPointsLedger {
     async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
-        let row = NewPointsRow::from_domain(&award, Utc::now());
+        let row = NewPointsRow::from_domain(&award);
         self.0
             .submit(row)
             .await

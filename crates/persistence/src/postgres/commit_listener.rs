@@ -1,6 +1,6 @@
 //! Cross-instance wake-ups on PostgreSQL: every numbering of events sends
 //! `pg_notify` on [`NOTIFY_CHANNEL`] with the newest position, in its
-//! transaction (delivered only on commit, see [`crate::sequencer`]); this
+//! transaction (delivered only on commit, see [`super::sequencer`]); this
 //! listener turns those into calls of a callback with that position, so an
 //! instance learns about changes committed by another one.
 //!

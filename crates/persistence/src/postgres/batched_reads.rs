@@ -1,20 +1,19 @@
 //! The API's two most frequent reads on PostgreSQL, sent together for
-//! concurrent requests ([`crate::batch`]): a ticket with its history (`GET
+//! concurrent requests ([`super::batch`]): a ticket with its history (`GET
 //! /tickets/{id}`) and a page of one customer's tickets (`GET /tickets`).
 //!
 //! Each read is a primary-key or index lookup that costs PostgreSQL far less
 //! than the round trip around it: the protocol messages, a wake-up of the
 //! server process and of the connection's driver, a context switch each way.
-//! Under load those were most of the cost of a read (a profile of the GET
-//! had half of its samples in the kernel, most of them right after a query
-//! was sent). Here the requests that arrive while one batch is out go in the
+//! Under load those were most of the cost of a read (docs/benchmarks.md).
+//! Here the requests that arrive while one batch is out go in the
 //! next one, one statement for all of them; an idle service still sends a
 //! lone request at once.
 //!
 //! Each request keeps its own lookup: the statements join the requests (one
 //! row each of `unnest(...) WITH ORDINALITY`) to the tables, so ownership is
 //! part of the query, exactly as in the single-request queries of
-//! [`crate::ticket_repository`], and two requests for the same ticket are
+//! [`crate::ticket_queries`], and two requests for the same ticket are
 //! looked up twice. The statements' texts do not depend on the batch size,
 //! so they stay prepared ([`Prepared`]).
 
@@ -27,12 +26,12 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use crate::batch::{self, Batched, Batcher};
-use crate::database::PgPool;
+use super::batch::{self, Batched, Batcher};
+use crate::connections::PgPool;
 use crate::errors::classify;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{EventRow, TicketRow};
+use crate::rows::{EventRow, HistoryRows, TicketRow};
 
 /// The columns of [`TicketRow`], for statements written as text.
 macro_rules! ticket_columns {
@@ -179,9 +178,6 @@ pub(crate) struct HistoryRequest {
     /// Its owner, when only the owner may see it.
     pub owner: Option<i64>,
 }
-
-/// A ticket's row and its events' rows, oldest first.
-pub(crate) type HistoryRows = (TicketRow, Vec<EventRow>);
 
 /// Sends history reads ([`HISTORIES`]).
 pub(crate) struct Histories {
@@ -370,6 +366,7 @@ impl PgReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::{NewTicketRow, TicketStateRow};
 
     /// A stored-looking ticket row with id `id`.
     fn ticket_row(id: i64) -> TicketRow {
@@ -378,22 +375,26 @@ mod tests {
             .naive_utc();
         TicketRow {
             id,
-            ticket_number: format!("TKT-{id:06}-ABCDEF"),
-            customer_id: 7,
-            booking_id: None,
-            order_id: None,
-            issue_type: "other".to_owned(),
-            description: "a ticket row for a test".to_owned(),
-            status: "open".to_owned(),
-            priority: "low".to_owned(),
-            assigned_staff_id: None,
-            escalation_reason: None,
-            created_at: at,
-            updated_at: at,
-            escalated_at: None,
-            resolved_at: None,
-            closed_at: None,
-            version: 1,
+            created: NewTicketRow {
+                ticket_number: format!("TKT-{id:06}-ABCDEF"),
+                customer_id: 7,
+                booking_id: None,
+                order_id: None,
+                issue_type: "other".into(),
+                description: "a ticket row for a test".to_owned(),
+                created_at: at,
+            },
+            state: TicketStateRow {
+                status: "open".into(),
+                priority: "low".into(),
+                assigned_staff_id: None,
+                escalation_reason: None,
+                updated_at: at,
+                escalated_at: None,
+                resolved_at: None,
+                closed_at: None,
+                version: 1,
+            },
         }
     }
 
@@ -578,7 +579,7 @@ mod postgres_tests {
                         let positions = events.iter().map(|e| e.position.unwrap());
                         assert!(positions.clone().is_sorted(), "history in log order");
                         let kinds = events.iter().map(|e| e.event.as_str()).collect();
-                        (ticket.id, ticket.customer_id, kinds)
+                        (ticket.id, ticket.created.customer_id, kinds)
                     })
                 })
                 .collect();

@@ -4,10 +4,10 @@
 //! Under load, one statement (and for writes one commit) then serves many
 //! callers instead of one each; when idle, a request is sent at once. Used
 //! on PostgreSQL, where a round trip and a commit cost more than the rows
-//! they carry, for creates ([`crate::ticket_insert`]), ticket changes
-//! ([`crate::ticket_update`]), event numbering
-//! ([`crate::sequencer`]), points awards ([`crate::points_ledger`]) and the
-//! most frequent reads ([`crate::batched_reads`]).
+//! they carry, for creates ([`super::ticket_insert`]), ticket changes
+//! ([`super::ticket_update`]), event numbering ([`super::sequencer`]),
+//! points awards ([`super::points_ledger`]) and the most frequent reads
+//! ([`super::batched_reads`]).
 //!
 //! One batch of a batcher is out at a time: a handle's batches of one kind
 //! use one of its connections at a time, which keeps a small PostgreSQL
@@ -18,17 +18,59 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool::managed::Object;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 use support_domain::RepositoryError;
 use tokio::sync::oneshot;
 
-use crate::database::PgPool;
-use crate::errors::{Failure, unavailable};
+use crate::connections::PgPool;
+use crate::errors::{classify, unavailable};
 use crate::executor::Executor;
 
 /// Longest a batch's statement may run: a connection that stopped answering
 /// must not hold up the requests queued behind its batch for longer.
 pub(crate) const STATEMENT_LIMIT: Duration = Duration::from_secs(8);
+
+/// Why a PostgreSQL statement sent for a batch failed, which decides what
+/// is sent again ([`AtomicWrites::alone_if_refused`]).
+pub(crate) enum Failure {
+    /// A row breaks a constraint (an SQLSTATE of class 23: a taken unique
+    /// value, a failed check, a missing reference). The statement did
+    /// nothing, so a batch can be sent again row by row: the bad row then
+    /// fails alone.
+    Refused(RepositoryError),
+    /// Anything else: no connection, a lost one, a statement past its time
+    /// limit, or a server error that is about no row in particular (a
+    /// shutdown, a failover, a cancel). Whether a write happened may be
+    /// unknown (a server can report an error after its commit), so a batch
+    /// fails whole and is never split into rows that could be stored twice.
+    Failed(RepositoryError),
+}
+
+impl Failure {
+    /// Classifies a statement's error.
+    pub(crate) fn from_diesel(err: DieselError) -> Self {
+        match err {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::NotNullViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::RestrictViolation
+                | DatabaseErrorKind::ExclusionViolation,
+                _,
+            ) => Self::Refused(classify(err)),
+            other => Self::Failed(classify(other)),
+        }
+    }
+
+    /// The error to report.
+    pub(crate) fn into_error(self) -> RepositoryError {
+        match self {
+            Self::Refused(e) | Self::Failed(e) => e,
+        }
+    }
+}
 
 /// Writes sent as one atomic statement for any number of rows.
 #[async_trait]
@@ -264,6 +306,70 @@ impl<B: Batched> Drop for Drain<B> {
             // Dropping the senders answers the waiters with an error.
             queue.waiting.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    struct Info;
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            "message"
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn failure(kind: DatabaseErrorKind) -> Failure {
+        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(Info)))
+    }
+
+    #[test]
+    fn only_a_row_breaking_a_constraint_splits_a_batch() {
+        for kind in [
+            DatabaseErrorKind::UniqueViolation,
+            DatabaseErrorKind::ForeignKeyViolation,
+            DatabaseErrorKind::NotNullViolation,
+            DatabaseErrorKind::CheckViolation,
+        ] {
+            assert!(matches!(failure(kind), Failure::Refused(_)), "{kind:?}");
+        }
+        // A shutdown or a failover (SQLSTATE 57P01, 25006: `Unknown` to
+        // diesel) may come after a commit; a lost connection tells nothing.
+        for kind in [
+            DatabaseErrorKind::Unknown,
+            DatabaseErrorKind::ReadOnlyTransaction,
+            DatabaseErrorKind::SerializationFailure,
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            assert!(matches!(failure(kind), Failure::Failed(_)), "{kind:?}");
+        }
+        assert!(matches!(
+            Failure::from_diesel(DieselError::NotFound),
+            Failure::Failed(_)
+        ));
     }
 }
 

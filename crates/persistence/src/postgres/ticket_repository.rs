@@ -1,0 +1,213 @@
+//! [`TicketRepository`] on PostgreSQL.
+//!
+//! What a create and a change write, and the two most frequent reads (a
+//! ticket with its history, a customer's page), go out in batches shared by
+//! concurrent callers ([`super::ticket_insert`], [`super::ticket_update`],
+//! [`super::batched_reads`]); the rarer reads are the queries both backends
+//! share ([`crate::ticket_queries`]). Every write stores the ticket change
+//! and its event in one statement, then waits for the event's log position
+//! ([`super::sequencer`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use support_domain::ports::TicketRepository;
+use support_domain::{
+    Actor, CustomerId, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent,
+    TicketId,
+};
+
+use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
+use super::sequencer::Sequencer;
+use super::ticket_insert::{PgCreates, insert_ticket, pg_creates};
+use super::ticket_update::{PgUpdates, pg_updates, update_ticket};
+use crate::connections::PgPool;
+use crate::errors::{classify, unavailable};
+use crate::event_append::prepare;
+use crate::executor::Executor;
+use crate::rows::{Expected, TicketRow, TicketStateRow, stored, tracked};
+use crate::ticket_queries::{own_ticket, page, page_in_status, ticket};
+
+/// The ticket store on one PostgreSQL pool. Its batchers batch only this
+/// store's callers: a handle makes one ([`crate::Database::tickets`]).
+pub(crate) struct PgTicketRepository {
+    pool: PgPool,
+    executor: Executor,
+    sequencer: Arc<Sequencer>,
+    /// `GET /tickets/{id}` and `GET /tickets` of a customer.
+    reads: PgReads,
+    /// `POST /tickets`.
+    creates: PgCreates,
+    /// Every change of a ticket (escalate, staff updates).
+    updates: PgUpdates,
+}
+
+impl PgTicketRepository {
+    /// A store on `pool` whose queries and batches run where `executor`
+    /// says, and whose events `sequencer` numbers.
+    pub(crate) fn new(pool: PgPool, executor: Executor, sequencer: Arc<Sequencer>) -> Self {
+        Self {
+            reads: PgReads::new(pool.clone(), executor.clone()),
+            creates: pg_creates(pool.clone(), executor.clone()),
+            updates: pg_updates(pool.clone(), executor.clone()),
+            pool,
+            executor,
+            sequencer,
+        }
+    }
+
+    /// One ticket by id, scoped to its owner when `owner` is given
+    /// (ownership is part of the query, never checked afterwards).
+    async fn one(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<Option<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let row = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                match owner {
+                    Some(owner) => {
+                        own_ticket(id.get(), owner.get())
+                            .first::<TicketRow>(&mut *conn)
+                            .await
+                    }
+                    None => ticket(id.get()).first::<TicketRow>(&mut *conn).await,
+                }
+                .optional()
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        row.map(Ticket::try_from).transpose()
+    }
+}
+
+#[async_trait]
+impl TicketRepository for PgTicketRepository {
+    async fn insert(
+        &self,
+        ticket: NewTicket,
+        actor: Actor,
+    ) -> Result<(Ticket, StoredEvent), RepositoryError> {
+        let creates = Arc::clone(&self.creates);
+        let sequencer = Arc::clone(&self.sequencer);
+        self.executor
+            .run(async move {
+                let (ticket, event, row_id) = insert_ticket(&creates, ticket, actor).await?;
+                let position = sequencer.position(row_id).await?;
+                Ok((ticket, stored(position, event)?))
+            })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn find_for_customer(
+        &self,
+        id: TicketId,
+        customer: CustomerId,
+    ) -> Result<Option<Ticket>, RepositoryError> {
+        self.one(id, Some(customer)).await
+    }
+
+    async fn find_with_history(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
+        let request = HistoryRequest {
+            id: id.get(),
+            owner: owner.map(CustomerId::get),
+        };
+        tracked(self.reads.histories.submit(request).await?)
+    }
+
+    async fn list_for_customer(
+        &self,
+        customer: CustomerId,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let rows = self
+            .reads
+            .pages
+            .submit(PageRequest {
+                owner: customer.get(),
+                status: status.map(Status::as_str),
+                before: before.map_or(i64::MAX, TicketId::get),
+                limit: i64::from(limit),
+            })
+            .await?;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    /// Staff pages are rarer: one statement each.
+    async fn list_all(
+        &self,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let before = before.map_or(i64::MAX, TicketId::get);
+                let limit = i64::from(limit);
+                match status.map(Status::as_str) {
+                    Some(status) => {
+                        page_in_status(status, before, limit)
+                            .load::<TicketRow>(&mut *conn)
+                            .await
+                    }
+                    None => page(before, limit).load::<TicketRow>(&mut *conn).await,
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn update(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        event: TicketEvent,
+    ) -> Result<StoredEvent, RepositoryError> {
+        let expected = Expected::of(ticket, expected_version);
+        let changes = TicketStateRow::from_domain(ticket.state());
+        let (event, event_row) = prepare(event)?;
+        let updates = Arc::clone(&self.updates);
+        let sequencer = Arc::clone(&self.sequencer);
+        self.executor
+            .run(async move {
+                let row_id = update_ticket(&updates, expected, changes, event_row).await?;
+                let position = sequencer.position(row_id).await?;
+                stored(position, event)
+            })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let pool = self.pool.clone();
+        self.executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                diesel::sql_query("SELECT 1")
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)?
+    }
+}

@@ -1,0 +1,303 @@
+//! [`TicketRepository`] on SQLite.
+//!
+//! SQLite is embedded: a read costs no round trip, so each runs on its own
+//! ([`crate::ticket_queries`]). Every write stores the ticket change and its
+//! event in one `BEGIN IMMEDIATE` transaction, so no change exists without
+//! its event; the event's position is its row id, set in the same
+//! transaction ([`crate::event_append`]). `IMMEDIATE` takes the write lock
+//! up front: a deferred transaction that reads and then writes can fail
+//! with `SQLITE_BUSY`, which `busy_timeout` cannot fix.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use support_domain::ports::TicketRepository;
+use support_domain::{
+    Actor, CustomerId, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent,
+    TicketId,
+};
+
+use super::read;
+use super::transaction::ImmediateTransaction;
+use super::write_gate::WriteGate;
+use crate::connections::{SqliteConn, SqlitePool};
+use crate::errors::{WriteError, classify, unavailable};
+use crate::event_append::{creation_event, prepare};
+use crate::executor::Executor;
+use crate::rows::{
+    EventRow, Expected, HistoryRows, NewEventRow, NewTicketRow, TicketRow, TicketStateRow, stored,
+    stored_ticket_id, to_micros, tracked,
+};
+use crate::schema::{support_tickets, ticket_events};
+use crate::ticket_queries::{
+    history, own_history, own_page, own_page_in_status, own_ticket, page, page_in_status, ticket,
+};
+
+/// The ticket store on one SQLite database.
+pub(crate) struct SqliteTicketRepository {
+    pool: SqlitePool,
+    executor: Executor,
+    gate: WriteGate,
+}
+
+impl SqliteTicketRepository {
+    /// A store whose queries run where `executor` says and whose writes
+    /// take turns at `gate`.
+    pub(crate) fn new(pool: SqlitePool, executor: Executor, gate: WriteGate) -> Self {
+        Self {
+            pool,
+            executor,
+            gate,
+        }
+    }
+
+    /// One ticket by id, scoped to its owner when `owner` is given
+    /// (ownership is part of the query, never checked afterwards).
+    async fn one(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<Option<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let row = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                match owner {
+                    Some(owner) => {
+                        read::first::<_, TicketRow>(&mut conn, own_ticket(id.get(), owner.get()))
+                            .await
+                    }
+                    None => read::first::<_, TicketRow>(&mut conn, ticket(id.get())).await,
+                }
+                .optional()
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// A keyset page, newest first, of one owner's or everyone's tickets.
+    async fn page(
+        &self,
+        owner: Option<CustomerId>,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let before = before.map_or(i64::MAX, TicketId::get);
+                let limit = i64::from(limit);
+                let conn = &mut conn;
+                match (owner.map(CustomerId::get), status.map(Status::as_str)) {
+                    (Some(owner), Some(status)) => {
+                        read::load(conn, own_page_in_status(owner, status, before, limit)).await
+                    }
+                    (Some(owner), None) => read::load(conn, own_page(owner, before, limit)).await,
+                    (None, Some(status)) => {
+                        read::load(conn, page_in_status(status, before, limit)).await
+                    }
+                    (None, None) => read::load(conn, page(before, limit)).await,
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    /// The rows of ticket `id` (if `owner` owns it, when given) and its
+    /// history.
+    async fn history(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<Option<HistoryRows>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<(TicketRow, Option<EventRow>)> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                match owner {
+                    Some(owner) => read::load(&mut conn, own_history(id, owner)).await,
+                    None => read::load(&mut conn, history(id)).await,
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        let mut rows = rows.into_iter();
+        Ok(rows.next().map(|(ticket, first)| {
+            let events = first
+                .into_iter()
+                .chain(rows.filter_map(|(_, event)| event))
+                .collect();
+            (ticket, events)
+        }))
+    }
+}
+
+/// Inserts `row` with `position = id` and returns that id. Must run inside
+/// the transaction of the change the event records, so both commit or
+/// neither does.
+async fn append_event(conn: &mut SqliteConn, row: &NewEventRow) -> QueryResult<i64> {
+    let id = diesel::insert_into(ticket_events::table)
+        .values(row)
+        .returning(ticket_events::id)
+        .get_result::<i64>(&mut *conn)
+        .await?;
+    diesel::update(ticket_events::table.find(id))
+        .set(ticket_events::position.eq(id))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Stores `ticket` and its creation event by `actor`, in one transaction:
+/// the stored ticket, its event and the event's position.
+async fn insert_with_event(
+    pool: SqlitePool,
+    mut ticket: NewTicket,
+    actor: Actor,
+) -> Result<(Ticket, TicketEvent, i64), RepositoryError> {
+    ticket.created_at = to_micros(ticket.created_at);
+    let created = NewTicketRow::from_domain(&ticket);
+    let state = TicketStateRow::from_domain(&ticket.initial_state());
+    let mut conn = pool.get().await.map_err(unavailable)?;
+    conn.immediate_transaction::<_, WriteError, _>(async |c| {
+        let id = diesel::insert_into(support_tickets::table)
+            .values((&created, &state))
+            .returning(support_tickets::id)
+            .get_result::<i64>(c)
+            .await?;
+        let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
+        let (event, event_row) = creation_event(&ticket, actor)?;
+        let position = append_event(c, &event_row).await?;
+        Ok((ticket, event, position))
+    })
+    .await
+    .map_err(RepositoryError::from)
+}
+
+/// Writes `changes` to the ticket `expected` names and appends `event`, in
+/// one transaction, and returns the event's position. When the stored
+/// ticket is at another version (or is not there), nothing is written:
+/// [`RepositoryError::Conflict`].
+async fn update_with_event(
+    pool: SqlitePool,
+    expected: Expected,
+    changes: TicketStateRow,
+    event: NewEventRow,
+) -> Result<i64, RepositoryError> {
+    let mut conn = pool.get().await.map_err(unavailable)?;
+    conn.immediate_transaction::<_, WriteError, _>(async |c| {
+        let updated = diesel::update(
+            support_tickets::table
+                .filter(support_tickets::id.eq(expected.id))
+                .filter(support_tickets::customer_id.eq(expected.customer))
+                .filter(support_tickets::version.eq(expected.version)),
+        )
+        .set(&changes)
+        .execute(c)
+        .await?;
+        if updated == 0 {
+            // Rolls back; the event is never written.
+            return Err(WriteError::Conflict);
+        }
+        Ok(append_event(c, &event).await?)
+    })
+    .await
+    .map_err(RepositoryError::from)
+}
+
+#[async_trait]
+impl TicketRepository for SqliteTicketRepository {
+    async fn insert(
+        &self,
+        ticket: NewTicket,
+        actor: Actor,
+    ) -> Result<(Ticket, StoredEvent), RepositoryError> {
+        let pool = self.pool.clone();
+        self.gate
+            .run(&self.executor, async move {
+                let (ticket, event, position) = insert_with_event(pool, ticket, actor).await?;
+                Ok((ticket, stored(position, event)?))
+            })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn find_for_customer(
+        &self,
+        id: TicketId,
+        customer: CustomerId,
+    ) -> Result<Option<Ticket>, RepositoryError> {
+        self.one(id, Some(customer)).await
+    }
+
+    async fn find_with_history(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError> {
+        tracked(self.history(id.get(), owner.map(CustomerId::get)).await?)
+    }
+
+    async fn list_for_customer(
+        &self,
+        customer: CustomerId,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        self.page(Some(customer), status, before, limit).await
+    }
+
+    async fn list_all(
+        &self,
+        status: Option<Status>,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        self.page(None, status, before, limit).await
+    }
+
+    async fn update(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        event: TicketEvent,
+    ) -> Result<StoredEvent, RepositoryError> {
+        let expected = Expected::of(ticket, expected_version);
+        let changes = TicketStateRow::from_domain(ticket.state());
+        let (event, event_row) = prepare(event)?;
+        let pool = self.pool.clone();
+        self.gate
+            .run(&self.executor, async move {
+                let position = update_with_event(pool, expected, changes, event_row).await?;
+                stored(position, event)
+            })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let pool = self.pool.clone();
+        self.executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                diesel::sql_query("SELECT 1")
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)?
+    }
+}
