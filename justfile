@@ -25,11 +25,12 @@ token sub role:
 ci:
     bash .ci/run
 
-# WebSocket fan-out benchmark (1k/5k/10k idle dashboards); writes docs/benchmarks.md.
+# WebSocket fan-out benchmark (1k/5k/10k idle dashboards, then 1k/5k/15k customer sockets under 500 creates/s); writes docs/benchmarks.md.
 bench-ws *ARGS:
     #!/usr/bin/env bash
     # p50/p99 commit-to-delivery latency and server RSS per connection; see
-    # docs/benchmarks.md. Extra arguments go to ws-bench: `just bench-ws --events 50`.
+    # docs/benchmarks.md. Extra arguments go to ws-bench: `just bench-ws --events 50`,
+    # `just bench-ws --connections 0 --customers 15000` (customer mode only).
     set -euo pipefail
     # Two builds, not one: built together, cargo would unify features and give
     # the server awc's actix-http/http2, i.e. not the binary that is deployed.

@@ -117,7 +117,7 @@ pub fn json_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         let error = match status.as_u16() {
             404 => ApiError::route_not_found(),
             405 => ApiError::method_not_allowed(),
-            413 => ApiError::payload_too_large(crate::body::MAX_BODY_BYTES),
+            413 => ApiError::payload_too_large(crate::dto::MAX_BODY_LIMIT),
             s if s >= 500 => ApiError::unavailable(),
             _ => ApiError::new(
                 status,

@@ -12,7 +12,20 @@ use support_domain::{
     TicketPage, TrackedTicket,
 };
 
+use crate::body::body_limit;
 use crate::events_view::EventView;
+
+/// Largest valid body of `POST /tickets`: the description is its one long
+/// text (the issue type is a short keyword, covered by the overhead).
+pub const CREATE_BODY_LIMIT: usize = body_limit(Description::MAX_CHARS);
+/// Largest valid body of `POST /tickets/{id}/escalate`.
+pub const ESCALATE_BODY_LIMIT: usize = body_limit(EscalationReason::MAX_CHARS);
+/// The largest of the endpoints' limits.
+pub const MAX_BODY_LIMIT: usize = if CREATE_BODY_LIMIT > ESCALATE_BODY_LIMIT {
+    CREATE_BODY_LIMIT
+} else {
+    ESCALATE_BODY_LIMIT
+};
 
 /// Checks that `body` has only `allowed` keys.
 fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], errors: &mut Vec<FieldError>) {

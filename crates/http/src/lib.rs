@@ -16,6 +16,7 @@ pub mod routes;
 
 pub use app::{ApiState, configure, json_error_handlers};
 pub use auth::{AuthError, JwtKeys, JwtSettings, KeyError, Permission, Principal, TokenSigner};
+pub use body::BodyTimeout;
 /// Shared with the WebSocket adapter (`support-web`), re-exported under
 /// their old paths.
 pub use support_web::{ApiError, EventView, Metrics, envelope, error, events_view, metrics};

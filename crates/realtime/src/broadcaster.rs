@@ -1,4 +1,4 @@
-//! Fan-out of ticket events to every open socket.
+//! Fan-out of ticket events to the sockets that may see them.
 //!
 //! Committed events are not published by the request that made them: two
 //! requests can finish in the other order than they committed. Instead a
@@ -11,7 +11,8 @@
 //! already published that far (under load, one read covers many commits).
 //!
 //! Live-only events (a customer looking at a ticket) are never logged; they
-//! are published at once.
+//! are published at once. Who receives a published frame is [`Recipients`]'
+//! business: the staff sockets and the owner's own, nobody else.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 use support_web::Metrics;
 
 use crate::frame::Frame;
+use crate::recipients::{Recipients, Subscription};
 
 /// Frames buffered per subscriber before a slow one is told to resync.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -39,7 +41,7 @@ const TAIL_PAGE: u32 = 500;
 /// Cheap to clone: every clone feeds the same subscribers.
 #[derive(Clone)]
 pub struct Broadcaster {
-    sender: broadcast::Sender<Arc<Frame>>,
+    recipients: Arc<Recipients>,
     shutdown: Arc<watch::Sender<bool>>,
     wake: Arc<Wakes>,
     metrics: Metrics,
@@ -66,7 +68,7 @@ impl Wakes {
 impl std::fmt::Debug for Broadcaster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Broadcaster")
-            .field("subscribers", &self.sender.receiver_count())
+            .field("subscribers", &self.recipients.count())
             .finish_non_exhaustive()
     }
 }
@@ -74,10 +76,9 @@ impl std::fmt::Debug for Broadcaster {
 impl Broadcaster {
     /// A broadcaster buffering up to `capacity` frames per subscriber.
     pub fn new(capacity: usize) -> Self {
-        let (sender, _) = broadcast::channel(capacity.clamp(1, MAX_CAPACITY));
         let (shutdown, _) = watch::channel(false);
         Self {
-            sender,
+            recipients: Arc::new(Recipients::new(capacity.clamp(1, MAX_CAPACITY))),
             shutdown: Arc::new(shutdown),
             wake: Arc::new(Wakes::default()),
             metrics: Metrics::default(),
@@ -97,7 +98,7 @@ impl Broadcaster {
 
     /// Publishes a live-only event now. Never blocks, never fails.
     pub fn publish_live(&self, event: &TicketEvent) {
-        if self.sender.receiver_count() == 0 {
+        if !self.recipients.has_audience_for(event.customer_id) {
             return;
         }
         match Frame::live(event) {
@@ -107,8 +108,7 @@ impl Broadcaster {
     }
 
     fn publish(&self, frame: Frame) {
-        // An error only means nobody is listening right now.
-        let _ = self.sender.send(Arc::new(frame));
+        self.recipients.deliver(&Arc::new(frame));
     }
 
     /// Something was committed to the event log: the tailer should look.
@@ -179,14 +179,21 @@ impl Broadcaster {
         }
     }
 
-    /// A receiver of every frame published from now on.
+    /// A receiver of every frame published from now on (what a staff
+    /// socket gets; also a probe for tests and tools).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.sender.subscribe()
+        self.recipients.everything()
+    }
+
+    /// Subscribes a socket with `audience` to the frames it may see,
+    /// published from now on.
+    pub(crate) fn subscribe_as(&self, audience: EventAudience) -> Subscription {
+        Subscription::open(&self.recipients, audience)
     }
 
     /// How many sockets are subscribed.
     pub fn subscriber_count(&self) -> usize {
-        self.sender.receiver_count()
+        self.recipients.count()
     }
 
     /// Tells every open socket the server is going away: each closes with

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, ProtocolError, Session};
+use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
 use chrono::Utc;
 use serde_json::json;
 use support_domain::ports::EventLog;
 use support_domain::{LogPosition, StoredEvent};
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
@@ -23,6 +22,8 @@ use support_web::Metrics;
 use crate::auth::Viewer;
 use crate::broadcaster::Broadcaster;
 use crate::frame::{Frame, resync_required};
+use crate::frame_limit::is_oversized;
+use crate::recipients::Subscription;
 use crate::settings::WsSettings;
 
 /// Numbers connections in logs (tokens and user data never are).
@@ -64,7 +65,7 @@ const REPLAY_PAGE: u32 = 200;
 /// Where the live stream starts for a new connection.
 pub(crate) enum Start {
     /// No `since`: live from the handshake on (already subscribed).
-    Live(Receiver<Arc<Frame>>),
+    Live(Subscription),
     /// `since=N`: replay the log after N first.
     Resume(LogPosition),
 }
@@ -88,16 +89,17 @@ pub(crate) async fn run(
     let (mut events, mut last_sent) = match start {
         Start::Live(events) => (events, None),
         Start::Resume(since) => {
-            match resume(
+            // Boxed: the replay's state lives only while it runs, instead of
+            // making every idle connection's task as large as the replay.
+            let replayed = Box::pin(resume(
                 &mut session,
                 &broadcaster,
                 log.as_ref(),
                 &viewer,
                 since,
                 &settings,
-            )
-            .await
-            {
+            ));
+            match replayed.await {
                 Ok((events, last)) => (events, Some(last)),
                 Err(end) => return finish(session, end, &settings, id).await,
             }
@@ -132,7 +134,7 @@ pub(crate) async fn run(
                     // Clients have nothing to say: text, binary, pongs and
                     // continuations only prove the client is alive.
                     Some(Ok(_)) => {}
-                    Some(Err(ProtocolError::Overflow)) => {
+                    Some(Err(error)) if is_oversized(&error) => {
                         break close(CloseCode::Size, "frame too large");
                     }
                     Some(Err(error)) => {
@@ -203,10 +205,10 @@ async fn resume(
     viewer: &Viewer,
     since: LogPosition,
     settings: &WsSettings,
-) -> Result<(Receiver<Arc<Frame>>, LogPosition), End> {
+) -> Result<(Subscription, LogPosition), End> {
     let metrics = broadcaster.metrics();
     let position = replay(session, log, viewer, since, settings, metrics).await?;
-    let events = broadcaster.subscribe();
+    let events = broadcaster.subscribe_as(viewer.audience);
     let position = replay(session, log, viewer, position, settings, metrics).await?;
     Ok((events, position))
 }

@@ -1,9 +1,14 @@
 //! `GET /ws`: authenticate, upgrade, and hand the socket to its own task.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::Stream;
 use serde_json::json;
 use support_auth::JwtKeys;
 use support_domain::ports::EventLog;
@@ -12,6 +17,7 @@ use support_web::ApiError;
 use crate::auth::{self, SUBPROTOCOL};
 use crate::broadcaster::Broadcaster;
 use crate::connection::{self, Start};
+use crate::frame_limit::FrameLimit;
 use crate::settings::WsSettings;
 
 /// Where the socket is mounted.
@@ -60,6 +66,7 @@ async fn upgrade(
     state: web::Data<WsState>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = auth::authorize(&req, &state.keys)?;
+    let body = limit_frames(&req, body, state.settings.max_frame_size).await?;
     let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[SUBPROTOCOL])
         .map_err(|error| {
         ApiError::new(
@@ -73,7 +80,7 @@ async fn upgrade(
     // event published after its handshake completes. With `since`, the
     // connection replays the log first and subscribes itself.
     let start = match viewer.since {
-        None => Start::Live(state.broadcaster.subscribe()),
+        None => Start::Live(state.broadcaster.subscribe_as(viewer.audience)),
         Some(since) => Start::Resume(since),
     };
     actix_web::rt::spawn(connection::run(
@@ -86,6 +93,22 @@ async fn upgrade(
         state.settings.clone(),
     ));
     Ok(response)
+}
+
+/// The socket's incoming bytes, refused from the first frame header that
+/// declares more than `limit` (see [`FrameLimit`]).
+async fn limit_frames(
+    req: &HttpRequest,
+    body: web::Payload,
+    limit: usize,
+) -> Result<web::Payload, ApiError> {
+    let limited = FrameLimit::new(body.into_inner(), limit);
+    let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(limited);
+    let mut payload = Payload::from(boxed);
+    // The only public way to a `web::Payload`; it takes the payload as is.
+    web::Payload::from_request(req, &mut payload)
+        .await
+        .map_err(|_| ApiError::unavailable())
 }
 
 async fn method_not_allowed() -> HttpResponse {

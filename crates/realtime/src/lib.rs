@@ -23,6 +23,8 @@ mod broadcaster;
 mod connection;
 mod endpoint;
 mod frame;
+mod frame_limit;
+mod recipients;
 mod settings;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

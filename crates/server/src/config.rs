@@ -37,7 +37,29 @@ pub struct Config {
     /// of its own, an equal share of this; the background tasks have one of
     /// this size, which they rarely fill.
     pub pool_size: Option<usize>,
+    /// `HTTP_BODY_TIMEOUT_SECS`: how long a request body may take to arrive
+    /// once its headers are in, default 10 s; past it, 408 and the
+    /// connection is closed.
+    pub body_timeout: Duration,
+    /// `HTTP_KEEP_ALIVE_SECS`: how long an idle keep-alive connection is
+    /// kept open between requests, default 5 s.
+    pub keep_alive: Duration,
+    /// `HTTP_SEND_BUFFER_BYTES`: the kernel send buffer of each accepted
+    /// connection, default 64 KiB; `None` (`0`) leaves it to the kernel's
+    /// autotuning, which lets a client that stops reading queue megabytes.
+    pub send_buffer: Option<usize>,
 }
+
+/// Default time a request body may take to arrive.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default idle time of a keep-alive connection (actix-web's default).
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Default kernel send buffer per connection.
+pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
+/// Longest body or keep-alive timeout accepted: five minutes.
+const MAX_TIMEOUT_SECS: u64 = 300;
+/// Send buffers accepted: from one page to the kernel's usual ceiling.
+const SEND_BUFFER_RANGE: std::ops::RangeInclusive<usize> = 4096..=(16 << 20);
 
 /// Default retention of the event log: a week.
 pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -68,6 +90,9 @@ impl Default for Config {
             workers: None,
             event_retention: DEFAULT_EVENT_RETENTION,
             pool_size: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            send_buffer: Some(DEFAULT_SEND_BUFFER),
         }
     }
 }
@@ -144,8 +169,44 @@ impl Config {
                 })?;
             config.event_retention = Duration::from_secs(hours * 3600);
         }
+        if let Some(secs) = get("HTTP_BODY_TIMEOUT_SECS") {
+            config.body_timeout = timeout_secs("HTTP_BODY_TIMEOUT_SECS", &secs)?;
+        }
+        if let Some(secs) = get("HTTP_KEEP_ALIVE_SECS") {
+            config.keep_alive = timeout_secs("HTTP_KEEP_ALIVE_SECS", &secs)?;
+        }
+        if let Some(bytes) = get("HTTP_SEND_BUFFER_BYTES") {
+            config.send_buffer = match bytes.trim().parse::<usize>() {
+                Ok(0) => None,
+                Ok(n) if SEND_BUFFER_RANGE.contains(&n) => Some(n),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "HTTP_SEND_BUFFER_BYTES",
+                        problem: format!(
+                            "must be 0 (the kernel decides) or a whole number of bytes from {} to {}",
+                            SEND_BUFFER_RANGE.start(),
+                            SEND_BUFFER_RANGE.end()
+                        ),
+                    });
+                }
+            };
+        }
         Ok(config)
     }
+}
+
+/// A whole number of seconds from 1 to [`MAX_TIMEOUT_SECS`].
+fn timeout_secs(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| (1..=MAX_TIMEOUT_SECS).contains(secs))
+        .map(Duration::from_secs)
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            problem: format!("must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}"),
+        })
 }
 
 #[cfg(test)]
@@ -168,6 +229,9 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://support.db");
         assert_eq!(c.jwt, JwtSource::DevRandom);
         assert_eq!(c.event_retention, DEFAULT_EVENT_RETENTION);
+        assert_eq!(c.body_timeout, Duration::from_secs(10));
+        assert_eq!(c.keep_alive, Duration::from_secs(5));
+        assert_eq!(c.send_buffer, Some(64 * 1024));
     }
 
     #[test]
@@ -181,6 +245,9 @@ mod tests {
             ("HTTP_WORKERS", "3"),
             ("EVENT_RETENTION_HOURS", "24"),
             ("DATABASE_POOL_SIZE", "6"),
+            ("HTTP_BODY_TIMEOUT_SECS", "3"),
+            ("HTTP_KEEP_ALIVE_SECS", "30"),
+            ("HTTP_SEND_BUFFER_BYTES", "8192"),
         ])
         .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
@@ -191,6 +258,15 @@ mod tests {
         assert_eq!(c.workers, Some(3));
         assert_eq!(c.event_retention, Duration::from_secs(24 * 3600));
         assert_eq!(c.pool_size, Some(6));
+        assert_eq!(c.body_timeout, Duration::from_secs(3));
+        assert_eq!(c.keep_alive, Duration::from_secs(30));
+        assert_eq!(c.send_buffer, Some(8192));
+        assert_eq!(
+            from(&[("HTTP_SEND_BUFFER_BYTES", "0")])
+                .unwrap()
+                .send_buffer,
+            None
+        );
     }
 
     #[test]
@@ -201,5 +277,9 @@ mod tests {
         assert!(from(&[("DATABASE_POOL_SIZE", "0")]).is_err());
         assert!(from(&[("EVENT_RETENTION_HOURS", "99999999")]).is_err());
         assert!(from(&[("JWT_SECRET", "a"), ("JWT_PUBLIC_KEY_FILE", "/k.pem")]).is_err());
+        assert!(from(&[("HTTP_BODY_TIMEOUT_SECS", "0")]).is_err());
+        assert!(from(&[("HTTP_BODY_TIMEOUT_SECS", "301")]).is_err());
+        assert!(from(&[("HTTP_KEEP_ALIVE_SECS", "soon")]).is_err());
+        assert!(from(&[("HTTP_SEND_BUFFER_BYTES", "100")]).is_err());
     }
 }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 mod dev_mode;
+pub mod open_files;
 mod startup;
 mod system;
 

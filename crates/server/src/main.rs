@@ -48,6 +48,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: &Config) -> Result<(), String> {
+    support_server::open_files::raise_limit();
     let server = support_server::start(config)
         .await
         .map_err(|e| e.to_string())?;

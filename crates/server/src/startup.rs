@@ -10,7 +10,9 @@ use actix_web::{App, HttpServer, web};
 use support_domain::{SupportPorts, SupportService};
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
-use support_http::{ApiState, JwtKeys, JwtSettings, KeyError, Metrics, json_error_handlers};
+use support_http::{
+    ApiState, BodyTimeout, JwtKeys, JwtSettings, KeyError, Metrics, json_error_handlers,
+};
 use support_persistence::{Database, DatabaseError, PoolSettings};
 use support_realtime::{Broadcaster, WsSettings};
 use tokio::task::JoinHandle;
@@ -193,6 +195,17 @@ fn support_service(db: &Database, broadcaster: &Broadcaster) -> SupportService {
     })
 }
 
+/// Caps the kernel's send buffer of an accepted connection. Left to its
+/// autotuning, the kernel queues megabytes for a client that stopped
+/// reading, and a WebSocket's send timeout only starts once that is full.
+fn bound_send_buffer(connection: &dyn std::any::Any, bytes: usize) {
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(bytes)
+    {
+        tracing::debug!(%error, "could not bound a connection's send buffer");
+    }
+}
+
 /// Connects to the database and applies pending migrations.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
     let db = Database::connect(&config.database_url, pool_settings(config)).await?;
@@ -247,6 +260,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
 
     let metrics = web::Data::new(metrics);
     let ws_settings = WsSettings::default();
+    let body_timeout = BodyTimeout(config.body_timeout);
+    let send_buffer = config.send_buffer;
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -264,6 +279,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             metrics: metrics.clone(),
         };
         App::new()
+            .app_data(body_timeout)
             .wrap(json_error_handlers())
             .wrap(from_fn(metrics_middleware))
             .wrap(from_fn(request_id_middleware))
@@ -278,6 +294,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })
     // Signals are ours (see `run_until_signal`): sockets must close before HTTP drains.
     .disable_signals()
+    .keep_alive(config.keep_alive)
+    .on_connect(move |connection, _| {
+        if let Some(bytes) = send_buffer {
+            bound_send_buffer(connection, bytes);
+        }
+    })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     .workers(workers);
     let server = server

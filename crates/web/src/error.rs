@@ -173,6 +173,20 @@ impl ApiError {
         )
     }
 
+    /// 408: the request body did not arrive within `allowed`; the connection
+    /// is closed with the answer.
+    pub fn request_timeout(allowed: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "Request body not received within {} seconds",
+                allowed.as_secs()
+            ),
+            json!({ "timeoutSecs": allowed.as_secs() }),
+        )
+    }
+
     /// Maps a use-case failure of `endpoint`: every domain failure is a 400
     /// with a reason; only an unavailable store is a 5xx (503, retryable).
     pub fn from_domain(endpoint: Endpoint, err: SupportError) -> Self {
@@ -259,6 +273,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come: the connection cannot
+            // carry another request.
+            response.force_close();
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

@@ -1,6 +1,7 @@
-//! N idle staff dashboards: one WebSocket each, read by its own task on the
-//! benchmark's single actix thread. Each task stamps a `support:ticket_created`
-//! frame the moment it reads it and reports it to the collector.
+//! N idle WebSocket clients (staff dashboards, or customers' apps): one
+//! socket each, read by its own task on the benchmark's single actix thread.
+//! Each task stamps a `support:ticket_created` frame the moment it reads it
+//! and reports it to the collector.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,10 +17,13 @@ use crate::BoxError;
 
 /// One frame announcing a new ticket, as one client received it.
 #[derive(Debug)]
-struct Delivery {
-    client: usize,
-    ticket: i64,
-    at: Instant,
+pub struct Delivery {
+    /// The client's index, in the order the tokens were given.
+    pub client: usize,
+    /// The ticket the frame announced.
+    pub ticket: i64,
+    /// When the client read it.
+    pub at: Instant,
 }
 
 /// What one event looked like from the clients' side.
@@ -48,6 +52,18 @@ impl Dashboards {
         count: usize,
         concurrency: usize,
     ) -> Result<Self, BoxError> {
+        Self::open_each(url, &vec![token.to_owned(); count], concurrency).await
+    }
+
+    /// Opens one connection to `url` per token, client `i` with `tokens[i]`,
+    /// at most `concurrency` handshakes at a time. Fails if any connection
+    /// cannot be opened.
+    pub async fn open_each(
+        url: &str,
+        tokens: &[String],
+        concurrency: usize,
+    ) -> Result<Self, BoxError> {
+        let count = tokens.len();
         // awc's connector counts an open WebSocket against its limit
         // (100 by default) for the socket's whole life: lift it.
         let client = awc::Client::builder()
@@ -64,7 +80,7 @@ impl Dashboards {
                 async move {
                     let (_, socket) = client
                         .ws(url)
-                        .bearer_auth(token)
+                        .bearer_auth(&tokens[client_id])
                         .connect()
                         .await
                         .map_err(|e| format!("connection {client_id}: {e}"))?;
@@ -108,6 +124,15 @@ impl Dashboards {
     /// How many connections ended before the benchmark closed them.
     pub fn ended(&self) -> usize {
         self.ended.get()
+    }
+
+    /// Every delivery reported so far and not yet collected.
+    pub fn drain(&mut self) -> Vec<Delivery> {
+        let mut drained = Vec::new();
+        while let Ok(delivery) = self.deliveries.try_recv() {
+            drained.push(delivery);
+        }
+        drained
     }
 
     /// Waits until every client received the creation of `ticket`, or until

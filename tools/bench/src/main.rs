@@ -1,11 +1,16 @@
 //! `ws-bench`: how long one ticket event takes to reach N idle staff
-//! dashboards over `/ws`, and how much server memory an idle connection costs.
+//! dashboards over `/ws`, and how much server memory an idle connection costs;
+//! then, in its customer mode, how events reach their owners among thousands
+//! of customer sockets under a steady create rate.
 //!
 //! For each N it starts the real server binary on a fresh SQLite database,
 //! opens N WebSocket connections, creates K tickets over HTTP one after the
 //! other and times every `support:ticket_created` frame against the moment
-//! the `POST` response arrived. See docs/benchmarks.md.
+//! the `POST` response arrived. The customer mode is in [`customers`]. See
+//! docs/benchmarks.md.
 
+mod customers;
+mod customers_report;
 mod dashboards;
 mod post;
 mod report;
@@ -42,7 +47,8 @@ const TOKEN_TTL_SECS: i64 = 3600;
 struct Args {
     /// The server binary to start, e.g. target/release/support-server.
     server: PathBuf,
-    /// Connection counts to measure (comma-separated); each gets a fresh server.
+    /// Connection counts to measure (comma-separated; 0 to skip); each gets a
+    /// fresh server.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
     connections: Vec<usize>,
     /// Events (tickets created) per connection count.
@@ -57,6 +63,19 @@ struct Args {
     /// How long an event may take to reach every client, in seconds.
     #[arg(long, default_value_t = 10)]
     deliver_timeout_secs: u64,
+    /// Customer mode: customer socket counts to measure (comma-separated;
+    /// 0 to skip); each gets a fresh server.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,15000")]
+    customers: Vec<usize>,
+    /// Customer mode: staff dashboards open beside the customers.
+    #[arg(long, default_value_t = 100)]
+    staff: usize,
+    /// Customer mode: tickets created per second, each by a random customer.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Customer mode: how long the creates go on, in seconds.
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
     /// Also write the results into this Markdown file, replacing the
     /// section an earlier run wrote.
     #[arg(long)]
@@ -96,7 +115,7 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
         .finish();
 
     let mut rounds = Vec::new();
-    for &n in &args.connections {
+    for &n in args.connections.iter().filter(|&&n| n > 0) {
         let server = Server::start(&args.server, &secret, &http).await?;
         let round = measure(args, &server, &http, n, &staff, &customer).await?;
         eprintln!(
@@ -108,16 +127,52 @@ async fn bench(args: &Args) -> Result<(), BoxError> {
         // The server is killed here: the next N starts from a clean heap.
     }
 
-    let tables = report::tables(&rounds);
-    println!("{tables}");
-    if let Some(path) = &args.markdown {
-        let command = std::env::args().collect::<Vec<_>>().join(" ");
-        markdown::write_section(
-            path,
-            report::SECTION,
-            &report::section(&markdown::machine(), &command, &tables),
-        )?;
-        eprintln!("results written to {}", path.display());
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    if !rounds.is_empty() {
+        let tables = report::tables(&rounds);
+        println!("{tables}");
+        if let Some(path) = &args.markdown {
+            markdown::write_section(
+                path,
+                report::SECTION,
+                &report::section(&markdown::machine(), &command, &tables),
+            )?;
+            eprintln!("results written to {}", path.display());
+        }
+    }
+
+    let mut customer_rounds = Vec::new();
+    for &n in args.customers.iter().filter(|&&n| n > 0) {
+        customers::check_limits(n + args.staff, SPARE_FDS)?;
+        let server = Server::start(&args.server, &secret, &http).await?;
+        let shape = customers::Shape {
+            customers: n,
+            staff: args.staff,
+            rate: args.rate,
+            duration: Duration::from_secs(args.duration_secs),
+            concurrency: args.concurrency,
+        };
+        let round = customers::measure(&server, &signer, shape, TOKEN_TTL_SECS).await?;
+        eprintln!(
+            "customers={n}: {:.0} events/s, {} owner missed, {} foreign, {:.2} ms CPU per event",
+            round.achieved_rate(),
+            round.owner_missed,
+            round.foreign,
+            round.cpu_per_event().as_secs_f64() * 1000.0
+        );
+        customer_rounds.push(round);
+    }
+    if !customer_rounds.is_empty() {
+        let tables = customers_report::tables(&customer_rounds);
+        println!("{tables}");
+        if let Some(path) = &args.markdown {
+            markdown::write_section(
+                path,
+                customers_report::SECTION,
+                &customers_report::section(&markdown::machine(), &command, &tables),
+            )?;
+            eprintln!("results written to {}", path.display());
+        }
     }
     Ok(())
 }

@@ -8,8 +8,8 @@ use crate::auth::{
 };
 use crate::body::read_json_object;
 use crate::dto::{
-    CreatedView, EscalatedView, PageView, TrackedView, parse_create, parse_escalate,
-    parse_list_query, parse_ticket_id,
+    CREATE_BODY_LIMIT, CreatedView, ESCALATE_BODY_LIMIT, EscalatedView, PageView, TrackedView,
+    parse_create, parse_escalate, parse_list_query, parse_ticket_id,
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
@@ -26,7 +26,7 @@ pub async fn create_ticket(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::CreateTicket;
-    let body = read_json_object(&req, payload, EP).await?;
+    let body = read_json_object(&req, payload, EP, CREATE_BODY_LIMIT).await?;
     let request = parse_create(body).map_err(|f| ApiError::validation(EP, &f))?;
     let created = service
         .create_ticket(auth.customer_id(), request)
@@ -66,7 +66,7 @@ pub async fn escalate_ticket(
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::EscalateTicket;
     let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
-    let body = read_json_object(&req, payload, EP).await?;
+    let body = read_json_object(&req, payload, EP, ESCALATE_BODY_LIMIT).await?;
     let reason = parse_escalate(body).map_err(|f| ApiError::validation(EP, &f))?;
     let ticket = service
         .escalate_ticket(auth.customer_id(), id, reason)

@@ -158,9 +158,11 @@ async fn malformed_bodies_are_400s_and_oversized_ones_413() {
         "VALIDATION"
     );
 
-    let big = json!({"issueType": "other", "description": "x".repeat(17 * 1024)});
+    // Over the create's limit: 2,000 characters at 12 bytes each plus 4 KiB.
+    let big = json!({"issueType": "other", "description": "x".repeat(28 * 1024)});
     let r = send(&app, create(&customer(1), &big).to_request()).await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
+    assert_eq!(r.body["details"]["limitBytes"], 2000 * 12 + 4096);
     assert!(ctx.events.0.lock().unwrap().is_empty());
 }
 

@@ -238,6 +238,27 @@ async fn a_client_that_falls_behind_is_told_to_resync_and_closed() {
     server.stop().await;
 }
 
+#[actix_web::test]
+async fn a_customer_is_never_lagged_by_events_it_cannot_see() {
+    // Room for one frame per socket, and a flood of another customer's events.
+    let server = TestServer::start(settings(), 1);
+    let mut bystander = server.connect(&token(8, "customer")).await;
+    server.wait_for_subscribers(1, PROMPTLY).await;
+    for ticket in 1..=20_000 {
+        server
+            .broadcaster
+            .publish_live(&event(TicketEventKind::StatusTracked, 7, ticket));
+    }
+    server
+        .broadcaster
+        .publish_live(&event(TicketEventKind::StatusTracked, 8, 99));
+    let frame = next_json(&mut bystander).await;
+    assert_eq!(frame["event"], "support:ticket_status", "{frame}");
+    assert_eq!(frame["data"]["ticketId"], 99);
+    assert_eq!(server.broadcaster.subscriber_count(), 1, "still open");
+    server.stop().await;
+}
+
 /// Commits `events` more events at once: the tailer publishes them in a tight
 /// loop, which outruns any socket when the broadcaster buffers one frame.
 async fn flood(server: &TestServer, events: i64) {
