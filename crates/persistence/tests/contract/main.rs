@@ -5,9 +5,12 @@
 
 mod cancellation;
 mod commit_listener;
+mod event_reads;
 mod events;
 mod failures;
+mod handles;
 mod numbering;
 mod points;
 mod support;
+mod ticket_reads;
 mod tickets;
