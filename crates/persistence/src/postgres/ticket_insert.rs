@@ -18,7 +18,8 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent};
 
-use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use super::atomic_writes::{AtomicWrites, Failure};
+use super::batch::{self, Batched, Batcher};
 use crate::connections::PgPool;
 use crate::event_append::creation_event;
 use crate::executor::Executor;

@@ -17,7 +17,8 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
-use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use super::atomic_writes::{AtomicWrites, Failure};
+use super::batch::{self, Batched, Batcher};
 use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
