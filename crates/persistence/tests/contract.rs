@@ -1972,6 +1972,7 @@ fn quick() -> PoolSettings {
     PoolSettings {
         max_size: Some(2),
         wait_timeout: Duration::from_millis(500),
+        ..PoolSettings::default()
     }
 }
 
