@@ -45,6 +45,45 @@ pub struct PoolSettings {
     /// How long an operation waits for a free connection, and how long
     /// opening a PostgreSQL connection may take, before failing as unavailable.
     pub wait_timeout: Duration,
+    /// How SQLite makes a commit durable (`PRAGMA synchronous`).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// How durable a SQLite commit is once it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Every commit is fsynced (of the write-ahead log) before it is
+    /// acknowledged: nothing acknowledged is lost when the machine loses
+    /// power or the OS crashes, as on PostgreSQL. The default; concurrent
+    /// writes share one commit and one fsync.
+    #[default]
+    Full,
+    /// Commits reach the OS but are fsynced only at checkpoints: durable
+    /// across a crash of the process, but the last commits before a power
+    /// loss or an OS crash can be lost.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The `PRAGMA synchronous` that sets it.
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "PRAGMA synchronous = FULL;",
+            Self::Normal => "PRAGMA synchronous = NORMAL;",
+        }
+    }
+}
+
+impl std::str::FromStr for SqliteSynchronous {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "FULL" => Ok(Self::Full),
+            "NORMAL" => Ok(Self::Normal),
+            _ => Err(format!("{value:?} is neither FULL nor NORMAL")),
+        }
+    }
 }
 
 impl PoolSettings {
@@ -70,6 +109,7 @@ impl Default for PoolSettings {
         Self {
             max_size: None,
             wait_timeout: Self::DEFAULT_WAIT_TIMEOUT,
+            sqlite_synchronous: SqliteSynchronous::default(),
         }
     }
 }
@@ -108,14 +148,31 @@ impl SpawnBlocking for RunInPlace {
 }
 
 /// Run on every new SQLite connection, in this order (diesel's advice):
-/// wait for locks instead of failing, WAL for concurrent readers, the usual
-/// WAL durability level, and enforced foreign keys (off by default in SQLite).
-const SQLITE_PRAGMAS: [&str; 4] = [
+/// wait for locks instead of failing, WAL for concurrent readers, and
+/// enforced foreign keys (off by default in SQLite). The writer's
+/// connection then sets its durability ([`SqliteSynchronous`]); the pool's
+/// connections only read.
+const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA busy_timeout = 5000;",
     "PRAGMA journal_mode = WAL;",
-    "PRAGMA synchronous = NORMAL;",
     "PRAGMA foreign_keys = ON;",
 ];
+
+/// The connection SQLite writes go through (see `sqlite::writer`): opened
+/// with the pool's pragmas and the configured durability.
+pub(crate) fn sqlite_writer_connection(
+    location: &str,
+    synchronous: SqliteSynchronous,
+) -> diesel::ConnectionResult<SqliteConnection> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let mut conn = SqliteConnection::establish(location)?;
+    for pragma in SQLITE_PRAGMAS.iter().chain([&synchronous.pragma()]) {
+        conn.batch_execute(pragma)
+            .map_err(|e| ConnectionError::BadConnection(format!("{pragma} failed: {e}")))?;
+    }
+    Ok(conn)
+}
 
 /// SQLite pool of at most `max_size` connections to `location` (a path or a
 /// `file:` URI). Only waiting for a free connection is timed out: creating a

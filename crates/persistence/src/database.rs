@@ -10,7 +10,9 @@ use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::connections::{Backend, PgPool, PoolSettings, SqlitePool, pg_pool, sqlite_pool};
+use crate::connections::{
+    Backend, PgPool, PoolSettings, SqlitePool, pg_pool, sqlite_pool, sqlite_writer_connection,
+};
 use crate::database_url::Target;
 use crate::errors::DatabaseError;
 use crate::executor::Executor;
@@ -18,7 +20,9 @@ use crate::migrations;
 use crate::postgres::commit_listener::{self, ListenerConfig};
 use crate::postgres::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
 use crate::postgres::{PgEventStore, PgPointsLedger, PgTicketRepository};
-use crate::sqlite::{SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, WriteGate};
+use crate::sqlite::{
+    SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, Writer, WriterConnection,
+};
 
 /// A pool of `backend` that could not be built.
 fn pool_build_error(backend: Backend, error: BuildError) -> DatabaseError {
@@ -28,13 +32,13 @@ fn pool_build_error(backend: Backend, error: BuildError) -> DatabaseError {
     }
 }
 
-/// The pool of whichever backend was chosen: on SQLite with the write gate
-/// its writers share; on PostgreSQL with where the server is, for the
+/// The pool of whichever backend was chosen: on SQLite with the writer every
+/// write goes through; on PostgreSQL with where the server is, for the
 /// connections opened outside this pool, and the sequencer that numbers
 /// this handle's events ([`crate::postgres::sequencer`]).
 #[derive(Clone)]
 enum Pools {
-    Sqlite(SqlitePool, WriteGate),
+    Sqlite(SqlitePool, Writer),
     Postgres(PgPool, PgSource, Arc<Sequencer>),
 }
 
@@ -98,7 +102,7 @@ impl Database {
         let target = Target::parse(url)?;
         let backend = target.backend();
         let pool_error = |e| pool_build_error(backend, e);
-        let executor = Executor::spawn_on(runtime);
+        let executor = Executor::spawn_on(runtime.clone());
         let pools = match target {
             Target::Sqlite {
                 location,
@@ -110,8 +114,25 @@ impl Database {
                 } else {
                     settings.max_size_for(backend)
                 };
-                let pool = sqlite_pool(location, max_size, settings).map_err(pool_error)?;
-                Pools::Sqlite(pool, WriteGate::default())
+                let pool = sqlite_pool(location.clone(), max_size, settings).map_err(pool_error)?;
+                let connection = if in_memory {
+                    WriterConnection::Pooled(pool.clone(), runtime.clone())
+                } else {
+                    let synchronous = settings.sqlite_synchronous;
+                    let conn = sqlite_writer_connection(&location, synchronous).map_err(|e| {
+                        DatabaseError::Connect {
+                            backend,
+                            message: e.to_string(),
+                        }
+                    })?;
+                    let reopen = Box::new(move || sqlite_writer_connection(&location, synchronous));
+                    WriterConnection::Own(conn, reopen)
+                };
+                let writer = Writer::start(connection).map_err(|e| DatabaseError::Connect {
+                    backend,
+                    message: format!("could not start the writer thread: {e}"),
+                })?;
+                Pools::Sqlite(pool, writer)
             }
             Target::Postgres { url } => {
                 let pool = pg_pool(url.clone(), settings.max_size_for(backend), settings)
@@ -137,11 +158,11 @@ impl Database {
     /// On PostgreSQL it has a pool of its own, a `workers`-th of the
     /// configured size (at least one connection), whose connections are
     /// opened, and driven, by the calling thread's runtime; on SQLite it
-    /// shares this pool and its write gate.
+    /// shares this pool and its writer.
     pub fn for_worker(&self, workers: usize) -> Result<Database, DatabaseError> {
         let executor = Executor::local();
         let pools = match &self.pools {
-            Pools::Sqlite(pool, gate) => Pools::Sqlite(pool.clone(), gate.clone()),
+            Pools::Sqlite(pool, writer) => Pools::Sqlite(pool.clone(), writer.clone()),
             Pools::Postgres(_, source, _) => {
                 let share = source
                     .settings
@@ -173,18 +194,17 @@ impl Database {
     pub async fn run_migrations(&self) -> Result<Vec<String>, DatabaseError> {
         let backend = self.backend();
         let result = match &self.pools {
-            Pools::Sqlite(pool, gate) => {
-                gate.run(&self.executor, migrations::run_sqlite(pool.clone()))
-                    .await
-            }
-            Pools::Postgres(pool, ..) => {
-                self.executor
-                    .run(migrations::run_postgres(pool.clone()))
-                    .await
-            }
+            Pools::Sqlite(_, writer) => writer
+                .alone(migrations::run_sqlite)
+                .await
+                .map_err(|e| e.to_string()),
+            Pools::Postgres(pool, ..) => self
+                .executor
+                .run(migrations::run_postgres(pool.clone()))
+                .await
+                .map_err(|e| e.to_string()),
         };
         let applied = result
-            .map_err(|e| e.to_string())
             .and_then(|r| r)
             .map_err(|message| DatabaseError::Migration { backend, message })?;
         if !applied.is_empty() {
@@ -206,10 +226,10 @@ impl Database {
     /// (`postgres::batch`): take one per handle and share it.
     pub fn tickets(&self) -> Arc<dyn TicketRepository> {
         match &self.pools {
-            Pools::Sqlite(pool, gate) => Arc::new(SqliteTicketRepository::new(
+            Pools::Sqlite(pool, writer) => Arc::new(SqliteTicketRepository::new(
                 pool.clone(),
                 self.executor.clone(),
-                gate.clone(),
+                writer.clone(),
             )),
             Pools::Postgres(pool, _, sequencer) => Arc::new(PgTicketRepository::new(
                 pool.clone(),
@@ -222,10 +242,10 @@ impl Database {
     /// The event log on this database (appended to by [`Database::tickets`]).
     pub fn events(&self) -> Arc<dyn EventLog> {
         match &self.pools {
-            Pools::Sqlite(pool, gate) => Arc::new(SqliteEventStore::new(
+            Pools::Sqlite(pool, writer) => Arc::new(SqliteEventStore::new(
                 pool.clone(),
                 self.executor.clone(),
-                gate.clone(),
+                writer.clone(),
             )),
             Pools::Postgres(pool, ..) => {
                 Arc::new(PgEventStore::new(pool.clone(), self.executor.clone()))
@@ -272,11 +292,7 @@ impl Database {
     /// and share it.
     pub fn points(&self) -> Arc<dyn PointsAwarder> {
         match &self.pools {
-            Pools::Sqlite(pool, gate) => Arc::new(SqlitePointsLedger::new(
-                pool.clone(),
-                self.executor.clone(),
-                gate.clone(),
-            )),
+            Pools::Sqlite(_, writer) => Arc::new(SqlitePointsLedger::new(writer.clone())),
             Pools::Postgres(pool, ..) => {
                 Arc::new(PgPointsLedger::new(pool.clone(), self.executor.clone()))
             }

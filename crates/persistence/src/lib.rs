@@ -47,6 +47,6 @@ mod sqlite;
 pub mod test_support;
 mod ticket_queries;
 
-pub use connections::{Backend, PoolSettings};
+pub use connections::{Backend, PoolSettings, SqliteSynchronous};
 pub use database::Database;
 pub use errors::DatabaseError;

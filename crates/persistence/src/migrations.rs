@@ -3,9 +3,9 @@
 //!
 //! diesel's migration harness is synchronous. `AsyncMigrationHarness` calls
 //! `block_in_place`, which panics on a current-thread runtime, so the
-//! harness runs on the SQLite wrapper's inner connection (in place, like
-//! every SQLite statement), or on tokio's blocking pool with a PostgreSQL
-//! connection taken out of the pool and wrapped in `AsyncConnectionWrapper`.
+//! harness runs on the SQLite writer's own connection (on its thread), or on
+//! tokio's blocking pool with a PostgreSQL connection taken out of the pool
+//! and wrapped in `AsyncConnectionWrapper`.
 
 use diesel::backend::Backend as DieselBackend;
 use diesel::migration::MigrationSource;
@@ -14,7 +14,9 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Object;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::connections::{PgPool, SqlitePool};
+use diesel::SqliteConnection;
+
+use crate::connections::PgPool;
 
 /// `migrations/sqlite`, kept in step with [`POSTGRES_MIGRATIONS`].
 pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations =
@@ -42,13 +44,10 @@ where
         .map_err(|e| e.to_string())
 }
 
-/// Migrates the SQLite database through one pooled connection (so `:memory:`
-/// databases are migrated too).
-pub(crate) async fn run_sqlite(pool: SqlitePool) -> Result<Vec<String>, String> {
-    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    conn.spawn_blocking(|c| Ok(apply(c, SQLITE_MIGRATIONS)))
-        .await
-        .map_err(|e| e.to_string())?
+/// Migrates the SQLite database on the writer's connection, between its
+/// write groups (see [`crate::sqlite::Writer::alone`]).
+pub(crate) fn run_sqlite(conn: &mut SqliteConnection) -> Result<Vec<String>, String> {
+    apply(conn, SQLITE_MIGRATIONS)
 }
 
 /// Migrates PostgreSQL on a connection taken out of the pool; it is closed

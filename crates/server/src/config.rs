@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use support_persistence::SqliteSynchronous;
+
 /// Where token verification keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwtSource {
@@ -48,6 +50,10 @@ pub struct Config {
     /// connection, default 64 KiB; `None` (`0`) leaves it to the kernel's
     /// autotuning, which lets a client that stops reading queue megabytes.
     pub send_buffer: Option<usize>,
+    /// `SQLITE_SYNCHRONOUS`: `FULL` (default; every acknowledged write
+    /// survives a power loss) or `NORMAL` (survives a crash of the process
+    /// only).
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 /// Default time a request body may take to arrive.
@@ -93,6 +99,7 @@ impl Default for Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             keep_alive: DEFAULT_KEEP_ALIVE,
             send_buffer: Some(DEFAULT_SEND_BUFFER),
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -191,6 +198,12 @@ impl Config {
                 }
             };
         }
+        if let Some(level) = get("SQLITE_SYNCHRONOUS") {
+            config.sqlite_synchronous = level.parse().map_err(|problem| ConfigError::Invalid {
+                name: "SQLITE_SYNCHRONOUS",
+                problem,
+            })?;
+        }
         Ok(config)
     }
 }
@@ -232,6 +245,7 @@ mod tests {
         assert_eq!(c.body_timeout, Duration::from_secs(10));
         assert_eq!(c.keep_alive, Duration::from_secs(5));
         assert_eq!(c.send_buffer, Some(64 * 1024));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
     }
 
     #[test]
@@ -248,6 +262,7 @@ mod tests {
             ("HTTP_BODY_TIMEOUT_SECS", "3"),
             ("HTTP_KEEP_ALIVE_SECS", "30"),
             ("HTTP_SEND_BUFFER_BYTES", "8192"),
+            ("SQLITE_SYNCHRONOUS", "normal"),
         ])
         .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
@@ -261,6 +276,7 @@ mod tests {
         assert_eq!(c.body_timeout, Duration::from_secs(3));
         assert_eq!(c.keep_alive, Duration::from_secs(30));
         assert_eq!(c.send_buffer, Some(8192));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
         assert_eq!(
             from(&[("HTTP_SEND_BUFFER_BYTES", "0")])
                 .unwrap()
@@ -281,5 +297,6 @@ mod tests {
         assert!(from(&[("HTTP_BODY_TIMEOUT_SECS", "301")]).is_err());
         assert!(from(&[("HTTP_KEEP_ALIVE_SECS", "soon")]).is_err());
         assert!(from(&[("HTTP_SEND_BUFFER_BYTES", "100")]).is_err());
+        assert!(from(&[("SQLITE_SYNCHRONOUS", "OFF")]).is_err());
     }
 }

@@ -132,6 +132,7 @@ async fn shutdown_signal() {
 fn pool_settings(config: &Config) -> PoolSettings {
     PoolSettings {
         max_size: config.pool_size,
+        sqlite_synchronous: config.sqlite_synchronous,
         ..PoolSettings::default()
     }
 }

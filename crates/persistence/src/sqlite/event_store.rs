@@ -4,15 +4,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel_async::RunQueryDsl;
 use support_domain::ports::EventLog;
 use support_domain::{EventAudience, LogPosition, RepositoryError, StoredEvent};
 
 use super::read;
-use super::transaction::ImmediateTransaction;
-use super::write_gate::WriteGate;
+use super::writer::Writer;
 use crate::connections::SqlitePool;
-use crate::errors::{WriteError, classify, corrupt, unavailable};
+use crate::errors::{classify, corrupt, unavailable};
 use crate::event_queries::{
     customer_events_after, delete_through, events_after, last_position, purge_mark, purge_through,
     raise_purge_mark,
@@ -24,17 +22,17 @@ use crate::rows::{EventRow, to_column, to_events};
 pub(crate) struct SqliteEventStore {
     pool: SqlitePool,
     executor: Executor,
-    gate: WriteGate,
+    writer: Writer,
 }
 
 impl SqliteEventStore {
-    /// A log whose queries run where `executor` says and whose purges take
-    /// turns with the other writers at `gate`.
-    pub(crate) fn new(pool: SqlitePool, executor: Executor, gate: WriteGate) -> Self {
+    /// A log whose queries run where `executor` says and whose purges go
+    /// through `writer`.
+    pub(crate) fn new(pool: SqlitePool, executor: Executor, writer: Writer) -> Self {
         Self {
             pool,
             executor,
-            gate,
+            writer,
         }
     }
 }
@@ -106,24 +104,18 @@ impl EventLog for SqliteEventStore {
 
     async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, RepositoryError> {
         let cutoff = to_column(cutoff);
-        let pool = self.pool.clone();
         let deleted = self
-            .gate
-            .run(&self.executor, async move {
-                let mut conn = pool.get().await.map_err(unavailable)?;
-                conn.immediate_transaction::<_, WriteError, _>(async |c| {
-                    let Some(through) = purge_through(cutoff).first::<Option<i64>>(c).await? else {
-                        return Ok(0);
-                    };
-                    let deleted = delete_through(through).execute(c).await?;
-                    raise_purge_mark(through).execute(c).await?;
-                    Ok(deleted)
-                })
-                .await
-                .map_err(RepositoryError::from)
+            .writer
+            .write(move |c| {
+                use diesel::RunQueryDsl;
+                let Some(through) = purge_through(cutoff).first::<Option<i64>>(c)? else {
+                    return Ok(0);
+                };
+                let deleted = delete_through(through).execute(c)?;
+                raise_purge_mark(through).execute(c)?;
+                Ok(deleted)
             })
-            .await
-            .map_err(unavailable)??;
+            .await?;
         let deleted = u64::try_from(deleted).unwrap_or(u64::MAX);
         if deleted > 0 {
             tracing::info!(deleted, "old events purged from the log");

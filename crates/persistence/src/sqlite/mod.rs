@@ -2,8 +2,9 @@
 //!
 //! * The adapters of the ports: [`SqliteTicketRepository`],
 //!   [`SqliteEventStore`], [`SqlitePointsLedger`].
-//! * One writer at a time ([`WriteGate`]), in `BEGIN IMMEDIATE`
-//!   transactions ([`transaction`]).
+//! * One writer ([`Writer`]): a thread with a connection of its own that
+//!   commits concurrent writes in groups, one `BEGIN IMMEDIATE` transaction
+//!   and one fsync each.
 //! * Reads through diesel's synchronous API ([`read`]), since statements
 //!   run in place ([`crate::connections::RunInPlace`]).
 
@@ -11,10 +12,9 @@ pub(crate) mod event_store;
 pub(crate) mod points_ledger;
 pub(crate) mod read;
 pub(crate) mod ticket_repository;
-pub(crate) mod transaction;
-pub(crate) mod write_gate;
+pub(crate) mod writer;
 
 pub(crate) use event_store::SqliteEventStore;
 pub(crate) use points_ledger::SqlitePointsLedger;
 pub(crate) use ticket_repository::SqliteTicketRepository;
-pub(crate) use write_gate::WriteGate;
+pub(crate) use writer::{Writer, WriterConnection};

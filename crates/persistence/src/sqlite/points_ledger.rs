@@ -1,18 +1,15 @@
 //! [`PointsAwarder`] on SQLite: one ledger row per ticket and action,
 //! inserted with `ON CONFLICT DO NOTHING` so repeats grant nothing; one
-//! insert per award, in the single writer's queue.
+//! insert per award, committed with the writer's group.
 
 use async_trait::async_trait;
 use diesel::query_builder::{QueryFragment, QueryId};
+use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::sqlite::Sqlite;
-use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError};
 
-use super::write_gate::WriteGate;
-use crate::connections::SqlitePool;
-use crate::errors::{classify, unavailable};
-use crate::executor::Executor;
+use super::writer::Writer;
 use crate::prepared::Prepared;
 use crate::rows::NewPointsRow;
 use crate::schema::points_ledger;
@@ -32,20 +29,13 @@ fn award_insert(row: &NewPointsRow) -> impl QueryFragment<Sqlite> + QueryId + Se
 
 /// The points ledger on one SQLite database.
 pub(crate) struct SqlitePointsLedger {
-    pool: SqlitePool,
-    executor: Executor,
-    gate: WriteGate,
+    writer: Writer,
 }
 
 impl SqlitePointsLedger {
-    /// A ledger whose inserts run where `executor` says, taking turns with
-    /// the other writers at `gate`.
-    pub(crate) fn new(pool: SqlitePool, executor: Executor, gate: WriteGate) -> Self {
-        Self {
-            pool,
-            executor,
-            gate,
-        }
+    /// A ledger whose inserts go through `writer`.
+    pub(crate) fn new(writer: Writer) -> Self {
+        Self { writer }
     }
 }
 
@@ -53,19 +43,9 @@ impl SqlitePointsLedger {
 impl PointsAwarder for SqlitePointsLedger {
     async fn award(&self, award: PointsAward) -> Result<(), PointsError> {
         let row = NewPointsRow::from_domain(&award);
-        let pool = self.pool.clone();
-        self.gate
-            .run(&self.executor, async move {
-                let mut conn = pool.get().await.map_err(unavailable)?;
-                award_insert(&row)
-                    .execute(&mut *conn)
-                    .await
-                    .map(drop)
-                    .map_err(classify)
-            })
+        self.writer
+            .write(move |conn| Ok(ExecuteDsl::execute(award_insert(&row), conn).map(drop)?))
             .await
-            .map_err(unavailable)
-            .and_then(|r| r)
             .map_err(|e| PointsError(e.to_string()))
     }
 }

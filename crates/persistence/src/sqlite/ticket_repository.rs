@@ -1,16 +1,15 @@
 //! [`TicketRepository`] on SQLite.
 //!
 //! SQLite is embedded: a read costs no round trip, so each runs on its own
-//! ([`crate::ticket_queries`]). Every write stores the ticket change and its
-//! event in one `BEGIN IMMEDIATE` transaction, so no change exists without
-//! its event; the event's position is its row id, set in the same
-//! transaction ([`crate::event_append`]). `IMMEDIATE` takes the write lock
-//! up front: a deferred transaction that reads and then writes can fail
-//! with `SQLITE_BUSY`, which `busy_timeout` cannot fix.
+//! ([`crate::ticket_queries`]). Every write is a job for the writer
+//! ([`super::writer`]), which stores the ticket change and its event in one
+//! savepoint of its group's transaction, so no change exists without its
+//! event; the event's position is its row id, set in the same savepoint
+//! ([`crate::event_append`]).
 
 use async_trait::async_trait;
+use diesel::SqliteConnection;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
     Actor, CustomerId, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent,
@@ -18,9 +17,8 @@ use support_domain::{
 };
 
 use super::read;
-use super::transaction::ImmediateTransaction;
-use super::write_gate::WriteGate;
-use crate::connections::{SqliteConn, SqlitePool};
+use super::writer::Writer;
+use crate::connections::SqlitePool;
 use crate::errors::{WriteError, classify, unavailable};
 use crate::event_append::{creation_event, prepare};
 use crate::executor::Executor;
@@ -37,17 +35,17 @@ use crate::ticket_queries::{
 pub(crate) struct SqliteTicketRepository {
     pool: SqlitePool,
     executor: Executor,
-    gate: WriteGate,
+    writer: Writer,
 }
 
 impl SqliteTicketRepository {
-    /// A store whose queries run where `executor` says and whose writes
-    /// take turns at `gate`.
-    pub(crate) fn new(pool: SqlitePool, executor: Executor, gate: WriteGate) -> Self {
+    /// A store whose reads run where `executor` says and whose writes go
+    /// through `writer`.
+    pub(crate) fn new(pool: SqlitePool, executor: Executor, writer: Writer) -> Self {
         Self {
             pool,
             executor,
-            gate,
+            writer,
         }
     }
 
@@ -145,91 +143,74 @@ impl SqliteTicketRepository {
 /// Inserts `row` with `position = id` and returns that id. Must run inside
 /// the transaction of the change the event records, so both commit or
 /// neither does.
-async fn append_event(conn: &mut SqliteConn, row: &NewEventRow) -> QueryResult<i64> {
+fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i64> {
     let id = diesel::insert_into(ticket_events::table)
         .values(row)
         .returning(ticket_events::id)
-        .get_result::<i64>(&mut *conn)
-        .await?;
+        .get_result::<i64>(conn)?;
     diesel::update(ticket_events::table.find(id))
         .set(ticket_events::position.eq(id))
-        .execute(conn)
-        .await?;
+        .execute(conn)?;
     Ok(id)
 }
 
-/// Stores `ticket` and its creation event by `actor`, in one transaction:
-/// the stored ticket, its event and the event's position.
-async fn insert_with_event(
-    pool: SqlitePool,
-    mut ticket: NewTicket,
+/// Stores `ticket` and its creation event by `actor`, atomically: the
+/// stored ticket, its event and the event's position.
+fn insert_with_event(
+    conn: &mut SqliteConnection,
+    ticket: NewTicket,
     actor: Actor,
-) -> Result<(Ticket, TicketEvent, i64), RepositoryError> {
-    ticket.created_at = to_micros(ticket.created_at);
+) -> Result<(Ticket, TicketEvent, i64), WriteError> {
     let created = NewTicketRow::from_domain(&ticket);
     let state = TicketStateRow::from_domain(&ticket.initial_state());
-    let mut conn = pool.get().await.map_err(unavailable)?;
-    conn.immediate_transaction::<_, WriteError, _>(async |c| {
-        let id = diesel::insert_into(support_tickets::table)
-            .values((&created, &state))
-            .returning(support_tickets::id)
-            .get_result::<i64>(c)
-            .await?;
-        let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
-        let (event, event_row) = creation_event(&ticket, actor)?;
-        let position = append_event(c, &event_row).await?;
-        Ok((ticket, event, position))
-    })
-    .await
-    .map_err(RepositoryError::from)
+    let id = diesel::insert_into(support_tickets::table)
+        .values((&created, &state))
+        .returning(support_tickets::id)
+        .get_result::<i64>(conn)?;
+    let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
+    let (event, event_row) = creation_event(&ticket, actor)?;
+    let position = append_event(conn, &event_row)?;
+    Ok((ticket, event, position))
 }
 
-/// Writes `changes` to the ticket `expected` names and appends `event`, in
-/// one transaction, and returns the event's position. When the stored
-/// ticket is at another version (or is not there), nothing is written:
-/// [`RepositoryError::Conflict`].
-async fn update_with_event(
-    pool: SqlitePool,
-    expected: Expected,
-    changes: TicketStateRow,
-    event: NewEventRow,
-) -> Result<i64, RepositoryError> {
-    let mut conn = pool.get().await.map_err(unavailable)?;
-    conn.immediate_transaction::<_, WriteError, _>(async |c| {
-        let updated = diesel::update(
-            support_tickets::table
-                .filter(support_tickets::id.eq(expected.id))
-                .filter(support_tickets::customer_id.eq(expected.customer))
-                .filter(support_tickets::version.eq(expected.version)),
-        )
-        .set(&changes)
-        .execute(c)
-        .await?;
-        if updated == 0 {
-            // Rolls back; the event is never written.
-            return Err(WriteError::Conflict);
-        }
-        Ok(append_event(c, &event).await?)
-    })
-    .await
-    .map_err(RepositoryError::from)
+/// Writes `changes` to the ticket `expected` names and appends `event`,
+/// atomically, and returns the event's position. When the stored ticket is
+/// at another version (or is not there), nothing is written:
+/// [`WriteError::Conflict`].
+fn update_with_event(
+    conn: &mut SqliteConnection,
+    expected: &Expected,
+    changes: &TicketStateRow,
+    event: &NewEventRow,
+) -> Result<i64, WriteError> {
+    let updated = diesel::update(
+        support_tickets::table
+            .filter(support_tickets::id.eq(expected.id))
+            .filter(support_tickets::customer_id.eq(expected.customer))
+            .filter(support_tickets::version.eq(expected.version)),
+    )
+    .set(changes)
+    .execute(conn)?;
+    if updated == 0 {
+        // Rolls back to the job's savepoint; the event is never written.
+        return Err(WriteError::Conflict);
+    }
+    Ok(append_event(conn, event)?)
 }
 
 #[async_trait]
 impl TicketRepository for SqliteTicketRepository {
     async fn insert(
         &self,
-        ticket: NewTicket,
+        mut ticket: NewTicket,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
-        let pool = self.pool.clone();
-        self.gate
-            .run(&self.executor, async move {
-                let (ticket, event, position) = insert_with_event(pool, ticket, actor).await?;
-                Ok((ticket, stored(position, event)?))
-            })
-            .await
-            .map_err(unavailable)?
+        ticket.created_at = to_micros(ticket.created_at);
+        let (ticket, event, position) = self
+            .writer
+            .write(move |conn| insert_with_event(conn, ticket, actor))
+            .await?;
+        Ok((ticket, stored(position, event)?))
     }
 
     async fn find_for_customer(
@@ -276,14 +257,11 @@ impl TicketRepository for SqliteTicketRepository {
         let expected = Expected::of(ticket, expected_version);
         let changes = TicketStateRow::from_domain(ticket.state());
         let (event, event_row) = prepare(event)?;
-        let pool = self.pool.clone();
-        self.gate
-            .run(&self.executor, async move {
-                let position = update_with_event(pool, expected, changes, event_row).await?;
-                stored(position, event)
-            })
-            .await
-            .map_err(unavailable)?
+        let position = self
+            .writer
+            .write(move |conn| update_with_event(conn, &expected, &changes, &event_row))
+            .await?;
+        stored(position, event)
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {
@@ -291,8 +269,7 @@ impl TicketRepository for SqliteTicketRepository {
         self.executor
             .run(async move {
                 let mut conn = pool.get().await.map_err(unavailable)?;
-                diesel::sql_query("SELECT 1")
-                    .execute(&mut *conn)
+                diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), &mut *conn)
                     .await
                     .map(drop)
                     .map_err(classify)

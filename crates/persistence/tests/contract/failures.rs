@@ -17,6 +17,7 @@ fn quick() -> PoolSettings {
     PoolSettings {
         max_size: Some(2),
         wait_timeout: Duration::from_millis(500),
+        ..PoolSettings::default()
     }
 }
 
