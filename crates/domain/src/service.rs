@@ -322,5 +322,5 @@ fn customer_actor(customer: CustomerId) -> Actor {
 }
 
 #[cfg(test)]
-#[path = "service_tests.rs"]
+#[path = "service_tests/mod.rs"]
 mod tests;

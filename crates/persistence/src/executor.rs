@@ -7,10 +7,9 @@
 //! * SQLite is embedded: its connections run a statement on the thread that
 //!   asks for it ([`crate::connections::RunInPlace`]) instead of
 //!   diesel-async's default of tokio's blocking pool. A statement on a WAL
-//!   database takes microseconds and never waits for a lock, since writers
-//!   take turns through the write gate before they begin
-//!   ([`crate::sqlite::WriteGate`]), so only another process (a `migrate`
-//!   run, say) can make one wait (`busy_timeout`).
+//!   database takes microseconds and never waits for a lock, since one
+//!   thread does every write ([`crate::sqlite::Writer`]), so only another
+//!   process (a `migrate` run, say) can make one wait (`busy_timeout`).
 //! * PostgreSQL connections are driven by a task of the runtime that opened
 //!   them. [`Executor::local`] is for handles whose pool belongs to the
 //!   calling thread (one per actix worker, see

@@ -19,6 +19,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Where things are: `connections` (the leaf: backends, pools), `schema`
+//! and `rows` (the tables and their mapping to the domain, shared),
+//! `ticket_queries` and `event_queries` (what both backends send, written
+//! once), `sqlite` and `postgres` (one module of adapters per backend),
+//! `database` (which adapters a URL gets). docs/architecture.md has the map.
+//!
 //! [`TicketRepository`]: support_domain::ports::TicketRepository
 //! [`PointsAwarder`]: support_domain::ports::PointsAwarder
 //! [`EventLog`]: support_domain::ports::EventLog

@@ -18,9 +18,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web;
 use serde_json::json;
+use support_auth::{AuthError, JwtKeys, bearer_token, event_audience};
 use support_domain::{EventAudience, LogPosition, UserId};
-use support_http::auth::{bearer_token, event_audience};
-use support_http::{ApiError, AuthError, JwtKeys};
+use support_web::ApiError;
 
 /// The sub-protocol clients must offer; the only one the server answers with.
 pub const SUBPROTOCOL: &str = "support.v1";

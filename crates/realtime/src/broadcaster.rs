@@ -24,7 +24,7 @@ use support_domain::{EventAudience, LogPosition, Notification, TicketEvent};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
-use support_http::Metrics;
+use support_web::Metrics;
 
 use crate::frame::Frame;
 use crate::recipients::{Recipients, Subscription};

@@ -17,7 +17,7 @@ use support_domain::{LogPosition, StoredEvent};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
-use support_http::Metrics;
+use support_web::Metrics;
 
 use crate::auth::Viewer;
 use crate::broadcaster::Broadcaster;

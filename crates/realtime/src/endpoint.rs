@@ -10,8 +10,9 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::Stream;
 use serde_json::json;
+use support_auth::JwtKeys;
 use support_domain::ports::EventLog;
-use support_http::{ApiError, JwtKeys};
+use support_web::ApiError;
 
 use crate::auth::{self, SUBPROTOCOL};
 use crate::broadcaster::Broadcaster;

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use support_domain::{CustomerId, EventAudience, EventId, StoredEvent, TicketEvent};
-use support_http::EventView;
-use support_http::events_view::event_time;
+use support_web::EventView;
+use support_web::events_view::event_time;
 
 /// The control event telling a client it missed events and must re-read state.
 pub const RESYNC_REQUIRED_EVENT: &str = "stream:resync_required";

@@ -199,11 +199,10 @@ impl Config {
             };
         }
         if let Some(level) = get("SQLITE_SYNCHRONOUS") {
-            config.sqlite_synchronous =
-                level.parse().map_err(|problem| ConfigError::Invalid {
-                    name: "SQLITE_SYNCHRONOUS",
-                    problem,
-                })?;
+            config.sqlite_synchronous = level.parse().map_err(|problem| ConfigError::Invalid {
+                name: "SQLITE_SYNCHRONOUS",
+                problem,
+            })?;
         }
         Ok(config)
     }

@@ -1,40 +1,14 @@
-//! Who may read the event stream, and what they see: customers their own
-//! tickets' events, staff roles everything. Shared by `/api/support/events`
-//! and the WebSocket.
+//! The extractor of `/api/support/events` and the staff views: a reader of
+//! the event stream and what they may see ([`event_audience`]).
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use serde_json::json;
-use support_domain::{EventAudience, Role};
+use support_auth::{JwtKeys, bearer_token, event_audience};
+use support_domain::EventAudience;
 
-use super::keys::JwtKeys;
-use super::principal::{Permission, Principal};
-use crate::auth::bearer_token;
 use crate::error::ApiError;
-
-/// The audience of a verified caller, or 403: customers need
-/// `view_support_ticket`, staff/admin/support_admin `view_all_support_tickets`.
-pub fn event_audience(principal: &Principal) -> Result<EventAudience, ApiError> {
-    let (audience, permission) = match &principal.role {
-        Some(Role::Customer) => (
-            EventAudience::Customer(principal.user_id.into()),
-            Permission::ViewSupportTicket,
-        ),
-        Some(role) if role.sees_all_tickets() => {
-            (EventAudience::Everyone, Permission::ViewAllSupportTickets)
-        }
-        _ => return Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" }))),
-    };
-    if principal.has_permission(permission) {
-        Ok(audience)
-    } else {
-        Err(ApiError::forbidden(
-            json!({ "reason": "MISSING_PERMISSION", "permission": permission.as_str() }),
-        ))
-    }
-}
 
 /// An authenticated reader of the event log (bearer token in the header).
 #[derive(Debug)]

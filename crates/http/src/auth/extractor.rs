@@ -5,13 +5,12 @@ use std::future::{Ready, ready};
 use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::json;
 use support_domain::{CustomerId, Role};
 
-use super::keys::{AuthError, JwtKeys};
-use super::principal::{Permission, Principal};
+use support_auth::{JwtKeys, Permission, Principal, bearer_token};
+
 use crate::error::ApiError;
 
 /// Names the permission a route requires, at the type level.
@@ -61,22 +60,6 @@ impl<P> Authorized<P> {
     pub fn customer_id(&self) -> CustomerId {
         self.principal.user_id.into()
     }
-}
-
-/// The token from `Authorization: Bearer <token>`.
-pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(AuthError::MissingToken)?
-        .to_str()
-        .map_err(|_| AuthError::MalformedToken)?;
-    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedToken)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(AuthError::MalformedToken);
-    }
-    Ok(token)
 }
 
 fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {

@@ -7,15 +7,20 @@
 //! 3. the route's [`Permission`], from the token's `permissions` array or the
 //!    role's defaults → else 403.
 
+//!
+//! Keys, claims, the principal and its permissions are `support-auth`'s
+//! (re-exported here); this module holds the HTTP extractors that run the
+//! chain.
+
 mod audience;
 mod extractor;
-mod keys;
-mod principal;
 
-pub use audience::{EventReader, event_audience};
+pub use audience::EventReader;
 pub use extractor::{
     Authorized, CreatePermission, EscalatePermission, ListPermission, RequiredPermission,
-    ViewPermission, bearer_token,
+    ViewPermission,
 };
-pub use keys::{AuthError, JwtKeys, JwtSettings, KeyError, TokenSigner};
-pub use principal::{Permission, Principal};
+pub use support_auth::{
+    AuthError, JwtKeys, JwtSettings, KeyError, Permission, Principal, TokenSigner, bearer_token,
+    event_audience,
+};

@@ -18,120 +18,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool::managed::Object;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 use support_domain::RepositoryError;
 use tokio::sync::oneshot;
 
 use crate::connections::PgPool;
-use crate::errors::{classify, unavailable};
+use crate::errors::unavailable;
 use crate::executor::Executor;
 
 /// Longest a batch's statement may run: a connection that stopped answering
 /// must not hold up the requests queued behind its batch for longer.
 pub(crate) const STATEMENT_LIMIT: Duration = Duration::from_secs(8);
-
-/// Why a PostgreSQL statement sent for a batch failed, which decides what
-/// is sent again ([`AtomicWrites::alone_if_refused`]).
-pub(crate) enum Failure {
-    /// A row breaks a constraint (an SQLSTATE of class 23: a taken unique
-    /// value, a failed check, a missing reference). The statement did
-    /// nothing, so a batch can be sent again row by row: the bad row then
-    /// fails alone.
-    Refused(RepositoryError),
-    /// Anything else: no connection, a lost one, a statement past its time
-    /// limit, or a server error that is about no row in particular (a
-    /// shutdown, a failover, a cancel). Whether a write happened may be
-    /// unknown (a server can report an error after its commit), so a batch
-    /// fails whole and is never split into rows that could be stored twice.
-    Failed(RepositoryError),
-}
-
-impl Failure {
-    /// Classifies a statement's error.
-    pub(crate) fn from_diesel(err: DieselError) -> Self {
-        match err {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation
-                | DatabaseErrorKind::ForeignKeyViolation
-                | DatabaseErrorKind::NotNullViolation
-                | DatabaseErrorKind::CheckViolation
-                | DatabaseErrorKind::RestrictViolation
-                | DatabaseErrorKind::ExclusionViolation,
-                _,
-            ) => Self::Refused(classify(err)),
-            other => Self::Failed(classify(other)),
-        }
-    }
-
-    /// The error to report.
-    pub(crate) fn into_error(self) -> RepositoryError {
-        match self {
-            Self::Refused(e) | Self::Failed(e) => e,
-        }
-    }
-}
-
-/// Writes sent as one atomic statement for any number of rows.
-#[async_trait]
-pub(crate) trait AtomicWrites: Sync {
-    /// One caller's write.
-    type Row: Sync;
-    /// What a stored write answers.
-    type Stored: Send;
-    /// What is written, for error messages ("a create").
-    const WHAT: &'static str;
-    /// How many times a batch that failed whole ([`Failure::Failed`]) is
-    /// sent again: only for writes that are safe to repeat, since the
-    /// failed one may have been stored.
-    const RESENDS_IF_FAILED: usize = 0;
-
-    /// Sends `rows` in one statement: stored all, or none.
-    async fn send_together(
-        &self,
-        rows: &[Self::Row],
-    ) -> Result<Vec<Result<Self::Stored, RepositoryError>>, Failure>;
-
-    /// Answers a batch of writes. If a row broke a constraint
-    /// ([`Failure::Refused`]: the statement stored nothing), each row is
-    /// sent again on its own, so that only the bad one fails. A batch that
-    /// failed otherwise ([`Failure::Failed`]) is sent again whole only
-    /// [`Self::RESENDS_IF_FAILED`] times: it may have been stored, and then
-    /// every caller is told the store is unavailable, as a single write
-    /// would be.
-    async fn alone_if_refused(
-        &self,
-        batch: &[Self::Row],
-    ) -> Vec<Result<Self::Stored, RepositoryError>> {
-        let mut outcome = self.send_together(batch).await;
-        for _ in 0..Self::RESENDS_IF_FAILED {
-            if !matches!(outcome, Err(Failure::Failed(_))) {
-                break;
-            }
-            outcome = self.send_together(batch).await;
-        }
-        match outcome {
-            Ok(answers) => answers,
-            Err(Failure::Refused(e)) if batch.len() == 1 => vec![Err(e)],
-            Err(Failure::Refused(_)) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for row in batch {
-                    answers.push(match self.send_together(std::slice::from_ref(row)).await {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| {
-                            Err(RepositoryError::Corrupt(format!(
-                                "{} got no answer",
-                                Self::WHAT
-                            )))
-                        }),
-                        Err(failure) => Err(failure.into_error()),
-                    });
-                }
-                answers
-            }
-            Err(Failure::Failed(e)) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
-    }
-}
 
 /// Runs `statement` on a connection of `pool` (the checkout is bounded by
 /// the pool's wait timeout), for at most [`STATEMENT_LIMIT`]. A connection
@@ -310,70 +207,6 @@ impl<B: Batched> Drop for Drain<B> {
 }
 
 #[cfg(test)]
-mod failure_tests {
-    use diesel::result::DatabaseErrorInformation;
-
-    use super::*;
-
-    struct Info;
-
-    impl DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            "message"
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            None
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
-    }
-
-    fn failure(kind: DatabaseErrorKind) -> Failure {
-        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(Info)))
-    }
-
-    #[test]
-    fn only_a_row_breaking_a_constraint_splits_a_batch() {
-        for kind in [
-            DatabaseErrorKind::UniqueViolation,
-            DatabaseErrorKind::ForeignKeyViolation,
-            DatabaseErrorKind::NotNullViolation,
-            DatabaseErrorKind::CheckViolation,
-        ] {
-            assert!(matches!(failure(kind), Failure::Refused(_)), "{kind:?}");
-        }
-        // A shutdown or a failover (SQLSTATE 57P01, 25006: `Unknown` to
-        // diesel) may come after a commit; a lost connection tells nothing.
-        for kind in [
-            DatabaseErrorKind::Unknown,
-            DatabaseErrorKind::ReadOnlyTransaction,
-            DatabaseErrorKind::SerializationFailure,
-            DatabaseErrorKind::ClosedConnection,
-            DatabaseErrorKind::UnableToSendCommand,
-        ] {
-            assert!(matches!(failure(kind), Failure::Failed(_)), "{kind:?}");
-        }
-        assert!(matches!(
-            Failure::from_diesel(DieselError::NotFound),
-            Failure::Failed(_)
-        ));
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use std::time::Duration;
 
@@ -506,61 +339,5 @@ mod tests {
 /// On a real PostgreSQL: a statement past its limit.
 #[cfg(test)]
 #[cfg(feature = "test-support")]
-mod postgres_tests {
-    use std::time::Instant;
-
-    use diesel::QueryableByName;
-    use diesel::sql_types::BigInt;
-    use diesel_async::RunQueryDsl;
-
-    use super::*;
-    use crate::test_support::PostgresTestDb;
-    use crate::{Database, PoolSettings};
-
-    #[derive(QueryableByName)]
-    struct One {
-        #[diesel(sql_type = BigInt)]
-        one: i64,
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_statement_past_its_limit_fails_and_its_connection_is_not_reused() {
-        let pg = PostgresTestDb::new();
-        let settings = PoolSettings {
-            max_size: Some(1),
-            ..PoolSettings::default()
-        };
-        let db = Database::connect(pg.url(), settings).await.unwrap();
-        let pool = db.pg_pool().unwrap().clone();
-        assert_eq!(pool.status().size, 1, "the connection made at connect");
-
-        let slow = within(
-            Duration::from_millis(200),
-            &pool,
-            "a slow read",
-            async |c| diesel::sql_query("SELECT pg_sleep(5)").execute(c).await,
-        )
-        .await;
-        assert!(
-            matches!(&slow, Err(RepositoryError::Unavailable(m)) if m.contains("a slow read")),
-            "{slow:?}"
-        );
-        assert_eq!(pool.status().size, 0, "the busy connection was closed");
-
-        // The next statement gets a fresh connection at once, instead of
-        // queueing behind the 5 s sleep on the old one.
-        let started = Instant::now();
-        let next = on_connection(&pool, "a read", async |c| {
-            diesel::sql_query("SELECT CAST(1 AS BIGINT) AS one")
-                .get_result::<One>(c)
-                .await
-        })
-        .await;
-        assert_eq!(next.unwrap().unwrap().one, 1);
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-    }
-}
+#[path = "batch_tests.rs"]
+mod postgres_tests;

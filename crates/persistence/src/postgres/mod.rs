@@ -5,10 +5,12 @@
 //! * Group commit ([`batch`]): what concurrent requests of a worker ask
 //!   while a round trip runs is sent together by the next one; the batched
 //!   statements are [`batched_reads`], [`ticket_insert`], [`ticket_update`]
-//!   and the award of [`points_ledger`].
+//!   and the award of [`points_ledger`]; what a failed batch of writes
+//!   sends again is [`atomic_writes`].
 //! * Event numbering after commit ([`sequencer`]) and the wake-ups of other
 //!   instances ([`commit_listener`]).
 
+pub(crate) mod atomic_writes;
 pub(crate) mod batch;
 pub(crate) mod batched_reads;
 pub(crate) mod commit_listener;

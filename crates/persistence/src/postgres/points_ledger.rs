@@ -12,7 +12,8 @@ use diesel_async::RunQueryDsl;
 use support_domain::ports::PointsAwarder;
 use support_domain::{PointsAward, PointsError, RepositoryError};
 
-use super::batch::{self, AtomicWrites, Batched, Batcher, Failure};
+use super::atomic_writes::{AtomicWrites, Failure};
+use super::batch::{self, Batched, Batcher};
 use crate::connections::PgPool;
 use crate::executor::Executor;
 use crate::prepared::Prepared;

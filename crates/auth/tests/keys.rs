@@ -4,7 +4,7 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use support_http::{AuthError, JwtKeys, JwtSettings};
+use support_auth::{AuthError, JwtKeys, JwtSettings};
 
 const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa_private.pem");
 const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa_public.pem");

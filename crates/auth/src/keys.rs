@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use support_domain::{Role, UserId};
 
-use super::principal::Principal;
+use crate::principal::Principal;
 
 /// jsonwebtoken panics on first use unless exactly one crypto provider is
 /// installed for the process; installing ours explicitly in every constructor

@@ -1,0 +1,96 @@
+//! The requests and checks the API tests share (the harness itself, the
+//! real routes over a real database, is `support/harness.rs`).
+
+pub(crate) use harness::*;
+
+mod harness;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use serde_json::{Value, json};
+
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+pub(crate) async fn send<S, R, B>(app: &S, req: R) -> Resp
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await;
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "non-JSON body ({status}): {:?}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub(crate) fn create(token: &str, body: &Value) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!("{BASE}/tickets"))
+        .insert_header(bearer(token))
+        .set_json(body)
+}
+
+pub(crate) fn get(token: &str, path: &str) -> TestRequest {
+    TestRequest::get()
+        .uri(&format!("{BASE}{path}"))
+        .insert_header(bearer(token))
+}
+
+pub(crate) fn escalate(token: &str, id: i64) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!("{BASE}/tickets/{id}/escalate"))
+        .insert_header(bearer(token))
+}
+
+/// Asserts the error envelope and returns `details.reason`.
+pub(crate) fn assert_error(r: &Resp, status: u16, code: &str) -> String {
+    assert_eq!(r.status, status, "body: {}", r.body);
+    assert_eq!(
+        r.body["status"],
+        if status >= 500 { "error" } else { "fail" }
+    );
+    assert_eq!(r.body["errorCode"], code, "body: {}", r.body);
+    assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let ts = r.body["timestamp"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+        "timestamp {ts}"
+    );
+    assert!(r.body.as_object().unwrap().contains_key("details"));
+    assert!(r.headers.contains_key("x-request-id"));
+    r.body["details"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(crate) fn bad_fields(r: &Resp) -> Vec<String> {
+    let mut fields: Vec<String> = r.body["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+pub(crate) fn staff(user: i64) -> String {
+    sign(json!({ "sub": user.to_string(), "role": "staff", "exp": now() + 600 }))
+}

@@ -1,0 +1,16 @@
+//! The repository contract, written once and run against SQLite and
+//! PostgreSQL, each test on its own fresh database (temp file or schema).
+//! One file per concern; the fixtures they share are in `support.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cancellation;
+mod commit_listener;
+mod event_reads;
+mod events;
+mod failures;
+mod handles;
+mod numbering;
+mod points;
+mod support;
+mod ticket_reads;
+mod tickets;
