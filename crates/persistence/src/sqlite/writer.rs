@@ -14,8 +14,19 @@
 //! pooled connection discards its cache whenever another connection wrote.
 //! (An in-memory database has one connection, the pool's, which the writer
 //! borrows for each group.)
+//!
+//! A job that panics, or a failure after which SQLite rolled the whole
+//! transaction back (a full disk, an I/O error), ends its group: the rest of
+//! the group is refused, what ran is rolled back and answered as not
+//! committed, and the writer goes on with the next group on a clean
+//! connection. Too many writes waiting are refused at once rather than
+//! queued without bound.
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::{Connection, SqliteConnection};
 use support_domain::RepositoryError;
 use tokio::runtime::Handle;
@@ -27,11 +38,17 @@ use crate::errors::WriteError;
 /// Most jobs committed in one transaction.
 const MAX_GROUP: usize = 256;
 
+/// Most jobs waiting for the writer; more are refused as unavailable (they
+/// never ran, so a retry is safe).
+const MAX_QUEUED: usize = 10_000;
+
 /// Hands writes to the writer thread. Cheap to clone; the thread stops once
 /// every clone is gone and the queue is empty.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     queue: mpsc::UnboundedSender<Queued>,
+    /// Jobs sent and not yet taken by the writer.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// Where the writer's connection comes from.
@@ -83,13 +100,19 @@ where
 {
     fn run(self: Box<Self>, conn: &mut SqliteConnection) -> Box<dyn Answer> {
         // Inside the group's transaction, diesel makes this a savepoint:
-        // released on `Ok`, rolled back to on `Err`.
-        let work = self.work;
-        let outcome = conn.transaction(work).map_err(RepositoryError::from);
-        Box::new(Ran {
-            outcome,
-            reply: self.reply,
-        })
+        // released on `Ok`, rolled back to on `Err`. A panic leaves the
+        // savepoint open, which ends the group (see `commit_group`).
+        let Pending { work, reply } = *self;
+        let outcome = match catch_unwind(AssertUnwindSafe(|| conn.transaction(work))) {
+            Ok(result) => result.map_err(RepositoryError::from),
+            Err(_) => {
+                tracing::error!("a SQLite write panicked; its group is rolled back");
+                Err(RepositoryError::Unavailable(
+                    "the write failed unexpectedly".to_owned(),
+                ))
+            }
+        };
+        Box::new(Ran { outcome, reply })
     }
 
     fn refuse(self: Box<Self>, error: RepositoryError) {
@@ -120,10 +143,26 @@ impl Writer {
     /// Starts the writer thread on `connection`.
     pub(crate) fn start(connection: WriterConnection) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&waiting);
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || write_until_closed(connection, jobs))?;
-        Ok(Self { queue })
+            .spawn(move || write_until_closed(connection, jobs, &taken))?;
+        Ok(Self { queue, waiting })
+    }
+
+    /// Queues `job`, unless too many are waiting already.
+    fn send(&self, job: Queued) -> Result<(), RepositoryError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(RepositoryError::Unavailable(
+                "too many writes are waiting for the SQLite writer".to_owned(),
+            ));
+        }
+        self.queue.send(job).map_err(|_| {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            gone()
+        })
     }
 
     /// Runs `work` in the next group's transaction and answers once that
@@ -135,9 +174,7 @@ impl Writer {
         T: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Queued::Grouped(Box::new(Pending { work, reply })))
-            .map_err(|_| gone())?;
+        self.send(Queued::Grouped(Box::new(Pending { work, reply })))?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -150,11 +187,14 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let job = move |conn: &mut SqliteConnection| {
-            let _ = reply.send(work(conn));
+            // A panic drops `reply`: the caller is told the writer stopped.
+            if let Ok(value) = catch_unwind(AssertUnwindSafe(|| work(conn))) {
+                let _ = reply.send(value);
+            } else {
+                tracing::error!("a SQLite job panicked");
+            }
         };
-        self.queue
-            .send(Queued::Alone(Box::new(job)))
-            .map_err(|_| gone())?;
+        self.send(Queued::Alone(Box::new(job)))?;
         answer.await.map_err(|_| gone())
     }
 }
@@ -165,14 +205,24 @@ fn gone() -> RepositoryError {
 
 /// The writer thread: takes whatever has queued up, commits it as one group,
 /// and again, until the queue closes.
-fn write_until_closed(mut connection: WriterConnection, mut jobs: mpsc::UnboundedReceiver<Queued>) {
+fn write_until_closed(
+    mut connection: WriterConnection,
+    mut jobs: mpsc::UnboundedReceiver<Queued>,
+    waiting: &AtomicUsize,
+) {
     let mut next = None;
     loop {
-        let Some(first) = next.take().or_else(|| jobs.blocking_recv()) else {
-            return;
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.blocking_recv() {
+                Some(job) => job,
+                None => return,
+            },
         };
+        let mut taken = 1;
         let mut group = match first {
             Queued::Alone(work) => {
+                waiting.fetch_sub(taken, Ordering::AcqRel);
                 connection.with(work);
                 continue;
             }
@@ -180,8 +230,11 @@ fn write_until_closed(mut connection: WriterConnection, mut jobs: mpsc::Unbounde
         };
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
-                Ok(Queued::Grouped(job)) => group.push(job),
-                // Runs after this group.
+                Ok(Queued::Grouped(job)) => {
+                    taken += 1;
+                    group.push(job);
+                }
+                // Runs after this group; counted as taken when it runs.
                 Ok(alone) => {
                     next = Some(alone);
                     break;
@@ -189,22 +242,20 @@ fn write_until_closed(mut connection: WriterConnection, mut jobs: mpsc::Unbounde
                 Err(_) => break,
             }
         }
+        waiting.fetch_sub(taken, Ordering::AcqRel);
         connection.with(move |conn| commit_group(conn, group));
     }
 }
 
 impl WriterConnection {
-    /// Runs `work` on the connection.
+    /// Runs `work` on the connection, and leaves it outside any transaction.
     fn with(&mut self, work: impl FnOnce(&mut SqliteConnection) + Send + 'static) {
         match self {
             Self::Own(conn, reopen) => {
                 work(conn);
-                // A transaction a failed commit could not even roll back
-                // would refuse every later group: start afresh instead.
-                let clean = AnsiTransactionManager::transaction_manager_status_mut(conn)
-                    .transaction_depth()
-                    .is_ok_and(|depth| depth.is_none());
-                if !clean {
+                if !leave_clean(conn) {
+                    // A transaction that could not even be rolled back would
+                    // refuse every later group: start afresh instead.
                     match reopen() {
                         Ok(fresh) => *conn = fresh,
                         Err(error) => {
@@ -218,6 +269,9 @@ impl WriterConnection {
                     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
                     conn.spawn_blocking(move |c| {
                         work(c);
+                        // The pool's only connection cannot be reopened (it
+                        // is the database): roll back what is left open.
+                        leave_clean(c);
                         Ok(())
                     })
                     .await
@@ -233,6 +287,35 @@ impl WriterConnection {
     }
 }
 
+/// Whether `conn` is in the group's transaction, with no savepoint left
+/// open: diesel's count of open transactions is exactly one. SQLite rolls
+/// the whole transaction back after some failures (a full disk, an I/O
+/// error), and diesel then counts none.
+fn in_group_transaction(conn: &mut SqliteConnection) -> bool {
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.map(std::num::NonZeroU32::get) == Some(1))
+}
+
+/// Rolls back whatever transaction `conn` still has open; whether it is
+/// outside any transaction afterwards.
+fn leave_clean(conn: &mut SqliteConnection) -> bool {
+    let outside = |conn: &mut SqliteConnection| {
+        AnsiTransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .is_ok_and(|depth| depth.is_none())
+    };
+    if outside(conn) {
+        return true;
+    }
+    // A plain ROLLBACK ends every savepoint too; diesel sees the connection
+    // back in autocommit and resets its count.
+    if let Err(error) = conn.batch_execute("ROLLBACK") {
+        tracing::warn!(%error, "rolling back the SQLite writer's transaction failed");
+    }
+    outside(conn)
+}
+
 /// One transaction for `group`: each job in its savepoint, then one commit;
 /// then every job is answered.
 fn commit_group(conn: &mut SqliteConnection, group: Vec<Box<dyn Job>>) {
@@ -246,7 +329,26 @@ fn commit_group(conn: &mut SqliteConnection, group: Vec<Box<dyn Job>>) {
         }
         return;
     }
-    let answers: Vec<Box<dyn Answer>> = group.into_iter().map(|job| job.run(conn)).collect();
+    let mut jobs = group.into_iter();
+    let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(jobs.len());
+    for job in jobs.by_ref() {
+        answers.push(job.run(conn));
+        if !in_group_transaction(conn) {
+            // A panic left a savepoint open, or SQLite rolled everything
+            // back: nothing of this group may be committed, nor run on its
+            // own outside the group's transaction.
+            let why = "the group's transaction was lost";
+            tracing::warn!(jobs = answers.len(), "{why}; rolling the group back");
+            for job in jobs {
+                job.refuse(RepositoryError::Unavailable(why.to_owned()));
+            }
+            leave_clean(conn);
+            for answer in answers {
+                answer.settle(Err(why));
+            }
+            return;
+        }
+    }
     match AnsiTransactionManager::commit_transaction(conn) {
         Ok(()) => {
             for answer in answers {
@@ -256,12 +358,7 @@ fn commit_group(conn: &mut SqliteConnection, group: Vec<Box<dyn Job>>) {
         Err(error) => {
             let why = error.to_string();
             tracing::warn!(error = %why, jobs = answers.len(), "SQLite write group not committed");
-            if AnsiTransactionManager::transaction_manager_status_mut(conn)
-                .transaction_depth()
-                .is_ok_and(|depth| depth.is_some())
-            {
-                let _ = AnsiTransactionManager::rollback_transaction(conn);
-            }
+            leave_clean(conn);
             for answer in answers {
                 answer.settle(Err(&why));
             }
@@ -274,7 +371,6 @@ mod tests {
     use std::time::Duration;
 
     use diesel::RunQueryDsl;
-    use diesel::connection::SimpleConnection;
     use diesel::sql_types::{BigInt, Integer};
 
     use super::*;
@@ -427,6 +523,88 @@ mod tests {
         );
         held.await.unwrap();
         assert_eq!(items(&writer).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_rolls_its_group_back_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = writer(&dir, SqliteSynchronous::Full);
+        let held = hold_the_writer(&writer).await;
+        let (before, panicked, after) = tokio::join!(
+            writer.write(insert(1)),
+            writer.write(|_| -> Result<(), WriteError> { panic!("a bug in a write") }),
+            writer.write(insert(2)),
+        );
+        held.await.unwrap();
+        for result in [&before, &panicked, &after] {
+            assert!(
+                matches!(result, Err(RepositoryError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        assert_eq!(
+            items(&writer).await,
+            0,
+            "nothing of the group was committed"
+        );
+        writer.write(insert(3)).await.unwrap();
+        assert_eq!(items(&writer).await, 1);
+    }
+
+    #[tokio::test]
+    async fn writes_after_a_lost_transaction_are_not_committed_on_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = writer(&dir, SqliteSynchronous::Full);
+        let held = hold_the_writer(&writer).await;
+        // As SQLite does after a full disk: the whole transaction is gone.
+        let (first, lost, third) = tokio::join!(
+            writer.write(insert(1)),
+            writer.write(|conn| {
+                diesel::sql_query("ROLLBACK").execute(conn)?;
+                Ok(())
+            }),
+            writer.write(insert(3)),
+        );
+        held.await.unwrap();
+        for result in [&first, &lost, &third] {
+            assert!(
+                matches!(result, Err(RepositoryError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        assert_eq!(items(&writer).await, 0);
+        writer.write(insert(4)).await.unwrap();
+        assert_eq!(items(&writer).await, 1);
+    }
+
+    #[tokio::test]
+    async fn too_many_waiting_writes_are_refused_without_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = writer(&dir, SqliteSynchronous::Full);
+        let held = hold_the_writer(&writer).await;
+        let queued: Vec<_> = (0..MAX_QUEUED)
+            .map(|_| {
+                tokio::spawn({
+                    let writer = writer.clone();
+                    async move { writer.write(|_| Ok(())).await }
+                })
+            })
+            .collect();
+        // Let every spawned write reach the queue.
+        while writer.waiting.load(Ordering::Acquire) < MAX_QUEUED {
+            tokio::task::yield_now().await;
+        }
+        let refused = writer.write(insert(1)).await;
+        assert!(
+            matches!(refused, Err(RepositoryError::Unavailable(_))),
+            "{refused:?}"
+        );
+        held.await.unwrap();
+        for write in queued {
+            write.await.unwrap().unwrap();
+        }
+        assert_eq!(items(&writer).await, 0, "the refused write never ran");
+        assert_eq!(writer.waiting.load(Ordering::Acquire), 0);
     }
 
     #[test]
