@@ -9,7 +9,7 @@ use serde_json::Value;
 use support_domain::UserId;
 use support_http::{JwtSettings, TokenSigner};
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
-use support_server::{Config, JwtSource, RunningServer};
+use support_server::{Config, JwtSource, RateLimits, RunningServer};
 
 pub const SECRET: &str = "black-box-test-secret-0123456789abcdef";
 
@@ -78,6 +78,10 @@ impl Service {
             database_url: url,
             jwt: JwtSource::Secret(SECRET.to_owned()),
             workers: Some(2),
+            // The suites below test behaviour, not limits (crates/server/tests
+            // test the limits on the binary); several create far more than
+            // a customer's hourly allowance.
+            rate_limits: RateLimits::OFF,
             ..Config::default()
         };
         let server = support_server::start(&config).await.expect("server starts");

@@ -21,6 +21,9 @@ use serde_json::json;
 use support_auth::{AuthError, JwtKeys, bearer_token, event_audience};
 use support_domain::{EventAudience, LogPosition, UserId};
 use support_web::ApiError;
+use support_web::rate_limit::{
+    CallerKey, SocketPermit, brings_a_token, limit_caller, limit_client, open_socket,
+};
 
 /// The sub-protocol clients must offer; the only one the server answers with.
 pub const SUBPROTOCOL: &str = "support.v1";
@@ -29,7 +32,7 @@ pub const SUBPROTOCOL: &str = "support.v1";
 const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 
 /// An authenticated, authorised socket user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Viewer {
     /// From the token; for logs.
     pub(crate) user_id: UserId,
@@ -39,21 +42,37 @@ pub(crate) struct Viewer {
     pub(crate) expires_at: i64,
     /// `?since=<id>`: replay logged events after this position first.
     pub(crate) since: Option<LogPosition>,
+    /// The caller's place among its open sockets, given back on close.
+    pub(crate) _permit: Option<SocketPermit>,
 }
 
 /// Authenticates the upgrade request and decides what it may see: customers
 /// holding `view_support_ticket` their own tickets' events, staff roles all.
 pub(crate) fn authorize(req: &HttpRequest, keys: &JwtKeys) -> Result<Viewer, ApiError> {
-    let token = token(req)?;
-    let principal = keys
-        .verify(&token)
-        .map_err(|e| ApiError::unauthorized(e.reason()))?;
+    let verified = token(req).and_then(|token| {
+        keys.verify(&token)
+            .map_err(|e| ApiError::unauthorized(e.reason()))
+    });
+    let principal = match verified {
+        Ok(principal) => principal,
+        Err(refused) => {
+            // Without any token the request was counted by address already.
+            if brings_a_token(req) {
+                limit_client(req)?;
+            }
+            return Err(refused);
+        }
+    };
+    let caller = CallerKey::new(principal.role.as_ref(), principal.user_id.get());
+    limit_caller(req, &caller)?;
     let audience = event_audience(&principal)?;
+    let since = since(req)?;
     Ok(Viewer {
         user_id: principal.user_id,
         audience,
         expires_at: principal.expires_at,
-        since: since(req)?,
+        since,
+        _permit: open_socket(req, caller)?,
     })
 }
 

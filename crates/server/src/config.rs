@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use support_persistence::SqliteSynchronous;
+use support_web::RateLimits;
 
 /// Where token verification keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,9 @@ pub struct Config {
     /// survives a power loss) or `NORMAL` (survives a crash of the process
     /// only).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// `RATE_LIMITS`: the request, create and socket limits (see
+    /// [`RateLimits`]'s syntax); `off` disables them.
+    pub rate_limits: RateLimits,
 }
 
 /// Default time a request body may take to arrive.
@@ -100,6 +104,7 @@ impl Default for Config {
             keep_alive: DEFAULT_KEEP_ALIVE,
             send_buffer: Some(DEFAULT_SEND_BUFFER),
             sqlite_synchronous: SqliteSynchronous::Full,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -198,6 +203,12 @@ impl Config {
                 }
             };
         }
+        if let Some(limits) = get("RATE_LIMITS") {
+            config.rate_limits = limits.parse().map_err(|problem| ConfigError::Invalid {
+                name: "RATE_LIMITS",
+                problem,
+            })?;
+        }
         if let Some(level) = get("SQLITE_SYNCHRONOUS") {
             config.sqlite_synchronous = level.parse().map_err(|problem| ConfigError::Invalid {
                 name: "SQLITE_SYNCHRONOUS",
@@ -246,6 +257,7 @@ mod tests {
         assert_eq!(c.keep_alive, Duration::from_secs(5));
         assert_eq!(c.send_buffer, Some(64 * 1024));
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(c.rate_limits, RateLimits::default());
     }
 
     #[test]
@@ -263,6 +275,7 @@ mod tests {
             ("HTTP_KEEP_ALIVE_SECS", "30"),
             ("HTTP_SEND_BUFFER_BYTES", "8192"),
             ("SQLITE_SYNCHRONOUS", "normal"),
+            ("RATE_LIMITS", "off"),
         ])
         .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
@@ -277,6 +290,7 @@ mod tests {
         assert_eq!(c.keep_alive, Duration::from_secs(30));
         assert_eq!(c.send_buffer, Some(8192));
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert_eq!(c.rate_limits, RateLimits::OFF);
         assert_eq!(
             from(&[("HTTP_SEND_BUFFER_BYTES", "0")])
                 .unwrap()
@@ -298,5 +312,6 @@ mod tests {
         assert!(from(&[("HTTP_KEEP_ALIVE_SECS", "soon")]).is_err());
         assert!(from(&[("HTTP_SEND_BUFFER_BYTES", "100")]).is_err());
         assert!(from(&[("SQLITE_SYNCHRONOUS", "OFF")]).is_err());
+        assert!(from(&[("RATE_LIMITS", "caller=lots")]).is_err());
     }
 }

@@ -13,4 +13,5 @@ mod system;
 
 pub use config::{Config, ConfigError, JwtSource};
 pub use startup::{RunningServer, StartError, migrate, start};
+pub use support_web::RateLimits;
 pub use system::{RandomTicketNumbers, SystemClock};

@@ -15,6 +15,8 @@ use support_http::{
 };
 use support_persistence::{Database, DatabaseError, PoolSettings};
 use support_realtime::{Broadcaster, WsSettings};
+use support_web::RateLimiter;
+use support_web::rate_limit::rate_limit;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, JwtSource};
@@ -262,6 +264,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let metrics = web::Data::new(metrics);
     let ws_settings = WsSettings::default();
     let body_timeout = BodyTimeout(config.body_timeout);
+    let limiter = web::Data::from(RateLimiter::new(config.rate_limits));
     let send_buffer = config.send_buffer;
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -281,7 +284,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         };
         App::new()
             .app_data(body_timeout)
+            .app_data(limiter.clone())
             .wrap(json_error_handlers())
+            .wrap(from_fn(rate_limit))
             .wrap(from_fn(metrics_middleware))
             .wrap(from_fn(request_id_middleware))
             .configure(support_http::configure(state))

@@ -5,197 +5,17 @@
 //! server runs as its own process, so its memory can be read.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support_domain::UserId;
-use support_http::{JwtSettings, TokenSigner};
-use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_support-server");
-const SECRET: &str = "hardening-test-secret-0123456789abcdef";
-const TICKETS: &str = "/api/customer/mtables/support/tickets";
-/// The body timeout the servers of these tests run with.
-const BODY_TIMEOUT: Duration = Duration::from_secs(2);
-/// The keep-alive timeout the servers of these tests run with.
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
+use support::{BODY_TIMEOUT, KEEP_ALIVE, Server, TICKETS, open_socket, parse, token};
 /// The documented limit on client frames.
 const MAX_FRAME: usize = 4096;
 /// The close code for a message too big to process.
 const CLOSE_TOO_BIG: u16 = 1009;
-
-enum Db {
-    Sqlite(SqliteTestDb),
-    Postgres(PostgresTestDb),
-}
-
-impl Db {
-    fn url(&self) -> &str {
-        match self {
-            Self::Sqlite(db) => db.url(),
-            Self::Postgres(db) => db.url(),
-        }
-    }
-}
-
-/// The server binary on a free port with a database of its own; killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    _db: Db,
-}
-
-impl Server {
-    fn sqlite() -> Self {
-        Self::start(Db::Sqlite(SqliteTestDb::new()))
-    }
-
-    fn postgres() -> Self {
-        Self::start(Db::Postgres(PostgresTestDb::new()))
-    }
-
-    fn start(db: Db) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(BIN)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", db.url())
-            .env("JWT_SECRET", SECRET)
-            .env_remove("JWT_PUBLIC_KEY_FILE")
-            .env("HTTP_WORKERS", "2")
-            .env("HTTP_BODY_TIMEOUT_SECS", BODY_TIMEOUT.as_secs().to_string())
-            .env("HTTP_KEEP_ALIVE_SECS", KEEP_ALIVE.as_secs().to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            port,
-            _db: db,
-        };
-        let started = Instant::now();
-        while !server.get("/readyz").starts_with("HTTP/1.1 200") {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "server never ready"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-    }
-
-    /// A whole response to one request on its own connection ("" if refused).
-    fn exchange(&self, request: &[u8]) -> String {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return String::new();
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        if stream.write_all(request).is_err() {
-            return String::new();
-        }
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        String::from_utf8_lossy(&response).into_owned()
-    }
-
-    fn get(&self, path: &str) -> String {
-        self.exchange(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-    }
-
-    /// Posts `body` as JSON with a customer token; status and JSON body.
-    fn post(&self, path: &str, user: i64, body: &str) -> (u16, Value) {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            token(user),
-            body.len()
-        );
-        parse(&self.exchange(&[head.as_bytes(), body.as_bytes()].concat()))
-    }
-
-    fn get_json(&self, path: &str, user: i64) -> (u16, Value) {
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
-            token(user)
-        );
-        parse(&self.exchange(request.as_bytes()))
-    }
-
-    /// The server's resident memory, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(user: i64) -> String {
-    TokenSigner::hs256(SECRET.as_bytes(), JwtSettings::default())
-        .unwrap()
-        .sign(UserId::new(user).unwrap(), "customer", None, 600)
-        .unwrap()
-}
-
-/// Status and JSON body of a whole HTTP/1.1 response.
-fn parse(response: &str) -> (u16, Value) {
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// An upgraded `/ws` connection of a customer.
-fn open_socket(server: &Server) -> TcpStream {
-    let mut stream = server.connect();
-    write!(
-        stream,
-        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Authorization: Bearer {}\r\n\r\n",
-        token(7)
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
-    stream
-}
 
 /// A masked client frame header declaring `len` payload bytes.
 fn frame_header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
@@ -295,15 +115,19 @@ fn a_fragmented_message_over_the_limit_is_refused() {
 #[test]
 fn a_body_that_never_arrives_gets_408_while_other_clients_are_served() {
     let server = Server::sqlite();
-    let head = format!(
-        "POST {TICKETS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
-        token(7)
-    );
+    // Forty customers (one alone would soon be over its create limit).
+    let head = |customer: i64| {
+        format!(
+            "POST {TICKETS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            token(customer)
+        )
+    };
     // Some send nothing of their body, some trickle a byte now and then.
     let started = Instant::now();
-    let mut stalled: Vec<TcpStream> = (0..40)
-        .map(|_| {
+    let mut stalled: Vec<TcpStream> = (1..=40)
+        .map(|customer| {
+            let head = head(customer);
             let mut stream = server.connect();
             stream.write_all(head.as_bytes()).unwrap();
             stream

@@ -187,6 +187,26 @@ impl ApiError {
         )
     }
 
+    /// 429: a rate limit was reached; retry after `limited.retry_after_secs`.
+    pub fn rate_limited(limited: &crate::rate_limit::Limited) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many requests, please retry later",
+            json!({ "retryAfterSecs": limited.retry_after_secs }),
+        )
+    }
+
+    /// 429: the caller already holds `cap` open sockets.
+    pub fn too_many_sockets(cap: u32, retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("At most {cap} open sockets per caller"),
+            json!({ "reason": "TOO_MANY_SOCKETS", "maxSockets": cap, "retryAfterSecs": retry_after_secs }),
+        )
+    }
+
     /// Maps a use-case failure of `endpoint`: every domain failure is a 400
     /// with a reason; only an unavailable store is a 5xx (503, retryable).
     pub fn from_domain(endpoint: Endpoint, err: SupportError) -> Self {
@@ -278,6 +298,12 @@ impl ResponseError for ApiError {
             // The rest of the body may still come: the connection cannot
             // carry another request.
             response.force_close();
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(secs) = self.details.get("retryAfterSecs").and_then(Value::as_u64)
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.insert_header((header::RETRY_AFTER, value));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

@@ -6,13 +6,16 @@
 //! * [`envelope`]: the success envelope;
 //! * [`events_view`]: how a logged event looks on the wire, the same over
 //!   HTTP and WebSocket;
-//! * [`metrics`]: one Prometheus registry for both adapters.
+//! * [`metrics`]: one Prometheus registry for both adapters;
+//! * [`rate_limit`]: the buckets both adapters draw from.
 
 pub mod envelope;
 pub mod error;
 pub mod events_view;
 pub mod metrics;
+pub mod rate_limit;
 
 pub use error::{ApiError, Endpoint};
 pub use events_view::EventView;
 pub use metrics::Metrics;
+pub use rate_limit::{RateLimiter, RateLimits};

@@ -10,6 +10,7 @@ use serde_json::json;
 use support_domain::{CustomerId, Role};
 
 use support_auth::{JwtKeys, Permission, Principal, bearer_token};
+use support_web::rate_limit::{CallerKey, brings_a_token, limit_caller, limit_client};
 
 use crate::error::ApiError;
 
@@ -62,13 +63,32 @@ impl<P> Authorized<P> {
     }
 }
 
-fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {
+/// authenticate: the verified caller of `req`, counted against the rate
+/// limits (by caller, or by address when the token does not verify; a
+/// request without any token was counted by address already, in
+/// `support_web::rate_limit::rate_limit`).
+pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let keys = req
         .app_data::<JwtKeys>()
         .ok_or_else(ApiError::unavailable)?;
-    let principal = bearer_token(req)
-        .and_then(|token| keys.verify(token))
-        .map_err(|e| ApiError::unauthorized(e.reason()))?;
+    let principal = match bearer_token(req).and_then(|token| keys.verify(token)) {
+        Ok(principal) => principal,
+        Err(error) => {
+            if brings_a_token(req) {
+                limit_client(req)?;
+            }
+            return Err(ApiError::unauthorized(error.reason()));
+        }
+    };
+    limit_caller(
+        req,
+        &CallerKey::new(principal.role.as_ref(), principal.user_id.get()),
+    )?;
+    Ok(principal)
+}
+
+fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {
+    let principal = authenticate(req)?;
     if !principal.has_role(&Role::Customer) {
         return Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" })));
     }

@@ -13,6 +13,7 @@ use crate::dto::{
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
+use support_web::rate_limit::limit_create;
 
 fn fail(endpoint: Endpoint) -> impl Fn(SupportError) -> ApiError {
     move |e| ApiError::from_domain(endpoint, e)
@@ -26,6 +27,7 @@ pub async fn create_ticket(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::CreateTicket;
+    limit_create(&req, auth.customer_id().get())?;
     let body = read_json_object(&req, payload, EP, CREATE_BODY_LIMIT).await?;
     let request = parse_create(body).map_err(|f| ApiError::validation(EP, &f))?;
     let created = service

@@ -1,0 +1,652 @@
+//! Rate limits: token buckets per caller, per client IP for requests without
+//! a valid token, per customer for creates, and a cap on a caller's open
+//! WebSockets. Limits are per instance (each instance counts on its own).
+//!
+//! The buckets are `governor`'s GCRA (no thread, no timer; one atomic per
+//! check). The HTTP and WebSocket adapters check them where they have just
+//! verified the caller's token, so no token is verified twice; what a check
+//! saw is kept in the request's extensions and [`rate_limit_headers`] puts
+//! it on the response as the IETF draft's `RateLimit-Policy` and `RateLimit`
+//! fields.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter as Gcra};
+
+use crate::error::ApiError;
+
+/// One limit: `quota` requests per `window`, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Requests a full window allows.
+    pub quota: u32,
+    /// The window.
+    pub window: Duration,
+    /// Requests allowed back to back (the bucket's size).
+    pub burst: u32,
+}
+
+impl Policy {
+    /// Time to earn back one request.
+    fn period(self) -> Duration {
+        (self.window / self.quota.max(1)).max(Duration::from_nanos(1))
+    }
+
+    fn quota(self) -> Option<Quota> {
+        let burst = NonZeroU32::new(self.burst)?;
+        Some(Quota::with_period(self.period())?.allow_burst(burst))
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}s:{}",
+            self.quota,
+            self.window.as_secs(),
+            self.burst
+        )
+    }
+}
+
+/// The configured limits; `None` turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Every request of an authenticated caller (role and user id).
+    pub caller: Option<Policy>,
+    /// Every request without a valid token, per client IP.
+    pub ip: Option<Policy>,
+    /// Ticket creates, per customer.
+    pub create: Option<Policy>,
+    /// Open WebSockets per caller.
+    pub sockets: Option<u32>,
+}
+
+impl RateLimits {
+    /// No limit at all (`RATE_LIMITS=off`).
+    pub const OFF: Self = Self {
+        caller: None,
+        ip: None,
+        create: None,
+        sockets: None,
+    };
+}
+
+impl Default for RateLimits {
+    /// 600 requests a minute with bursts of 60, per caller and per IP; 20
+    /// creates an hour per customer; 10 open sockets per caller.
+    fn default() -> Self {
+        let per_minute = Policy {
+            quota: 600,
+            window: Duration::from_secs(60),
+            burst: 60,
+        };
+        Self {
+            caller: Some(per_minute),
+            ip: Some(per_minute),
+            create: Some(Policy {
+                quota: 20,
+                window: Duration::from_secs(3600),
+                burst: 20,
+            }),
+            sockets: Some(10),
+        }
+    }
+}
+
+impl FromStr for RateLimits {
+    type Err = String;
+
+    /// `off`, or comma-separated changes to the defaults:
+    /// `caller=600/1m:60,ip=600/1m:60,create=20/1h,sockets=10`, a policy
+    /// being `<quota>/<window>[:<burst>]` (window in `s`, `m`, `h` or `d`;
+    /// burst defaults to the quota), or `off` for one limit.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(Self::OFF);
+        }
+        let mut limits = Self::default();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?}: expected name=value"))?;
+            let value = value.trim();
+            let off = value.eq_ignore_ascii_case("off");
+            match name.trim() {
+                "caller" => limits.caller = (!off).then(|| policy(value)).transpose()?,
+                "ip" => limits.ip = (!off).then(|| policy(value)).transpose()?,
+                "create" => limits.create = (!off).then(|| policy(value)).transpose()?,
+                "sockets" => {
+                    limits.sockets = (!off)
+                        .then(|| {
+                            value
+                                .parse::<u32>()
+                                .ok()
+                                .filter(|n| *n > 0)
+                                .ok_or_else(|| format!("sockets={value}: a positive number"))
+                        })
+                        .transpose()?;
+                }
+                other => {
+                    return Err(format!(
+                        "unknown limit {other:?} (caller, ip, create, sockets)"
+                    ));
+                }
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// `<quota>/<window>[:<burst>]`.
+fn policy(text: &str) -> Result<Policy, String> {
+    let bad = || format!("{text:?}: expected <quota>/<window>[:<burst>], e.g. 600/1m:60");
+    let (rate, burst) = match text.split_once(':') {
+        Some((rate, burst)) => (rate, Some(burst)),
+        None => (text, None),
+    };
+    let (quota, window) = rate.split_once('/').ok_or_else(bad)?;
+    let quota: u32 = quota
+        .trim()
+        .parse()
+        .ok()
+        .filter(|q| *q > 0)
+        .ok_or_else(bad)?;
+    let window = window.trim();
+    let unit = match window.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => return Err(bad()),
+    };
+    let count: u64 = window[..window.len() - 1]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)?;
+    let burst = match burst {
+        Some(b) => b.trim().parse().ok().filter(|b| *b > 0).ok_or_else(bad)?,
+        None => quota,
+    };
+    Ok(Policy {
+        quota,
+        window: Duration::from_secs(count * unit),
+        burst,
+    })
+}
+
+/// Who is counted: a caller by role and user id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallerKey {
+    /// The token's role claim (empty when it has none).
+    pub role: String,
+    /// The token's user id.
+    pub user_id: i64,
+}
+
+impl CallerKey {
+    /// The caller `user_id` with role `role` (as the token names it).
+    pub fn new(role: Option<&support_domain::Role>, user_id: i64) -> Self {
+        Self {
+            role: role.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            user_id,
+        }
+    }
+}
+
+type Keyed<K> = Gcra<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
+/// Which bucket a check drew from; its name is the policy's name on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// Per caller.
+    Caller,
+    /// Per client IP.
+    Ip,
+    /// Creates per customer.
+    Create,
+}
+
+impl Bucket {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Caller => "caller",
+            Self::Ip => "ip",
+            Self::Create => "create",
+        }
+    }
+}
+
+/// What one check saw, for the response's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    bucket: Bucket,
+    policy: Policy,
+    /// Requests left in the bucket now.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub reset_secs: u64,
+}
+
+/// A check that failed: the caller must wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// What the check saw.
+    pub usage: Usage,
+    /// Seconds until the next request would be allowed (at least 1).
+    pub retry_after_secs: u64,
+}
+
+/// A keyed bucket set for `policy`, if it is on.
+fn keyed<K: Clone + Eq + std::hash::Hash>(policy: Option<Policy>) -> Option<Keyed<K>> {
+    policy
+        .and_then(Policy::quota)
+        .map(|quota| Gcra::keyed(quota).with_middleware::<StateInformationMiddleware>())
+}
+
+/// Checks after this many are followed by forgetting idle keys, so memory
+/// does not grow with every caller ever seen.
+const FORGET_EVERY: u64 = 100_000;
+
+/// The buckets of one instance. Cheap to share (`Arc`).
+pub struct RateLimiter {
+    limits: RateLimits,
+    caller: Option<Keyed<CallerKey>>,
+    ip: Option<Keyed<IpAddr>>,
+    create: Option<Keyed<i64>>,
+    sockets: Mutex<HashMap<CallerKey, u32>>,
+    checks: AtomicU64,
+    clock: DefaultClock,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    /// Buckets for `limits`.
+    pub fn new(limits: RateLimits) -> Arc<Self> {
+        Arc::new(Self {
+            caller: keyed(limits.caller),
+            ip: keyed(limits.ip),
+            create: keyed(limits.create),
+            limits,
+            sockets: Mutex::default(),
+            checks: AtomicU64::new(0),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> RateLimits {
+        self.limits
+    }
+
+    /// Counts one request of `caller`; `None` when that limit is off.
+    pub fn check_caller(&self, caller: &CallerKey) -> Option<Result<Usage, Limited>> {
+        self.check(
+            Bucket::Caller,
+            self.limits.caller,
+            self.caller.as_ref(),
+            caller,
+        )
+    }
+
+    /// Counts one request from `ip` without a valid token.
+    pub fn check_ip(&self, ip: IpAddr) -> Option<Result<Usage, Limited>> {
+        self.check(Bucket::Ip, self.limits.ip, self.ip.as_ref(), &ip)
+    }
+
+    /// Counts one ticket create of `customer`.
+    pub fn check_create(&self, customer: i64) -> Option<Result<Usage, Limited>> {
+        self.check(
+            Bucket::Create,
+            self.limits.create,
+            self.create.as_ref(),
+            &customer,
+        )
+    }
+
+    fn check<K: Clone + Eq + std::hash::Hash>(
+        &self,
+        bucket: Bucket,
+        policy: Option<Policy>,
+        limiter: Option<&Keyed<K>>,
+        key: &K,
+    ) -> Option<Result<Usage, Limited>> {
+        let (policy, limiter) = (policy?, limiter?);
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        let period = policy.period();
+        Some(match limiter.check_key(key) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                Ok(Usage {
+                    bucket,
+                    policy,
+                    remaining,
+                    reset_secs: secs_up(period * policy.burst.saturating_sub(remaining)),
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(Limited {
+                    usage: Usage {
+                        bucket,
+                        policy,
+                        remaining: 0,
+                        reset_secs: secs_up(period * policy.burst),
+                    },
+                    retry_after_secs: secs_up(wait).max(1),
+                })
+            }
+        })
+    }
+
+    /// Takes one of `caller`'s open-socket places; the returned permit gives
+    /// it back when dropped. `Err` with the cap when all are taken; `Ok(None)`
+    /// when sockets are not capped.
+    pub fn open_socket(self: &Arc<Self>, caller: CallerKey) -> Result<Option<SocketPermit>, u32> {
+        let Some(cap) = self.limits.sockets else {
+            return Ok(None);
+        };
+        let mut open = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(caller.clone()).or_default();
+        if *count >= cap {
+            return Err(cap);
+        }
+        *count += 1;
+        Ok(Some(SocketPermit {
+            limiter: Arc::clone(self),
+            caller,
+        }))
+    }
+}
+
+/// One open socket of a caller, counted until dropped.
+#[derive(Debug)]
+pub struct SocketPermit {
+    limiter: Arc<RateLimiter>,
+    caller: CallerKey,
+}
+
+impl Drop for SocketPermit {
+    fn drop(&mut self) {
+        let mut open = self
+            .limiter
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.caller) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// The instance's limiter, when the app has one (tests may leave it out).
+fn limiter(req: &HttpRequest) -> Option<&RateLimiter> {
+    req.app_data::<web::Data<RateLimiter>>()
+        .map(|data| &***data)
+}
+
+/// Records what a check saw and turns a refusal into the 429 answer.
+fn settle(req: &HttpRequest, checked: Option<Result<Usage, Limited>>) -> Result<(), ApiError> {
+    match checked {
+        None => Ok(()),
+        Some(Ok(usage)) => {
+            record_usage(req, usage);
+            Ok(())
+        }
+        Some(Err(limited)) => {
+            record_usage(req, limited.usage);
+            Err(ApiError::rate_limited(&limited))
+        }
+    }
+}
+
+/// Counts a request of the verified `caller`: 429 when over its limit.
+pub fn limit_caller(req: &HttpRequest, caller: &CallerKey) -> Result<(), ApiError> {
+    settle(req, limiter(req).and_then(|l| l.check_caller(caller)))
+}
+
+/// Counts a request that brought a token that did not verify, by the
+/// client's address: 429 when over the limit (else the caller answers 401).
+pub fn limit_client(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(ip) = req.peer_addr().map(|addr| addr.ip()) else {
+        return Ok(());
+    };
+    settle(req, limiter(req).and_then(|l| l.check_ip(ip)))
+}
+
+/// Counts a ticket create of `customer`: 429 when over the create limit.
+pub fn limit_create(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
+    settle(req, limiter(req).and_then(|l| l.check_create(customer)))
+}
+
+/// How long a client refused for too many sockets is told to wait.
+const SOCKET_RETRY_AFTER_SECS: u64 = 5;
+
+/// Takes one of `caller`'s open-socket places for the socket `req` is
+/// about to open (held until the permit is dropped): 429 when all are
+/// taken, before the upgrade.
+pub fn open_socket(req: &HttpRequest, caller: CallerKey) -> Result<Option<SocketPermit>, ApiError> {
+    let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() else {
+        return Ok(None);
+    };
+    limiter
+        .clone()
+        .into_inner()
+        .open_socket(caller)
+        .map_err(|cap| ApiError::too_many_sockets(cap, SOCKET_RETRY_AFTER_SECS))
+}
+
+/// Whether the request carries a token anywhere a route looks for one
+/// (header, WebSocket sub-protocol, `?token=`): such a request is counted
+/// where the token is verified, by caller, or by address if it does not
+/// verify ([`limit_client`]); one without is counted by address in
+/// [`rate_limit`].
+pub fn brings_a_token(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::AUTHORIZATION)
+        || req
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("bearer.")))
+        || req
+            .query_string()
+            .split('&')
+            .any(|pair| pair.starts_with("token="))
+}
+
+fn secs_up(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// What the checks of one request saw (several buckets may apply: a create
+/// counts as a request of its caller and as a create).
+#[derive(Debug, Clone, Default)]
+struct Usages(Vec<Usage>);
+
+/// Remembers `usage` on the request, for [`rate_limit_headers`].
+pub fn record_usage(req: &HttpRequest, usage: Usage) {
+    let mut extensions = req.extensions_mut();
+    match extensions.get_mut::<Usages>() {
+        Some(usages) => usages.0.push(usage),
+        None => {
+            extensions.insert(Usages(vec![usage]));
+        }
+    }
+}
+
+/// Middleware: counts a request that brings no token by the client's
+/// address (429 when over), and puts what the request's checks saw on its
+/// response, as `RateLimit-Policy: "caller";q=60;w=6` (the bucket: `q`
+/// requests back to back, earned back over `w` seconds) and
+/// `RateLimit: "caller";r=59;t=1` (`r` left, full again in `t` seconds),
+/// one item per bucket checked.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if !brings_a_token(req.request())
+        && let Err(limited) = limit_client(req.request())
+    {
+        let response = actix_web::ResponseError::error_response(&limited);
+        let mut response = req.into_response(response);
+        add_headers(&mut response);
+        return Ok(response);
+    }
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    add_headers(&mut response);
+    Ok(response)
+}
+
+fn add_headers<B>(response: &mut ServiceResponse<B>) {
+    let usages = response.request().extensions().get::<Usages>().cloned();
+    if let Some(Usages(usages)) = usages {
+        let policies: Vec<String> = usages
+            .iter()
+            .map(|u| {
+                let window = u.policy.period() * u.policy.burst;
+                format!(
+                    "\"{}\";q={};w={}",
+                    u.bucket.name(),
+                    u.policy.burst,
+                    secs_up(window)
+                )
+            })
+            .collect();
+        let states: Vec<String> = usages
+            .iter()
+            .map(|u| {
+                format!(
+                    "\"{}\";r={};t={}",
+                    u.bucket.name(),
+                    u.remaining,
+                    u.reset_secs
+                )
+            })
+            .collect();
+        let headers = response.headers_mut();
+        for (name, value) in [("ratelimit-policy", policies), ("ratelimit", states)] {
+            if let Ok(value) = HeaderValue::from_str(&value.join(", ")) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tight(quota: u32, burst: u32) -> Option<Policy> {
+        Some(Policy {
+            quota,
+            window: Duration::from_secs(60),
+            burst,
+        })
+    }
+
+    #[test]
+    fn the_setting_parses_changes_to_the_defaults() {
+        assert_eq!("off".parse(), Ok(RateLimits::OFF));
+        assert_eq!("".parse(), Ok(RateLimits::default()));
+        let limits: RateLimits = "caller=100/1s:10, create=off, sockets=3".parse().unwrap();
+        assert_eq!(
+            limits.caller,
+            Some(Policy {
+                quota: 100,
+                window: Duration::from_secs(1),
+                burst: 10
+            })
+        );
+        assert_eq!(limits.create, None);
+        assert_eq!(limits.sockets, Some(3));
+        assert_eq!(limits.ip, RateLimits::default().ip);
+        let daily: RateLimits = "ip=5/2d".parse().unwrap();
+        assert_eq!(daily.ip.unwrap().window, Duration::from_secs(2 * 86_400));
+        assert_eq!(daily.ip.unwrap().burst, 5);
+        for bad in [
+            "caller",
+            "caller=10",
+            "caller=0/1m",
+            "caller=10/1x",
+            "sockets=0",
+            "who=1/1s",
+        ] {
+            assert!(bad.parse::<RateLimits>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_caller_gets_its_burst_then_waits_and_others_are_not_affected() {
+        let limiter = RateLimiter::new(RateLimits {
+            caller: tight(60, 3),
+            ..RateLimits::OFF
+        });
+        let alice = CallerKey {
+            role: "customer".into(),
+            user_id: 1,
+        };
+        let bob = CallerKey {
+            role: "customer".into(),
+            user_id: 2,
+        };
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| limiter.check_caller(&alice).unwrap().unwrap().remaining)
+            .collect();
+        assert_eq!(remaining, [2, 1, 0]);
+        let limited = limiter.check_caller(&alice).unwrap().unwrap_err();
+        assert_eq!(limited.retry_after_secs, 1, "one request back per second");
+        assert!(limiter.check_caller(&bob).unwrap().is_ok());
+        assert!(
+            limiter.check_ip(IpAddr::from([127, 0, 0, 1])).is_none(),
+            "off"
+        );
+    }
+
+    #[test]
+    fn sockets_are_capped_per_caller_and_given_back() {
+        let limiter = RateLimiter::new(RateLimits {
+            sockets: Some(2),
+            ..RateLimits::OFF
+        });
+        let caller = CallerKey {
+            role: "staff".into(),
+            user_id: 9,
+        };
+        let first = limiter.open_socket(caller.clone()).unwrap();
+        let _second = limiter.open_socket(caller.clone()).unwrap();
+        assert_eq!(limiter.open_socket(caller.clone()).unwrap_err(), 2);
+        drop(first);
+        assert!(limiter.open_socket(caller).is_ok());
+    }
+}
