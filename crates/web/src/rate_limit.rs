@@ -10,7 +10,7 @@
 //! fields.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
@@ -219,11 +219,11 @@ type Keyed<K> = Gcra<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformatio
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
     /// Per caller.
-    Caller,
+    Caller = 0,
     /// Per client IP.
-    Ip,
+    Ip = 1,
     /// Creates per customer.
-    Create,
+    Create = 2,
 }
 
 impl Bucket {
@@ -237,10 +237,12 @@ impl Bucket {
 }
 
 /// What one check saw, for the response's headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage {
     bucket: Bucket,
     policy: Policy,
+    /// The bucket's `RateLimit-Policy` item, made once per bucket.
+    policy_item: HeaderValue,
     /// Requests left in the bucket now.
     pub remaining: u32,
     /// Seconds until the bucket is full again.
@@ -248,7 +250,7 @@ pub struct Usage {
 }
 
 /// A check that failed: the caller must wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limited {
     /// What the check saw.
     pub usage: Usage,
@@ -270,6 +272,8 @@ const FORGET_EVERY: u64 = 100_000;
 /// The buckets of one instance. Cheap to share (`Arc`).
 pub struct RateLimiter {
     limits: RateLimits,
+    /// `RateLimit-Policy` items of the caller, ip and create buckets.
+    policy_items: [HeaderValue; 3],
     caller: Option<Keyed<CallerKey>>,
     ip: Option<Keyed<IpAddr>>,
     create: Option<Keyed<i64>>,
@@ -289,7 +293,19 @@ impl fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// Buckets for `limits`.
     pub fn new(limits: RateLimits) -> Arc<Self> {
+        let item = |bucket: Bucket, policy: Option<Policy>| {
+            let text = policy.map_or_else(String::new, |p| {
+                let window = p.period() * p.burst;
+                format!("\"{}\";q={};w={}", bucket.name(), p.burst, secs_up(window))
+            });
+            HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
+        };
         Arc::new(Self {
+            policy_items: [
+                item(Bucket::Caller, limits.caller),
+                item(Bucket::Ip, limits.ip),
+                item(Bucket::Create, limits.create),
+            ],
             caller: keyed(limits.caller),
             ip: keyed(limits.ip),
             create: keyed(limits.create),
@@ -343,12 +359,14 @@ impl RateLimiter {
             limiter.shrink_to_fit();
         }
         let period = policy.period();
+        let policy_item = self.policy_items[bucket as usize].clone();
         Some(match limiter.check_key(key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Ok(Usage {
                     bucket,
                     policy,
+                    policy_item,
                     remaining,
                     reset_secs: secs_up(period * policy.burst.saturating_sub(remaining)),
                 })
@@ -359,6 +377,7 @@ impl RateLimiter {
                     usage: Usage {
                         bucket,
                         policy,
+                        policy_item,
                         remaining: 0,
                         reset_secs: secs_up(period * policy.burst),
                     },
@@ -426,8 +445,9 @@ fn settle(req: &HttpRequest, checked: Option<Result<Usage, Limited>>) -> Result<
             Ok(())
         }
         Some(Err(limited)) => {
+            let error = ApiError::rate_limited(&limited);
             record_usage(req, limited.usage);
-            Err(ApiError::rate_limited(&limited))
+            Err(error)
         }
     }
 }
@@ -489,18 +509,22 @@ fn secs_up(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// What the checks of one request saw (several buckets may apply: a create
-/// counts as a request of its caller and as a create).
+/// What the checks of one request saw: at most two buckets apply to one
+/// request (its caller's and the create limit, or its address's).
 #[derive(Debug, Clone, Default)]
-struct Usages(Vec<Usage>);
+struct Usages([Option<Usage>; 2]);
 
-/// Remembers `usage` on the request, for [`rate_limit_headers`].
+/// Remembers `usage` on the request, for [`rate_limit`]'s headers.
 pub fn record_usage(req: &HttpRequest, usage: Usage) {
     let mut extensions = req.extensions_mut();
     match extensions.get_mut::<Usages>() {
-        Some(usages) => usages.0.push(usage),
+        Some(Usages(slots)) => {
+            if let Some(free) = slots.iter_mut().find(|slot| slot.is_none()) {
+                *free = Some(usage);
+            }
+        }
         None => {
-            extensions.insert(Usages(vec![usage]));
+            extensions.insert(Usages([Some(usage), None]));
         }
     }
 }
@@ -529,37 +553,37 @@ pub async fn rate_limit(
 }
 
 fn add_headers<B>(response: &mut ServiceResponse<B>) {
-    let usages = response.request().extensions().get::<Usages>().cloned();
-    if let Some(Usages(usages)) = usages {
-        let policies: Vec<String> = usages
-            .iter()
-            .map(|u| {
-                let window = u.policy.period() * u.policy.burst;
-                format!(
-                    "\"{}\";q={};w={}",
-                    u.bucket.name(),
-                    u.policy.burst,
-                    secs_up(window)
-                )
-            })
-            .collect();
-        let states: Vec<String> = usages
-            .iter()
-            .map(|u| {
-                format!(
-                    "\"{}\";r={};t={}",
-                    u.bucket.name(),
-                    u.remaining,
-                    u.reset_secs
-                )
-            })
-            .collect();
-        let headers = response.headers_mut();
-        for (name, value) in [("ratelimit-policy", policies), ("ratelimit", states)] {
-            if let Ok(value) = HeaderValue::from_str(&value.join(", ")) {
-                headers.insert(HeaderName::from_static(name), value);
+    let Some(Usages(slots)) = response.request().extensions_mut().remove::<Usages>() else {
+        return;
+    };
+    let usages = slots.iter().flatten();
+    let mut policy: Option<HeaderValue> = None;
+    let mut state = String::with_capacity(48);
+    for (n, usage) in usages.enumerate() {
+        policy = Some(match policy {
+            None => usage.policy_item.clone(),
+            Some(first) => {
+                let joined = [first.as_bytes(), b", ", usage.policy_item.as_bytes()].concat();
+                HeaderValue::from_bytes(&joined).unwrap_or(first)
             }
+        });
+        if n > 0 {
+            state.push_str(", ");
         }
+        let _ = write!(
+            state,
+            "\"{}\";r={};t={}",
+            usage.bucket.name(),
+            usage.remaining,
+            usage.reset_secs
+        );
+    }
+    let headers = response.headers_mut();
+    if let Some(policy) = policy {
+        headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
+    }
+    if let Ok(state) = HeaderValue::from_str(&state) {
+        headers.insert(HeaderName::from_static("ratelimit"), state);
     }
 }
 
