@@ -37,12 +37,18 @@ pub async fn request_id_middleware(
     let id = pick(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     // The path only: a query string may carry a token (`/ws?token=`), never log it.
-    let span = tracing::info_span!("request", request_id = ?id, method = %req.method(), path = %req.path());
+    // `pick` keeps only visible ASCII, so the id is always text.
+    let id_text = id.to_str().unwrap_or("-").to_owned();
+    let span = tracing::info_span!("request", request_id = %id_text, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
+    // The route's pattern (`/tickets/{ticketId}`) groups requests in log
+    // pipelines where paths with ids would not.
+    let route = res.request().match_pattern();
     span.in_scope(|| {
         tracing::info!(
+            route = route.as_deref().unwrap_or("-"),
             status,
             elapsed_us = started.elapsed().as_micros() as u64,
             "handled"

@@ -43,19 +43,24 @@ pub struct Server {
 
 impl Server {
     pub fn sqlite() -> Self {
-        Self::start(Db::Sqlite(SqliteTestDb::new()), &[])
+        Self::start(Db::Sqlite(SqliteTestDb::new()), &[], None)
     }
 
     pub fn postgres() -> Self {
-        Self::start(Db::Postgres(PostgresTestDb::new()), &[])
+        Self::start(Db::Postgres(PostgresTestDb::new()), &[], None)
     }
 
     /// On SQLite, with extra environment variables.
     pub fn sqlite_with(env: &[(&str, &str)]) -> Self {
-        Self::start(Db::Sqlite(SqliteTestDb::new()), env)
+        Self::start(Db::Sqlite(SqliteTestDb::new()), env, None)
     }
 
-    fn start(db: Db, env: &[(&str, &str)]) -> Self {
+    /// On SQLite, with extra environment variables, its stderr into `log`.
+    pub fn sqlite_logging(env: &[(&str, &str)], log: &std::path::Path) -> Self {
+        Self::start(Db::Sqlite(SqliteTestDb::new()), env, Some(log))
+    }
+
+    fn start(db: Db, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -72,7 +77,10 @@ impl Server {
             .env("HTTP_KEEP_ALIVE_SECS", KEEP_ALIVE.as_secs().to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::null(),
+            });
         for (name, value) in env {
             command.env(name, value);
         }
