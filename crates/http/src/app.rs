@@ -5,10 +5,11 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use support_domain::SupportService;
 
 use crate::auth::JwtKeys;
+use crate::auth::extractor::count_unrouted;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, metrics_endpoint};
 use crate::routes::{dashboard, events, health, staff, tickets};
@@ -31,12 +32,14 @@ pub const EVENTS_PATH: &str = "/api/support/events";
 /// Path prefix of the staff views.
 pub const STAFF_PREFIX: &str = "/api/support";
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    count_unrouted(&req)?;
     Err(ApiError::method_not_allowed())
 }
 
 /// Fallback for paths no route serves.
-pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
+pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    count_unrouted(&req)?;
     Err(ApiError::route_not_found())
 }
 

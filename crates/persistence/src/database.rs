@@ -63,6 +63,14 @@ pub struct Database {
 
 #[cfg(test)]
 impl Database {
+    /// The SQLite writer, for tests that use it directly.
+    pub(crate) fn sqlite_writer(&self) -> Option<&Writer> {
+        match &self.pools {
+            Pools::Sqlite(_, writer) => Some(writer),
+            Pools::Postgres(..) => None,
+        }
+    }
+
     /// The PostgreSQL pool, for tests that look at its connections.
     pub(crate) fn pg_pool(&self) -> Option<&PgPool> {
         match &self.pools {

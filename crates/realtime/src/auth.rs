@@ -76,6 +76,25 @@ pub(crate) fn authorize(req: &HttpRequest, keys: &JwtKeys) -> Result<Viewer, Api
     })
 }
 
+/// Counts a token-bearing request to `/ws` that is not an upgrade (405):
+/// by caller when the token verifies, else by address. Only a refusal for
+/// the limit is returned.
+pub(crate) fn count_refused(req: &HttpRequest, keys: &JwtKeys) -> Result<(), ApiError> {
+    if !brings_a_token(req) {
+        return Ok(());
+    }
+    match token(req).and_then(|t| {
+        keys.verify(&t)
+            .map_err(|e| ApiError::unauthorized(e.reason()))
+    }) {
+        Ok(principal) => limit_caller(
+            req,
+            &CallerKey::new(principal.role.as_ref(), principal.user_id.get()),
+        ),
+        Err(_) => limit_client(req),
+    }
+}
+
 /// `?since=<event id>`, validated before the upgrade.
 fn since(req: &HttpRequest) -> Result<Option<LogPosition>, ApiError> {
     let invalid = |message: &str| {

@@ -111,6 +111,10 @@ async fn limit_frames(
         .map_err(|_| ApiError::unavailable())
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::method_not_allowed())
+async fn method_not_allowed(req: HttpRequest, state: web::Data<WsState>) -> HttpResponse {
+    let refusal = match auth::count_refused(&req, &state.keys) {
+        Err(limited) => limited,
+        Ok(()) => ApiError::method_not_allowed(),
+    };
+    actix_web::ResponseError::error_response(&refusal)
 }

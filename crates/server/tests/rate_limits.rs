@@ -70,12 +70,13 @@ fn a_caller_over_its_limit_gets_429_with_the_headers_and_others_do_not() {
 
 #[test]
 fn requests_without_a_valid_token_are_limited_by_address() {
-    // The harness's readiness polls (no token) have used some of the six.
-    let server = Server::sqlite_with(&[("RATE_LIMITS", "ip=6/1m:6")]);
+    // Room for the harness's readiness polls, which draw from the probes'
+    // bucket under the same policy.
+    let server = Server::sqlite_with(&[("RATE_LIMITS", "ip=30/1m:30")]);
     // A token that does not verify: 401, counted by address, until 429.
     let forged = "GET /api/customer/mtables/support/tickets HTTP/1.1\r\nHost: x\r\n\
                   Connection: close\r\nAuthorization: Bearer not.a.token\r\n\r\n";
-    let statuses: Vec<u16> = (0..7).map(|_| exchange(&server, forged).0).collect();
+    let statuses: Vec<u16> = (0..31).map(|_| exchange(&server, forged).0).collect();
     let refused = statuses
         .iter()
         .position(|s| *s == 429)
@@ -84,16 +85,47 @@ fn requests_without_a_valid_token_are_limited_by_address() {
         refused > 0 && statuses[..refused].iter().all(|s| *s == 401),
         "{statuses:?}"
     );
-    // Requests without any token share the address's bucket.
-    assert!(server.get("/healthz").starts_with("HTTP/1.1 429"));
+    // Requests without any token share the address's bucket, and so does
+    // one with a token on a route that never reads it.
+    assert!(server.get("/metrics").starts_with("HTTP/1.1 429"));
+    let tokened_asset = "GET /dashboard HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                         Authorization: Bearer anything\r\n\r\n";
+    assert_eq!(exchange(&server, tokened_asset).0, 429);
+    // Health probes have a bucket of their own: the flood above does not
+    // make the instance look dead.
+    assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
     // A valid caller is counted as itself, not by address.
     assert_eq!(get_as(&server, 7).0, 200);
+}
+
+#[test]
+fn api_requests_no_route_serves_are_counted_too() {
+    let server = Server::sqlite_with(&[("RATE_LIMITS", "caller=2/1m:2")]);
+    let unrouted = format!(
+        "PUT {TICKETS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        token(7)
+    );
+    assert_eq!(exchange(&server, &unrouted).0, 405);
+    let missing = format!(
+        "GET /api/nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        token(7)
+    );
+    assert_eq!(exchange(&server, &missing).0, 404);
+    let (status, head, body) = exchange(&server, &unrouted);
+    assert_eq!(status, 429, "{body}");
+    assert!(header(&head, "ratelimit").is_some_and(|h| h.starts_with("\"caller\";r=0")));
+    assert_eq!(get_as(&server, 7).0, 429);
 }
 
 #[test]
 fn creates_have_a_limit_per_customer() {
     let server = Server::sqlite_with(&[("RATE_LIMITS", "create=2/1h")]);
     let body = r#"{"issueType": "other", "description": "The table was not ready"}"#;
+    // An invalid create uses up nothing.
+    let (status, _) = server.post(TICKETS, 7, r#"{"issueType": "nope"}"#);
+    assert_eq!(status, 400);
     for _ in 0..2 {
         let (status, created) = server.post(TICKETS, 7, body);
         assert_eq!(status, 200, "{created}");

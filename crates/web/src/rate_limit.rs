@@ -156,6 +156,9 @@ impl FromStr for RateLimits {
     }
 }
 
+/// The longest window (and burst refill) accepted: a year.
+const MAX_WINDOW_SECS: u64 = 366 * 86_400;
+
 /// `<quota>/<window>[:<burst>]`.
 fn policy(text: &str) -> Result<Policy, String> {
     let bad = || format!("{text:?}: expected <quota>/<window>[:<burst>], e.g. 600/1m:60");
@@ -187,11 +190,23 @@ fn policy(text: &str) -> Result<Policy, String> {
         Some(b) => b.trim().parse().ok().filter(|b| *b > 0).ok_or_else(bad)?,
         None => quota,
     };
-    Ok(Policy {
+    let window = count
+        .checked_mul(unit)
+        .filter(|secs| *secs <= MAX_WINDOW_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?}: the window is at most a year"))?;
+    let policy = Policy {
         quota,
-        window: Duration::from_secs(count * unit),
+        window,
         burst,
-    })
+    };
+    // The time to earn back a whole burst must stay within a year too.
+    policy
+        .period()
+        .checked_mul(burst)
+        .filter(|refill| refill.as_secs() <= MAX_WINDOW_SECS)
+        .ok_or_else(|| format!("{text:?}: the burst takes more than a year to earn back"))?;
+    Ok(policy)
 }
 
 /// Who is counted: a caller by role and user id.
@@ -224,6 +239,9 @@ pub enum Bucket {
     Ip = 1,
     /// Creates per customer.
     Create = 2,
+    /// Health probes per client IP (the `ip` policy, a bucket of their own,
+    /// so token-less traffic from a proxy's address cannot starve them).
+    Probe = 3,
 }
 
 impl Bucket {
@@ -232,6 +250,7 @@ impl Bucket {
             Self::Caller => "caller",
             Self::Ip => "ip",
             Self::Create => "create",
+            Self::Probe => "probe",
         }
     }
 }
@@ -272,13 +291,15 @@ const FORGET_EVERY: u64 = 100_000;
 /// The buckets of one instance. Cheap to share (`Arc`).
 pub struct RateLimiter {
     limits: RateLimits,
-    /// `RateLimit-Policy` items of the caller, ip and create buckets.
-    policy_items: [HeaderValue; 3],
+    /// `RateLimit-Policy` items of the caller, ip, create and probe buckets.
+    policy_items: [HeaderValue; 4],
     caller: Option<Keyed<CallerKey>>,
     ip: Option<Keyed<IpAddr>>,
     create: Option<Keyed<i64>>,
+    probe: Option<Keyed<IpAddr>>,
     sockets: Mutex<HashMap<CallerKey, u32>>,
-    checks: AtomicU64,
+    /// Checks per bucket, to forget each bucket's idle keys now and then.
+    checks: [AtomicU64; 4],
     clock: DefaultClock,
 }
 
@@ -305,13 +326,15 @@ impl RateLimiter {
                 item(Bucket::Caller, limits.caller),
                 item(Bucket::Ip, limits.ip),
                 item(Bucket::Create, limits.create),
+                item(Bucket::Probe, limits.ip),
             ],
+            probe: keyed(limits.ip),
             caller: keyed(limits.caller),
             ip: keyed(limits.ip),
             create: keyed(limits.create),
             limits,
             sockets: Mutex::default(),
-            checks: AtomicU64::new(0),
+            checks: Default::default(),
             clock: DefaultClock::default(),
         })
     }
@@ -333,7 +356,22 @@ impl RateLimiter {
 
     /// Counts one request from `ip` without a valid token.
     pub fn check_ip(&self, ip: IpAddr) -> Option<Result<Usage, Limited>> {
-        self.check(Bucket::Ip, self.limits.ip, self.ip.as_ref(), &ip)
+        self.check(
+            Bucket::Ip,
+            self.limits.ip,
+            self.ip.as_ref(),
+            &client_key(ip),
+        )
+    }
+
+    /// Counts one health probe from `ip`.
+    pub fn check_probe(&self, ip: IpAddr) -> Option<Result<Usage, Limited>> {
+        self.check(
+            Bucket::Probe,
+            self.limits.ip,
+            self.probe.as_ref(),
+            &client_key(ip),
+        )
     }
 
     /// Counts one ticket create of `customer`.
@@ -354,11 +392,13 @@ impl RateLimiter {
         key: &K,
     ) -> Option<Result<Usage, Limited>> {
         let (policy, limiter) = (policy?, limiter?);
-        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+        let checks = &self.checks[bucket as usize];
+        if checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
         let period = policy.period();
+        let refill = |missing: u32| secs_up(period.checked_mul(missing).unwrap_or(Duration::MAX));
         let policy_item = self.policy_items[bucket as usize].clone();
         Some(match limiter.check_key(key) {
             Ok(snapshot) => {
@@ -368,7 +408,7 @@ impl RateLimiter {
                     policy,
                     policy_item,
                     remaining,
-                    reset_secs: secs_up(period * policy.burst.saturating_sub(remaining)),
+                    reset_secs: refill(policy.burst.saturating_sub(remaining)),
                 })
             }
             Err(not_until) => {
@@ -379,7 +419,7 @@ impl RateLimiter {
                         policy,
                         policy_item,
                         remaining: 0,
-                        reset_secs: secs_up(period * policy.burst),
+                        reset_secs: refill(policy.burst),
                     },
                     retry_after_secs: secs_up(wait).max(1),
                 })
@@ -466,6 +506,14 @@ pub fn limit_client(req: &HttpRequest) -> Result<(), ApiError> {
     settle(req, limiter(req).and_then(|l| l.check_ip(ip)))
 }
 
+/// Counts a health probe by the client's address: 429 when over.
+fn limit_probe(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(ip) = req.peer_addr().map(|addr| addr.ip()) else {
+        return Ok(());
+    };
+    settle(req, limiter(req).and_then(|l| l.check_probe(ip)))
+}
+
 /// Counts a ticket create of `customer`: 429 when over the create limit.
 pub fn limit_create(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
     settle(req, limiter(req).and_then(|l| l.check_create(customer)))
@@ -488,6 +536,12 @@ pub fn open_socket(req: &HttpRequest, caller: CallerKey) -> Result<Option<Socket
         .map_err(|cap| ApiError::too_many_sockets(cap, SOCKET_RETRY_AFTER_SECS))
 }
 
+/// Whether requests to `path` have their token verified (and so counted) by
+/// the route, or by the API's not-found and method-not-allowed answers.
+pub fn verifies_tokens(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/ws"
+}
+
 /// Whether the request carries a token anywhere a route looks for one
 /// (header, WebSocket sub-protocol, `?token=`): such a request is counted
 /// where the token is verified, by caller, or by address if it does not
@@ -503,6 +557,19 @@ pub fn brings_a_token(req: &HttpRequest) -> bool {
             .query_string()
             .split('&')
             .any(|pair| pair.starts_with("token="))
+}
+
+/// The key a client address is counted under: an IPv4 address, or the /64
+/// an IPv6 address belongs to (one host usually holds a whole /64, and
+/// would otherwise get a fresh bucket per address).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
 }
 
 fn secs_up(duration: Duration) -> u64 {
@@ -539,9 +606,17 @@ pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    if !brings_a_token(req.request())
-        && let Err(limited) = limit_client(req.request())
-    {
+    let request = req.request();
+    // Routes that verify a token count it there (by caller, or by address
+    // when it does not verify); every other request is counted here.
+    let counted = if matches!(request.path(), "/healthz" | "/readyz") {
+        limit_probe(request)
+    } else if brings_a_token(request) && verifies_tokens(request.path()) {
+        Ok(())
+    } else {
+        limit_client(request)
+    };
+    if let Err(limited) = counted {
         let response = actix_web::ResponseError::error_response(&limited);
         let mut response = req.into_response(response);
         add_headers(&mut response);
@@ -655,6 +730,26 @@ mod tests {
             limiter.check_ip(IpAddr::from([127, 0, 0, 1])).is_none(),
             "off"
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_bit_prefix() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let same_host: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(one), client_key(same_host));
+        assert_ne!(client_key(one), client_key(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(mapped), IpAddr::from([192, 0, 2, 7]));
+        let limiter = RateLimiter::new(RateLimits {
+            ip: tight(60, 1),
+            ..RateLimits::OFF
+        });
+        assert!(limiter.check_ip(one).unwrap().is_ok());
+        assert!(limiter.check_ip(same_host).unwrap().is_err());
+        assert!(limiter.check_ip(other).unwrap().is_ok());
+        // Probes have a bucket of their own under the same policy.
+        assert!(limiter.check_probe(one).unwrap().is_ok());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use serde_json::json;
 use support_domain::{CustomerId, Role};
 
 use support_auth::{JwtKeys, Permission, Principal, bearer_token};
-use support_web::rate_limit::{CallerKey, brings_a_token, limit_caller, limit_client};
+use support_web::rate_limit::{
+    CallerKey, brings_a_token, limit_caller, limit_client, verifies_tokens,
+};
 
 use crate::error::ApiError;
 
@@ -85,6 +87,20 @@ pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         &CallerKey::new(principal.role.as_ref(), principal.user_id.get()),
     )?;
     Ok(principal)
+}
+
+/// Counts a request to an API path that no route serves (404, 405): the
+/// rate-limit middleware leaves a token-bearing request under `/api/` to
+/// the route, so the answer for a missing route counts it instead. Only a
+/// refusal for the limit is returned; the caller answers 404 or 405.
+pub fn count_unrouted(req: &HttpRequest) -> Result<(), ApiError> {
+    if !(brings_a_token(req) && verifies_tokens(req.path())) {
+        return Ok(());
+    }
+    match authenticate(req) {
+        Err(refused) if refused.code() == "RATE_LIMITED" => Err(refused),
+        _ => Ok(()),
+    }
 }
 
 fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {

@@ -13,7 +13,7 @@
 //! chain.
 
 mod audience;
-mod extractor;
+pub(crate) mod extractor;
 
 pub use audience::EventReader;
 pub use extractor::{

@@ -27,9 +27,11 @@ pub async fn create_ticket(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::CreateTicket;
-    limit_create(&req, auth.customer_id().get())?;
     let body = read_json_object(&req, payload, EP, CREATE_BODY_LIMIT).await?;
     let request = parse_create(body).map_err(|f| ApiError::validation(EP, &f))?;
+    // Counted once the request is a valid create: a malformed one uses up
+    // nothing of the customer's allowance.
+    limit_create(&req, auth.customer_id().get())?;
     let created = service
         .create_ticket(auth.customer_id(), request)
         .await

@@ -26,8 +26,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::{Connection, SqliteConnection};
+use diesel::SqliteConnection;
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
 use support_domain::RepositoryError;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -76,8 +78,9 @@ enum Queued {
 /// A grouped write, type-erased so one queue holds writes of every kind.
 trait Job: Send {
     /// Runs the write in a savepoint; returns how to answer its caller once
-    /// the group's commit succeeded or failed.
-    fn run(self: Box<Self>, conn: &mut SqliteConnection) -> Box<dyn Answer>;
+    /// the group's commit succeeded or failed, and whether the group's
+    /// transaction is still sound (the savepoint was released or rolled back).
+    fn run(self: Box<Self>, conn: &mut SqliteConnection) -> (Box<dyn Answer>, bool);
     /// Answers without running: the group could not begin.
     fn refuse(self: Box<Self>, error: RepositoryError);
 }
@@ -98,25 +101,52 @@ where
     F: FnOnce(&mut SqliteConnection) -> Result<T, WriteError> + Send,
     T: Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut SqliteConnection) -> Box<dyn Answer> {
-        // Inside the group's transaction, diesel makes this a savepoint:
-        // released on `Ok`, rolled back to on `Err`. A panic leaves the
-        // savepoint open, which ends the group (see `commit_group`).
+    fn run(self: Box<Self>, conn: &mut SqliteConnection) -> (Box<dyn Answer>, bool) {
         let Pending { work, reply } = *self;
-        let outcome = match catch_unwind(AssertUnwindSafe(|| conn.transaction(work))) {
-            Ok(result) => result.map_err(RepositoryError::from),
-            Err(_) => {
-                tracing::error!("a SQLite write panicked; its group is rolled back");
-                Err(RepositoryError::Unavailable(
-                    "the write failed unexpectedly".to_owned(),
-                ))
-            }
-        };
-        Box::new(Ran { outcome, reply })
+        let mut sound = true;
+        let ran = catch_unwind(AssertUnwindSafe(|| in_savepoint(conn, work, &mut sound)));
+        let outcome = ran.unwrap_or_else(|_| {
+            tracing::error!("a SQLite write panicked; its group is rolled back");
+            sound = false;
+            Err(RepositoryError::Unavailable(
+                "the write failed unexpectedly".to_owned(),
+            ))
+        });
+        (Box::new(Ran { outcome, reply }), sound)
     }
 
     fn refuse(self: Box<Self>, error: RepositoryError) {
         let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Runs `work` in a savepoint of the group's transaction: released on
+/// `Ok`, rolled back to on `Err`. Clears `sound` when the savepoint could
+/// not be taken, released or rolled back: the job's writes may then be
+/// half in the transaction, so the group must not commit.
+fn in_savepoint<T>(
+    conn: &mut SqliteConnection,
+    work: impl FnOnce(&mut SqliteConnection) -> Result<T, WriteError>,
+    sound: &mut bool,
+) -> Result<T, RepositoryError> {
+    if let Err(error) = AnsiTransactionManager::begin_transaction(conn) {
+        *sound = false;
+        return Err(RepositoryError::from(WriteError::from(error)));
+    }
+    match work(conn) {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                *sound = false;
+                Err(RepositoryError::from(WriteError::from(error)))
+            }
+        },
+        Err(error) => {
+            if AnsiTransactionManager::rollback_transaction(conn).is_err() {
+                *sound = false;
+            }
+            Err(RepositoryError::from(error))
+        }
     }
 }
 
@@ -279,7 +309,7 @@ impl WriterConnection {
                 });
                 if let Err(error) = borrowed {
                     // `work` was dropped unrun: its callers are told the
-                    // writer is unavailable by their dropped reply.
+                    // write did not happen by their dropped reply.
                     tracing::warn!(%error, "the SQLite writer could not borrow the connection");
                 }
             }
@@ -308,10 +338,16 @@ fn leave_clean(conn: &mut SqliteConnection) -> bool {
     if outside(conn) {
         return true;
     }
-    // A plain ROLLBACK ends every savepoint too; diesel sees the connection
-    // back in autocommit and resets its count.
-    if let Err(error) = conn.batch_execute("ROLLBACK") {
-        tracing::warn!(%error, "rolling back the SQLite writer's transaction failed");
+    // A plain ROLLBACK ends every savepoint too. Diesel resets its count
+    // only when a statement fails outside a transaction, so it is told here.
+    match conn.batch_execute("ROLLBACK") {
+        Ok(()) => {
+            *AnsiTransactionManager::transaction_manager_status_mut(conn) =
+                TransactionManagerStatus::default();
+        }
+        Err(error) => {
+            tracing::warn!(%error, "rolling back the SQLite writer's transaction failed");
+        }
     }
     outside(conn)
 }
@@ -332,8 +368,9 @@ fn commit_group(conn: &mut SqliteConnection, group: Vec<Box<dyn Job>>) {
     let mut jobs = group.into_iter();
     let mut answers: Vec<Box<dyn Answer>> = Vec::with_capacity(jobs.len());
     for job in jobs.by_ref() {
-        answers.push(job.run(conn));
-        if !in_group_transaction(conn) {
+        let (answer, sound) = job.run(conn);
+        answers.push(answer);
+        if !sound || !in_group_transaction(conn) {
             // A panic left a savepoint open, or SQLite rolled everything
             // back: nothing of this group may be committed, nor run on its
             // own outside the group's transaction.
@@ -605,6 +642,36 @@ mod tests {
         }
         assert_eq!(items(&writer).await, 0, "the refused write never ran");
         assert_eq!(writer.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_in_memory_database_keeps_its_data_after_a_panicking_write() {
+        // The pool's only connection is the database: a write that panics
+        // must leave it usable, not open in a transaction (which would make
+        // the pool replace it with a new, empty database).
+        let db = crate::Database::connect("sqlite::memory:", crate::PoolSettings::default())
+            .await
+            .unwrap();
+        db.run_migrations().await.unwrap();
+        let writer = db.sqlite_writer().unwrap();
+        writer
+            .write(|conn| {
+                diesel::sql_query("CREATE TABLE kept (id INTEGER PRIMARY KEY)").execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let panicked = writer
+            .write(|_| -> Result<(), WriteError> { panic!("a bug in a write") })
+            .await;
+        assert!(panicked.is_err());
+        writer
+            .write(|conn| {
+                diesel::sql_query("INSERT INTO kept (id) VALUES (1)").execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
     }
 
     #[test]
