@@ -159,7 +159,8 @@ const SQLITE_PRAGMAS: [&str; 3] = [
 ];
 
 /// The connection SQLite writes go through (see `sqlite::writer`): opened
-/// with the pool's pragmas and the configured durability.
+/// with the pool's pragmas and the configured durability, and without
+/// automatic checkpoints (`sqlite::checkpointer` runs them).
 pub(crate) fn sqlite_writer_connection(
     location: &str,
     synchronous: SqliteSynchronous,
@@ -167,7 +168,22 @@ pub(crate) fn sqlite_writer_connection(
     use diesel::Connection;
     use diesel::connection::SimpleConnection;
     let mut conn = SqliteConnection::establish(location)?;
-    for pragma in SQLITE_PRAGMAS.iter().chain([&synchronous.pragma()]) {
+    let own = [synchronous.pragma(), "PRAGMA wal_autocheckpoint = 0;"];
+    for pragma in SQLITE_PRAGMAS.iter().chain(own.iter()) {
+        conn.batch_execute(pragma)
+            .map_err(|e| ConnectionError::BadConnection(format!("{pragma} failed: {e}")))?;
+    }
+    Ok(conn)
+}
+
+/// The connection `sqlite::checkpointer` runs its checkpoints on.
+pub(crate) fn sqlite_checkpoint_connection(
+    location: &str,
+) -> diesel::ConnectionResult<SqliteConnection> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let mut conn = SqliteConnection::establish(location)?;
+    for pragma in SQLITE_PRAGMAS {
         conn.batch_execute(pragma)
             .map_err(|e| ConnectionError::BadConnection(format!("{pragma} failed: {e}")))?;
     }

@@ -11,7 +11,8 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::connections::{
-    Backend, PgPool, PoolSettings, SqlitePool, pg_pool, sqlite_pool, sqlite_writer_connection,
+    Backend, PgPool, PoolSettings, SqlitePool, pg_pool, sqlite_checkpoint_connection, sqlite_pool,
+    sqlite_writer_connection,
 };
 use crate::database_url::Target;
 use crate::errors::DatabaseError;
@@ -20,6 +21,7 @@ use crate::migrations;
 use crate::postgres::commit_listener::{self, ListenerConfig};
 use crate::postgres::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
 use crate::postgres::{PgEventStore, PgPointsLedger, PgTicketRepository};
+use crate::sqlite::checkpointer;
 use crate::sqlite::{
     SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, Writer, WriterConnection,
 };
@@ -123,23 +125,36 @@ impl Database {
                     settings.max_size_for(backend)
                 };
                 let pool = sqlite_pool(location.clone(), max_size, settings).map_err(pool_error)?;
-                let connection = if in_memory {
-                    WriterConnection::Pooled(pool.clone(), runtime.clone())
+                let connect_error = |e: diesel::ConnectionError| DatabaseError::Connect {
+                    backend,
+                    message: e.to_string(),
+                };
+                let (connection, checkpoints) = if in_memory {
+                    (
+                        WriterConnection::Pooled(pool.clone(), runtime.clone()),
+                        None,
+                    )
                 } else {
                     let synchronous = settings.sqlite_synchronous;
-                    let conn = sqlite_writer_connection(&location, synchronous).map_err(|e| {
+                    let conn =
+                        sqlite_writer_connection(&location, synchronous).map_err(connect_error)?;
+                    let checkpointing =
+                        sqlite_checkpoint_connection(&location).map_err(connect_error)?;
+                    let (keep_going, stop) = std::sync::mpsc::channel();
+                    checkpointer::start(checkpointing, stop).map_err(|e| {
                         DatabaseError::Connect {
                             backend,
-                            message: e.to_string(),
+                            message: format!("could not start the checkpointer thread: {e}"),
                         }
                     })?;
                     let reopen = Box::new(move || sqlite_writer_connection(&location, synchronous));
-                    WriterConnection::Own(conn, reopen)
+                    (WriterConnection::Own(conn, reopen), Some(keep_going))
                 };
-                let writer = Writer::start(connection).map_err(|e| DatabaseError::Connect {
-                    backend,
-                    message: format!("could not start the writer thread: {e}"),
-                })?;
+                let writer =
+                    Writer::start(connection, checkpoints).map_err(|e| DatabaseError::Connect {
+                        backend,
+                        message: format!("could not start the writer thread: {e}"),
+                    })?;
                 Pools::Sqlite(pool, writer)
             }
             Target::Postgres { url } => {

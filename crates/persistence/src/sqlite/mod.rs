@@ -5,9 +5,12 @@
 //! * One writer ([`Writer`]): a thread with a connection of its own that
 //!   commits concurrent writes in groups, one `BEGIN IMMEDIATE` transaction
 //!   and one fsync each.
+//! * A checkpointer thread ([`checkpointer`]) that copies the log back into
+//!   the database file beside the writer, not inside its commits.
 //! * Reads through diesel's synchronous API ([`read`]), since statements
 //!   run in place ([`crate::connections::RunInPlace`]).
 
+pub(crate) mod checkpointer;
 pub(crate) mod event_store;
 pub(crate) mod points_ledger;
 pub(crate) mod read;

@@ -51,6 +51,8 @@ pub(crate) struct Writer {
     queue: mpsc::UnboundedSender<Queued>,
     /// Jobs sent and not yet taken by the writer.
     waiting: Arc<AtomicUsize>,
+    /// Keeps the checkpointer going while any handle on the writer lives.
+    _checkpoints: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// Where the writer's connection comes from.
@@ -170,15 +172,23 @@ impl<T: Send> Answer for Ran<T> {
 }
 
 impl Writer {
-    /// Starts the writer thread on `connection`.
-    pub(crate) fn start(connection: WriterConnection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `connection`; a checkpointer started with
+    /// the receiving end of `checkpoints` stops when the last handle goes.
+    pub(crate) fn start(
+        connection: WriterConnection,
+        checkpoints: Option<std::sync::mpsc::Sender<()>>,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let waiting = Arc::new(AtomicUsize::new(0));
         let taken = Arc::clone(&waiting);
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
             .spawn(move || write_until_closed(connection, jobs, &taken))?;
-        Ok(Self { queue, waiting })
+        Ok(Self {
+            queue,
+            waiting,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Queues `job`, unless too many are waiting already.
@@ -437,7 +447,7 @@ mod tests {
         )
         .unwrap();
         let reopen = Box::new(move || sqlite_writer_connection(&location, synchronous));
-        Writer::start(WriterConnection::Own(conn, reopen)).unwrap()
+        Writer::start(WriterConnection::Own(conn, reopen), None).unwrap()
     }
 
     fn insert(id: i64) -> impl FnOnce(&mut SqliteConnection) -> Result<(), WriteError> + Send {
