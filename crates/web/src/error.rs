@@ -187,13 +187,13 @@ impl ApiError {
         )
     }
 
-    /// 429: a rate limit was reached; retry after `limited.retry_after_secs`.
-    pub fn rate_limited(limited: &crate::rate_limit::Limited) -> Self {
+    /// 429: a rate limit was reached; retry after `retry_after_secs`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
             "Too many requests, please retry later",
-            json!({ "retryAfterSecs": limited.retry_after_secs }),
+            json!({ "retryAfterSecs": retry_after_secs }),
         )
     }
 

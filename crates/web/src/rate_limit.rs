@@ -485,7 +485,7 @@ fn settle(req: &HttpRequest, checked: Option<Result<Usage, Limited>>) -> Result<
             Ok(())
         }
         Some(Err(limited)) => {
-            let error = ApiError::rate_limited(&limited);
+            let error = ApiError::rate_limited(limited.retry_after_secs);
             record_usage(req, limited.usage);
             Err(error)
         }
