@@ -259,7 +259,6 @@ impl Bucket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage {
     bucket: Bucket,
-    policy: Policy,
     /// The bucket's `RateLimit-Policy` item, made once per bucket.
     policy_item: HeaderValue,
     /// Requests left in the bucket now.
@@ -339,11 +338,6 @@ impl RateLimiter {
         })
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> RateLimits {
-        self.limits
-    }
-
     /// Counts one request of `caller`; `None` when that limit is off.
     pub fn check_caller(&self, caller: &CallerKey) -> Option<Result<Usage, Limited>> {
         self.check(
@@ -405,7 +399,6 @@ impl RateLimiter {
                 let remaining = snapshot.remaining_burst_capacity();
                 Ok(Usage {
                     bucket,
-                    policy,
                     policy_item,
                     remaining,
                     reset_secs: refill(policy.burst.saturating_sub(remaining)),
@@ -416,7 +409,6 @@ impl RateLimiter {
                 Err(Limited {
                     usage: Usage {
                         bucket,
-                        policy,
                         policy_item,
                         remaining: 0,
                         reset_secs: refill(policy.burst),
@@ -582,7 +574,7 @@ fn secs_up(duration: Duration) -> u64 {
 struct Usages([Option<Usage>; 2]);
 
 /// Remembers `usage` on the request, for [`rate_limit`]'s headers.
-pub fn record_usage(req: &HttpRequest, usage: Usage) {
+fn record_usage(req: &HttpRequest, usage: Usage) {
     let mut extensions = req.extensions_mut();
     match extensions.get_mut::<Usages>() {
         Some(Usages(slots)) => {
