@@ -4,7 +4,7 @@ use crate::invalid_value::InvalidValue;
 
 /// Control characters other than tab and line breaks have no place in text a
 /// person wrote; NUL in particular cannot be stored in PostgreSQL `TEXT`.
-fn reject_control_chars(text: &str) -> Result<(), InvalidValue> {
+pub(crate) fn reject_control_chars(text: &str) -> Result<(), InvalidValue> {
     if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))

@@ -81,6 +81,15 @@ pub enum SupportError {
     /// The ticket kept changing under us; the client may retry.
     #[error("ticket was modified concurrently, try again")]
     Conflict,
+    /// The client made its change from a version of the ticket (`If-Match`)
+    /// that is no longer the current one.
+    #[error("ticket has changed since version {expected}")]
+    PreconditionFailed {
+        /// The version the client named.
+        expected: i64,
+        /// The ticket's version now.
+        current: i64,
+    },
     /// No free ticket number was found after several attempts.
     #[error("could not allocate a unique ticket number")]
     TicketNumberExhausted,

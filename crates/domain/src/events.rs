@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::actor::Actor;
-use crate::ids::{CustomerId, EventId, TicketId};
+use crate::comment::{Comment, CommentBody};
+use crate::ids::{CommentId, CustomerId, EventId, StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
+use crate::resolution::{Resolution, StaffNote};
 use crate::status::Status;
 use crate::ticket::Ticket;
 use crate::ticket_number::TicketNumber;
@@ -19,18 +21,24 @@ pub enum TicketEventKind {
     StatusTracked,
     /// A ticket was escalated.
     Escalated,
-    /// Support moved a ticket to another status (in progress, resolved,
-    /// closed, reopened).
+    /// A ticket moved to another status (in progress, resolved, closed,
+    /// reopened), by staff or by a customer's reply.
     StatusChanged,
+    /// A ticket was handed to a staff member, or to nobody.
+    Assigned,
+    /// Someone commented on a ticket.
+    CommentAdded,
 }
 
 impl TicketEventKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::Created,
         Self::StatusTracked,
         Self::Escalated,
         Self::StatusChanged,
+        Self::Assigned,
+        Self::CommentAdded,
     ];
 
     /// The wire name, as documented for socket clients.
@@ -40,6 +48,8 @@ impl TicketEventKind {
             Self::StatusTracked => "support:ticket_status",
             Self::Escalated => "support:ticket_escalated",
             Self::StatusChanged => "support:ticket_status_changed",
+            Self::Assigned => "support:ticket_assigned",
+            Self::CommentAdded => "support:comment_added",
         }
     }
 
@@ -56,6 +66,38 @@ impl TicketEventKind {
     pub fn is_durable(self) -> bool {
         !matches!(self, Self::StatusTracked)
     }
+}
+
+/// What an event says beyond who did what to which ticket, by kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventDetails {
+    /// Nothing more (created, looked at, escalated).
+    None,
+    /// A status change.
+    StatusChanged {
+        /// The status before.
+        previous: Status,
+        /// The ticket's assignee after the change.
+        assignee: Option<StaffId>,
+        /// Set when the change resolved the ticket.
+        resolution: Option<Resolution>,
+    },
+    /// A new assignee.
+    Assigned {
+        /// Who had it before.
+        previous: Option<StaffId>,
+        /// Who has it now (`None`: nobody).
+        assignee: Option<StaffId>,
+    },
+    /// A comment.
+    Comment {
+        /// The stored comment.
+        id: CommentId,
+        /// Whether only staff may see it (and so this event).
+        internal: bool,
+        /// Its text.
+        body: CommentBody,
+    },
 }
 
 /// An event about one ticket.
@@ -75,10 +117,15 @@ pub struct TicketEvent {
     pub status: Status,
     /// When it happened (the change's own timestamp).
     pub occurred_at: DateTime<Utc>,
+    /// What the kind adds.
+    pub details: EventDetails,
+    /// The acting staff member's remark, for staff eyes only.
+    pub note: Option<StaffNote>,
 }
 
 impl TicketEvent {
-    /// The event `kind` caused by `actor` on `ticket` as it is now.
+    /// The event `kind` caused by `actor` on `ticket` as it is now, with
+    /// no details.
     pub fn about(kind: TicketEventKind, actor: Actor, ticket: &Ticket, at: DateTime<Utc>) -> Self {
         Self {
             kind,
@@ -88,20 +135,129 @@ impl TicketEvent {
             ticket_number: (kind == TicketEventKind::Created).then(|| ticket.number().clone()),
             status: ticket.status(),
             occurred_at: at,
+            details: EventDetails::None,
+            note: None,
         }
     }
 
-    /// The documented payload clients receive as the event's `data`:
-    /// `{userId, role, ticketId, ticketNumber}` for a creation,
-    /// `{userId, role, ticketId, status}` otherwise.
-    pub fn payload(&self) -> EventPayload<'_> {
-        EventPayload {
+    /// `ticket` (as it is now) moved from `previous` to its status.
+    pub fn status_changed(
+        actor: Actor,
+        ticket: &Ticket,
+        previous: Status,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            details: EventDetails::StatusChanged {
+                previous,
+                assignee: ticket.assigned_staff_id(),
+                resolution: ticket.resolution().cloned(),
+            },
+            ..Self::about(TicketEventKind::StatusChanged, actor, ticket, at)
+        }
+    }
+
+    /// `ticket` (as it is now) was handed over from `previous`.
+    pub fn assigned(
+        actor: Actor,
+        ticket: &Ticket,
+        previous: Option<StaffId>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            details: EventDetails::Assigned {
+                previous,
+                assignee: ticket.assigned_staff_id(),
+            },
+            ..Self::about(TicketEventKind::Assigned, actor, ticket, at)
+        }
+    }
+
+    /// `comment` was added to `ticket` (as it is after the comment).
+    pub fn comment_added(ticket: &Ticket, comment: &Comment) -> Self {
+        Self {
+            details: EventDetails::Comment {
+                id: comment.id(),
+                internal: comment.internal(),
+                body: comment.body().clone(),
+            },
+            ..Self::about(
+                TicketEventKind::CommentAdded,
+                comment.author().clone(),
+                ticket,
+                comment.created_at(),
+            )
+        }
+    }
+
+    /// The same event with the acting staff member's remark.
+    pub fn with_note(self, note: Option<StaffNote>) -> Self {
+        Self { note, ..self }
+    }
+
+    /// Whether only staff may see the event (an internal comment).
+    pub fn is_internal(&self) -> bool {
+        matches!(self.details, EventDetails::Comment { internal: true, .. })
+    }
+
+    /// The documented payload `audience` receives as the event's `data`.
+    /// The seed's events keep their shapes: `{userId, role, ticketId,
+    /// ticketNumber}` for a creation, `{userId, role, ticketId, status}`
+    /// for a look and an escalation; the staff workflow's events add
+    /// `customerId` and what their details say. Staff notes reach staff only.
+    pub fn payload(&self, audience: EventAudience) -> EventPayload<'_> {
+        let seed_event = matches!(
+            self.kind,
+            TicketEventKind::Created | TicketEventKind::StatusTracked | TicketEventKind::Escalated
+        );
+        let mut payload = EventPayload {
             user_id: self.actor.user_id.get(),
             role: self.actor.role.as_str(),
             ticket_id: self.ticket_id.get(),
+            customer_id: (!seed_event).then(|| self.customer_id.get()),
             ticket_number: self.ticket_number.as_ref().map(TicketNumber::as_str),
             status: (self.kind != TicketEventKind::Created).then(|| self.status.as_str()),
+            previous_status: None,
+            resolution: None,
+            assignment: None,
+            comment: None,
+            note: match audience {
+                EventAudience::Everyone => self.note.as_ref().map(StaffNote::as_str),
+                EventAudience::Customer(_) => None,
+            },
+        };
+        match &self.details {
+            EventDetails::None => {}
+            EventDetails::StatusChanged {
+                previous,
+                assignee,
+                resolution,
+            } => {
+                payload.previous_status = Some(previous.as_str());
+                payload.assignment = Some(AssignmentPayload {
+                    staff_id: assignee.map(StaffId::get),
+                    previous_staff_id: None,
+                });
+                payload.resolution = resolution.as_ref().map(|r| ResolutionPayload {
+                    kind: r.kind.as_str(),
+                    details: r.details.as_str(),
+                });
+            }
+            EventDetails::Assigned { previous, assignee } => {
+                payload.assignment = Some(AssignmentPayload {
+                    staff_id: assignee.map(StaffId::get),
+                    previous_staff_id: Some(previous.map(StaffId::get)),
+                });
+            }
+            EventDetails::Comment { id, internal, body } => {
+                payload.comment = Some(CommentPayload {
+                    comment_id: id.get(),
+                    internal: *internal,
+                    body: body.as_str(),
+                });
+            }
         }
+        payload
     }
 }
 
@@ -115,12 +271,63 @@ pub struct EventPayload<'a> {
     pub role: &'a str,
     /// The ticket.
     pub ticket_id: i64,
+    /// The ticket's owner (the staff workflow's events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<i64>,
     /// Only on creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_number: Option<&'a str>,
     /// Everywhere but creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'a str>,
+    /// Status changes: the status before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<&'a str>,
+    /// Status changes that resolved the ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ResolutionPayload<'a>>,
+    /// Status changes and assignments: `staffId` (and `previousStaffId`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<AssignmentPayload>,
+    /// Comments: `commentId`, `internal`, `body`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentPayload<'a>>,
+    /// The acting staff member's remark (staff audiences only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+}
+
+/// `resolution` of a payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolutionPayload<'a> {
+    /// The resolution type.
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    /// What staff wrote.
+    pub details: &'a str,
+}
+
+/// The assignee fields of a payload; `null` means nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentPayload {
+    /// The assignee after the event.
+    pub staff_id: Option<i64>,
+    /// Assignments only: the assignee before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_staff_id: Option<Option<i64>>,
+}
+
+/// The comment fields of a payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentPayload<'a> {
+    /// The comment.
+    pub comment_id: i64,
+    /// Whether only staff see it.
+    pub internal: bool,
+    /// Its text.
+    pub body: &'a str,
 }
 
 /// An event as recorded in the durable log.
@@ -151,11 +358,18 @@ pub enum EventAudience {
 }
 
 impl EventAudience {
-    /// Whether an event about `owner`'s ticket is visible.
-    pub fn allows(self, owner: CustomerId) -> bool {
+    /// Whether an event about `owner`'s ticket is visible: staff see every
+    /// event, a customer exactly those about their own tickets but the
+    /// internal ones.
+    pub fn allows(self, owner: CustomerId, internal: bool) -> bool {
         match self {
             Self::Everyone => true,
-            Self::Customer(me) => me == owner,
+            Self::Customer(me) => me == owner && !internal,
         }
+    }
+
+    /// Whether `event` is visible.
+    pub fn sees(self, event: &TicketEvent) -> bool {
+        self.allows(event.customer_id, event.is_internal())
     }
 }

@@ -58,6 +58,10 @@ positive_id!(
     StaffId, "staff id"
 );
 positive_id!(
+    /// Primary key of a comment on a ticket.
+    CommentId, "comment id"
+);
+positive_id!(
     /// Position of an event in the durable event log. Ids grow in commit
     /// order, so "everything after N" is a complete, gap-free resume point.
     EventId, "event id"
@@ -65,6 +69,18 @@ positive_id!(
 
 impl From<CustomerId> for UserId {
     fn from(id: CustomerId) -> Self {
+        Self(id.0)
+    }
+}
+
+impl From<UserId> for StaffId {
+    fn from(id: UserId) -> Self {
+        Self(id.0)
+    }
+}
+
+impl From<StaffId> for UserId {
+    fn from(id: StaffId) -> Self {
         Self(id.0)
     }
 }

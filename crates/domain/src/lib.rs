@@ -1,7 +1,7 @@
 //! The support-ticket domain of the mtables platform.
 //!
-//! Everything a customer can do with a support ticket lives here, free of any
-//! web, database or runtime type:
+//! Everything customers and staff can do with a support ticket lives here,
+//! free of any web, database or runtime type:
 //!
 //! * value types that can only hold valid values ([`TicketNumber`], [`Description`], ...),
 //! * the [`Ticket`] entity and its state machine ([`Status`], [`Transition`]),
@@ -11,6 +11,9 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod bounded_text;
+mod comment;
+mod conversation;
 mod description;
 mod errors;
 mod event_log;
@@ -22,7 +25,9 @@ mod listing;
 mod points;
 pub mod ports;
 mod priority;
+mod resolution;
 mod service;
+mod staff_actions;
 mod state_machine;
 mod status;
 mod string_enum;
@@ -30,19 +35,30 @@ mod ticket;
 mod ticket_number;
 
 pub use actor::{Actor, Role};
+pub use comment::{Comment, CommentBody, NewComment};
+pub use conversation::StaffComment;
 pub use description::{Description, EscalationReason};
 pub use errors::{FieldError, PointsError, RepositoryError, SupportError, TransitionError};
 pub use event_log::{EventPage, LogPosition};
 pub use events::{
-    EventAudience, EventPayload, Notification, StoredEvent, TicketEvent, TicketEventKind,
+    AssignmentPayload, CommentPayload, EventAudience, EventDetails, EventPayload, Notification,
+    ResolutionPayload, StoredEvent, TicketEvent, TicketEventKind,
 };
-pub use ids::{BookingId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
+pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
 pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;
-pub use listing::{ListTickets, PageCursor, PageLimit, TicketPage};
-pub use points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
+pub use listing::{
+    AssigneeFilter, CommentCursor, CommentPage, ListAllTickets, ListComments, ListTickets,
+    PageCursor, PageLimit, TicketFilter, TicketPage,
+};
+pub use points::{
+    PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS, TICKET_RESOLVED_ACTION,
+    TICKET_RESOLVED_POINTS,
+};
 pub use priority::Priority;
+pub use resolution::{Resolution, ResolutionDetails, ResolutionType, StaffNote};
 pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
+pub use staff_actions::{ActOnTicket, ActionOutcome, StaffAction};
 pub use state_machine::Transition;
 pub use status::Status;
 pub use ticket::{NewTicket, Ticket, TicketState};

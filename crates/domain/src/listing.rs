@@ -1,10 +1,13 @@
-//! Paging through a customer's tickets, newest first, by keyset.
+//! Paging through tickets, newest first, and through a ticket's comments,
+//! oldest first, by keyset.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::ids::TicketId;
+use crate::comment::Comment;
+use crate::ids::{CommentId, StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
+use crate::priority::Priority;
 use crate::status::Status;
 use crate::ticket::Ticket;
 
@@ -89,6 +92,111 @@ pub struct ListTickets {
     pub cursor: Option<PageCursor>,
 }
 
+/// Whose tickets a staff list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Tickets nobody is assigned to.
+    Nobody,
+    /// Tickets assigned to this staff member.
+    Staff(StaffId),
+}
+
+/// Which tickets a staff list shows; every combination is served by an
+/// index of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TicketFilter {
+    /// Only tickets in this status.
+    pub status: Option<Status>,
+    /// Only tickets of this priority.
+    pub priority: Option<Priority>,
+    /// Only tickets with this assignee (or none).
+    pub assignee: Option<AssigneeFilter>,
+}
+
+/// A request for one page of every customer's tickets (staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListAllTickets {
+    /// Which tickets.
+    pub filter: TicketFilter,
+    /// Page size.
+    pub limit: PageLimit,
+    /// Continue after this cursor.
+    pub cursor: Option<PageCursor>,
+}
+
+/// Where the next page of a conversation starts: an opaque token for
+/// clients, the last comment id seen for the store. Comments are listed
+/// oldest first, so the next page holds newer comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentCursor {
+    after: CommentId,
+}
+
+impl CommentCursor {
+    const PREFIX: &'static str = "c1:";
+
+    /// The cursor for the page after `last`.
+    pub fn after(last: CommentId) -> Self {
+        Self { after: last }
+    }
+
+    /// The last comment of the previous page.
+    pub fn last_seen(self) -> CommentId {
+        self.after
+    }
+
+    /// The opaque text handed to clients.
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.after.get()))
+    }
+
+    /// Reads a cursor a client sent back.
+    pub fn decode(value: &str) -> Result<Self, InvalidValue> {
+        let invalid = || InvalidValue::new("is not a cursor this service issued");
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+        let id = text
+            .strip_prefix(Self::PREFIX)
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(invalid)?;
+        let after = CommentId::new(id).map_err(|_| invalid())?;
+        Ok(Self { after })
+    }
+}
+
+/// A request for one page of a ticket's conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListComments {
+    /// Page size.
+    pub limit: PageLimit,
+    /// Continue after this cursor.
+    pub cursor: Option<CommentCursor>,
+}
+
+/// One page of a conversation, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentPage {
+    /// The comments.
+    pub comments: Vec<Comment>,
+    /// Set when more comments follow.
+    pub next_cursor: Option<CommentCursor>,
+}
+
+impl CommentPage {
+    /// The page of `limit` made from up to `limit + 1` comments read.
+    pub(crate) fn of(mut comments: Vec<Comment>, limit: u32) -> Self {
+        let more = comments.len() > limit as usize;
+        comments.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| comments.last().map(|c| CommentCursor::after(c.id())))
+            .flatten();
+        Self {
+            comments,
+            next_cursor,
+        }
+    }
+}
+
 /// One page of tickets, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketPage {
@@ -96,6 +204,22 @@ pub struct TicketPage {
     pub tickets: Vec<Ticket>,
     /// Set when more tickets follow.
     pub next_cursor: Option<PageCursor>,
+}
+
+impl TicketPage {
+    /// The page of `limit` made from up to `limit + 1` tickets read: the
+    /// extra one only tells that another page follows.
+    pub(crate) fn of(mut tickets: Vec<Ticket>, limit: u32) -> Self {
+        let more = tickets.len() > limit as usize;
+        tickets.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| tickets.last().map(|t| PageCursor::after(t.id())))
+            .flatten();
+        Self {
+            tickets,
+            next_cursor,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -124,8 +248,17 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("t1:0"),
             &URL_SAFE_NO_PAD.encode("t1:-3"),
             &URL_SAFE_NO_PAD.encode("x:5"),
+            &URL_SAFE_NO_PAD.encode("c1:5"),
         ] {
             assert!(PageCursor::decode(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn comment_cursors_round_trip_and_are_not_ticket_cursors() {
+        let c = CommentCursor::after(CommentId::new(42).unwrap());
+        assert_eq!(CommentCursor::decode(&c.encode()), Ok(c));
+        let ticket_cursor = PageCursor::after(TicketId::new(42).unwrap()).encode();
+        assert!(CommentCursor::decode(&ticket_cursor).is_err());
     }
 }

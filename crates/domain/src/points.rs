@@ -8,6 +8,11 @@ use crate::ids::{TicketId, UserId};
 pub const TICKET_CREATED_ACTION: &str = "support_ticket_created";
 /// Points awarded for opening a ticket.
 pub const TICKET_CREATED_POINTS: i32 = 5;
+/// The gamification action for resolving a ticket (earned by the staff
+/// member who resolves it, once per ticket).
+pub const TICKET_RESOLVED_ACTION: &str = "support_ticket_resolved";
+/// Points awarded for resolving a ticket.
+pub const TICKET_RESOLVED_POINTS: i32 = 10;
 
 /// One award, tied to the ticket that earned it so it is granted at most once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::actor::Actor;
+use crate::comment::{Comment, NewComment};
 use crate::errors::{PointsError, RepositoryError};
 use crate::event_log::LogPosition;
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
-use crate::ids::{CustomerId, TicketId};
+use crate::ids::{CommentId, CustomerId, TicketId};
+use crate::listing::TicketFilter;
 use crate::points::PointsAward;
 use crate::status::Status;
 use crate::ticket::{NewTicket, Ticket};
@@ -36,6 +38,9 @@ pub trait TicketRepository: Send + Sync {
         customer: CustomerId,
     ) -> Result<Option<Ticket>, RepositoryError>;
 
+    /// The ticket with this id, whoever owns it (staff).
+    async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError>;
+
     /// The ticket with this id (only if `owner` owns it, when given) and its
     /// logged events oldest first, read together: one round trip for the
     /// most frequent read of the API.
@@ -45,11 +50,11 @@ pub trait TicketRepository: Send + Sync {
         owner: Option<CustomerId>,
     ) -> Result<Option<(Ticket, Vec<StoredEvent>)>, RepositoryError>;
 
-    /// Up to `limit` tickets of every customer with an id below `before`
-    /// (all when `None`), optionally in one status, highest id first (staff views).
+    /// Up to `limit` tickets of every customer that pass `filter`, with an
+    /// id below `before` (all when `None`), highest id first (staff views).
     async fn list_all(
         &self,
-        status: Option<Status>,
+        filter: TicketFilter,
         before: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError>;
@@ -73,6 +78,31 @@ pub trait TicketRepository: Send + Sync {
         expected_version: i64,
         event: TicketEvent,
     ) -> Result<StoredEvent, RepositoryError>;
+
+    /// Stores `comment` on `ticket`, in one transaction with the ticket's
+    /// new state (saved only if the stored row still has
+    /// `expected_version`, else [`RepositoryError::Conflict`] and nothing
+    /// changes), the comment's `support:comment_added` event (built with
+    /// [`TicketEvent::comment_added`] once the comment has its id) and, when
+    /// given, `change`: the event of a status change the comment caused.
+    /// Returns the stored comment and the events in log order.
+    async fn add_comment(
+        &self,
+        comment: NewComment,
+        ticket: &Ticket,
+        expected_version: i64,
+        change: Option<TicketEvent>,
+    ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError>;
+
+    /// Up to `limit` comments on the ticket with an id above `after` (all
+    /// when `None`), oldest first; internal ones only when `include_internal`.
+    async fn comments(
+        &self,
+        ticket: TicketId,
+        include_internal: bool,
+        after: Option<CommentId>,
+        limit: u32,
+    ) -> Result<Vec<Comment>, RepositoryError>;
 
     /// Answers when the store is reachable; used for readiness.
     async fn ping(&self) -> Result<(), RepositoryError>;

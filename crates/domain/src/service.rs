@@ -1,4 +1,6 @@
-//! The customer use cases: create, track, list and escalate tickets.
+//! The use cases: the customer's (create, track, list, escalate), the
+//! staff views and the event log here; the staff actions in
+//! [`crate::staff_actions`], the conversation in [`crate::conversation`].
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use crate::event_log::{EventPage, LogPosition};
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent, TicketEventKind};
 use crate::ids::{BookingId, CustomerId, OrderId, TicketId};
 use crate::issue_type::IssueType;
-use crate::listing::{ListTickets, PageCursor, PageLimit, TicketPage};
+use crate::listing::{ListAllTickets, ListTickets, PageCursor, PageLimit, TicketPage};
 use crate::points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 use crate::ports::{
     Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
@@ -20,7 +22,7 @@ use crate::ticket::{NewTicket, Ticket};
 /// 36^6 possible numbers a second collision is already vanishingly rare.
 const NUMBER_ATTEMPTS: usize = 5;
 /// How many times to re-read and retry a change that lost a concurrent race.
-const CONFLICT_ATTEMPTS: usize = 5;
+pub(crate) const CONFLICT_ATTEMPTS: usize = 5;
 
 /// A validated request to open a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,11 +76,11 @@ pub struct SupportPorts {
 /// The support use cases, wired to their ports.
 #[derive(Clone)]
 pub struct SupportService {
-    tickets: Arc<dyn TicketRepository>,
+    pub(crate) tickets: Arc<dyn TicketRepository>,
     events: Arc<dyn EventLog>,
-    notifier: Arc<dyn EventNotifier>,
-    points: Arc<dyn PointsAwarder>,
-    clock: Arc<dyn Clock>,
+    pub(crate) notifier: Arc<dyn EventNotifier>,
+    pub(crate) points: Arc<dyn PointsAwarder>,
+    pub(crate) clock: Arc<dyn Clock>,
     numbers: Arc<dyn TicketNumberGenerator>,
 }
 
@@ -175,12 +177,23 @@ impl SupportService {
         customer: CustomerId,
         query: ListTickets,
     ) -> Result<TicketPage, SupportError> {
-        self.page(Some(customer), query).await
+        self.page(customer, query).await
     }
 
-    /// One page of every customer's tickets, newest first (staff dashboards).
-    pub async fn list_all_tickets(&self, query: ListTickets) -> Result<TicketPage, SupportError> {
-        self.page(None, query).await
+    /// One page of every customer's tickets that pass the query's filter,
+    /// newest first (staff dashboards).
+    pub async fn list_all_tickets(
+        &self,
+        query: ListAllTickets,
+    ) -> Result<TicketPage, SupportError> {
+        let limit = query.limit.get();
+        let before = query.cursor.map(PageCursor::last_seen);
+        // One extra row tells whether another page follows.
+        let tickets = self
+            .tickets
+            .list_all(query.filter, before, limit + 1)
+            .await?;
+        Ok(TicketPage::of(tickets, limit))
     }
 
     /// Any ticket with its history (staff dashboards). Staff reads are not
@@ -196,33 +209,17 @@ impl SupportService {
 
     async fn page(
         &self,
-        owner: Option<CustomerId>,
+        customer: CustomerId,
         query: ListTickets,
     ) -> Result<TicketPage, SupportError> {
         let limit = query.limit.get();
         let before = query.cursor.map(PageCursor::last_seen);
         // One extra row tells whether another page follows.
-        let mut tickets = match owner {
-            Some(customer) => {
-                self.tickets
-                    .list_for_customer(customer, query.status, before, limit + 1)
-                    .await?
-            }
-            None => {
-                self.tickets
-                    .list_all(query.status, before, limit + 1)
-                    .await?
-            }
-        };
-        let more = tickets.len() > limit as usize;
-        tickets.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| tickets.last().map(|t| PageCursor::after(t.id())))
-            .flatten();
-        Ok(TicketPage {
-            tickets,
-            next_cursor,
-        })
+        let tickets = self
+            .tickets
+            .list_for_customer(customer, query.status, before, limit + 1)
+            .await?;
+        Ok(TicketPage::of(tickets, limit))
     }
 
     /// Escalates the customer's ticket. Concurrent escalations of one ticket
@@ -305,7 +302,7 @@ impl SupportService {
         Ok(self.tickets.ping().await?)
     }
 
-    async fn owned_ticket(
+    pub(crate) async fn owned_ticket(
         &self,
         customer: CustomerId,
         id: TicketId,
@@ -317,7 +314,7 @@ impl SupportService {
     }
 }
 
-fn customer_actor(customer: CustomerId) -> Actor {
+pub(crate) fn customer_actor(customer: CustomerId) -> Actor {
     Actor::customer(customer.into())
 }
 

@@ -7,6 +7,7 @@ use crate::errors::TransitionError;
 use crate::ids::{BookingId, CustomerId, OrderId, StaffId, TicketId};
 use crate::issue_type::IssueType;
 use crate::priority::Priority;
+use crate::resolution::Resolution;
 use crate::state_machine::Transition;
 use crate::status::Status;
 use crate::ticket_number::TicketNumber;
@@ -52,6 +53,10 @@ pub struct TicketState {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Time it was closed.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Time of the first public staff comment: the first response.
+    pub first_responded_at: Option<DateTime<Utc>>,
+    /// How staff solved it, while it is resolved or closed after that.
+    pub resolution: Option<Resolution>,
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub version: i64,
 }
@@ -90,6 +95,8 @@ impl NewTicket {
             escalated_at: None,
             resolved_at: None,
             closed_at: None,
+            first_responded_at: None,
+            resolution: None,
             version: 1,
         }
     }
@@ -144,12 +151,76 @@ impl Ticket {
             }
             Transition::Resolve => state.resolved_at = Some(now),
             Transition::Close => state.closed_at = Some(now),
-            Transition::Reopen => state.resolved_at = None,
+            Transition::Reopen => {
+                state.resolved_at = None;
+                state.resolution = None;
+            }
             Transition::StartProgress => {}
         }
         state.status = target;
-        state.updated_at = now;
-        state.version += 1;
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Marks a change that is not a transition: a new `updated_at` and version.
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.state.updated_at = now;
+        self.state.version += 1;
+    }
+
+    /// Resolves the ticket, keeping how it was solved.
+    pub fn resolve(
+        &mut self,
+        resolution: Resolution,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.apply(Transition::Resolve, now)?;
+        self.state.resolution = Some(resolution);
+        Ok(())
+    }
+
+    /// A staff member picks the ticket up: in progress, and assigned to them
+    /// unless someone already has it.
+    pub fn start(&mut self, staff: StaffId, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.apply(Transition::StartProgress, now)?;
+        self.state.assigned_staff_id.get_or_insert(staff);
+        Ok(())
+    }
+
+    /// Hands the ticket to `assignee` (`None`: nobody). Returns whether that
+    /// changed anything; assigning the current assignee again is no change.
+    /// A closed ticket keeps its assignee.
+    pub fn assign(
+        &mut self,
+        assignee: Option<StaffId>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, TransitionError> {
+        if self.state.status == Status::Closed {
+            return Err(TransitionError::TicketClosed);
+        }
+        if self.state.assigned_staff_id == assignee {
+            return Ok(false);
+        }
+        self.state.assigned_staff_id = assignee;
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// Records a comment: the ticket changed (`updated_at`, version), and a
+    /// first public staff comment is the ticket's first response. A closed
+    /// ticket takes no more comments.
+    pub fn record_comment(
+        &mut self,
+        public_staff_reply: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if self.state.status == Status::Closed {
+            return Err(TransitionError::TicketClosed);
+        }
+        if public_staff_reply {
+            self.state.first_responded_at.get_or_insert(now);
+        }
+        self.touch(now);
         Ok(())
     }
 
@@ -228,6 +299,14 @@ impl Ticket {
     pub fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.state.closed_at
     }
+    /// Time of the first public staff comment.
+    pub fn first_responded_at(&self) -> Option<DateTime<Utc>> {
+        self.state.first_responded_at
+    }
+    /// How staff solved it.
+    pub fn resolution(&self) -> Option<&Resolution> {
+        self.state.resolution.as_ref()
+    }
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub fn version(&self) -> i64 {
         self.state.version
@@ -288,6 +367,74 @@ mod tests {
         let before = t.clone();
         assert_eq!(t.escalate(None, at(10)), Err(TransitionError::TicketClosed));
         assert_eq!(t, before);
+    }
+
+    fn resolution() -> Resolution {
+        Resolution {
+            kind: crate::resolution::ResolutionType::Refund,
+            details: crate::resolution::ResolutionDetails::parse("refunded").unwrap(),
+        }
+    }
+
+    fn staff(id: i64) -> StaffId {
+        StaffId::new(id).unwrap()
+    }
+
+    #[test]
+    fn starting_assigns_the_starter_only_when_nobody_has_it() {
+        let mut t = ticket(IssueType::Other);
+        t.start(staff(5), at(1)).unwrap();
+        assert_eq!(
+            (t.status(), t.assigned_staff_id()),
+            (Status::InProgress, Some(staff(5)))
+        );
+        let mut t = ticket(IssueType::Other);
+        t.assign(Some(staff(3)), at(1)).unwrap();
+        t.start(staff(5), at(2)).unwrap();
+        assert_eq!(t.assigned_staff_id(), Some(staff(3)));
+    }
+
+    #[test]
+    fn assigning_the_same_person_again_changes_nothing() {
+        let mut t = ticket(IssueType::Other);
+        assert_eq!(t.assign(Some(staff(3)), at(1)), Ok(true));
+        assert_eq!(t.version(), 2);
+        assert_eq!(t.assign(Some(staff(3)), at(2)), Ok(false));
+        assert_eq!((t.version(), t.updated_at()), (2, at(1)));
+        assert_eq!(t.assign(None, at(3)), Ok(true));
+        assert_eq!(t.assigned_staff_id(), None);
+        t.apply(Transition::Close, at(4)).unwrap();
+        assert_eq!(
+            t.assign(Some(staff(1)), at(5)),
+            Err(TransitionError::TicketClosed)
+        );
+    }
+
+    #[test]
+    fn a_resolution_is_kept_until_the_ticket_is_reopened() {
+        let mut t = ticket(IssueType::Other);
+        t.resolve(resolution(), at(1)).unwrap();
+        assert_eq!(t.resolution(), Some(&resolution()));
+        t.apply(Transition::Reopen, at(2)).unwrap();
+        assert_eq!((t.resolution(), t.resolved_at()), (None, None));
+        t.resolve(resolution(), at(3)).unwrap();
+        t.apply(Transition::Close, at(4)).unwrap();
+        assert_eq!(t.resolution(), Some(&resolution()));
+    }
+
+    #[test]
+    fn the_first_public_staff_comment_is_the_first_response() {
+        let mut t = ticket(IssueType::Other);
+        t.record_comment(false, at(1)).unwrap();
+        assert_eq!((t.first_responded_at(), t.version()), (None, 2));
+        t.record_comment(true, at(2)).unwrap();
+        t.record_comment(true, at(3)).unwrap();
+        assert_eq!(t.first_responded_at(), Some(at(2)));
+        t.apply(Transition::Close, at(4)).unwrap();
+        assert_eq!(
+            t.record_comment(false, at(5)),
+            Err(TransitionError::TicketClosed)
+        );
     }
 
     #[test]

@@ -13,15 +13,15 @@ use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
 use chrono::Utc;
 use serde_json::json;
 use support_domain::ports::EventLog;
-use support_domain::{LogPosition, StoredEvent};
+use support_domain::{EventAudience, LogPosition, StoredEvent};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
 
-use support_web::Metrics;
+use support_web::{EventView, Metrics};
 
 use crate::auth::Viewer;
 use crate::broadcaster::Broadcaster;
-use crate::frame::{Frame, resync_required};
+use crate::frame::resync_required;
 use crate::frame_limit::is_oversized;
 use crate::recipients::Subscription;
 use crate::settings::WsSettings;
@@ -152,7 +152,7 @@ pub(crate) async fn run(
                     {
                         continue;
                     }
-                    let text = session.text(frame.text());
+                    let text = session.text(frame.text_for(viewer.audience));
                     if let Err(failure) = bounded(settings.send_timeout, text).await {
                         break failure.end(id);
                     }
@@ -243,7 +243,7 @@ async fn replay(
         }
         let floor = from;
         for stored in page.iter().filter(|e| LogPosition::after(e.id) > floor) {
-            send_stored(session, stored, settings, metrics).await?;
+            send_stored(session, stored, viewer.audience, settings, metrics).await?;
             from = LogPosition::after(stored.id);
         }
         if page.len() < REPLAY_PAGE as usize {
@@ -255,14 +255,15 @@ async fn replay(
 async fn send_stored(
     session: &mut Session,
     stored: &StoredEvent,
+    audience: EventAudience,
     settings: &WsSettings,
     metrics: &Metrics,
 ) -> Result<(), End> {
-    let frame = Frame::stored(stored).map_err(|error| {
+    let text = serde_json::to_string(&EventView::stored(stored, audience)).map_err(|error| {
         tracing::error!(%error, "could not serialise an event");
         close(CloseCode::Error, "internal error")
     })?;
-    bounded(settings.send_timeout, session.text(frame.text()))
+    bounded(settings.send_timeout, session.text(text))
         .await
         .map_err(|_| End::Abandon)?;
     metrics.events_delivered.inc();

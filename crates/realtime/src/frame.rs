@@ -21,30 +21,43 @@ pub const RESYNC_REQUIRED_EVENT: &str = "stream:resync_required";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     owner: CustomerId,
+    internal: bool,
     id: Option<EventId>,
     text: Arc<str>,
+    /// What the owner's sockets get when it differs from `text` (an event
+    /// carrying a staff note); `None` when they get `text` or nothing.
+    customer_text: Option<Arc<str>>,
 }
 
 impl Frame {
     /// A logged event, with its id.
     pub fn stored(stored: &StoredEvent) -> Result<Self, serde_json::Error> {
-        Self::build(&stored.event, Some(stored.id), &EventView::stored(stored))
+        Self::build(&stored.event, Some(stored.id), |audience| {
+            EventView::stored(stored, audience)
+        })
     }
 
     /// A live-only event, without an id.
     pub fn live(event: &TicketEvent) -> Result<Self, serde_json::Error> {
-        Self::build(event, None, &EventView::live(event))
+        Self::build(event, None, |audience| EventView::live(event, audience))
     }
 
-    fn build(
-        event: &TicketEvent,
+    fn build<'a>(
+        event: &'a TicketEvent,
         id: Option<EventId>,
-        view: &EventView<'_>,
+        view: impl Fn(EventAudience) -> EventView<'a>,
     ) -> Result<Self, serde_json::Error> {
+        let owner = EventAudience::Customer(event.customer_id);
+        let customer_text = match owner.sees(event) && event.note.is_some() {
+            true => Some(serde_json::to_string(&view(owner))?.into()),
+            false => None,
+        };
         Ok(Self {
             owner: event.customer_id,
+            internal: event.is_internal(),
             id,
-            text: serde_json::to_string(view)?.into(),
+            text: serde_json::to_string(&view(EventAudience::Everyone))?.into(),
+            customer_text,
         })
     }
 
@@ -58,14 +71,22 @@ impl Frame {
         self.id
     }
 
-    /// Whether a connection with `audience` may receive it.
-    pub fn visible_to(&self, audience: EventAudience) -> bool {
-        audience.allows(self.owner)
+    /// Whether only staff may see it.
+    pub fn internal(&self) -> bool {
+        self.internal
     }
 
-    /// The JSON text.
-    pub fn text(&self) -> &str {
-        &self.text
+    /// Whether a connection with `audience` may receive it.
+    pub fn visible_to(&self, audience: EventAudience) -> bool {
+        audience.allows(self.owner, self.internal)
+    }
+
+    /// The JSON text `audience` receives (check [`Self::visible_to`] first).
+    pub fn text_for(&self, audience: EventAudience) -> &str {
+        match (audience, &self.customer_text) {
+            (EventAudience::Customer(_), Some(text)) => text,
+            _ => &self.text,
+        }
     }
 }
 

@@ -64,7 +64,7 @@ impl Recipients {
     pub(crate) fn deliver(&self, frame: &Arc<Frame>) {
         // An error only means no staff socket is open.
         let _ = self.everyone.send(frame.clone());
-        if self.customer_sockets.load(Ordering::Acquire) == 0 {
+        if frame.internal() || self.customer_sockets.load(Ordering::Acquire) == 0 {
             return;
         }
         let shard = self.shard(frame.owner());

@@ -92,7 +92,7 @@ impl EventLog for MemoryLog {
             .check()?
             .events
             .iter()
-            .filter(|e| e.id.get() > after.get() && audience.allows(e.event.customer_id))
+            .filter(|e| e.id.get() > after.get() && audience.sees(&e.event))
             .take(limit as usize)
             .cloned()
             .collect())

@@ -27,6 +27,26 @@ pub enum Endpoint {
     StaffListTickets,
     /// `GET /api/support/tickets/{id}` (staff)
     StaffViewTicket,
+    /// `POST /tickets/{id}/comments` (customer)
+    AddComment,
+    /// `GET /tickets/{id}/comments` (customer)
+    ListComments,
+    /// `POST /api/support/tickets/{id}/assign`
+    StaffAssignTicket,
+    /// `POST /api/support/tickets/{id}/start`
+    StaffStartTicket,
+    /// `POST /api/support/tickets/{id}/resolve`
+    StaffResolveTicket,
+    /// `POST /api/support/tickets/{id}/close`
+    StaffCloseTicket,
+    /// `POST /api/support/tickets/{id}/reopen`
+    StaffReopenTicket,
+    /// `POST /api/support/tickets/{id}/escalate`
+    StaffEscalateTicket,
+    /// `POST /api/support/tickets/{id}/comments`
+    StaffAddComment,
+    /// `GET /api/support/tickets/{id}/comments`
+    StaffListComments,
 }
 
 impl Endpoint {
@@ -40,6 +60,16 @@ impl Endpoint {
             Self::ListEvents => "EVENT_LISTING_FAILED",
             Self::StaffListTickets => "STAFF_TICKET_LISTING_FAILED",
             Self::StaffViewTicket => "STAFF_TICKET_VIEW_FAILED",
+            Self::AddComment => "COMMENT_CREATION_FAILED",
+            Self::ListComments => "COMMENT_LISTING_FAILED",
+            Self::StaffAssignTicket => "TICKET_ASSIGNMENT_FAILED",
+            Self::StaffStartTicket => "TICKET_START_FAILED",
+            Self::StaffResolveTicket => "TICKET_RESOLUTION_FAILED",
+            Self::StaffCloseTicket => "TICKET_CLOSING_FAILED",
+            Self::StaffReopenTicket => "TICKET_REOPENING_FAILED",
+            Self::StaffEscalateTicket => "STAFF_TICKET_ESCALATION_FAILED",
+            Self::StaffAddComment => "STAFF_COMMENT_CREATION_FAILED",
+            Self::StaffListComments => "STAFF_COMMENT_LISTING_FAILED",
         }
     }
 }
@@ -222,17 +252,33 @@ impl ApiError {
                 TransitionError::TicketResolved => Self::endpoint(
                     endpoint,
                     "TICKET_RESOLVED",
-                    "Resolved ticket cannot be escalated",
+                    match endpoint {
+                        Endpoint::EscalateTicket | Endpoint::StaffEscalateTicket => {
+                            "Resolved ticket cannot be escalated"
+                        }
+                        _ => "Resolved ticket must be reopened first",
+                    },
                 ),
                 TransitionError::TicketClosed => {
                     Self::endpoint(endpoint, "TICKET_CLOSED", "Closed ticket cannot be changed")
                 }
-                TransitionError::NotAllowed { from, to } => Self::endpoint(
-                    endpoint,
-                    "INVALID_TRANSITION",
+                TransitionError::NotAllowed { from, to } => Self::new(
+                    StatusCode::BAD_REQUEST,
+                    endpoint.error_code(),
                     format!("Ticket cannot move from {from} to {to}"),
+                    json!({
+                        "reason": "TRANSITION_NOT_ALLOWED",
+                        "from": from.as_str(),
+                        "to": to.as_str(),
+                    }),
                 ),
             },
+            SupportError::PreconditionFailed { expected, current } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PRECONDITION_FAILED",
+                format!("Ticket has changed since version {expected}; it is at version {current}"),
+                json!({ "expectedVersion": expected, "currentVersion": current }),
+            ),
             SupportError::Conflict => Self::endpoint(
                 endpoint,
                 "CONFLICT",

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use support_domain::{EventPayload, StoredEvent, TicketEvent};
+use support_domain::{EventAudience, EventPayload, StoredEvent, TicketEvent};
 
 /// A durable event (with `id`) or a live-only one (without).
 #[derive(Debug, Serialize)]
@@ -25,20 +25,21 @@ pub fn event_time(at: DateTime<Utc>) -> String {
 }
 
 impl<'a> EventView<'a> {
-    /// A logged event.
-    pub fn stored(stored: &'a StoredEvent) -> Self {
+    /// A logged event as `audience` sees it (staff notes reach staff only;
+    /// whether the audience may see the event at all is the reader's check).
+    pub fn stored(stored: &'a StoredEvent, audience: EventAudience) -> Self {
         Self {
             id: Some(stored.id.get()),
-            ..Self::live(&stored.event)
+            ..Self::live(&stored.event, audience)
         }
     }
 
-    /// A live-only event.
-    pub fn live(event: &'a TicketEvent) -> Self {
+    /// A live-only event as `audience` sees it.
+    pub fn live(event: &'a TicketEvent, audience: EventAudience) -> Self {
         Self {
             id: None,
             event: event.kind.name(),
-            data: event.payload(),
+            data: event.payload(audience),
             at: event_time(event.occurred_at),
         }
     }

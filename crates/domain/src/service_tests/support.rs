@@ -128,6 +128,8 @@ pub(crate) fn state(status: Status, priority: Priority) -> TicketState {
         escalated_at: (status == Status::Escalated).then_some(created),
         resolved_at: matches!(status, Status::Resolved).then_some(created),
         closed_at: (status == Status::Closed).then_some(created),
+        first_responded_at: None,
+        resolution: None,
         version: 1,
     }
 }
@@ -170,6 +172,8 @@ pub(crate) fn event(
         ticket_number: number,
         status,
         occurred_at: now(),
+        details: crate::events::EventDetails::None,
+        note: None,
     }
 }
 

@@ -1,0 +1,166 @@
+//! The conversation use cases: customers and staff comment on a ticket and
+//! read its comments. A customer's reply reopens a resolved ticket; a
+//! closed ticket takes no replies; internal comments are for staff only.
+
+use crate::actor::Actor;
+use crate::comment::{Comment, CommentBody, NewComment};
+use crate::errors::{RepositoryError, SupportError};
+use crate::events::{Notification, TicketEvent};
+use crate::ids::{CustomerId, TicketId};
+use crate::listing::{CommentCursor, CommentPage, ListComments};
+use crate::service::{CONFLICT_ATTEMPTS, SupportService, customer_actor};
+use crate::staff_actions::check_if_match;
+use crate::state_machine::Transition;
+use crate::status::Status;
+use crate::ticket::Ticket;
+
+/// A staff member's comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffComment {
+    /// The text.
+    pub body: CommentBody,
+    /// Hidden from the customer.
+    pub internal: bool,
+    /// `If-Match`: refuse if the ticket changed since this version.
+    pub if_match: Option<i64>,
+}
+
+impl SupportService {
+    /// The customer replies on their own ticket; a reply to a resolved
+    /// ticket reopens it (one status change, the customer its actor).
+    pub async fn add_customer_comment(
+        &self,
+        customer: CustomerId,
+        id: TicketId,
+        body: CommentBody,
+    ) -> Result<Comment, SupportError> {
+        let actor = customer_actor(customer);
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let mut ticket = self.owned_ticket(customer, id).await?;
+            let expected_version = ticket.version();
+            let now = self.clock.now();
+            let previous = ticket.status();
+            let reopened = if previous == Status::Resolved {
+                ticket.apply(Transition::Reopen, now)?;
+                Some(TicketEvent::status_changed(
+                    actor.clone(),
+                    &ticket,
+                    previous,
+                    now,
+                ))
+            } else {
+                None
+            };
+            ticket.record_comment(false, now)?;
+            let comment = NewComment {
+                ticket_id: id,
+                author: actor.clone(),
+                body: body.clone(),
+                internal: false,
+                created_at: now,
+            };
+            match self
+                .store_comment(comment, &ticket, expected_version, reopened)
+                .await
+            {
+                Err(SupportError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(SupportError::Conflict)
+    }
+
+    /// A staff member comments on any ticket; the first public staff
+    /// comment is the ticket's first response.
+    pub async fn add_staff_comment(
+        &self,
+        actor: Actor,
+        id: TicketId,
+        request: StaffComment,
+    ) -> Result<Comment, SupportError> {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let mut ticket = self.any_ticket(id).await?;
+            check_if_match(request.if_match, &ticket)?;
+            let expected_version = ticket.version();
+            let now = self.clock.now();
+            ticket.record_comment(!request.internal, now)?;
+            let comment = NewComment {
+                ticket_id: id,
+                author: actor.clone(),
+                body: request.body.clone(),
+                internal: request.internal,
+                created_at: now,
+            };
+            match self
+                .store_comment(comment, &ticket, expected_version, None)
+                .await
+            {
+                Err(SupportError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(SupportError::Conflict)
+    }
+
+    /// The public comments on the customer's own ticket, oldest first.
+    pub async fn customer_comments(
+        &self,
+        customer: CustomerId,
+        id: TicketId,
+        query: ListComments,
+    ) -> Result<CommentPage, SupportError> {
+        self.owned_ticket(customer, id).await?;
+        self.comment_page(id, false, query).await
+    }
+
+    /// Every comment on a ticket, internal ones included, oldest first.
+    pub async fn staff_comments(
+        &self,
+        id: TicketId,
+        query: ListComments,
+    ) -> Result<CommentPage, SupportError> {
+        self.any_ticket(id).await?;
+        self.comment_page(id, true, query).await
+    }
+
+    async fn comment_page(
+        &self,
+        id: TicketId,
+        include_internal: bool,
+        query: ListComments,
+    ) -> Result<CommentPage, SupportError> {
+        let limit = query.limit.get();
+        let after = query.cursor.map(CommentCursor::last_seen);
+        let comments = self
+            .tickets
+            .comments(id, include_internal, after, limit + 1)
+            .await?;
+        Ok(CommentPage::of(comments, limit))
+    }
+
+    /// Saves the comment with the ticket's change, then announces the
+    /// events. A lost race is [`SupportError::Conflict`] for the caller's
+    /// retry loop.
+    async fn store_comment(
+        &self,
+        comment: NewComment,
+        ticket: &Ticket,
+        expected_version: i64,
+        change: Option<TicketEvent>,
+    ) -> Result<Comment, SupportError> {
+        match self
+            .tickets
+            .add_comment(comment, ticket, expected_version, change)
+            .await
+        {
+            Ok((comment, events)) => {
+                for stored in events {
+                    self.notifier.notify(Notification::Committed(stored)).await;
+                }
+                Ok(comment)
+            }
+            Err(RepositoryError::Conflict) => Err(SupportError::Conflict),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
