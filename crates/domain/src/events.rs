@@ -373,3 +373,137 @@ impl EventAudience {
         self.allows(event.customer_id, event.is_internal())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::actor::Role;
+    use crate::comment::NewComment;
+    use crate::description::Description;
+    use crate::ids::UserId;
+    use crate::issue_type::IssueType;
+    use crate::resolution::{ResolutionDetails, ResolutionType};
+    use crate::ticket::NewTicket;
+
+    fn ticket() -> Ticket {
+        NewTicket::open(
+            TicketNumber::parse("TKT-123456-ABCDEF").unwrap(),
+            CustomerId::new(9).unwrap(),
+            None,
+            None,
+            IssueType::Other,
+            Description::parse("the soup was cold").unwrap(),
+            Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+        )
+        .with_id(TicketId::new(4).unwrap())
+    }
+
+    fn staff() -> Actor {
+        Actor {
+            user_id: UserId::new(70).unwrap(),
+            role: Role::Staff,
+        }
+    }
+
+    fn owner() -> EventAudience {
+        EventAudience::Customer(CustomerId::new(9).unwrap())
+    }
+
+    fn data(event: &TicketEvent, audience: EventAudience) -> Value {
+        serde_json::to_value(event.payload(audience)).unwrap()
+    }
+
+    #[test]
+    fn the_seed_events_keep_their_payloads() {
+        let t = ticket();
+        let at = t.created_at();
+        let created = TicketEvent::about(TicketEventKind::Created, staff(), &t, at);
+        assert_eq!(
+            data(&created, owner()),
+            json!({"userId": 70, "role": "staff", "ticketId": 4, "ticketNumber": "TKT-123456-ABCDEF"})
+        );
+        let escalated = TicketEvent::about(TicketEventKind::Escalated, staff(), &t, at)
+            .with_note(StaffNote::parse("vip").unwrap());
+        assert_eq!(
+            data(&escalated, owner()),
+            json!({"userId": 70, "role": "staff", "ticketId": 4, "status": "open"})
+        );
+        assert_eq!(data(&escalated, EventAudience::Everyone)["note"], "vip");
+    }
+
+    #[test]
+    fn a_status_change_names_the_previous_status_assignee_and_resolution() {
+        let mut t = ticket();
+        let at = t.created_at();
+        let resolution = Resolution {
+            kind: ResolutionType::NoAction,
+            details: ResolutionDetails::parse("works as intended").unwrap(),
+        };
+        t.resolve(resolution, at).unwrap();
+        let event = TicketEvent::status_changed(staff(), &t, Status::Open, at)
+            .with_note(StaffNote::parse("checked the logs").unwrap());
+        assert_eq!(
+            data(&event, EventAudience::Everyone),
+            json!({
+                "userId": 70, "role": "staff", "ticketId": 4, "customerId": 9,
+                "status": "resolved", "previousStatus": "open", "staffId": null,
+                "resolution": {"type": "no_action", "details": "works as intended"},
+                "note": "checked the logs"
+            })
+        );
+        assert!(data(&event, owner()).get("note").is_none());
+    }
+
+    #[test]
+    fn an_assignment_names_both_assignees_null_for_nobody() {
+        let mut t = ticket();
+        let at = t.created_at();
+        let staff_id = crate::ids::StaffId::new(70).unwrap();
+        t.assign(Some(staff_id), at).unwrap();
+        let event = TicketEvent::assigned(staff(), &t, None, at);
+        assert_eq!(
+            data(&event, EventAudience::Everyone),
+            json!({
+                "userId": 70, "role": "staff", "ticketId": 4, "customerId": 9,
+                "status": "open", "staffId": 70, "previousStaffId": null
+            })
+        );
+    }
+
+    #[test]
+    fn internal_comments_are_for_staff_only() {
+        let t = ticket();
+        let comment = NewComment {
+            ticket_id: t.id(),
+            author: staff(),
+            body: crate::comment::CommentBody::parse("refund approved").unwrap(),
+            internal: true,
+            created_at: t.created_at(),
+        }
+        .with_id(CommentId::new(3).unwrap());
+        let event = TicketEvent::comment_added(&t, &comment);
+        assert!(event.is_internal());
+        assert!(EventAudience::Everyone.sees(&event));
+        assert!(!owner().sees(&event));
+        assert_eq!(
+            data(&event, EventAudience::Everyone),
+            json!({
+                "userId": 70, "role": "staff", "ticketId": 4, "customerId": 9,
+                "status": "open", "commentId": 3, "internal": true, "body": "refund approved"
+            })
+        );
+    }
+
+    #[test]
+    fn a_customer_sees_exactly_their_own_public_events() {
+        let me = CustomerId::new(9).unwrap();
+        let other = CustomerId::new(10).unwrap();
+        assert!(EventAudience::Customer(me).allows(me, false));
+        assert!(!EventAudience::Customer(me).allows(me, true));
+        assert!(!EventAudience::Customer(me).allows(other, false));
+        assert!(EventAudience::Everyone.allows(other, true));
+    }
+}

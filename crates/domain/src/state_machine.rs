@@ -10,7 +10,10 @@
 //!    │                                             │ reopen
 //!    └──────────── close ─────▶ closed ◀───────────┘ (back to open)
 //! ```
-//! Customers may only escalate (from open or in_progress). Closed is final.
+//! Who takes which transition is the use cases' business: staff take them
+//! all (`crate::staff_actions`); a customer escalates (from open or
+//! in_progress) and reopens a resolved ticket by replying to it
+//! (`crate::conversation`). Closed is final.
 
 use crate::errors::TransitionError;
 use crate::status::Status;

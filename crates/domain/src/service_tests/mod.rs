@@ -2,11 +2,13 @@
 //! mocks of every port, one file per use case; the fixtures they share are
 //! in `support.rs`.
 
+mod conversation;
 mod create;
 mod escalate;
 mod list;
 mod read_events;
 mod readiness;
 mod retention;
+mod staff_actions;
 mod support;
 mod track;

@@ -311,6 +311,15 @@ impl Mocks {
             .returning(move |_, _| Ok(Some(ticket.clone())));
     }
 
+    /// Any ticket read by id (once, as staff read) as `ticket`.
+    pub(crate) fn finds_any(&mut self, ticket: Ticket) {
+        self.repo
+            .expect_find()
+            .with(eq(tid(TICKET)))
+            .times(1)
+            .returning(move |_| Ok(Some(ticket.clone())));
+    }
+
     /// The customer's ticket and its history read together (once), as
     /// `ticket` and [`history`].
     pub(crate) fn tracks(&mut self, ticket: Ticket) {
