@@ -248,6 +248,8 @@ mod tests {
             ticket_number: Some(TicketNumber::parse("TKT-123456-AB12CD").unwrap()),
             status: Status::Open,
             occurred_at: Utc::now(),
+            details: support_domain::EventDetails::None,
+            note: None,
         }
     }
 

@@ -130,6 +130,8 @@ mod tests {
                 .then(|| TicketNumber::parse("TKT-123456-AB12CD").unwrap()),
             status,
             occurred_at: at(),
+            details: support_domain::EventDetails::None,
+            note: None,
         }
     }
 
@@ -141,7 +143,7 @@ mod tests {
     }
 
     fn json_of(frame: &Frame) -> Value {
-        serde_json::from_str(frame.text()).unwrap()
+        serde_json::from_str(frame.text_for(EventAudience::Everyone)).unwrap()
     }
 
     #[test]
@@ -192,14 +194,27 @@ mod tests {
             Frame::stored(&stored(5, TicketEventKind::Escalated, Status::Escalated)).unwrap();
         assert!(
             frame
-                .text()
+                .text_for(EventAudience::Everyone)
                 .starts_with(r#"{"id":5,"event":"support:ticket_escalated","data":{"userId":7,"#)
         );
         assert!(
             frame
-                .text()
+                .text_for(EventAudience::Everyone)
                 .ends_with(r#","at":"2025-06-01T12:30:05.042Z"}"#)
         );
+    }
+
+    #[test]
+    fn a_staff_note_is_in_the_staff_text_only() {
+        let mut noted = stored(6, TicketEventKind::StatusChanged, Status::InProgress);
+        noted.event.note = support_domain::StaffNote::parse("regular guest").unwrap();
+        let frame = Frame::stored(&noted).unwrap();
+        let owner = EventAudience::Customer(CustomerId::new(7).unwrap());
+        let staff: Value = serde_json::from_str(frame.text_for(EventAudience::Everyone)).unwrap();
+        let customer: Value = serde_json::from_str(frame.text_for(owner)).unwrap();
+        assert_eq!(staff["data"]["note"], "regular guest");
+        assert!(customer["data"].get("note").is_none(), "{customer}");
+        assert_eq!(customer["id"], 6);
     }
 
     #[test]

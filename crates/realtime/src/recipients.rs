@@ -217,6 +217,8 @@ mod tests {
             ticket_number: None,
             status: Status::Escalated,
             occurred_at: Utc::now(),
+            details: support_domain::EventDetails::None,
+            note: None,
         };
         let stored = StoredEvent {
             id: EventId::new(id).unwrap(),

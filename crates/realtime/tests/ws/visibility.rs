@@ -1,7 +1,7 @@
 //! Who sees which events, and the frames' shape.
 
 use chrono::{TimeZone, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 use support_domain::{Actor, Role, TicketEventKind, UserId};
 use support_realtime::DEFAULT_CAPACITY;
 
@@ -97,6 +97,54 @@ async fn a_customer_never_sees_another_customers_events_live_or_replayed() {
     assert_eq!(event_ids(&mut again, 1).await, [11]);
     assert_eq!(event_ids(&mut seven, 1).await, [11]);
     assert_eq!(event_ids(&mut eight, 1).await, [10]);
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn internal_comments_and_staff_notes_never_reach_a_customer_live_or_replayed() {
+    let server = TestServer::start(settings(), DEFAULT_CAPACITY);
+    let mut customer = server.connect(&token(7, "customer")).await;
+    let mut staff = server.connect(&token(100, "staff")).await;
+    server.commit(created(7, 1)).await; // id 1
+    server.commit(staff_comment(7, 1, 10, true)).await; // id 2, internal
+    server.commit(noted_status_change(7, 1)).await; // id 3, with a note
+    server.commit(staff_comment(7, 1, 11, false)).await; // id 4, public
+
+    // Staff: everything, the note included.
+    let mut seen: Vec<Value> = Vec::new();
+    for _ in 0..4 {
+        seen.push(next_json(&mut staff).await);
+    }
+    assert_eq!(seen[1]["data"]["internal"], json!(true));
+    assert_eq!(seen[2]["data"]["note"], json!("customer is a regular"));
+
+    // The customer, live: no internal comment, the change without its note.
+    let live = [
+        next_json(&mut customer).await,
+        next_json(&mut customer).await,
+        next_json(&mut customer).await,
+    ];
+    let ids: Vec<i64> = live.iter().map(logged_id).collect();
+    assert_eq!(ids, [1, 3, 4]);
+    assert_eq!(live[1]["event"], "support:ticket_status_changed");
+    assert!(live[1]["data"].get("note").is_none(), "{}", live[1]);
+    assert_eq!(live[2]["data"]["internal"], json!(false));
+
+    // Replayed from the start: the same.
+    let mut replayed = server.resume(0, &token(7, "customer")).await;
+    let again = [
+        next_json(&mut replayed).await,
+        next_json(&mut replayed).await,
+        next_json(&mut replayed).await,
+    ];
+    assert_eq!(again.iter().map(logged_id).collect::<Vec<_>>(), [1, 3, 4]);
+    assert!(again[1]["data"].get("note").is_none(), "{}", again[1]);
+    // Nothing else follows: the next frame is the next public event.
+    server.wait_for_subscribers(3, PROMPTLY).await;
+    server.commit(staff_comment(7, 1, 12, true)).await; // id 5, internal
+    server.commit(created(7, 2)).await; // id 6
+    assert_eq!(event_ids(&mut replayed, 1).await, [6]);
+    assert_eq!(event_ids(&mut customer, 1).await, [6]);
     server.stop().await;
 }
 

@@ -8,7 +8,8 @@ use futures_util::{Stream, StreamExt};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::{
-    Actor, CustomerId, Status, TicketEvent, TicketEventKind, TicketId, TicketNumber, UserId,
+    Actor, CommentBody, CommentId, CustomerId, EventDetails, Role, StaffNote, Status, TicketEvent,
+    TicketEventKind, TicketId, TicketNumber, UserId,
 };
 use support_realtime::WsSettings;
 use tokio::time::timeout;
@@ -52,6 +53,44 @@ pub(crate) fn event(kind: TicketEventKind, owner: i64, ticket: i64) -> TicketEve
             _ => Status::Open,
         },
         occurred_at: Utc::now(),
+        details: EventDetails::None,
+        note: None,
+    }
+}
+
+/// A staff comment on `owner`'s ticket, internal or public.
+pub(crate) fn staff_comment(owner: i64, ticket: i64, comment: i64, internal: bool) -> TicketEvent {
+    TicketEvent {
+        kind: TicketEventKind::CommentAdded,
+        actor: Actor {
+            user_id: UserId::new(500).unwrap(),
+            role: Role::Staff,
+        },
+        details: EventDetails::Comment {
+            id: CommentId::new(comment).unwrap(),
+            internal,
+            body: CommentBody::parse("looking into it").unwrap(),
+        },
+        ..event(TicketEventKind::CommentAdded, owner, ticket)
+    }
+}
+
+/// A staff member resolved `owner`'s ticket, with a note for staff.
+pub(crate) fn noted_status_change(owner: i64, ticket: i64) -> TicketEvent {
+    TicketEvent {
+        kind: TicketEventKind::StatusChanged,
+        actor: Actor {
+            user_id: UserId::new(500).unwrap(),
+            role: Role::Staff,
+        },
+        status: Status::InProgress,
+        details: EventDetails::StatusChanged {
+            previous: Status::Open,
+            assignee: None,
+            resolution: None,
+        },
+        note: StaffNote::parse("customer is a regular").unwrap(),
+        ..event(TicketEventKind::StatusChanged, owner, ticket)
     }
 }
 
