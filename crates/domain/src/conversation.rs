@@ -4,10 +4,10 @@
 
 use crate::actor::Actor;
 use crate::comment::{Comment, CommentBody, NewComment};
+use crate::comment_paging::{CommentCursor, CommentPage, ListComments};
 use crate::errors::{RepositoryError, SupportError};
 use crate::events::{Notification, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
-use crate::listing::{CommentCursor, CommentPage, ListComments};
 use crate::service::{CONFLICT_ATTEMPTS, SupportService, customer_actor};
 use crate::staff_actions::check_if_match;
 use crate::state_machine::Transition;

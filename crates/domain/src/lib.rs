@@ -13,6 +13,7 @@
 mod actor;
 mod bounded_text;
 mod comment;
+mod comment_paging;
 mod conversation;
 mod description;
 mod errors;
@@ -36,6 +37,7 @@ mod ticket_number;
 
 pub use actor::{Actor, Role};
 pub use comment::{Comment, CommentBody, NewComment};
+pub use comment_paging::{CommentCursor, CommentPage, ListComments};
 pub use conversation::StaffComment;
 pub use description::{Description, EscalationReason};
 pub use errors::{FieldError, PointsError, RepositoryError, SupportError, TransitionError};
@@ -48,8 +50,7 @@ pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, Ticke
 pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;
 pub use listing::{
-    AssigneeFilter, CommentCursor, CommentPage, ListAllTickets, ListComments, ListTickets,
-    PageCursor, PageLimit, TicketFilter, TicketPage,
+    AssigneeFilter, ListAllTickets, ListTickets, PageCursor, PageLimit, TicketFilter, TicketPage,
 };
 pub use points::{
     PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS, TICKET_RESOLVED_ACTION,

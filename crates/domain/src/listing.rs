@@ -1,15 +1,35 @@
-//! Paging through tickets, newest first, and through a ticket's comments,
-//! oldest first, by keyset.
+//! Paging through tickets, newest first, by keyset, and the staff filters.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::comment::Comment;
-use crate::ids::{CommentId, StaffId, TicketId};
+use crate::ids::{StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
 use crate::priority::Priority;
 use crate::status::Status;
 use crate::ticket::Ticket;
+
+/// A cursor's opaque text: `prefix` and the id, base64url.
+pub(crate) fn encode_cursor(prefix: &str, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{prefix}{id}"))
+}
+
+/// The id in a cursor made by [`encode_cursor`] with `prefix`, checked by
+/// `make`; anything else is refused.
+pub(crate) fn decode_cursor<T>(
+    prefix: &str,
+    value: &str,
+    make: fn(i64) -> Result<T, InvalidValue>,
+) -> Result<T, InvalidValue> {
+    let invalid = || InvalidValue::new("is not a cursor this service issued");
+    let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let id = text
+        .strip_prefix(prefix)
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(invalid)?;
+    make(id).map_err(|_| invalid())
+}
 
 /// How many tickets a page holds: 1 to 100, 20 by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,20 +84,12 @@ impl PageCursor {
 
     /// The opaque text handed to clients.
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.after.get()))
+        encode_cursor(Self::PREFIX, self.after.get())
     }
 
     /// Reads a cursor a client sent back.
     pub fn decode(value: &str) -> Result<Self, InvalidValue> {
-        let invalid = || InvalidValue::new("is not a cursor this service issued");
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-        let id = text
-            .strip_prefix(Self::PREFIX)
-            .and_then(|n| n.parse::<i64>().ok())
-            .ok_or_else(invalid)?;
-        let after = TicketId::new(id).map_err(|_| invalid())?;
-        Ok(Self { after })
+        decode_cursor(Self::PREFIX, value, TicketId::new).map(|after| Self { after })
     }
 }
 
@@ -122,79 +134,6 @@ pub struct ListAllTickets {
     pub limit: PageLimit,
     /// Continue after this cursor.
     pub cursor: Option<PageCursor>,
-}
-
-/// Where the next page of a conversation starts: an opaque token for
-/// clients, the last comment id seen for the store. Comments are listed
-/// oldest first, so the next page holds newer comments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommentCursor {
-    after: CommentId,
-}
-
-impl CommentCursor {
-    const PREFIX: &'static str = "c1:";
-
-    /// The cursor for the page after `last`.
-    pub fn after(last: CommentId) -> Self {
-        Self { after: last }
-    }
-
-    /// The last comment of the previous page.
-    pub fn last_seen(self) -> CommentId {
-        self.after
-    }
-
-    /// The opaque text handed to clients.
-    pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.after.get()))
-    }
-
-    /// Reads a cursor a client sent back.
-    pub fn decode(value: &str) -> Result<Self, InvalidValue> {
-        let invalid = || InvalidValue::new("is not a cursor this service issued");
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-        let id = text
-            .strip_prefix(Self::PREFIX)
-            .and_then(|n| n.parse::<i64>().ok())
-            .ok_or_else(invalid)?;
-        let after = CommentId::new(id).map_err(|_| invalid())?;
-        Ok(Self { after })
-    }
-}
-
-/// A request for one page of a ticket's conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ListComments {
-    /// Page size.
-    pub limit: PageLimit,
-    /// Continue after this cursor.
-    pub cursor: Option<CommentCursor>,
-}
-
-/// One page of a conversation, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommentPage {
-    /// The comments.
-    pub comments: Vec<Comment>,
-    /// Set when more comments follow.
-    pub next_cursor: Option<CommentCursor>,
-}
-
-impl CommentPage {
-    /// The page of `limit` made from up to `limit + 1` comments read.
-    pub(crate) fn of(mut comments: Vec<Comment>, limit: u32) -> Self {
-        let more = comments.len() > limit as usize;
-        comments.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| comments.last().map(|c| CommentCursor::after(c.id())))
-            .flatten();
-        Self {
-            comments,
-            next_cursor,
-        }
-    }
 }
 
 /// One page of tickets, newest first.
@@ -252,13 +191,5 @@ mod tests {
         ] {
             assert!(PageCursor::decode(bad).is_err(), "{bad} accepted");
         }
-    }
-
-    #[test]
-    fn comment_cursors_round_trip_and_are_not_ticket_cursors() {
-        let c = CommentCursor::after(CommentId::new(42).unwrap());
-        assert_eq!(CommentCursor::decode(&c.encode()), Ok(c));
-        let ticket_cursor = PageCursor::after(TicketId::new(42).unwrap()).encode();
-        assert!(CommentCursor::decode(&ticket_cursor).is_err());
     }
 }

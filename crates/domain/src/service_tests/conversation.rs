@@ -6,11 +6,11 @@ use mockall::predicate::eq;
 
 use crate::actor::{Actor, Role};
 use crate::comment::{Comment, CommentBody, NewComment};
+use crate::comment_paging::{CommentCursor, ListComments};
 use crate::conversation::StaffComment;
 use crate::errors::{RepositoryError, SupportError, TransitionError};
 use crate::events::{EventDetails, Notification, StoredEvent, TicketEvent, TicketEventKind};
 use crate::ids::{CommentId, UserId};
-use crate::listing::{CommentCursor, ListComments};
 use crate::priority::Priority;
 use crate::status::Status;
 use crate::ticket::Ticket;
