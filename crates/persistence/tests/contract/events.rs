@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use support_domain::{
-    Actor, IssueType, RepositoryError, Role, Status, TicketEvent, TicketEventKind, Transition,
-    UserId,
+    Actor, EventDetails, IssueType, RepositoryError, Role, Status, TicketEvent, TicketEventKind,
+    Transition, UserId,
 };
 
 use crate::support::*;
@@ -44,6 +44,8 @@ async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
             ticket_number: Some(ticket.number().clone()),
             status: Status::Open,
             occurred_at: at(0, 987_654),
+            details: EventDetails::None,
+            note: None,
         }
     );
     assert_eq!(raw.event_count().await, 1, "exactly one event");
@@ -95,6 +97,8 @@ async fn update_appends_one_event_with_the_status(ctx: &Ctx) {
             ticket_number: None,
             status: Status::Escalated,
             occurred_at: at(1, 5),
+            details: EventDetails::None,
+            note: None,
         }
     );
     assert_eq!(raw.event_count().await, 2, "one event per write");

@@ -247,15 +247,16 @@ pub(crate) async fn all_events(log: &dyn EventLog) -> Vec<StoredEvent> {
         .unwrap()
 }
 
-/// The client payload of the event at `position`, as the log hands it back
-/// (the log stores the columns the payload is made of, not its text).
+/// The client payload of the event at `position` for staff (who see every
+/// field), as the log hands it back (the log stores the columns the payload
+/// is made of, not its text).
 pub(crate) async fn logged_payload(log: &dyn EventLog, position: i64) -> serde_json::Value {
     let event = all_events(log)
         .await
         .into_iter()
         .find(|e| e.id.get() == position)
         .unwrap();
-    serde_json::to_value(event.event.payload()).unwrap()
+    serde_json::to_value(event.event.payload(EventAudience::Everyone)).unwrap()
 }
 
 /// Inserts a ticket for `owner` created at `created` and escalates it at
