@@ -149,6 +149,7 @@ async fn an_update_by_someone_else_logs_its_own_actor_and_time(ctx: &Ctx) {
             "userId": 9_001,
             "role": "night_manager",
             "ticketId": ticket.id().get(),
+            "customerId": 515,
             "status": "escalated",
         })
     );
