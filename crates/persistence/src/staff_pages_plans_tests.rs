@@ -170,11 +170,17 @@ async fn every_filter_combination_reads_an_index_in_id_order_on_sqlite() {
             eprintln!("SQLite {filter:?}: {lines:?}");
             assert_eq!(plan.len(), 1, "one step, no sort: {lines:?}");
             assert!(plan.iter().all(|row| row.id > 0));
-            let used = indexes
-                .iter()
-                .find(|index| lines[0].starts_with(&format!("SEARCH support_tickets USING INDEX {index} (")));
-            assert!(used.is_some(), "{filter:?} should use one of {indexes:?}: {lines:?}");
-            assert!(lines[0].contains("id<?"), "the cursor bounds the search: {lines:?}");
+            let used = indexes.iter().find(|index| {
+                lines[0].starts_with(&format!("SEARCH support_tickets USING INDEX {index} ("))
+            });
+            assert!(
+                used.is_some(),
+                "{filter:?} should use one of {indexes:?}: {lines:?}"
+            );
+            assert!(
+                lines[0].contains("id<?"),
+                "the cursor bounds the search: {lines:?}"
+            );
         }
     })
     .await
@@ -214,11 +220,18 @@ async fn every_filter_combination_reads_an_index_in_id_order_on_postgres() {
         eprintln!("PostgreSQL {filter:?}:\n{}", lines.join("\n"));
         assert_eq!(lines.first().map(|l| l.trim()), Some("Limit"), "{lines:?}");
         let scan = lines.get(1).map(|l| l.trim()).unwrap_or_default();
-        let used = indexes
-            .iter()
-            .find(|index| scan == format!("->  Index Scan Backward using {index} on support_tickets"));
-        assert!(used.is_some(), "{filter:?} should use one of {indexes:?}: {lines:?}");
-        assert_eq!(lines.len(), 3, "a scan and its Index Cond, no sort, no Filter: {lines:?}");
+        let used = indexes.iter().find(|index| {
+            scan == format!("->  Index Scan Backward using {index} on support_tickets")
+        });
+        assert!(
+            used.is_some(),
+            "{filter:?} should use one of {indexes:?}: {lines:?}"
+        );
+        assert_eq!(
+            lines.len(),
+            3,
+            "a scan and its Index Cond, no sort, no Filter: {lines:?}"
+        );
         let condition = lines[2].trim();
         assert!(condition.starts_with("Index Cond: "), "{lines:?}");
         for column in columns(&filter) {
