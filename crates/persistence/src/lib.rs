@@ -44,7 +44,8 @@ mod postgres;
 mod prepared;
 /// On both databases: the staff list, a customer's log and a conversation
 /// are read through their indexes.
-#[cfg(all(test, feature = "test-support"))]
+#[cfg(test)]
+#[cfg(feature = "test-support")]
 mod query_plans_tests;
 mod rows;
 pub mod schema;
