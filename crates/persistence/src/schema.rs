@@ -2,7 +2,7 @@
 //!
 //! Written by hand with portable SQL types only (`BigInt`, `Integer`, `Text`,
 //! `Timestamp`, `Bool`), so one set of queries compiles for SQLite and PostgreSQL.
-//! `tests/schema.rs` checks it against both migrated databases.
+//! `tests/schema/` checks it against both migrated databases.
 
 diesel::table! {
     /// One row per support ticket.
