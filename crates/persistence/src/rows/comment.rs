@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use support_domain::{
-    Actor, CommentBody, CommentId, NewComment, RepositoryError, Role, TicketId, UserId,
+    Actor, Comment, CommentBody, CommentId, NewComment, RepositoryError, Role, TicketId, UserId,
 };
 
 use super::{from_column, parse, to_column};
@@ -65,7 +65,7 @@ impl TryFrom<NewCommentRow> for NewComment {
     }
 }
 
-impl TryFrom<CommentRow> for support_domain::Comment {
+impl TryFrom<CommentRow> for Comment {
     type Error = RepositoryError;
 
     fn try_from(row: CommentRow) -> Result<Self, Self::Error> {
