@@ -1,6 +1,8 @@
 //! The conversation: comments stored with their ticket's change and their
 //! events, read oldest first in pages, internal ones for staff only.
 
+use std::sync::Arc;
+
 use support_domain::{
     CommentId, EventAudience, EventDetails, LogPosition, RepositoryError, Resolution,
     ResolutionDetails, ResolutionType, Status, TicketEvent, TicketEventKind, Transition,
@@ -13,6 +15,7 @@ contract_tests!(
     internal_comments_are_listed_for_staff_only,
     a_comment_on_a_ticket_that_moved_conflicts_and_stores_nothing,
     a_reply_that_reopens_is_logged_after_its_comment,
+    of_concurrent_comments_from_one_version_exactly_one_is_stored,
 );
 
 async fn comments_are_stored_with_their_events_and_read_oldest_first_in_pages(ctx: &Ctx) {
@@ -232,4 +235,36 @@ async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
     assert_eq!(found, reply);
     assert_eq!((found.status(), found.resolution()), (Status::Open, None));
     assert_eq!(history[history.len() - 2..], events[..]);
+}
+
+async fn of_concurrent_comments_from_one_version_exactly_one_is_stored(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let mut raw = Raw::open(ctx).await;
+    let ticket = insert(&*repo, 640, 0).await;
+    let attempts: Vec<_> = (0..20)
+        .map(|n| {
+            let repo = Arc::clone(&repo);
+            let mut ticket = ticket.clone();
+            tokio::spawn(async move {
+                comment_on(&*repo, &mut ticket, staff(64), "me first", false, at(n, 0)).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(stored) => won.push(stored),
+            Err(error) => assert_eq!(error, RepositoryError::Conflict),
+        }
+    }
+    assert_eq!(won.len(), 1, "one version, one change");
+    let (comment, events) = won.remove(0);
+    assert_eq!(
+        repo.comments(ticket.id(), true, None, 100).await.unwrap(),
+        [comment]
+    );
+    assert_eq!(raw.event_count().await, 2, "the creation and the winner's");
+    assert_eq!(all_events(&*log).await[1..], events[..]);
+    assert_eq!(repo.find(ticket.id()).await.unwrap().unwrap().version(), 2);
 }
