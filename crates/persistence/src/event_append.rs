@@ -5,9 +5,10 @@
 //!
 //! An append is two steps: the event row is inserted together with the
 //! change it records, atomically (SQLite: in the change's transaction, see
-//! [`crate::sqlite::ticket_repository`]; PostgreSQL: in the single statement
+//! [`crate::sqlite::ticket_writes`]; PostgreSQL: in the single statement
 //! of the change's batch, see [`crate::postgres::ticket_insert`] and
-//! [`crate::postgres::ticket_update`]), then it gets its position.
+//! [`crate::postgres::ticket_update`], or in a comment's transaction,
+//! [`crate::postgres::comment_insert`]), then it gets its position.
 //!
 //! * SQLite has one writer; write transactions begin `IMMEDIATE`, so ids are
 //!   in commit order by construction and the append sets `position = id` in

@@ -1,6 +1,7 @@
 //! [`EventLog`] on PostgreSQL: reading the durable log and its retention
 //! ([`crate::event_queries`]). Appends happen in the ticket writes
-//! ([`super::ticket_insert`], [`super::ticket_update`]) and are numbered
+//! ([`super::ticket_insert`], [`super::ticket_update`],
+//! [`super::comment_insert`]) and are numbered
 //! after their commit ([`super::sequencer`]).
 
 use async_trait::async_trait;

@@ -1,6 +1,6 @@
 //! [`EventLog`] on SQLite: reading the durable log and its retention
 //! ([`crate::event_queries`]). Appends happen in the ticket transactions
-//! ([`super::ticket_repository`]).
+//! ([`super::ticket_writes`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
