@@ -85,7 +85,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     ))
                     .service(only(
                         "/tickets/{ticketId}/start",
-                        web::post().to(staff_actions::start_ticket),
+                        web::post().to(staff_actions::noted::<staff_actions::Start>),
                     ))
                     .service(only(
                         "/tickets/{ticketId}/resolve",
@@ -93,15 +93,15 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     ))
                     .service(only(
                         "/tickets/{ticketId}/close",
-                        web::post().to(staff_actions::close_ticket),
+                        web::post().to(staff_actions::noted::<staff_actions::Close>),
                     ))
                     .service(only(
                         "/tickets/{ticketId}/reopen",
-                        web::post().to(staff_actions::reopen_ticket),
+                        web::post().to(staff_actions::noted::<staff_actions::Reopen>),
                     ))
                     .service(only(
                         "/tickets/{ticketId}/escalate",
-                        web::post().to(staff_actions::escalate_ticket),
+                        web::post().to(staff_actions::noted::<staff_actions::Escalate>),
                     ))
                     .service(
                         web::resource("/tickets/{ticketId}/comments")
