@@ -42,6 +42,11 @@ mod executor;
 mod migrations;
 mod postgres;
 mod prepared;
+/// On both databases: the staff list, a customer's log and a conversation
+/// are read through their indexes.
+#[cfg(test)]
+#[cfg(feature = "test-support")]
+mod query_plans_tests;
 mod rows;
 pub mod schema;
 mod sqlite;

@@ -7,8 +7,7 @@
 //! to one arm per combination, each running the caller's code on its query.
 //! Each combination is served by an index of the staff workflow migration
 //! (`2026-12-07-000000_staff_workflow`, which says why those); the plans are
-//! checked by `staff_pages_plans_tests` and summed up in
-//! docs/architecture.md.
+//! checked by `query_plans_tests` and summed up in docs/architecture.md.
 
 /// `staff_page!(filter, before, limit, |query| code)`: runs `code` with
 /// `query` bound to [`crate::ticket_queries::page()`] (`before`, `limit`)
@@ -59,10 +58,3 @@ macro_rules! staff_page {
 }
 
 pub(crate) use staff_page;
-
-/// On both databases: each combination's plan reads one of its indexes in
-/// id order, every filter an index condition.
-#[cfg(test)]
-#[cfg(feature = "test-support")]
-#[path = "staff_pages_plans_tests.rs"]
-mod plans_tests;

@@ -97,7 +97,8 @@ pub(super) fn encode(
 fn read(text: &str) -> Result<Stored, String> {
     let object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
         .map_err(|e| e.to_string())?;
-    let stored = Stored::deserialize(serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
+    let stored =
+        Stored::deserialize(serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
     if stored.details.is_none() && stored.note.is_none() {
         return Err("empty details are stored as NULL".to_owned());
     }

@@ -64,7 +64,10 @@ async fn comments_are_stored_with_their_events_and_read_oldest_first_in_pages(ct
     // staff comment is its first response.
     let found = repo.find(ticket.id()).await.unwrap().unwrap();
     assert_eq!(found, ticket);
-    assert_eq!((found.version(), found.first_responded_at()), (6, Some(at(11, 123_456))));
+    assert_eq!(
+        (found.version(), found.first_responded_at()),
+        (6, Some(at(11, 123_456)))
+    );
 
     // Oldest first, in pages after a cursor.
     let comments: Vec<_> = stored.iter().map(|(c, _)| c.clone()).collect();
@@ -120,7 +123,10 @@ async fn internal_comments_are_listed_for_staff_only(ctx: &Ctx) {
         all.push(comment);
     }
     let public: Vec<_> = all.iter().filter(|c| !c.internal()).cloned().collect();
-    assert_eq!(repo.comments(ticket.id(), true, None, 100).await.unwrap(), all);
+    assert_eq!(
+        repo.comments(ticket.id(), true, None, 100).await.unwrap(),
+        all
+    );
     assert_eq!(
         repo.comments(ticket.id(), false, None, 100).await.unwrap(),
         public
@@ -194,7 +200,10 @@ async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
     let kinds: Vec<_> = events.iter().map(|e| e.event.kind).collect();
     assert_eq!(
         kinds,
-        [TicketEventKind::CommentAdded, TicketEventKind::StatusChanged]
+        [
+            TicketEventKind::CommentAdded,
+            TicketEventKind::StatusChanged
+        ]
     );
     assert!(events[0].id < events[1].id, "in log order");
     assert_eq!(events[1].event, reopened);
@@ -211,7 +220,10 @@ async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
         .read_after(before_comment, EventAudience::Everyone, 10)
         .await
         .unwrap();
-    assert_eq!(tail, events, "nothing between them, and read back as returned");
+    assert_eq!(
+        tail, events,
+        "nothing between them, and read back as returned"
+    );
     let (found, history) = repo
         .find_with_history(ticket.id(), Some(ticket.customer_id()))
         .await

@@ -3,9 +3,9 @@
 //! combination, newest first in pages.
 
 use support_domain::{
-    AssigneeFilter, PointsAward, Priority, Resolution, ResolutionDetails, ResolutionType,
-    StaffId, Status, TICKET_CREATED_ACTION, TICKET_RESOLVED_ACTION, TICKET_RESOLVED_POINTS,
-    Ticket, TicketEvent, TicketFilter, TicketState,
+    AssigneeFilter, PointsAward, Priority, Resolution, ResolutionDetails, ResolutionType, StaffId,
+    Status, TICKET_CREATED_ACTION, TICKET_RESOLVED_ACTION, TICKET_RESOLVED_POINTS, Ticket,
+    TicketEvent, TicketFilter, TicketState,
 };
 
 use crate::support::*;
@@ -44,13 +44,19 @@ async fn assignment_resolution_and_first_response_are_stored(ctx: &Ctx) {
 
     let found = repo.find(ticket.id()).await.unwrap().unwrap();
     assert_eq!(found, ticket);
-    assert_eq!(found.assigned_staff_id(), Some(staff_id(80)), "start keeps the assignee");
+    assert_eq!(
+        found.assigned_staff_id(),
+        Some(staff_id(80)),
+        "start keeps the assignee"
+    );
     assert_eq!(found.first_responded_at(), Some(at(2, 500)));
     assert_eq!(found.resolution(), Some(&resolution));
     assert_eq!(found.resolved_at(), Some(at(4, 0)));
     // The customer's view of the same row.
     assert_eq!(
-        repo.find_for_customer(ticket.id(), customer(800)).await.unwrap(),
+        repo.find_for_customer(ticket.id(), customer(800))
+            .await
+            .unwrap(),
         Some(found)
     );
 }
@@ -78,7 +84,9 @@ async fn varied_tickets(ctx: &Ctx, count: i64) -> Vec<Ticket> {
                 ..t.state().clone()
             },
         );
-        repo.update(&changed, 1, change_event(&changed)).await.unwrap();
+        repo.update(&changed, 1, change_event(&changed))
+            .await
+            .unwrap();
         tickets.push(changed);
     }
     tickets.reverse();
@@ -89,7 +97,12 @@ async fn staff_lists_filter_by_every_combination_and_page(ctx: &Ctx) {
     let repo = ctx.repo();
     let tickets = varied_tickets(ctx, 36).await;
     let mut combinations = 0;
-    for status in [None, Some(Status::Open), Some(Status::Closed), Some(Status::Resolved)] {
+    for status in [
+        None,
+        Some(Status::Open),
+        Some(Status::Closed),
+        Some(Status::Resolved),
+    ] {
         for priority in [None, Some(Priority::High), Some(Priority::Low)] {
             for assignee in [
                 None,
@@ -130,7 +143,10 @@ async fn staff_lists_filter_by_every_combination_and_page(ctx: &Ctx) {
         }
     }
     assert_eq!(combinations, 36);
-    let every = repo.list_all(TicketFilter::default(), None, 100).await.unwrap();
+    let every = repo
+        .list_all(TicketFilter::default(), None, 100)
+        .await
+        .unwrap();
     assert_eq!(every, tickets, "no filter: everyone's tickets");
 }
 

@@ -42,10 +42,18 @@ async fn customers_never_read_internal_events(ctx: &Ctx) {
     let created = everything[0].clone();
 
     let customer_view = |events: &[StoredEvent]| -> Vec<StoredEvent> {
-        events.iter().filter(|e| !e.event.is_internal()).cloned().collect()
+        events
+            .iter()
+            .filter(|e| !e.event.is_internal())
+            .cloned()
+            .collect()
     };
     let mine = log
-        .read_after(LogPosition::START, EventAudience::Customer(customer(700)), 100)
+        .read_after(
+            LogPosition::START,
+            EventAudience::Customer(customer(700)),
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(mine, customer_view(&everything));
@@ -64,7 +72,10 @@ async fn customers_never_read_internal_events(ctx: &Ctx) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(history, mine, "the customer's history has no internal event");
+    assert_eq!(
+        history, mine,
+        "the customer's history has no internal event"
+    );
     let (_, history) = repo
         .find_with_history(ticket.id(), None)
         .await
@@ -83,7 +94,9 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
 
     // Assigned, with a note.
     let version = ticket.version();
-    ticket.assign(Some(StaffId::new(71).unwrap()), at(1, 1)).unwrap();
+    ticket
+        .assign(Some(StaffId::new(71).unwrap()), at(1, 1))
+        .unwrap();
     let event = TicketEvent::assigned(actor.clone(), &ticket, None, at(1, 1))
         .with_note(note("taking this one — \"VIP\" 🎩"));
     written.push(repo.update(&ticket, version, event).await.unwrap());
@@ -106,7 +119,12 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
     // Escalated, with a note, and nobody assigned any more.
     let version = ticket.version();
     ticket.assign(None, at(4, 4)).unwrap();
-    let event = TicketEvent::assigned(actor.clone(), &ticket, Some(StaffId::new(71).unwrap()), at(4, 4));
+    let event = TicketEvent::assigned(
+        actor.clone(),
+        &ticket,
+        Some(StaffId::new(71).unwrap()),
+        at(4, 4),
+    );
     written.push(repo.update(&ticket, version, event).await.unwrap());
     let mut other = insert(&*repo, 710, 5).await;
     let version = other.version();
@@ -117,9 +135,16 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
 
     // Comments, public and internal.
     for internal in [false, true] {
-        let (_, events) = comment_on(&*repo, &mut ticket, actor.clone(), "noted", internal, at(6, 6))
-            .await
-            .unwrap();
+        let (_, events) = comment_on(
+            &*repo,
+            &mut ticket,
+            actor.clone(),
+            "noted",
+            internal,
+            at(6, 6),
+        )
+        .await
+        .unwrap();
         written.extend(events);
     }
 

@@ -1,7 +1,9 @@
-//! The plan of every combination of the staff list's filters, on both
-//! databases: one of the combination's indexes read in id order (no sort),
-//! every filter an index condition. Run with `--nocapture` to see the plans
-//! (docs/architecture.md quotes them).
+//! The plans of the reads that filter, on both databases. Every
+//! combination of the staff list's filters reads one of the combination's
+//! indexes in id order (no sort), every filter an index condition; a
+//! customer's log read stays on `(customer_id, position)` with the internal
+//! events filtered out; a conversation page reads `(ticket_id, id)`. Run
+//! with `--nocapture` to see the plans (docs/architecture.md quotes them).
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -10,6 +12,8 @@ use diesel::{Connection, QueryResult, QueryableByName, SqliteConnection};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use support_domain::{AssigneeFilter, Priority, StaffId, Status, TicketFilter};
 
+use crate::comment_queries::public_comments_after;
+use crate::event_queries::customer_events_after;
 use crate::test_support::{PostgresTestDb, SqliteTestDb};
 use crate::{Database, PoolSettings};
 
@@ -170,11 +174,17 @@ async fn every_filter_combination_reads_an_index_in_id_order_on_sqlite() {
             eprintln!("SQLite {filter:?}: {lines:?}");
             assert_eq!(plan.len(), 1, "one step, no sort: {lines:?}");
             assert!(plan.iter().all(|row| row.id > 0));
-            let used = indexes
-                .iter()
-                .find(|index| lines[0].starts_with(&format!("SEARCH support_tickets USING INDEX {index} (")));
-            assert!(used.is_some(), "{filter:?} should use one of {indexes:?}: {lines:?}");
-            assert!(lines[0].contains("id<?"), "the cursor bounds the search: {lines:?}");
+            let used = indexes.iter().find(|index| {
+                lines[0].starts_with(&format!("SEARCH support_tickets USING INDEX {index} ("))
+            });
+            assert!(
+                used.is_some(),
+                "{filter:?} should use one of {indexes:?}: {lines:?}"
+            );
+            assert!(
+                lines[0].contains("id<?"),
+                "the cursor bounds the search: {lines:?}"
+            );
         }
     })
     .await
@@ -214,11 +224,18 @@ async fn every_filter_combination_reads_an_index_in_id_order_on_postgres() {
         eprintln!("PostgreSQL {filter:?}:\n{}", lines.join("\n"));
         assert_eq!(lines.first().map(|l| l.trim()), Some("Limit"), "{lines:?}");
         let scan = lines.get(1).map(|l| l.trim()).unwrap_or_default();
-        let used = indexes
-            .iter()
-            .find(|index| scan == format!("->  Index Scan Backward using {index} on support_tickets"));
-        assert!(used.is_some(), "{filter:?} should use one of {indexes:?}: {lines:?}");
-        assert_eq!(lines.len(), 3, "a scan and its Index Cond, no sort, no Filter: {lines:?}");
+        let used = indexes.iter().find(|index| {
+            scan == format!("->  Index Scan Backward using {index} on support_tickets")
+        });
+        assert!(
+            used.is_some(),
+            "{filter:?} should use one of {indexes:?}: {lines:?}"
+        );
+        assert_eq!(
+            lines.len(),
+            3,
+            "a scan and its Index Cond, no sort, no Filter: {lines:?}"
+        );
         let condition = lines[2].trim();
         assert!(condition.starts_with("Index Cond: "), "{lines:?}");
         for column in columns(&filter) {
@@ -232,5 +249,115 @@ async fn every_filter_combination_reads_an_index_in_id_order_on_postgres() {
         }
         assert!(condition.contains("(id < "), "{condition}");
     }
+    conn.batch_execute("ROLLBACK").await.unwrap();
+}
+
+/// The customer's log read and a public conversation page, as SQLite plans
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_reads_use_their_indexes_on_sqlite() {
+    let test_db = SqliteTestDb::new();
+    let db = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let url = test_db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let mut conn = SqliteConnection::establish(&url).unwrap();
+        let details = |plan: QueryResult<Vec<SqlitePlanRow>>| -> Vec<String> {
+            plan.unwrap().into_iter().map(|row| row.detail).collect()
+        };
+        let plan = Explain {
+            prefix: "EXPLAIN QUERY PLAN ",
+            query: customer_events_after(7, 0, 100),
+        }
+        .load::<SqlitePlanRow>(&mut conn);
+        let plan = details(plan);
+        eprintln!("SQLite customer log: {plan:?}");
+        assert_eq!(
+            plan,
+            [
+                "SEARCH ticket_events USING INDEX ticket_events_customer_id_position_idx \
+              (customer_id=? AND position>?)"
+            ]
+        );
+        let plan = Explain {
+            prefix: "EXPLAIN QUERY PLAN ",
+            query: public_comments_after(7, 0, 100),
+        }
+        .load::<SqlitePlanRow>(&mut conn);
+        let plan = details(plan);
+        eprintln!("SQLite conversation: {plan:?}");
+        assert_eq!(
+            plan,
+            [
+                "SEARCH ticket_comments USING INDEX ticket_comments_ticket_id_id_idx \
+              (ticket_id=? AND id>?)"
+            ]
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// The customer's log read and a public conversation page, as PostgreSQL
+/// plans them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_reads_use_their_indexes_on_postgres() {
+    let test_db = PostgresTestDb::new();
+    let db = Database::connect(test_db.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    conn.batch_execute("BEGIN; SET LOCAL enable_seqscan = off")
+        .await
+        .unwrap();
+    let log = diesel_async::RunQueryDsl::load::<PgPlanRow>(
+        Explain {
+            prefix: "EXPLAIN (COSTS OFF) ",
+            query: customer_events_after(7, 0, 100),
+        },
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let log: Vec<String> = log
+        .into_iter()
+        .map(|row| row.line.trim().to_owned())
+        .collect();
+    eprintln!("PostgreSQL customer log:\n{}", log.join("\n"));
+    assert_eq!(
+        log,
+        [
+            "Limit",
+            "->  Index Scan using ticket_events_customer_id_position_idx on ticket_events",
+            "Index Cond: ((customer_id = '7'::bigint) AND (\"position\" > '0'::bigint))",
+            "Filter: (NOT internal)",
+        ]
+    );
+    let page = diesel_async::RunQueryDsl::load::<PgPlanRow>(
+        Explain {
+            prefix: "EXPLAIN (COSTS OFF) ",
+            query: public_comments_after(7, 0, 100),
+        },
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let page: Vec<String> = page
+        .into_iter()
+        .map(|row| row.line.trim().to_owned())
+        .collect();
+    eprintln!("PostgreSQL conversation:\n{}", page.join("\n"));
+    assert_eq!(
+        page[..3],
+        [
+            "Limit",
+            "->  Index Scan using ticket_comments_ticket_id_id_idx on ticket_comments",
+            "Index Cond: ((ticket_id = '7'::bigint) AND (id > '0'::bigint))",
+        ]
+    );
     conn.batch_execute("ROLLBACK").await.unwrap();
 }
