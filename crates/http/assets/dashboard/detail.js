@@ -87,6 +87,7 @@ export function openTicket(id) {
     if (listed) render(listed);
     else renderControls();
   }
+  ui.pane.dataset.ticketId = String(id);
   ui.pane.hidden = false;
   select(id);
   refreshTicket(id);
@@ -96,6 +97,7 @@ export function openTicket(id) {
 export function closeTicket() {
   openId = null;
   shown = null;
+  delete ui.pane.dataset.ticketId;
   ui.pane.hidden = true;
   select(null);
 }

@@ -19,8 +19,14 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 /// names are served: the path is never joined to a directory.
 const MODULES: [(&str, &str); 4] = [
     ("api.js", include_str!("../../assets/dashboard/api.js")),
-    ("detail.js", include_str!("../../assets/dashboard/detail.js")),
-    ("tickets.js", include_str!("../../assets/dashboard/tickets.js")),
+    (
+        "detail.js",
+        include_str!("../../assets/dashboard/detail.js"),
+    ),
+    (
+        "tickets.js",
+        include_str!("../../assets/dashboard/tickets.js"),
+    ),
     ("util.js", include_str!("../../assets/dashboard/util.js")),
 ];
 
