@@ -198,9 +198,9 @@ async fn two_dashboards_work_one_ticket_and_see_each_other_live() {
     let id = create_ticket(&svc, &customer, "The wrong meal arrived").await;
 
     // Both open it with a click on its row (it arrives live).
-    let row = format!("#tickets tr[data-ticket-id=\"{id}\"] td[data-field=\"description\"]");
+    let first_row = format!("#tickets tr[data-ticket-id=\"{id}\"] td[data-field=\"description\"]");
     for dash in [&mut a, &mut b] {
-        dash.cdp.click(&row).await;
+        dash.cdp.click(&first_row).await;
         dash.cdp
             .wait_until("the ticket in the pane", &shows(id, "open"), PAGE_STATE)
             .await;
@@ -408,6 +408,21 @@ async fn two_dashboards_work_one_ticket_and_see_each_other_live() {
         let refused: Vec<Value> = dash.cdp.refusals().await;
         assert!(refused.is_empty(), "{refused:#?}");
     }
+    // B looks back at the first ticket: closed, the note marked internal.
+    b.cdp.click(&first_row).await;
+    b.cdp
+        .wait_until(
+            "B: the first ticket again",
+            &format!(
+                "{} && {}",
+                shows(id, "closed"),
+                comment_shown(INTERNAL_NOTE, true)
+            ),
+            PAGE_STATE,
+        )
+        .await;
+    // Lets the change highlights fade before the pictures.
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
     a.cdp.screenshot(SCREENSHOT_A).await;
     b.cdp.screenshot(SCREENSHOT_B).await;
 

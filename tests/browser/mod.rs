@@ -372,10 +372,17 @@ impl Cdp {
             .collect()
     }
 
-    /// A PNG of the page, written to `path`.
+    /// A PNG of the whole page (below the window too), written to `path`.
     pub async fn screenshot(&mut self, path: &str) {
+        let size = self
+            .eval("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            .await;
+        let clip = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
         let shot = self
-            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true, "clip": clip}),
+            )
             .await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("screenshot data"))

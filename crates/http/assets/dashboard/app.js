@@ -88,7 +88,9 @@ function addFeedLine(frame) {
     li.append(' ', ticket);
   }
   const details = [];
-  if (data.status) details.push(`→ ${data.status}`);
+  // Assignments and comments carry the status too, but do not change it.
+  const moved = frame.event !== 'support:ticket_assigned' && frame.event !== 'support:comment_added';
+  if (data.status && moved) details.push(`→ ${data.status}`);
   if (frame.event === 'support:ticket_assigned') {
     details.push(data.staffId == null ? 'unassigned' : `to #${data.staffId}`);
   }
