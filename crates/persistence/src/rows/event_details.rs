@@ -92,6 +92,19 @@ pub(super) fn encode(
         .map_err(|e| RepositoryError::Corrupt(format!("ticket_events.details: {e}")))
 }
 
+/// What [`encode`] wrote: an object (serde would also read a struct from
+/// an array) with at least one member (nothing is stored as NULL).
+fn read(text: &str) -> Result<Stored, String> {
+    let object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .map_err(|e| e.to_string())?;
+    let stored =
+        Stored::deserialize(serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
+    if stored.details.is_none() && stored.note.is_none() {
+        return Err("empty details are stored as NULL".to_owned());
+    }
+    Ok(stored)
+}
+
 /// The details and note of a stored event; `internal` is its column, which
 /// must agree with what the details say.
 pub(super) fn decode(
@@ -103,8 +116,7 @@ pub(super) fn decode(
             details: None,
             note: None,
         },
-        Some(text) => serde_json::from_str::<Stored>(text)
-            .map_err(|e| corrupt("details", &InvalidValue::new(e.to_string())))?,
+        Some(text) => read(text).map_err(|e| corrupt("details", &InvalidValue::new(e)))?,
     };
     let details = match stored.details {
         None => EventDetails::None,

@@ -72,6 +72,8 @@ fn what_this_crate_did_not_write_is_corrupt() {
     for text in [
         "not json",
         "[]",
+        "{}",
+        r#"[{"kind": "assigned", "previous": null, "assignee": 3}]"#,
         r#"{"details": {"kind": "renamed"}}"#,
         r#"{"unknown": 1}"#,
         r#"{"details": {"kind": "assigned", "previous": null, "assignee": 0}}"#,

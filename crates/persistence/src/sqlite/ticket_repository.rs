@@ -29,7 +29,9 @@ use crate::rows::{
     tracked,
 };
 use crate::staff_pages::staff_page;
-use crate::ticket_queries::{history, own_history, own_page, own_page_in_status, own_ticket, ticket};
+use crate::ticket_queries::{
+    history, own_history, own_page, own_page_in_status, own_ticket, ticket,
+};
 
 /// The ticket store on one SQLite database.
 pub(crate) struct SqliteTicketRepository {
