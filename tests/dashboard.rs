@@ -1,271 +1,25 @@
-//! Black-box test of the live dashboard in a real browser: the real server
-//! on a free port, headless Chromium driven over the Chrome DevTools Protocol
-//! with awc's WebSocket client, tickets created and escalated over HTTP.
+//! Black-box tests of the dashboard in a real browser: the real server on a
+//! free port, headless Chromium driven over the Chrome DevTools Protocol
+//! (tests/browser), tickets created and changed over HTTP and, in the
+//! workspace test, through the dashboards with real clicks and keystrokes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use actix_codec::Framed;
-use base64::Engine as _;
-use futures_util::{SinkExt as _, StreamExt as _};
+use browser::{Dashboard, PAGE_STATE};
 use serde_json::{Value, json};
 use support::{Backend, Service, json, token};
 
-/// How long the page may take to reflect a change.
-const WAIT: Duration = Duration::from_secs(15);
 const DESCRIPTION: &str = "Cold food <img src=x onerror=alert(1)> please help";
 const SCREENSHOT: &str = "/tmp/dashboard.png";
-
-// ---- locating and launching Chromium ----------------------------------------
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| p.is_file())
-}
-
-/// `CHROMIUM`, else `chromium` on PATH. Installing it is the machine's
-/// business (`.ci/run`, README "Tests"), not a test's. Never skips: a
-/// missing browser fails the test.
-fn chromium_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    on_path("chromium").unwrap_or_else(|| {
-        panic!(
-            "Chromium not found: set CHROMIUM=/path/to/chromium or put `chromium` on PATH \
-             (Debian: apt-get install chromium; `.ci/run` installs it)"
-        )
-    })
-}
-
-/// A headless Chromium, killed on drop (also when the test panics).
-struct Browser {
-    child: Child,
-    profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn launch() -> Self {
-        let binary = chromium_binary();
-        let profile = tempfile::tempdir().expect("profile dir");
-        let log = std::fs::File::create(profile.path().join("chromium.log")).expect("log file");
-        let child = Command::new(&binary)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-                "--window-size=1400,900",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        Self { child, profile }
-    }
-
-    /// The DevTools port Chromium picked, from `<profile>/DevToolsActivePort`.
-    async fn devtools_port(&mut self) -> u16 {
-        let file = self.profile.path().join("DevToolsActivePort");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&file)
-                && let Some(port) = text.lines().next().and_then(|l| l.trim().parse().ok())
-            {
-                return port;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("Chromium exited early ({status}):\n{}", self.log());
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "Chromium wrote no DevToolsActivePort:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.profile.path().join("chromium.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---- a minimal CDP client ---------------------------------------------------
-
-type Socket = Framed<awc::BoxedSocket, awc::ws::Codec>;
-
-struct Cdp {
-    conn: Socket,
-    next_id: u64,
-    /// Console calls, exceptions and log entries seen so far.
-    notices: Vec<Value>,
-}
-
-impl Cdp {
-    /// Attaches to the browser's first page target.
-    async fn attach(port: u16) -> Self {
-        let client = awc::Client::new();
-        let mut res = client
-            .get(format!("http://127.0.0.1:{port}/json/list"))
-            .send()
-            .await
-            .expect("DevTools target list");
-        let targets: Value = res.json().await.expect("target list JSON");
-        let url = targets
-            .as_array()
-            .and_then(|t| t.iter().find(|t| t["type"] == "page"))
-            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-            .unwrap_or_else(|| panic!("no page target in {targets}"))
-            .to_owned();
-        let (_, conn) = client
-            .ws(url)
-            .max_frame_size(64 << 20) // screenshots arrive as one large frame
-            .connect()
-            .await
-            .expect("DevTools socket");
-        Self {
-            conn,
-            next_id: 0,
-            notices: Vec::new(),
-        }
-    }
-
-    /// Sends a command and returns its `result`, keeping notices on the way.
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let request = json!({"id": id, "method": method, "params": params}).to_string();
-        self.conn
-            .send(awc::ws::Message::Text(request.into()))
-            .await
-            .expect("CDP send");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let frame = tokio::time::timeout_at(deadline, self.conn.next())
-                .await
-                .unwrap_or_else(|_| panic!("no answer to {method}"))
-                .expect("DevTools socket open")
-                .expect("DevTools frame");
-            // Chromium sends every CDP message as one unfragmented frame.
-            let text = match frame {
-                awc::ws::Frame::Text(bytes) => bytes,
-                awc::ws::Frame::Close(reason) => panic!("DevTools closed: {reason:?}"),
-                awc::ws::Frame::Continuation(_) => panic!("unexpected fragmented CDP message"),
-                _ => continue,
-            };
-            let message: Value = serde_json::from_slice(&text).expect("CDP JSON");
-            if message["id"] == id {
-                assert!(
-                    message.get("error").is_none(),
-                    "{method} failed: {}",
-                    message["error"]
-                );
-                return message["result"].clone();
-            }
-            if matches!(
-                message["method"].as_str(),
-                Some("Runtime.consoleAPICalled" | "Runtime.exceptionThrown" | "Log.entryAdded")
-            ) {
-                self.notices.push(message["params"].clone());
-            }
-        }
-    }
-
-    /// Evaluates `expression` in the page and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
-        let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-            )
-            .await;
-        assert!(
-            result.get("exceptionDetails").is_none(),
-            "`{expression}` threw: {}",
-            result["exceptionDetails"]
-        );
-        result["result"]["value"].clone()
-    }
-
-    /// Polls `expression` until it is `true`, or fails after [`WAIT`] with
-    /// `explain`'s value and what the page logged.
-    async fn wait_until(&mut self, what: &str, expression: &str, explain: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::time::Instant::now() < deadline {
-            if self.eval(expression).await == Value::Bool(true) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let state = self.eval(explain).await;
-        panic!(
-            "timed out waiting for {what}\npage: {state}\nnotices: {:#?}",
-            self.notices
-        );
-    }
-}
-
-// ---- the test ---------------------------------------------------------------
-
-/// What the test looks at when a wait fails.
-const PAGE_STATE: &str = "JSON.stringify({state: document.getElementById('connection-state')?.dataset.state, \
-     url: location.href, rows: document.querySelector('#tickets tbody')?.innerText, \
-     events: document.getElementById('events')?.innerText})";
 
 #[actix_web::test]
 async fn dashboard_shows_tickets_live_and_renders_text_as_text() {
     let svc = Service::start(Backend::Sqlite).await;
     let addr = svc.server.addr();
-    let mut browser = Browser::launch();
-    let port = browser.devtools_port().await;
-    let mut cdp = Cdp::attach(port).await;
-    cdp.call("Page.enable", json!({})).await;
-    cdp.call("Runtime.enable", json!({})).await;
-    cdp.call("Log.enable", json!({})).await;
-    // Record alert() calls instead of blocking on a dialog; runs before any
-    // page script (CDP-injected scripts are not subject to the page's CSP).
-    cdp.call(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({"source": "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"}),
-    )
-    .await;
-
     let staff = token(900, "staff");
-    cdp.call(
-        "Page.navigate",
-        json!({"url": format!("http://{addr}/dashboard#token={staff}")}),
-    )
-    .await;
-    cdp.wait_until(
-        "the stream to be live",
-        "document.getElementById('connection-state')?.dataset.state === 'live' \
-         && document.getElementById('connection-state').textContent === 'live'",
-        PAGE_STATE,
-    )
-    .await;
+    let Dashboard { mut cdp, browser } = Dashboard::open(addr, &staff).await;
     assert_eq!(
         cdp.eval("location.hash").await,
         "",
@@ -358,14 +112,7 @@ async fn dashboard_shows_tickets_live_and_renders_text_as_text() {
     assert_eq!(cdp.eval("typeof window.__xss").await, "undefined");
     // The page obeys its own CSP (no inline code or style was refused), and
     // its script threw nothing.
-    cdp.eval("0").await; // collects notices that arrived meanwhile
-    let refused: Vec<&Value> = cdp
-        .notices
-        .iter()
-        .filter(|n| {
-            n.get("exceptionDetails").is_some() || n.to_string().contains("Content Security Policy")
-        })
-        .collect();
+    let refused = cdp.refusals().await;
     assert!(refused.is_empty(), "{refused:#?}");
     assert_eq!(
         cdp.eval("document.getElementById('connection-state').dataset.state")
@@ -373,15 +120,313 @@ async fn dashboard_shows_tickets_live_and_renders_text_as_text() {
         "live"
     );
 
-    let shot = cdp
-        .call("Page.captureScreenshot", json!({"format": "png"}))
-        .await;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(shot["data"].as_str().expect("screenshot data"))
-        .expect("screenshot base64");
-    std::fs::write(SCREENSHOT, png).expect("write screenshot");
+    cdp.screenshot(SCREENSHOT).await;
 
     drop(cdp);
     drop(browser);
+    svc.stop().await;
+}
+
+// ---- the workspace: two dashboards working one ticket ------------------------
+
+const STAFF_A: i64 = 901;
+const ADMIN_B: i64 = 902;
+const PUBLIC_REPLY: &str = "So sorry! A fresh meal is on its way.";
+const INTERNAL_NOTE: &str = "Kitchen swapped two orders <b>again</b>; refund not needed";
+const RESOLUTION_DETAILS: &str = "Explained the mix-up; replacement delivered";
+const SCREENSHOT_A: &str = "/tmp/dashboard-workspace-a.png";
+const SCREENSHOT_B: &str = "/tmp/dashboard-workspace-b.png";
+
+/// `s` as a JavaScript string literal.
+fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// JS: whether the pane shows ticket `id` with `status`, and its row too.
+fn shows(id: i64, status: &str) -> String {
+    format!(
+        "document.getElementById('detail')?.dataset.ticketId === '{id}' \
+         && document.getElementById('detail-status')?.textContent === '{status}' \
+         && document.querySelector('#tickets tr[data-ticket-id=\"{id}\"] \
+            [data-field=\"status\"]')?.textContent === '{status}'"
+    )
+}
+
+/// JS: whether the conversation shows `body` once, marked internal or not
+/// (in data and in words).
+fn comment_shown(body: &str, internal: bool) -> String {
+    let marked = if internal { "" } else { "!" };
+    format!(
+        "[...document.querySelectorAll('#comments li[data-comment-id]')].filter(li => \
+         li.querySelector('.comment-body')?.textContent === {body} \
+         && li.dataset.internal === '{internal}' \
+         && {marked}li.textContent.includes('Internal note')).length === 1",
+        body = js(body)
+    )
+}
+
+async fn create_ticket(svc: &Service, customer: &str, description: &str) -> i64 {
+    let (status, created) = json(
+        svc.client
+            .post(format!("{}/tickets", svc.base))
+            .insert_header(("Authorization", customer)),
+        Some(json!({"issueType": "order_issue", "orderId": 78, "description": description})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    created["data"]["ticketId"].as_i64().unwrap()
+}
+
+/// Waits until `expression` holds in both dashboards.
+async fn in_both(a: &mut Dashboard, b: &mut Dashboard, what: &str, expression: &str) {
+    a.cdp
+        .wait_until(&format!("A: {what}"), expression, PAGE_STATE)
+        .await;
+    b.cdp
+        .wait_until(&format!("B: {what}"), expression, PAGE_STATE)
+        .await;
+}
+
+#[actix_web::test]
+async fn two_dashboards_work_one_ticket_and_see_each_other_live() {
+    let svc = Service::start(Backend::Sqlite).await;
+    let addr = svc.server.addr();
+    let staff_a = token(STAFF_A, "staff");
+    let mut a = Dashboard::open(addr, &staff_a).await;
+    let mut b = Dashboard::open(addr, &token(ADMIN_B, "admin")).await;
+    let customer = format!("Bearer {}", token(31, "customer"));
+    let id = create_ticket(&svc, &customer, "The wrong meal arrived").await;
+
+    // Both open it with a click on its row (it arrives live).
+    let first_row = format!("#tickets tr[data-ticket-id=\"{id}\"] td[data-field=\"description\"]");
+    for dash in [&mut a, &mut b] {
+        dash.cdp.click(&first_row).await;
+        dash.cdp
+            .wait_until("the ticket in the pane", &shows(id, "open"), PAGE_STATE)
+            .await;
+    }
+
+    // A takes it and starts it; B sees both live, in the list and the pane.
+    a.cdp.click("#action-assign-me").await;
+    let assigned_to_a = format!(
+        "document.getElementById('detail-assignee')?.dataset.staffId === '{STAFF_A}' \
+         && document.querySelector('#tickets tr[data-ticket-id=\"{id}\"] \
+            [data-field=\"assignee\"]')?.dataset.staffId === '{STAFF_A}'"
+    );
+    in_both(&mut a, &mut b, "the assignee", &assigned_to_a).await;
+    a.cdp.click("#action-start").await;
+    in_both(&mut a, &mut b, "in progress", &shows(id, "in_progress")).await;
+
+    // A replies, then writes an internal note (typed, box ticked by a click).
+    a.cdp.type_into("#reply-body", PUBLIC_REPLY).await;
+    a.cdp.click("#reply-send").await;
+    in_both(
+        &mut a,
+        &mut b,
+        "the reply",
+        &comment_shown(PUBLIC_REPLY, false),
+    )
+    .await;
+    a.cdp.type_into("#reply-body", INTERNAL_NOTE).await;
+    a.cdp.click("#reply-internal").await;
+    assert_eq!(
+        a.cdp
+            .eval("document.getElementById('reply-internal').checked")
+            .await,
+        true
+    );
+    a.cdp.click("#reply-send").await;
+    in_both(
+        &mut a,
+        &mut b,
+        "the internal note",
+        &comment_shown(INTERNAL_NOTE, true),
+    )
+    .await;
+    in_both(
+        &mut a,
+        &mut b,
+        "the first response",
+        "document.querySelector('#detail-first-response time') !== null",
+    )
+    .await;
+
+    // A resolves it with a type (picked with the keyboard) and details.
+    a.cdp.choose("#resolution-type", "information").await;
+    a.cdp
+        .type_into("#resolution-details", RESOLUTION_DETAILS)
+        .await;
+    a.cdp.click("#action-resolve").await;
+    let resolved = format!(
+        "{} && document.getElementById('detail-resolution').dataset.type === 'information' \
+         && document.getElementById('detail-resolution').textContent.includes({})",
+        shows(id, "resolved"),
+        js(RESOLUTION_DETAILS)
+    );
+    in_both(&mut a, &mut b, "the resolution", &resolved).await;
+    // The history tells the whole story, resolution details included.
+    b.cdp
+        .wait_until(
+            "B: the history",
+            &format!(
+                "(() => {{ const items = [...document.querySelectorAll('#history li')]; \
+                 const names = items.map(li => li.dataset.event); \
+                 return ['support:ticket_created', 'support:ticket_assigned', \
+                         'support:ticket_status_changed', 'support:comment_added'] \
+                        .every(n => names.includes(n)) \
+                   && names.filter(n => n === 'support:comment_added').length === 2 \
+                   && items.some(li => li.textContent.includes({})); }})()",
+                js(RESOLUTION_DETAILS)
+            ),
+            PAGE_STATE,
+        )
+        .await;
+
+    // B closes it; A sees it closed, with nothing left to do.
+    b.cdp.click("#action-close").await;
+    in_both(&mut a, &mut b, "closed", &shows(id, "closed")).await;
+    assert_eq!(
+        a.cdp
+            .eval(
+                "['action-assign-me', 'action-start', 'action-resolve', 'action-close', \
+                 'action-reopen', 'reply-send'].every(id => document.getElementById(id).disabled)"
+            )
+            .await,
+        true
+    );
+
+    // A stale view: A's reads of a second ticket are held (a slow network);
+    // B starts it; A, still seeing it open, starts it too and is told why not.
+    let second = create_ticket(&svc, &customer, "Missing dessert").await;
+    let row = format!("#tickets tr[data-ticket-id=\"{second}\"] td[data-field=\"description\"]");
+    for dash in [&mut a, &mut b] {
+        dash.cdp.click(&row).await;
+        dash.cdp
+            .wait_until("the second ticket", &shows(second, "open"), PAGE_STATE)
+            .await;
+        dash.cdp.wait_enabled("#action-start").await;
+    }
+    a.cdp
+        .hold_requests(&format!("http://{addr}/api/support/tickets/{second}"))
+        .await;
+    b.cdp.click("#action-start").await;
+    b.cdp
+        .wait_until("B: started", &shows(second, "in_progress"), PAGE_STATE)
+        .await;
+    a.cdp
+        .wait_until(
+            "A: the event (its re-read is held)",
+            &format!(
+                "[...document.querySelectorAll('#events li')].some(li => \
+                 li.dataset.ticketId === '{second}' \
+                 && li.textContent.includes('support:ticket_status_changed'))"
+            ),
+            PAGE_STATE,
+        )
+        .await;
+    assert_eq!(a.cdp.eval(&shows(second, "open")).await, true, "A is stale");
+    let stale_version = a
+        .cdp
+        .eval("document.getElementById('detail-version').textContent")
+        .await;
+    // What the server answers to that version (a 412 changes nothing).
+    let (status, refused) = json(
+        svc.client
+            .post(format!("http://{addr}/api/support/tickets/{second}/start"))
+            .insert_header(("Authorization", format!("Bearer {staff_a}")))
+            .insert_header((
+                "If-Match",
+                format!("\"{}\"", stale_version.as_str().unwrap()),
+            )),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 412, "{refused}");
+    let message = refused["message"].as_str().unwrap().to_owned();
+    a.cdp.click("#action-start").await;
+    a.cdp
+        .wait_until(
+            "A: the server's 412 message",
+            &format!(
+                "document.getElementById('detail-message').dataset.kind === 'error' \
+                 && document.getElementById('detail-message').textContent === {}",
+                js(&message)
+            ),
+            PAGE_STATE,
+        )
+        .await;
+    // Once the network lets the reads through, A catches up.
+    a.cdp.release().await;
+    a.cdp
+        .wait_until("A: caught up", &shows(second, "in_progress"), PAGE_STATE)
+        .await;
+
+    // The customer's conversation has the reply, not the internal note.
+    let (status, listed) = json(
+        svc.client
+            .get(format!("{}/tickets/{id}/comments", svc.base))
+            .insert_header(("Authorization", customer.as_str())),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    let bodies: Vec<&str> = listed["data"]["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, [PUBLIC_REPLY], "{listed}");
+    assert!(
+        !listed.to_string().contains("swapped two orders"),
+        "{listed}"
+    );
+
+    // Filters (keyboard): A's closed tickets assigned to A = the first one.
+    a.cdp.choose("#filter-status", "closed").await;
+    a.cdp.choose("#filter-assignee", "me").await;
+    a.cdp
+        .wait_until(
+            "A: the filtered list",
+            &format!(
+                "JSON.stringify([...document.querySelectorAll('#tickets tbody tr')] \
+                 .map(r => r.dataset.ticketId)) === '[\"{id}\"]'"
+            ),
+            PAGE_STATE,
+        )
+        .await;
+
+    // Text stayed text, nothing ran, nothing was refused.
+    for dash in [&mut a, &mut b] {
+        assert_eq!(
+            dash.cdp
+                .eval("document.querySelectorAll('body b, body img').length")
+                .await,
+            0
+        );
+        assert_eq!(dash.cdp.eval("window.__alerts").await, json!([]));
+        let refused: Vec<Value> = dash.cdp.refusals().await;
+        assert!(refused.is_empty(), "{refused:#?}");
+    }
+    // B looks back at the first ticket: closed, the note marked internal.
+    b.cdp.click(&first_row).await;
+    b.cdp
+        .wait_until(
+            "B: the first ticket again",
+            &format!(
+                "{} && {}",
+                shows(id, "closed"),
+                comment_shown(INTERNAL_NOTE, true)
+            ),
+            PAGE_STATE,
+        )
+        .await;
+    // Lets the change highlights fade before the pictures.
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    a.cdp.screenshot(SCREENSHOT_A).await;
+    b.cdp.screenshot(SCREENSHOT_B).await;
+
+    drop(a);
+    drop(b);
     svc.stop().await;
 }

@@ -67,6 +67,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::resource("/dashboard").route(web::get().to(dashboard::page)))
             .service(web::resource("/dashboard/app.js").route(web::get().to(dashboard::script)))
             .service(web::resource("/dashboard/app.css").route(web::get().to(dashboard::style)))
+            .service(web::resource("/dashboard/{file}").route(web::get().to(dashboard::module)))
             .service(
                 web::resource(EVENTS_PATH)
                     .route(web::get().to(events::list_events))

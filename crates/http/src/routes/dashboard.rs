@@ -1,14 +1,34 @@
-//! `GET /dashboard`: the live support dashboard, a static page embedded in
-//! the binary. Its script connects to `/ws` and the staff ticket API.
+//! `GET /dashboard`: the support dashboard (the staff workspace), a static
+//! page embedded in the binary. Its scripts connect to `/ws` and the staff
+//! ticket API.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::ApiError;
 
 /// Content Security Policy of the dashboard: only its own script and style,
 /// connections back to this origin, no inline code. Ticket text is rendered
 /// as text by the script; the policy is the second line of defence.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The modules `app.js` imports, served at `/dashboard/<name>`. Only these
+/// names are served: the path is never joined to a directory.
+const MODULES: [(&str, &str); 4] = [
+    ("api.js", include_str!("../../assets/dashboard/api.js")),
+    (
+        "detail.js",
+        include_str!("../../assets/dashboard/detail.js"),
+    ),
+    (
+        "tickets.js",
+        include_str!("../../assets/dashboard/tickets.js"),
+    ),
+    ("util.js", include_str!("../../assets/dashboard/util.js")),
+];
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -28,12 +48,18 @@ pub async fn page() -> HttpResponse {
     )
 }
 
-/// Its script.
+/// Its entry script.
 pub async fn script() -> HttpResponse {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/dashboard/app.js"),
-    )
+    asset(JAVASCRIPT, include_str!("../../assets/dashboard/app.js"))
+}
+
+/// `GET /dashboard/{file}`: one of the modules the entry script imports;
+/// any other name is answered as a path no route serves.
+pub async fn module(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    match MODULES.iter().find(|(name, _)| *name == file.as_str()) {
+        Some((_, body)) => Ok(asset(JAVASCRIPT, body)),
+        None => crate::app::route_not_found(req).await,
+    }
 }
 
 /// Its stylesheet.
