@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Backend, Service, json, next_frame, token};
+use support::{Backend, Service, next_frame, token};
 
 const WAIT: Duration = Duration::from_secs(5);
 const CUSTOMER: i64 = 31;
@@ -309,7 +309,7 @@ async fn walk(backend: Backend) {
     let (_, staff_listed, _) = w.call("GET", &comments, agent, None, None).await;
     assert_eq!(
         staff_listed["data"]["comments"].as_array().unwrap().len(),
-        4
+        3
     );
 
     w.svc.stop().await;
