@@ -18,6 +18,7 @@ mod conversation;
 mod description;
 mod errors;
 mod event_log;
+mod event_payload;
 mod events;
 mod ids;
 mod invalid_value;
@@ -42,9 +43,9 @@ pub use conversation::StaffComment;
 pub use description::{Description, EscalationReason};
 pub use errors::{FieldError, PointsError, RepositoryError, SupportError, TransitionError};
 pub use event_log::{EventPage, LogPosition};
+pub use event_payload::{AssignmentPayload, CommentPayload, EventPayload, ResolutionPayload};
 pub use events::{
-    AssignmentPayload, CommentPayload, EventAudience, EventDetails, EventPayload, Notification,
-    ResolutionPayload, StoredEvent, TicketEvent, TicketEventKind,
+    EventAudience, EventDetails, Notification, StoredEvent, TicketEvent, TicketEventKind,
 };
 pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
 pub use invalid_value::InvalidValue;
