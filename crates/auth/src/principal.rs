@@ -15,6 +15,15 @@ pub enum Permission {
     ListSupportTickets,
     /// Staff dashboards: every customer's tickets and events.
     ViewAllSupportTickets,
+    /// `POST /tickets/{id}/comments`: a customer replies on their own ticket.
+    CommentSupportTicket,
+    /// Staff actions on any ticket (assign to oneself, start, resolve,
+    /// close, reopen, escalate).
+    ManageSupportTickets,
+    /// Staff comments on any ticket, internal ones included.
+    CommentSupportTickets,
+    /// Handing a ticket to someone else than oneself (or to nobody).
+    AssignSupportTickets,
 }
 
 impl Permission {
@@ -26,6 +35,10 @@ impl Permission {
             Self::EscalateSupportTicket => "escalate_support_ticket",
             Self::ListSupportTickets => "list_support_tickets",
             Self::ViewAllSupportTickets => "view_all_support_tickets",
+            Self::CommentSupportTicket => "comment_support_ticket",
+            Self::ManageSupportTickets => "manage_support_tickets",
+            Self::CommentSupportTickets => "comment_support_tickets",
+            Self::AssignSupportTickets => "assign_support_tickets",
         }
     }
 
@@ -37,8 +50,20 @@ impl Permission {
                 Self::ViewSupportTicket,
                 Self::EscalateSupportTicket,
                 Self::ListSupportTickets,
+                Self::CommentSupportTicket,
             ],
-            Role::Staff | Role::Admin | Role::SupportAdmin => &[Self::ViewAllSupportTickets],
+            Role::Staff => &[
+                Self::ViewAllSupportTickets,
+                Self::ManageSupportTickets,
+                Self::CommentSupportTickets,
+            ],
+            // Leads hand tickets to others; staff only take them.
+            Role::Admin | Role::SupportAdmin => &[
+                Self::ViewAllSupportTickets,
+                Self::ManageSupportTickets,
+                Self::CommentSupportTickets,
+                Self::AssignSupportTickets,
+            ],
             Role::Other(_) => &[],
         }
     }
@@ -92,6 +117,15 @@ mod tests {
         let p = principal(Some("customer"), None);
         assert!(p.has_permission(Permission::CreateSupportTicket));
         assert!(p.has_permission(Permission::ListSupportTickets));
+        assert!(p.has_permission(Permission::CommentSupportTicket));
+        for staff_only in [
+            Permission::ViewAllSupportTickets,
+            Permission::ManageSupportTickets,
+            Permission::CommentSupportTickets,
+            Permission::AssignSupportTickets,
+        ] {
+            assert!(!p.has_permission(staff_only), "{}", staff_only.as_str());
+        }
     }
 
     #[test]
@@ -120,6 +154,63 @@ mod tests {
         }
         assert!(
             !principal(Some("customer"), None).has_permission(Permission::ViewAllSupportTickets)
+        );
+    }
+
+    #[test]
+    fn staff_manage_and_comment_but_only_leads_assign_others() {
+        let staff = principal(Some("staff"), None);
+        assert!(staff.has_permission(Permission::ManageSupportTickets));
+        assert!(staff.has_permission(Permission::CommentSupportTickets));
+        assert!(!staff.has_permission(Permission::AssignSupportTickets));
+        assert!(!staff.has_permission(Permission::CommentSupportTicket));
+        for role in ["admin", "support_admin"] {
+            let lead = principal(Some(role), None);
+            for p in [
+                Permission::ViewAllSupportTickets,
+                Permission::ManageSupportTickets,
+                Permission::CommentSupportTickets,
+                Permission::AssignSupportTickets,
+            ] {
+                assert!(lead.has_permission(p), "{role} {}", p.as_str());
+            }
+        }
+        for p in [
+            Permission::ManageSupportTickets,
+            Permission::AssignSupportTickets,
+        ] {
+            assert!(!principal(Some("merchant"), None).has_permission(p));
+        }
+    }
+
+    #[test]
+    fn a_staff_permissions_claim_replaces_the_defaults() {
+        let p = principal(Some("staff"), Some(&["view_all_support_tickets"]));
+        assert!(p.has_permission(Permission::ViewAllSupportTickets));
+        assert!(!p.has_permission(Permission::ManageSupportTickets));
+        let q = principal(Some("staff"), Some(&["assign_support_tickets"]));
+        assert!(q.has_permission(Permission::AssignSupportTickets));
+    }
+
+    #[test]
+    fn permission_names_are_the_documented_ones() {
+        let names: Vec<&str> = [
+            Permission::CommentSupportTicket,
+            Permission::ManageSupportTickets,
+            Permission::CommentSupportTickets,
+            Permission::AssignSupportTickets,
+        ]
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "comment_support_ticket",
+                "manage_support_tickets",
+                "comment_support_tickets",
+                "assign_support_tickets"
+            ]
         );
     }
 }

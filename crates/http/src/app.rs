@@ -5,14 +5,14 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, Resource, ResponseError, Route, web};
 use support_domain::SupportService;
 
 use crate::auth::JwtKeys;
 use crate::auth::extractor::count_unrouted;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, metrics_endpoint};
-use crate::routes::{dashboard, events, health, staff, tickets};
+use crate::routes::{comments, dashboard, events, health, staff, staff_actions, tickets};
 
 /// Everything the handlers need, built once by the server.
 #[derive(Clone)]
@@ -29,7 +29,7 @@ pub struct ApiState {
 pub const SUPPORT_PREFIX: &str = "/api/customer/mtables/support";
 /// Path of the event log for polling clients.
 pub const EVENTS_PATH: &str = "/api/support/events";
-/// Path prefix of the staff views.
+/// Path prefix of the staff views and actions.
 pub const STAFF_PREFIX: &str = "/api/support";
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -73,14 +73,42 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
-                web::resource(format!("{STAFF_PREFIX}/tickets"))
-                    .route(web::get().to(staff::list_all_tickets))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource(format!("{STAFF_PREFIX}/tickets/{{ticketId}}"))
-                    .route(web::get().to(staff::view_ticket))
-                    .default_service(web::to(method_not_allowed)),
+                web::scope(STAFF_PREFIX)
+                    .service(only("/tickets", web::get().to(staff::list_all_tickets)))
+                    .service(only(
+                        "/tickets/{ticketId}",
+                        web::get().to(staff::view_ticket),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/assign",
+                        web::post().to(staff_actions::assign_ticket),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/start",
+                        web::post().to(staff_actions::noted::<staff_actions::Start>),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/resolve",
+                        web::post().to(staff_actions::resolve_ticket),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/close",
+                        web::post().to(staff_actions::noted::<staff_actions::Close>),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/reopen",
+                        web::post().to(staff_actions::noted::<staff_actions::Reopen>),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/escalate",
+                        web::post().to(staff_actions::noted::<staff_actions::Escalate>),
+                    ))
+                    .service(
+                        web::resource("/tickets/{ticketId}/comments")
+                            .route(web::post().to(comments::add_staff_comment))
+                            .route(web::get().to(comments::list_staff_comments))
+                            .default_service(web::to(method_not_allowed)),
+                    ),
             )
             .service(
                 web::scope(SUPPORT_PREFIX)
@@ -90,18 +118,29 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                             .route(web::get().to(tickets::list_tickets))
                             .default_service(web::to(method_not_allowed)),
                     )
+                    .service(only(
+                        "/tickets/{ticketId}",
+                        web::get().to(tickets::track_ticket),
+                    ))
+                    .service(only(
+                        "/tickets/{ticketId}/escalate",
+                        web::post().to(tickets::escalate_ticket),
+                    ))
                     .service(
-                        web::resource("/tickets/{ticketId}")
-                            .route(web::get().to(tickets::track_ticket))
-                            .default_service(web::to(method_not_allowed)),
-                    )
-                    .service(
-                        web::resource("/tickets/{ticketId}/escalate")
-                            .route(web::post().to(tickets::escalate_ticket))
+                        web::resource("/tickets/{ticketId}/comments")
+                            .route(web::post().to(comments::add_comment))
+                            .route(web::get().to(comments::list_comments))
                             .default_service(web::to(method_not_allowed)),
                     ),
             );
     }
+}
+
+/// A path served by one route; any other method gets the 405 envelope.
+fn only(path: &str, route: Route) -> Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
 }
 
 /// Rewrites any error response that is not already JSON (actix's own

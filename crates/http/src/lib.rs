@@ -4,13 +4,14 @@
 //!   permissions are `support-auth`'s);
 //! * [`error`], [`envelope`], [`metrics`], [`events_view`]: shared with the
 //!   WebSocket adapter, from `support-web`;
-//! * [`routes`]: the ticket endpoints and health probes;
+//! * [`routes`]: the ticket, staff and comment endpoints and health probes;
 //! * [`app`]: how the pieces are mounted, shared by the server and tests.
 
 pub mod app;
 pub mod auth;
 mod body;
 mod dto;
+mod preconditions;
 pub mod request_id;
 pub mod routes;
 

@@ -32,11 +32,16 @@ pub(crate) fn events_after<DB: Backend>(after: i64, limit: i64) -> _ {
         .limit(limit)
 }
 
-/// [`events_after()`] about `customer`'s tickets only.
+/// [`events_after()`] that `customer` may see: about their tickets, and
+/// not internal. The `(customer_id, position)` index serves it; `internal`
+/// is checked on the rows it finds.
 #[dsl::auto_type]
 pub(crate) fn customer_events_after<DB: Backend>(customer: i64, after: i64, limit: i64) -> _ {
     let events: events_after<DB> = events_after::<DB>(after, limit);
-    events.filter(ticket_events::customer_id.eq(customer))
+    let public: bool = false;
+    events
+        .filter(ticket_events::customer_id.eq(customer))
+        .filter(ticket_events::internal.eq(public))
 }
 
 /// `purged_through` of the log's state row: every position at or below it is gone.

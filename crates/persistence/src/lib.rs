@@ -21,8 +21,8 @@
 //!
 //! Where things are: `connections` (the leaf: backends, pools), `schema`
 //! and `rows` (the tables and their mapping to the domain, shared),
-//! `ticket_queries` and `event_queries` (what both backends send, written
-//! once), `sqlite` and `postgres` (one module of adapters per backend),
+//! `ticket_queries`, `staff_pages`, `comment_queries` and `event_queries`
+//! (what both backends send, written once), `sqlite` and `postgres` (one module of adapters per backend),
 //! `database` (which adapters a URL gets). docs/architecture.md has the map.
 //!
 //! [`TicketRepository`]: support_domain::ports::TicketRepository
@@ -30,6 +30,8 @@
 //! [`EventLog`]: support_domain::ports::EventLog
 #![deny(missing_docs)]
 
+mod comment_queries;
+mod comment_write;
 mod connections;
 mod database;
 mod database_url;
@@ -40,9 +42,14 @@ mod executor;
 mod migrations;
 mod postgres;
 mod prepared;
+/// On both databases: the staff list, a customer's log and a conversation
+/// are read through their indexes.
+#[cfg(all(test, feature = "test-support"))]
+mod query_plans_tests;
 mod rows;
 pub mod schema;
 mod sqlite;
+mod staff_pages;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod ticket_queries;

@@ -1,7 +1,7 @@
 //! The diesel schema shared by both backends.
 //!
 //! Written by hand with portable SQL types only (`BigInt`, `Integer`, `Text`,
-//! `Timestamp`), so one set of queries compiles for SQLite and PostgreSQL.
+//! `Timestamp`, `Bool`), so one set of queries compiles for SQLite and PostgreSQL.
 //! `tests/schema.rs` checks it against both migrated databases.
 
 diesel::table! {
@@ -41,6 +41,12 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         /// Optimistic-concurrency version.
         version -> BigInt,
+        /// Time of the first public staff comment, UTC.
+        first_responded_at -> Nullable<Timestamp>,
+        /// Snake-case resolution type, while resolved (or closed after).
+        resolution_type -> Nullable<Text>,
+        /// What staff wrote about the resolution; set with `resolution_type`.
+        resolution_details -> Nullable<Text>,
     }
 }
 
@@ -88,6 +94,31 @@ diesel::table! {
         /// in position order. `NULL` only between a PostgreSQL write's commit
         /// and its numbering (see `crate::postgres::sequencer`); readers skip it.
         position -> Nullable<BigInt>,
+        /// JSON of what the kind adds and the staff note (see
+        /// `crate::rows::event_details`); NULL when there is nothing.
+        details -> Nullable<Text>,
+        /// Only staff may see it (an internal comment): customer reads skip it.
+        internal -> Bool,
+    }
+}
+
+diesel::table! {
+    /// The conversation on tickets, one row per comment.
+    ticket_comments (id) {
+        /// Store-assigned primary key; orders a ticket's conversation.
+        id -> BigInt,
+        /// The ticket it is on.
+        ticket_id -> BigInt,
+        /// Who wrote it.
+        author_id -> BigInt,
+        /// The author's role claim.
+        author_role -> Text,
+        /// The text.
+        body -> Text,
+        /// Staff only: hidden from the customer.
+        internal -> Bool,
+        /// When it was written, UTC.
+        created_at -> Timestamp,
     }
 }
 
@@ -103,9 +134,11 @@ diesel::table! {
 
 diesel::joinable!(points_ledger -> support_tickets (ticket_id));
 diesel::joinable!(ticket_events -> support_tickets (ticket_id));
+diesel::joinable!(ticket_comments -> support_tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     support_tickets,
     points_ledger,
     ticket_events,
+    ticket_comments,
     event_log_state
 );

@@ -71,18 +71,26 @@ pub(crate) fn history<DB: Backend>(id: i64) -> _ {
         .select(rows)
 }
 
-/// [`history()`], if `owner` owns the ticket.
+/// [`history()`] as its owner sees it, if `owner` owns the ticket: without
+/// the internal events (staff comments the customer never sees).
 #[dsl::auto_type]
 pub(crate) fn own_history<DB: Backend>(id: i64, owner: i64) -> _ {
-    let history: history<DB> = history::<DB>(id);
-    history.filter(support_tickets::customer_id.eq(owner))
-}
-
-/// [`page()`] of tickets in `status`.
-#[dsl::auto_type]
-pub(crate) fn page_in_status<DB: Backend>(status: &'static str, before: i64, limit: i64) -> _ {
-    let page: page<DB> = page::<DB>(before, limit);
-    page.filter(support_tickets::status.eq(status))
+    let rows: (
+        dsl::AsSelect<TicketRow, DB>,
+        dsl::AsSelect<Option<EventRow>, DB>,
+    ) = (TicketRow::as_select(), Option::<EventRow>::as_select());
+    let public: bool = false;
+    support_tickets::table
+        .left_join(
+            ticket_events::table.on(ticket_events::ticket_id
+                .eq(support_tickets::id)
+                .and(ticket_events::position.is_not_null())
+                .and(ticket_events::internal.eq(public))),
+        )
+        .filter(support_tickets::id.eq(id))
+        .filter(support_tickets::customer_id.eq(owner))
+        .order(ticket_events::position.asc())
+        .select(rows)
 }
 
 /// [`own_page()`] of tickets in `status`.

@@ -13,14 +13,17 @@ use diesel::{Column, Connection, QueryDsl, QueryableByName, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use support_persistence::schema::{event_log_state, points_ledger, support_tickets, ticket_events};
+use support_persistence::schema::{
+    event_log_state, points_ledger, support_tickets, ticket_comments, ticket_events,
+};
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Backend, Database, PoolSettings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
-/// Tickets and points, the event log, its positions, then no payload.
-const MIGRATION_COUNT: usize = 5;
+/// Tickets and points, the event log, its positions, no payload, CHECKs as
+/// OR chains, then the staff workflow.
+const MIGRATION_COUNT: usize = 6;
 
 // ------------------------------------------------ what the code expects
 
@@ -31,6 +34,7 @@ enum Family {
     Int8,
     Text,
     Timestamp,
+    Bool,
 }
 
 /// The family and nullability of a diesel SQL type.
@@ -49,6 +53,9 @@ impl Described for Text {
 }
 impl Described for Timestamp {
     const FAMILY: Family = Family::Timestamp;
+}
+impl Described for Bool {
+    const FAMILY: Family = Family::Bool;
 }
 impl<T: Described + diesel::sql_types::SqlType> Described for Nullable<T> {
     const FAMILY: Family = T::FAMILY;
@@ -98,12 +105,16 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     let tickets = specs!(support_tickets:
         id, ticket_number, customer_id, booking_id, order_id, issue_type, description,
         status, priority, assigned_staff_id, escalation_reason, created_at, updated_at,
-        escalated_at, resolved_at, closed_at, version,
+        escalated_at, resolved_at, closed_at, version, first_responded_at, resolution_type,
+        resolution_details,
     );
     let ledger = specs!(points_ledger: id, user_id, action, points, ticket_id, created_at);
     let events = specs!(ticket_events:
         id, ticket_id, customer_id, event, actor_id, actor_role, ticket_number, status,
-        occurred_at, position,
+        occurred_at, position, details, internal,
+    );
+    let comments = specs!(ticket_comments:
+        id, ticket_id, author_id, author_role, body, internal, created_at,
     );
     let log_state = specs!(event_log_state: id, purged_through);
 
@@ -126,11 +137,17 @@ fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     )
     .to_string();
     assert_eq!(names(&log_state), declared_names(all_log_state));
+    let all_comments = diesel::debug_query::<Sqlite, _>(
+        &ticket_comments::table.select(ticket_comments::all_columns),
+    )
+    .to_string();
+    assert_eq!(names(&comments), declared_names(all_comments));
 
     BTreeMap::from([
         ("support_tickets", tickets),
         ("points_ledger", ledger),
         ("ticket_events", events),
+        ("ticket_comments", comments),
         ("event_log_state", log_state),
     ])
 }
@@ -162,7 +179,32 @@ fn expected_indexes(table: &str) -> Indexes {
                 false,
                 &["customer_id", "status", "id"],
             ),
+            index(
+                "support_tickets_status_id_idx",
+                false,
+                &["status", "id", "priority", "assigned_staff_id"],
+            ),
+            index(
+                "support_tickets_priority_id_idx",
+                false,
+                &["priority", "id", "status", "assigned_staff_id"],
+            ),
+            index(
+                "support_tickets_assigned_staff_id_id_idx",
+                false,
+                &["assigned_staff_id", "id", "status", "priority"],
+            ),
+            index(
+                "support_tickets_unassigned_id_idx",
+                false,
+                &["id", "status", "priority"],
+            ),
         ]),
+        "ticket_comments" => BTreeMap::from([index(
+            "ticket_comments_ticket_id_id_idx",
+            false,
+            &["ticket_id", "id"],
+        )]),
         "points_ledger" => BTreeMap::from([index(
             "points_ledger_ticket_id_action_key",
             true,
@@ -261,6 +303,7 @@ fn sqlite_family(decl_type: &str, pk: bool) -> Family {
         "INTEGER" => Family::Int4,
         "TEXT" => Family::Text,
         "TIMESTAMP" => Family::Timestamp,
+        "BOOLEAN" => Family::Bool,
         other => panic!("unexpected SQLite column type {other}"),
     }
 }
@@ -271,6 +314,7 @@ fn pg_family(data_type: &str) -> Family {
         "integer" => Family::Int4,
         "text" => Family::Text,
         "timestamp without time zone" => Family::Timestamp,
+        "boolean" => Family::Bool,
         other => panic!("unexpected PostgreSQL column type {other}"),
     }
 }
@@ -521,7 +565,8 @@ async fn postgres_migrations_run_on_a_current_thread_runtime_and_revert_cleanly(
 }
 
 /// `2026-12-06-000001_checks_without_temp_tables` rebuilds both tables on
-/// SQLite: on a database with data, as the service runs it (foreign keys
+/// SQLite, and `2026-12-07-000000_staff_workflow` rebuilds ticket_events
+/// again: on a database with data, as the service runs it (foreign keys
 /// on), nothing is lost, no id is handed out again and the inserts stop
 /// building temporary indexes.
 #[test]
@@ -546,7 +591,8 @@ fn the_sqlite_check_rebuild_keeps_rows_references_and_ids() {
     let test_db = SqliteTestDb::new();
     let mut conn = SqliteConnection::establish(test_db.url()).unwrap();
     conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
-    for _ in 0..MIGRATION_COUNT - 1 {
+    // The migrations before the first rebuild.
+    for _ in 0..4 {
         conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
     }
     conn.batch_execute(
@@ -587,6 +633,14 @@ fn the_sqlite_check_rebuild_keeps_rows_references_and_ids() {
         ),
         0,
         "every reference still resolves"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM ticket_events WHERE details IS NULL AND NOT internal"
+        ),
+        2,
+        "the events from before say nothing more and are public"
     );
     conn.batch_execute(
         "INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, status,

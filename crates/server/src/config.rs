@@ -55,7 +55,7 @@ pub struct Config {
     /// survives a power loss) or `NORMAL` (survives a crash of the process
     /// only).
     pub sqlite_synchronous: SqliteSynchronous,
-    /// `RATE_LIMITS`: the request, create and socket limits (see
+    /// `RATE_LIMITS`: the request, create, comment and socket limits (see
     /// [`RateLimits`]'s syntax); `off` disables them.
     pub rate_limits: RateLimits,
 }

@@ -1,5 +1,5 @@
 //! Rate limits: token buckets per caller, per client IP for requests without
-//! a valid token, per customer for creates, and a cap on a caller's open
+//! a valid token, per customer for creates and comments, and a cap on a caller's open
 //! WebSockets. Limits are per instance (each instance counts on its own).
 //!
 //! The buckets are `governor`'s GCRA (no thread, no timer; one atomic per
@@ -75,6 +75,8 @@ pub struct RateLimits {
     pub ip: Option<Policy>,
     /// Ticket creates, per customer.
     pub create: Option<Policy>,
+    /// Comments, per customer.
+    pub comment: Option<Policy>,
     /// Open WebSockets per caller.
     pub sockets: Option<u32>,
 }
@@ -85,13 +87,15 @@ impl RateLimits {
         caller: None,
         ip: None,
         create: None,
+        comment: None,
         sockets: None,
     };
 }
 
 impl Default for RateLimits {
     /// 600 requests a minute with bursts of 60, per caller and per IP; 20
-    /// creates an hour per customer; 10 open sockets per caller.
+    /// creates and 60 comments an hour per customer; 10 open sockets per
+    /// caller.
     fn default() -> Self {
         let per_minute = Policy {
             quota: 600,
@@ -106,6 +110,11 @@ impl Default for RateLimits {
                 window: Duration::from_secs(3600),
                 burst: 20,
             }),
+            comment: Some(Policy {
+                quota: 60,
+                window: Duration::from_secs(3600),
+                burst: 60,
+            }),
             sockets: Some(10),
         }
     }
@@ -115,7 +124,7 @@ impl FromStr for RateLimits {
     type Err = String;
 
     /// `off`, or comma-separated changes to the defaults:
-    /// `caller=600/1m:60,ip=600/1m:60,create=20/1h,sockets=10`, a policy
+    /// `caller=600/1m:60,ip=600/1m:60,create=20/1h,comment=60/1h,sockets=10`, a policy
     /// being `<quota>/<window>[:<burst>]` (window in `s`, `m`, `h` or `d`;
     /// burst defaults to the quota), or `off` for one limit.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -134,6 +143,7 @@ impl FromStr for RateLimits {
                 "caller" => limits.caller = (!off).then(|| policy(value)).transpose()?,
                 "ip" => limits.ip = (!off).then(|| policy(value)).transpose()?,
                 "create" => limits.create = (!off).then(|| policy(value)).transpose()?,
+                "comment" => limits.comment = (!off).then(|| policy(value)).transpose()?,
                 "sockets" => {
                     limits.sockets = (!off)
                         .then(|| {
@@ -147,7 +157,7 @@ impl FromStr for RateLimits {
                 }
                 other => {
                     return Err(format!(
-                        "unknown limit {other:?} (caller, ip, create, sockets)"
+                        "unknown limit {other:?} (caller, ip, create, comment, sockets)"
                     ));
                 }
             }
@@ -242,6 +252,8 @@ pub enum Bucket {
     /// Health probes per client IP (the `ip` policy, a bucket of their own,
     /// so token-less traffic from a proxy's address cannot starve them).
     Probe = 3,
+    /// Comments per customer.
+    Comment = 4,
 }
 
 impl Bucket {
@@ -251,6 +263,7 @@ impl Bucket {
             Self::Ip => "ip",
             Self::Create => "create",
             Self::Probe => "probe",
+            Self::Comment => "comment",
         }
     }
 }
@@ -290,15 +303,17 @@ const FORGET_EVERY: u64 = 100_000;
 /// The buckets of one instance. Cheap to share (`Arc`).
 pub struct RateLimiter {
     limits: RateLimits,
-    /// `RateLimit-Policy` items of the caller, ip, create and probe buckets.
-    policy_items: [HeaderValue; 4],
+    /// `RateLimit-Policy` items of the caller, ip, create, probe and
+    /// comment buckets.
+    policy_items: [HeaderValue; 5],
     caller: Option<Keyed<CallerKey>>,
     ip: Option<Keyed<IpAddr>>,
     create: Option<Keyed<i64>>,
     probe: Option<Keyed<IpAddr>>,
+    comment: Option<Keyed<i64>>,
     sockets: Mutex<HashMap<CallerKey, u32>>,
     /// Checks per bucket, to forget each bucket's idle keys now and then.
-    checks: [AtomicU64; 4],
+    checks: [AtomicU64; 5],
     clock: DefaultClock,
 }
 
@@ -326,11 +341,13 @@ impl RateLimiter {
                 item(Bucket::Ip, limits.ip),
                 item(Bucket::Create, limits.create),
                 item(Bucket::Probe, limits.ip),
+                item(Bucket::Comment, limits.comment),
             ],
             probe: keyed(limits.ip),
             caller: keyed(limits.caller),
             ip: keyed(limits.ip),
             create: keyed(limits.create),
+            comment: keyed(limits.comment),
             limits,
             sockets: Mutex::default(),
             checks: Default::default(),
@@ -374,6 +391,16 @@ impl RateLimiter {
             Bucket::Create,
             self.limits.create,
             self.create.as_ref(),
+            &customer,
+        )
+    }
+
+    /// Counts one comment of `customer`.
+    pub fn check_comment(&self, customer: i64) -> Option<Result<Usage, Limited>> {
+        self.check(
+            Bucket::Comment,
+            self.limits.comment,
+            self.comment.as_ref(),
             &customer,
         )
     }
@@ -511,6 +538,11 @@ pub fn limit_create(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
     settle(req, limiter(req).and_then(|l| l.check_create(customer)))
 }
 
+/// Counts a comment of `customer`: 429 when over the comment limit.
+pub fn limit_comment(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
+    settle(req, limiter(req).and_then(|l| l.check_comment(customer)))
+}
+
 /// How long a client refused for too many sockets is told to wait.
 const SOCKET_RETRY_AFTER_SECS: u64 = 5;
 
@@ -569,7 +601,7 @@ fn secs_up(duration: Duration) -> u64 {
 }
 
 /// What the checks of one request saw: at most two buckets apply to one
-/// request (its caller's and the create limit, or its address's).
+/// request (its caller's and the create or comment limit, or its address's).
 #[derive(Debug, Clone, Default)]
 struct Usages([Option<Usage>; 2]);
 
@@ -681,6 +713,17 @@ mod tests {
         );
         assert_eq!(limits.create, None);
         assert_eq!(limits.sockets, Some(3));
+        assert_eq!(limits.comment, RateLimits::default().comment);
+        let comments: RateLimits = "comment=5/1m".parse().unwrap();
+        assert_eq!(
+            comments.comment,
+            Some(Policy {
+                quota: 5,
+                window: Duration::from_secs(60),
+                burst: 5
+            })
+        );
+        assert_eq!("comment=off".parse::<RateLimits>().unwrap().comment, None);
         assert_eq!(limits.ip, RateLimits::default().ip);
         let daily: RateLimits = "ip=5/2d".parse().unwrap();
         assert_eq!(daily.ip.unwrap().window, Duration::from_secs(2 * 86_400));
@@ -722,6 +765,24 @@ mod tests {
             limiter.check_ip(IpAddr::from([127, 0, 0, 1])).is_none(),
             "off"
         );
+    }
+
+    #[test]
+    fn comments_have_a_bucket_per_customer_apart_from_creates() {
+        let limiter = RateLimiter::new(RateLimits {
+            create: tight(60, 1),
+            comment: tight(60, 2),
+            ..RateLimits::OFF
+        });
+        assert_eq!(limiter.check_comment(5).unwrap().unwrap().remaining, 1);
+        assert_eq!(limiter.check_comment(5).unwrap().unwrap().remaining, 0);
+        assert!(limiter.check_comment(5).unwrap().is_err());
+        assert!(
+            limiter.check_comment(6).unwrap().is_ok(),
+            "another customer"
+        );
+        assert!(limiter.check_create(5).unwrap().is_ok(), "creates apart");
+        assert!(RateLimiter::new(RateLimits::OFF).check_comment(5).is_none());
     }
 
     #[test]

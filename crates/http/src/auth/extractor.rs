@@ -1,5 +1,6 @@
 //! The auth chain as an actix extractor: a handler that takes
-//! `Authorized<ViewPermission>` only runs for a customer holding that permission.
+//! `Authorized<ViewPermission>` only runs for a customer holding that
+//! permission. The staff routes have their own extractor, `Staff`.
 
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
@@ -48,6 +49,22 @@ permission_marker!(
 permission_marker!(
     /// `list_support_tickets`
     ListPermission => ListSupportTickets
+);
+permission_marker!(
+    /// `comment_support_ticket`
+    CommentPermission => CommentSupportTicket
+);
+permission_marker!(
+    /// `view_all_support_tickets` (staff)
+    ViewAllPermission => ViewAllSupportTickets
+);
+permission_marker!(
+    /// `manage_support_tickets` (staff)
+    ManagePermission => ManageSupportTickets
+);
+permission_marker!(
+    /// `comment_support_tickets` (staff)
+    StaffCommentPermission => CommentSupportTickets
 );
 
 /// A customer who passed authenticate → restrictTo('customer') → checkPermissions(P).
@@ -103,15 +120,25 @@ pub fn count_unrouted(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
+/// 403: the caller's role may not use the route.
+pub(crate) fn role_not_allowed() -> ApiError {
+    ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" }))
+}
+
+/// 403: the caller lacks `permission`.
+pub(crate) fn missing_permission(permission: Permission) -> ApiError {
+    ApiError::forbidden(
+        json!({ "reason": "MISSING_PERMISSION", "permission": permission.as_str() }),
+    )
+}
+
 fn authorize(req: &HttpRequest, permission: Permission) -> Result<Principal, ApiError> {
     let principal = authenticate(req)?;
     if !principal.has_role(&Role::Customer) {
-        return Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" })));
+        return Err(role_not_allowed());
     }
     if !principal.has_permission(permission) {
-        return Err(ApiError::forbidden(
-            json!({ "reason": "MISSING_PERMISSION", "permission": permission.as_str() }),
-        ));
+        return Err(missing_permission(permission));
     }
     Ok(principal)
 }

@@ -65,7 +65,14 @@ pub async fn list_events(
     Ok(Success::ok(
         "Events listed",
         EventsPage {
-            events: page.events.iter().map(EventView::stored).collect(),
+            // The log reads only what the audience may see; checked again
+            // here, where the answer is made.
+            events: page
+                .events
+                .iter()
+                .filter(|stored| reader.audience.sees(&stored.event))
+                .map(|stored| EventView::stored(stored, reader.audience))
+                .collect(),
             next_since: page.next.get(),
             resync_required: page.resync_from.is_some(),
             oldest: page.resync_from.map(|p| p.get() + 1),

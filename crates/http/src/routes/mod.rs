@@ -1,7 +1,9 @@
 //! HTTP handlers.
 
+pub mod comments;
 pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod staff;
+pub mod staff_actions;
 pub mod tickets;

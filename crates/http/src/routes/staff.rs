@@ -3,33 +3,24 @@
 //! `view_all_support_tickets` (their default).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 use support_domain::{EventAudience, SupportService};
 
-use crate::auth::EventReader;
-use crate::dto::{PageView, TrackedView, parse_list_query, parse_ticket_id};
+use crate::auth::{Staff, ViewAllPermission};
+use crate::dto::{PageView, TrackedView, parse_staff_list_query, parse_ticket_id};
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
+use crate::preconditions::with_etag;
 
-/// Only readers who see every event are staff.
-fn require_staff(reader: &EventReader) -> Result<(), ApiError> {
-    match reader.audience {
-        EventAudience::Everyone => Ok(()),
-        EventAudience::Customer(_) => {
-            Err(ApiError::forbidden(json!({ "reason": "ROLE_NOT_ALLOWED" })))
-        }
-    }
-}
-
-/// `GET /api/support/tickets?status=&limit=&cursor=`: every ticket, newest first.
+/// `GET /api/support/tickets?status=&priority=&assignee=&limit=&cursor=`:
+/// every ticket that passes the filters, newest first.
 pub async fn list_all_tickets(
-    reader: EventReader,
+    staff: Staff<ViewAllPermission>,
     service: web::Data<SupportService>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::StaffListTickets;
-    require_staff(&reader)?;
-    let query = parse_list_query(req.query_string()).map_err(|f| ApiError::validation(EP, &f))?;
+    let query = parse_staff_list_query(req.query_string(), staff.staff_id())
+        .map_err(|f| ApiError::validation(EP, &f))?;
     let page = service
         .list_all_tickets(query)
         .await
@@ -37,18 +28,24 @@ pub async fn list_all_tickets(
     Ok(Success::ok("Tickets listed", PageView::from(&page)))
 }
 
-/// `GET /api/support/tickets/{ticketId}`: any ticket with its history.
+/// `GET /api/support/tickets/{ticketId}`: any ticket with its whole
+/// history, staff notes and internal comments included.
 pub async fn view_ticket(
-    reader: EventReader,
+    _staff: Staff<ViewAllPermission>,
     service: web::Data<SupportService>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::StaffViewTicket;
-    require_staff(&reader)?;
     let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
     let tracked = service
         .view_ticket(id)
         .await
         .map_err(|e| ApiError::from_domain(EP, e))?;
-    Ok(Success::ok("Ticket retrieved", TrackedView::from(&tracked)))
+    Ok(with_etag(
+        Success::ok(
+            "Ticket retrieved",
+            TrackedView::new(&tracked, EventAudience::Everyone),
+        ),
+        tracked.ticket.version(),
+    ))
 }

@@ -1,7 +1,7 @@
 //! The customer ticket endpoints under `/api/customer/mtables/support`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use support_domain::{SupportError, SupportService};
+use support_domain::{EventAudience, SupportError, SupportService};
 
 use crate::auth::{
     Authorized, CreatePermission, EscalatePermission, ListPermission, ViewPermission,
@@ -13,6 +13,7 @@ use crate::dto::{
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
+use crate::preconditions::with_etag;
 use support_web::rate_limit::limit_create;
 
 fn fail(endpoint: Endpoint) -> impl Fn(SupportError) -> ApiError {
@@ -42,7 +43,8 @@ pub async fn create_ticket(
     ))
 }
 
-/// `GET /tickets/{ticketId}`: the caller's ticket and its history.
+/// `GET /tickets/{ticketId}`: the caller's ticket and the history they may
+/// see (no internal comments, no staff notes).
 pub async fn track_ticket(
     auth: Authorized<ViewPermission>,
     service: web::Data<SupportService>,
@@ -54,9 +56,13 @@ pub async fn track_ticket(
         .track_ticket(auth.customer_id(), id)
         .await
         .map_err(fail(EP))?;
-    Ok(Success::ok(
-        "Ticket status tracked",
-        TrackedView::from(&tracked),
+    let audience = EventAudience::Customer(auth.customer_id());
+    Ok(with_etag(
+        Success::ok(
+            "Ticket status tracked",
+            TrackedView::new(&tracked, audience),
+        ),
+        tracked.ticket.version(),
     ))
 }
 
@@ -76,9 +82,9 @@ pub async fn escalate_ticket(
         .escalate_ticket(auth.customer_id(), id, reason)
         .await
         .map_err(fail(EP))?;
-    Ok(Success::ok(
-        "Ticket escalated",
-        EscalatedView::from(&ticket),
+    Ok(with_etag(
+        Success::ok("Ticket escalated", EscalatedView::from(&ticket)),
+        ticket.version(),
     ))
 }
 

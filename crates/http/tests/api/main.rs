@@ -1,14 +1,18 @@
-//! The customer Support API contract, row by row, over a real database.
+//! The Support API contract (customer and staff routes), row by row, over
+//! a real database.
 //! One file per concern; the harness they share is in `support/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_chain;
+mod comments;
 mod create;
 mod events;
 mod framework;
 mod listing;
 mod metrics;
+mod permissions;
 mod races;
 mod staff;
+mod staff_actions;
 mod support;
 mod tracking;

@@ -1,4 +1,5 @@
-//! Both backends: a walk through a ticket's life and fifty concurrent escalations.
+//! Both backends: a walk through a ticket's life, fifty concurrent
+//! escalations, fifty concurrent resolves.
 
 use actix_web::test;
 use serde_json::json;
@@ -60,4 +61,61 @@ async fn fifty_concurrent_escalations_one_winner_sqlite() {
 #[actix_web::test]
 async fn fifty_concurrent_escalations_one_winner_postgres() {
     walk_and_race(Backend::Postgres).await;
+}
+
+// --------------------------------------------- both backends: fifty resolves
+
+async fn fifty_resolves(backend: Backend) {
+    let ctx = ctx(backend).await;
+    let app = test::init_service(app(ctx.state.clone())).await;
+    let id = open_ticket(&app, 12).await;
+    let body = json!({"resolution": {"type": "replacement", "details": "New dish served"}});
+    let requests = (0..50).map(|n| {
+        send(
+            &app,
+            act(&staff(700 + n), id, "resolve", body.clone()).to_request(),
+        )
+    });
+    let results = futures_util::future::join_all(requests).await;
+    assert_eq!(
+        results.iter().filter(|r| r.status == 200).count(),
+        1,
+        "exactly one resolve wins"
+    );
+    for r in results.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            assert_error(r, 400, "TICKET_RESOLUTION_FAILED"),
+            "TRANSITION_NOT_ALLOWED"
+        );
+        assert_eq!(r.body["details"]["from"], "resolved");
+    }
+    let changes = ctx
+        .events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind.name() == "support:ticket_status_changed")
+        .count();
+    assert_eq!(changes, 1, "exactly one status change");
+    let view = send(
+        &app,
+        staff_get(&staff(1), &format!("/tickets/{id}")).to_request(),
+    )
+    .await;
+    assert_eq!(etag(&view), "\"2\"");
+    let (rows, _) = ctx
+        .points_of(id, support_domain::TICKET_RESOLVED_ACTION)
+        .await;
+    assert_eq!(rows, 1);
+}
+
+#[actix_web::test]
+async fn fifty_concurrent_resolves_one_winner_sqlite() {
+    fifty_resolves(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn fifty_concurrent_resolves_one_winner_postgres() {
+    fifty_resolves(Backend::Postgres).await;
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
@@ -38,25 +38,28 @@ macro_rules! ticket_columns {
     () => {
         "id, ticket_number, customer_id, booking_id, order_id, issue_type, description, status, \
          priority, assigned_staff_id, escalation_reason, created_at, updated_at, escalated_at, \
-         resolved_at, closed_at, version"
+         resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details"
     };
 }
 
 /// Tickets with their positioned events, for the requests `(id, owner)` in
 /// the arrays `$1` (ids) and `$2` (owners, NULL for anyone's ticket). `n`
 /// is the request's place in the arrays, from 1; a request whose ticket is
-/// missing (or not its owner's) has no row.
+/// missing (or not its owner's) has no row. An owner's request leaves out
+/// the internal events (staff comments the customer never sees).
 pub(crate) const HISTORIES: &str = concat!(
     "SELECT r.n, t.*, e.position AS event_position, e.ticket_id AS event_ticket_id, \
      e.customer_id AS event_customer_id, e.event AS event_name, e.actor_id AS event_actor_id, \
      e.actor_role AS event_actor_role, e.ticket_number AS event_ticket_number, \
-     e.status AS event_status, e.occurred_at AS event_occurred_at \
+     e.status AS event_status, e.occurred_at AS event_occurred_at, \
+     e.details AS event_details, e.internal AS event_internal \
      FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(id, owner, n) \
      CROSS JOIN LATERAL (SELECT ",
     ticket_columns!(),
     " FROM support_tickets \
      WHERE id = r.id AND (r.owner IS NULL OR customer_id = r.owner)) t \
-     LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.position IS NOT NULL"
+     LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.position IS NOT NULL \
+     AND (r.owner IS NULL OR NOT e.internal)"
 );
 
 /// Keyset pages of one customer's tickets each, newest first, for the
@@ -115,6 +118,10 @@ struct JoinedEvent {
     event_status: Option<String>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     event_occurred_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_details: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    event_internal: Option<bool>,
 }
 
 impl JoinedEvent {
@@ -142,6 +149,8 @@ impl JoinedEvent {
             occurred_at: self
                 .event_occurred_at
                 .ok_or_else(|| missing("occurred_at"))?,
+            details: self.event_details,
+            internal: self.event_internal.ok_or_else(|| missing("internal"))?,
         }))
     }
 }

@@ -29,6 +29,9 @@ fn ticket_row(id: i64) -> TicketRow {
             resolved_at: None,
             closed_at: None,
             version: 1,
+            first_responded_at: None,
+            resolution_type: None,
+            resolution_details: None,
         },
     }
 }
@@ -46,6 +49,8 @@ fn event(ticket: i64, position: i64, customer: Option<i64>) -> JoinedEvent {
         event_status: Some("open".to_owned()),
         event_occurred_at: chrono::DateTime::from_timestamp(1_780_000_000, 0)
             .map(|t| t.naive_utc()),
+        event_details: None,
+        event_internal: Some(false),
     }
 }
 
@@ -60,6 +65,8 @@ fn no_event() -> JoinedEvent {
         event_ticket_number: None,
         event_status: None,
         event_occurred_at: None,
+        event_details: None,
+        event_internal: None,
     }
 }
 

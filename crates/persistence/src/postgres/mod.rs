@@ -7,12 +7,14 @@
 //!   statements are [`batched_reads`], [`ticket_insert`], [`ticket_update`]
 //!   and the award of [`points_ledger`]; what a failed batch of writes
 //!   sends again is [`atomic_writes`].
+//! * Comments, in a plain transaction of their own ([`comment_insert`]).
 //! * Event numbering after commit ([`sequencer`]) and the wake-ups of other
 //!   instances ([`commit_listener`]).
 
 pub(crate) mod atomic_writes;
 pub(crate) mod batch;
 pub(crate) mod batched_reads;
+pub(crate) mod comment_insert;
 pub(crate) mod commit_listener;
 pub(crate) mod event_store;
 pub(crate) mod points_ledger;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent};
 
@@ -32,35 +32,38 @@ pub(crate) type Inserted = (Ticket, TicketEvent, i64);
 
 /// The tickets of a batch, then each one's event, whose `ticket_id` comes
 /// from the ticket's generated id. One element per ticket in each array:
-/// `$1` to `$16` the ticket's columns in the order the first INSERT lists
-/// them (a [`NewTicketRow`], then a [`TicketStateRow`]), `$17` to `$23` the
+/// `$1` to `$19` the ticket's columns in the order the first INSERT lists
+/// them (a [`NewTicketRow`], then a [`TicketStateRow`]), `$20` to `$28` the
 /// event's (customer, event, actor, actor role, ticket number, status,
-/// time). Returns each ticket's number, id and event id. The text does not
-/// depend on the batch size, so it stays prepared.
+/// time, details, internal). Returns each ticket's number, id and event id.
+/// The text does not depend on the batch size, so it stays prepared.
 pub(crate) const INSERT_WITH_EVENTS: &str = "\
 WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], \
         $6::text[], $7::timestamp[], $8::text[], $9::text[], $10::bigint[], $11::text[], \
         $12::timestamp[], $13::timestamp[], $14::timestamp[], $15::timestamp[], $16::bigint[], \
-        $17::bigint[], $18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], \
-        $23::timestamp[]) \
+        $17::timestamp[], $18::text[], $19::text[], $20::bigint[], $21::text[], $22::bigint[], \
+        $23::text[], $24::text[], $25::text[], $26::timestamp[], $27::text[], $28::boolean[]) \
     AS i(ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
         status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
-        resolved_at, closed_at, version, event_customer_id, event, actor_id, actor_role, \
-        event_ticket_number, event_status, occurred_at)\
+        resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+        event_customer_id, event, actor_id, actor_role, event_ticket_number, event_status, \
+        occurred_at, event_details, event_internal)\
 ), ticket AS (\
     INSERT INTO support_tickets (ticket_number, customer_id, booking_id, order_id, issue_type, \
         description, created_at, status, priority, assigned_staff_id, escalation_reason, \
-        updated_at, escalated_at, resolved_at, closed_at, version) \
+        updated_at, escalated_at, resolved_at, closed_at, version, first_responded_at, \
+        resolution_type, resolution_details) \
     SELECT ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
         status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
-        resolved_at, closed_at, version FROM input \
+        resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details \
+        FROM input \
     RETURNING id, ticket_number\
 ), event AS (\
     INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
-        ticket_number, status, occurred_at) \
+        ticket_number, status, occurred_at, details, internal) \
     SELECT ticket.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
-        i.event_ticket_number, i.event_status, i.occurred_at \
+        i.event_ticket_number, i.event_status, i.occurred_at, i.event_details, i.event_internal \
     FROM ticket JOIN input i USING (ticket_number) \
     RETURNING ticket_id, id\
 ) \
@@ -131,6 +134,9 @@ impl AtomicWrites for Creating {
         let mut resolved = Vec::with_capacity(count);
         let mut closed = Vec::with_capacity(count);
         let mut versions = Vec::with_capacity(count);
+        let mut responded = Vec::with_capacity(count);
+        let mut resolution_types = Vec::with_capacity(count);
+        let mut resolution_details = Vec::with_capacity(count);
         let mut event_customers = Vec::with_capacity(count);
         let mut event_names = Vec::with_capacity(count);
         let mut actors = Vec::with_capacity(count);
@@ -138,6 +144,8 @@ impl AtomicWrites for Creating {
         let mut event_numbers = Vec::with_capacity(count);
         let mut event_statuses = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
+        let mut event_details = Vec::with_capacity(count);
+        let mut internals = Vec::with_capacity(count);
         for row in rows {
             // Taken apart without `..`: a column added to a row fails to
             // compile here until the statement writes it too.
@@ -160,6 +168,9 @@ impl AtomicWrites for Creating {
                 resolved_at,
                 closed_at,
                 version,
+                first_responded_at,
+                resolution_type,
+                resolution_details: details,
             } = &row.state;
             let NewEventRow {
                 ticket_id: _, // the ticket's generated id
@@ -170,6 +181,8 @@ impl AtomicWrites for Creating {
                 ticket_number: event_ticket_number,
                 status: event_status,
                 occurred_at,
+                details: event_detail,
+                internal,
             } = &row.event;
             numbers.push(ticket_number.as_str());
             customers.push(*customer_id);
@@ -187,6 +200,9 @@ impl AtomicWrites for Creating {
             resolved.push(*resolved_at);
             closed.push(*closed_at);
             versions.push(*version);
+            responded.push(*first_responded_at);
+            resolution_types.push(resolution_type.as_deref());
+            resolution_details.push(details.as_deref());
             event_customers.push(*event_customer_id);
             event_names.push(*event_name);
             actors.push(*actor_id);
@@ -194,6 +210,8 @@ impl AtomicWrites for Creating {
             event_numbers.push(event_ticket_number.as_deref());
             event_statuses.push(*event_status);
             occurred.push(*occurred_at);
+            event_details.push(event_detail.as_deref());
+            internals.push(*internal);
         }
         let statement = Prepared::sql(INSERT_WITH_EVENTS, |q| {
             q.bind::<Array<Text>, _>(numbers)
@@ -212,6 +230,9 @@ impl AtomicWrites for Creating {
                 .bind::<Array<Nullable<Timestamp>>, _>(resolved)
                 .bind::<Array<Nullable<Timestamp>>, _>(closed)
                 .bind::<Array<BigInt>, _>(versions)
+                .bind::<Array<Nullable<Timestamp>>, _>(responded)
+                .bind::<Array<Nullable<Text>>, _>(resolution_types)
+                .bind::<Array<Nullable<Text>>, _>(resolution_details)
                 .bind::<Array<BigInt>, _>(event_customers)
                 .bind::<Array<Text>, _>(event_names)
                 .bind::<Array<BigInt>, _>(actors)
@@ -219,6 +240,8 @@ impl AtomicWrites for Creating {
                 .bind::<Array<Nullable<Text>>, _>(event_numbers)
                 .bind::<Array<Text>, _>(event_statuses)
                 .bind::<Array<Timestamp>, _>(occurred)
+                .bind::<Array<Nullable<Text>>, _>(event_details)
+                .bind::<Array<Bool>, _>(internals)
         });
         let inserted = batch::on_connection(&self.pool, "a batch of creates", async |conn| {
             statement

@@ -6,7 +6,8 @@
 //! [`super::batched_reads`]); the rarer reads are the queries both backends
 //! share ([`crate::ticket_queries`]). Every write stores the ticket change
 //! and its event in one statement, then waits for the event's log position
-//! ([`super::sequencer`]).
+//! ([`super::sequencer`]). Comments are rare: one transaction each
+//! ([`super::comment_insert`]); so are staff pages ([`crate::staff_pages`]).
 
 use std::sync::Arc;
 
@@ -15,20 +16,24 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, CustomerId, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent,
-    TicketId,
+    Actor, Comment, CommentId, CustomerId, NewComment, NewTicket, RepositoryError, Status,
+    StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
 };
 
 use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
+use super::comment_insert::store_comment;
 use super::sequencer::Sequencer;
 use super::ticket_insert::{PgCreates, insert_ticket, pg_creates};
 use super::ticket_update::{PgUpdates, pg_updates, update_ticket};
+use crate::comment_queries::{comments_after, public_comments_after};
+use crate::comment_write::CommentWrite;
 use crate::connections::PgPool;
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
-use crate::rows::{Expected, TicketRow, TicketStateRow, stored, tracked};
-use crate::ticket_queries::{own_ticket, page, page_in_status, ticket};
+use crate::rows::{CommentRow, Expected, TicketRow, TicketStateRow, stored, tracked};
+use crate::staff_pages::staff_page;
+use crate::ticket_queries::{own_ticket, ticket};
 
 /// The ticket store on one PostgreSQL pool. Its batchers batch only this
 /// store's callers: a handle makes one ([`crate::Database::tickets`]).
@@ -114,6 +119,10 @@ impl TicketRepository for PgTicketRepository {
         self.one(id, Some(customer)).await
     }
 
+    async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError> {
+        self.one(id, None).await
+    }
+
     async fn find_with_history(
         &self,
         id: TicketId,
@@ -149,25 +158,20 @@ impl TicketRepository for PgTicketRepository {
     /// Staff pages are rarer: one statement each.
     async fn list_all(
         &self,
-        status: Option<Status>,
+        filter: TicketFilter,
         before: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
         let pool = self.pool.clone();
-        let rows = self
+        let rows: Vec<TicketRow> = self
             .executor
             .run(async move {
                 let mut conn = pool.get().await.map_err(unavailable)?;
                 let before = before.map_or(i64::MAX, TicketId::get);
                 let limit = i64::from(limit);
-                match status.map(Status::as_str) {
-                    Some(status) => {
-                        page_in_status(status, before, limit)
-                            .load::<TicketRow>(&mut *conn)
-                            .await
-                    }
-                    None => page(before, limit).load::<TicketRow>(&mut *conn).await,
-                }
+                staff_page!(filter, before, limit, |query| query
+                    .load::<TicketRow>(&mut *conn)
+                    .await)
                 .map_err(classify)
             })
             .await
@@ -194,6 +198,52 @@ impl TicketRepository for PgTicketRepository {
             })
             .await
             .map_err(unavailable)?
+    }
+
+    async fn add_comment(
+        &self,
+        comment: NewComment,
+        ticket: &Ticket,
+        expected_version: i64,
+        change: Option<TicketEvent>,
+    ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
+        let write = CommentWrite::new(comment, ticket, expected_version, change)?;
+        let pool = self.pool.clone();
+        let sequencer = Arc::clone(&self.sequencer);
+        self.executor
+            .run(async move { store_comment(&pool, &sequencer, write).await })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn comments(
+        &self,
+        ticket: TicketId,
+        include_internal: bool,
+        after: Option<CommentId>,
+        limit: u32,
+    ) -> Result<Vec<Comment>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let (ticket, after) = (ticket.get(), after.map_or(0, CommentId::get));
+                let limit = i64::from(limit);
+                if include_internal {
+                    comments_after(ticket, after, limit)
+                        .load::<CommentRow>(&mut *conn)
+                        .await
+                } else {
+                    public_comments_after(ticket, after, limit)
+                        .load::<CommentRow>(&mut *conn)
+                        .await
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Comment::try_from).collect()
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
@@ -25,13 +25,13 @@ use crate::prepared::Prepared;
 use crate::rows::{Expected, NewEventRow, TicketStateRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
-/// One element per change in each array: `$1` to `$9` the new values of the
-/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$10`
-/// to `$12` the ticket's id, owner and expected version, `$13` to `$19` the
-/// event's columns in the order the INSERT lists them (but the ticket id). Returns, for each change
-/// that found its ticket at its version, its place in the arrays (`n`,
-/// counted from one) and its event's row id. The text does not depend on
-/// the batch size, so it stays prepared.
+/// One element per change in each array: `$1` to `$12` the new values of the
+/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$13`
+/// to `$15` the ticket's id, owner and expected version, `$16` to `$24` the
+/// event's columns in the order the INSERT lists them (but the ticket id).
+/// Returns, for each change that found its ticket at its version, its place
+/// in the arrays (`n`, counted from one) and its event's row id. The text
+/// does not depend on the batch size, so it stays prepared.
 ///
 /// `locked` takes the rows' locks first, in id order (the lock strength of
 /// an UPDATE that changes no key): the UPDATE only reaches a row through
@@ -46,27 +46,30 @@ use crate::rows::{Expected, NewEventRow, TicketStateRow};
 pub(crate) const UPDATE_WITH_EVENTS: &str = "\
 WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
-        $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::bigint[], \
-        $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::text[], \
-        $17::text[], $18::text[], $19::timestamp[]) WITH ORDINALITY \
+        $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::timestamp[], \
+        $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], \
+        $17::text[], $18::bigint[], $19::text[], $20::text[], $21::text[], $22::timestamp[], \
+        $23::text[], $24::boolean[]) WITH ORDINALITY \
     AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
-        resolved_at, closed_at, version, id, customer_id, expected_version, event_customer_id, \
-        event, actor_id, actor_role, ticket_number, event_status, occurred_at, n)\
+        resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+        id, customer_id, expected_version, event_customer_id, event, actor_id, actor_role, \
+        ticket_number, event_status, occurred_at, event_details, event_internal, n)\
 ), locked AS MATERIALIZED (\
-    SELECT id FROM support_tickets WHERE id = ANY($10::bigint[]) ORDER BY id FOR NO KEY UPDATE\
+    SELECT id FROM support_tickets WHERE id = ANY($13::bigint[]) ORDER BY id FOR NO KEY UPDATE\
 ), changed AS (\
     UPDATE support_tickets t SET status = i.status, priority = i.priority, \
         assigned_staff_id = i.assigned_staff_id, escalation_reason = i.escalation_reason, \
         updated_at = i.updated_at, escalated_at = i.escalated_at, resolved_at = i.resolved_at, \
-        closed_at = i.closed_at, version = i.version \
+        closed_at = i.closed_at, version = i.version, first_responded_at = i.first_responded_at, \
+        resolution_type = i.resolution_type, resolution_details = i.resolution_details \
     FROM input i JOIN locked l ON l.id = i.id \
     WHERE t.id = i.id AND t.customer_id = i.customer_id AND t.version = i.expected_version \
     RETURNING t.id, i.n\
 ), event AS (\
     INSERT INTO ticket_events (ticket_id, customer_id, event, actor_id, actor_role, \
-        ticket_number, status, occurred_at) \
+        ticket_number, status, occurred_at, details, internal) \
     SELECT changed.id, i.event_customer_id, i.event, i.actor_id, i.actor_role, \
-        i.ticket_number, i.event_status, i.occurred_at \
+        i.ticket_number, i.event_status, i.occurred_at, i.event_details, i.event_internal \
     FROM changed JOIN input i USING (n) \
     RETURNING ticket_id, id\
 ) \
@@ -125,6 +128,9 @@ impl AtomicWrites for Updating {
         let mut resolved = Vec::with_capacity(count);
         let mut closed = Vec::with_capacity(count);
         let mut versions = Vec::with_capacity(count);
+        let mut responded = Vec::with_capacity(count);
+        let mut resolution_types = Vec::with_capacity(count);
+        let mut resolution_details = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);
         let mut owners = Vec::with_capacity(count);
         let mut expected_versions = Vec::with_capacity(count);
@@ -135,6 +141,8 @@ impl AtomicWrites for Updating {
         let mut numbers = Vec::with_capacity(count);
         let mut event_statuses = Vec::with_capacity(count);
         let mut occurred = Vec::with_capacity(count);
+        let mut event_details = Vec::with_capacity(count);
+        let mut internals = Vec::with_capacity(count);
         for change in batch {
             // Taken apart without `..`: a column added to either row fails
             // to compile here until the statement writes it too.
@@ -148,6 +156,9 @@ impl AtomicWrites for Updating {
                 resolved_at,
                 closed_at,
                 version,
+                first_responded_at,
+                resolution_type,
+                resolution_details: details,
             } = &change.changes;
             let NewEventRow {
                 ticket_id: _,
@@ -158,6 +169,8 @@ impl AtomicWrites for Updating {
                 ticket_number,
                 status: event_status,
                 occurred_at,
+                details: event_detail,
+                internal,
             } = &change.event;
             statuses.push(status.as_ref());
             priorities.push(priority.as_ref());
@@ -168,6 +181,9 @@ impl AtomicWrites for Updating {
             resolved.push(*resolved_at);
             closed.push(*closed_at);
             versions.push(*version);
+            responded.push(*first_responded_at);
+            resolution_types.push(resolution_type.as_deref());
+            resolution_details.push(details.as_deref());
             ids.push(change.expected.id);
             owners.push(change.expected.customer);
             expected_versions.push(change.expected.version);
@@ -178,6 +194,8 @@ impl AtomicWrites for Updating {
             numbers.push(ticket_number.as_deref());
             event_statuses.push(*event_status);
             occurred.push(*occurred_at);
+            event_details.push(event_detail.as_deref());
+            internals.push(*internal);
         }
         let statement = Prepared::sql(UPDATE_WITH_EVENTS, |q| {
             q.bind::<Array<Text>, _>(statuses)
@@ -189,6 +207,9 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Nullable<Timestamp>>, _>(resolved)
                 .bind::<Array<Nullable<Timestamp>>, _>(closed)
                 .bind::<Array<BigInt>, _>(versions)
+                .bind::<Array<Nullable<Timestamp>>, _>(responded)
+                .bind::<Array<Nullable<Text>>, _>(resolution_types)
+                .bind::<Array<Nullable<Text>>, _>(resolution_details)
                 .bind::<Array<BigInt>, _>(ids)
                 .bind::<Array<BigInt>, _>(owners)
                 .bind::<Array<BigInt>, _>(expected_versions)
@@ -199,6 +220,8 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Nullable<Text>>, _>(numbers)
                 .bind::<Array<Text>, _>(event_statuses)
                 .bind::<Array<Timestamp>, _>(occurred)
+                .bind::<Array<Nullable<Text>>, _>(event_details)
+                .bind::<Array<Bool>, _>(internals)
         });
         let rows = batch::on_connection(&self.pool, "a batch of ticket changes", async |conn| {
             statement

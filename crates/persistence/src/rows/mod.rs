@@ -6,16 +6,18 @@
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use support_domain::{
-    Actor, CustomerId, EventId, InvalidValue, PointsAward, RepositoryError, Role, Status,
-    StoredEvent, Ticket, TicketEvent, TicketEventKind, TicketId, TicketNumber, UserId,
-};
+use support_domain::{InvalidValue, PointsAward, RepositoryError, StoredEvent, Ticket, TicketId};
 
 use crate::errors::corrupt;
-use crate::schema::{points_ledger, ticket_events};
+use crate::schema::points_ledger;
 
+mod comment;
+mod event;
+mod event_details;
 mod ticket;
 
+pub(crate) use comment::{CommentRow, NewCommentRow, stored_comment_id};
+pub(crate) use event::{EventRow, NewEventRow, stored, to_events};
 pub(crate) use ticket::{NewTicketRow, TicketRow, TicketStateRow};
 
 /// One `points_ledger` row to insert.
@@ -27,38 +29,6 @@ pub(crate) struct NewPointsRow {
     pub points: i32,
     pub ticket_id: i64,
     pub created_at: NaiveDateTime,
-}
-
-/// A `ticket_events` row as read back: every column but the row's own id.
-/// Readers only read positioned rows, so `position` is set.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ticket_events)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub(crate) struct EventRow {
-    pub position: Option<i64>,
-    pub ticket_id: i64,
-    pub customer_id: i64,
-    pub event: String,
-    pub actor_id: i64,
-    pub actor_role: String,
-    pub ticket_number: Option<String>,
-    pub status: String,
-    pub occurred_at: NaiveDateTime,
-}
-
-/// One `ticket_events` row to append; the database assigns `id`, and the
-/// position comes after (see `crate::event_append`).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = ticket_events)]
-pub(crate) struct NewEventRow {
-    pub ticket_id: i64,
-    pub customer_id: i64,
-    pub event: &'static str,
-    pub actor_id: i64,
-    pub actor_role: String,
-    pub ticket_number: Option<String>,
-    pub status: &'static str,
-    pub occurred_at: NaiveDateTime,
 }
 
 /// Both backends keep microseconds; truncating before writing makes the value
@@ -89,32 +59,6 @@ impl NewPointsRow {
     }
 }
 
-impl NewEventRow {
-    /// The row for `event`, which must already be truncated to microseconds
-    /// (see [`to_micros`]) so the caller's copy equals the stored one. Only
-    /// durable kinds are stored: a live-only event (a read) reaching the log
-    /// is a bug in the caller, refused before anything is written.
-    pub(crate) fn from_domain(event: &TicketEvent) -> Result<Self, RepositoryError> {
-        if !event.kind.is_durable() {
-            tracing::error!(event = event.kind.name(), "live-only event sent to the log");
-            return Err(RepositoryError::Corrupt(format!(
-                "event: {} is live-only and is never stored",
-                event.kind.name()
-            )));
-        }
-        Ok(Self {
-            ticket_id: event.ticket_id.get(),
-            customer_id: event.customer_id.get(),
-            event: event.kind.name(),
-            actor_id: event.actor.user_id.get(),
-            actor_role: event.actor.role.as_str().to_owned(),
-            ticket_number: event.ticket_number.as_ref().map(|n| n.as_str().to_owned()),
-            status: event.status.as_str(),
-            occurred_at: to_column(event.occurred_at),
-        })
-    }
-}
-
 /// Applies a domain parser to one column, naming the column on failure.
 pub(crate) fn parse<T>(
     column: &str,
@@ -129,45 +73,6 @@ pub(crate) fn optional<T>(
     new: impl Fn(i64) -> Result<T, InvalidValue>,
 ) -> Result<Option<T>, RepositoryError> {
     value.map(|v| parse(column, new(v))).transpose()
-}
-
-impl TryFrom<EventRow> for StoredEvent {
-    type Error = RepositoryError;
-
-    fn try_from(row: EventRow) -> Result<Self, Self::Error> {
-        let kind = parse("event", TicketEventKind::parse(&row.event))?;
-        if !kind.is_durable() {
-            return Err(corrupt(
-                "event",
-                &InvalidValue::new(format!("{} is never stored", row.event)),
-            ));
-        }
-        let ticket_number = row
-            .ticket_number
-            .as_deref()
-            .map(|n| parse("ticket_number", TicketNumber::parse(n)))
-            .transpose()?;
-        Ok(Self {
-            id: parse(
-                "position",
-                row.position
-                    .ok_or_else(|| InvalidValue::new("an unpositioned event was read"))
-                    .and_then(EventId::new),
-            )?,
-            event: TicketEvent {
-                kind,
-                actor: Actor {
-                    user_id: parse("actor_id", UserId::new(row.actor_id))?,
-                    role: Role::parse(&row.actor_role),
-                },
-                customer_id: parse("customer_id", CustomerId::new(row.customer_id))?,
-                ticket_id: parse("ticket_id", TicketId::new(row.ticket_id))?,
-                ticket_number,
-                status: parse("status", Status::parse(&row.status))?,
-                occurred_at: from_column(row.occurred_at),
-            },
-        })
-    }
 }
 
 /// A ticket's row and its events' rows, oldest first.
@@ -185,14 +90,6 @@ pub(crate) fn tracked(
         .map(StoredEvent::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some((Ticket::try_from(ticket)?, history)))
-}
-
-/// The event as stored at `position` (already truncated like every stored
-/// one, see [`crate::event_append::prepare`]), so the copy handed back
-/// equals what a later read returns.
-pub(crate) fn stored(position: i64, event: TicketEvent) -> Result<StoredEvent, RepositoryError> {
-    let id = EventId::new(position).map_err(|e| corrupt("ticket_events.position", &e))?;
-    Ok(StoredEvent { id, event })
 }
 
 /// A stored ticket id as a [`TicketId`].
@@ -218,9 +115,4 @@ impl Expected {
             version,
         }
     }
-}
-
-/// Decodes event rows read in position order.
-pub(crate) fn to_events(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, RepositoryError> {
-    rows.into_iter().map(StoredEvent::try_from).collect()
 }

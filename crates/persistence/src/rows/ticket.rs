@@ -16,8 +16,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use support_domain::{
     BookingId, CustomerId, Description, EscalationReason, InvalidValue, IssueType, NewTicket,
-    OrderId, Priority, RepositoryError, StaffId, Status, Ticket, TicketId, TicketNumber,
-    TicketState,
+    OrderId, Priority, RepositoryError, Resolution, ResolutionDetails, ResolutionType, StaffId,
+    Status, Ticket, TicketId, TicketNumber, TicketState,
 };
 
 use super::{from_column, optional, parse, to_column};
@@ -68,6 +68,9 @@ pub(crate) struct TicketStateRow {
     pub resolved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
     pub version: i64,
+    pub first_responded_at: Option<NaiveDateTime>,
+    pub resolution_type: Option<Cow<'static, str>>,
+    pub resolution_details: Option<String>,
 }
 
 impl NewTicketRow {
@@ -102,6 +105,15 @@ impl TicketStateRow {
             resolved_at: state.resolved_at.map(to_column),
             closed_at: state.closed_at.map(to_column),
             version: state.version,
+            first_responded_at: state.first_responded_at.map(to_column),
+            resolution_type: state
+                .resolution
+                .as_ref()
+                .map(|r| Cow::Borrowed(r.kind.as_str())),
+            resolution_details: state
+                .resolution
+                .as_ref()
+                .map(|r| r.details.as_str().to_owned()),
         }
     }
 }
@@ -146,8 +158,28 @@ impl TryFrom<TicketStateRow> for TicketState {
             escalated_at: row.escalated_at.map(from_column),
             resolved_at: row.resolved_at.map(from_column),
             closed_at: row.closed_at.map(from_column),
+            first_responded_at: row.first_responded_at.map(from_column),
+            resolution: resolution(row.resolution_type.as_deref(), row.resolution_details)?,
             version: row.version,
         })
+    }
+}
+
+/// The resolution of its two columns, which are set together or not at all.
+fn resolution(
+    kind: Option<&str>,
+    details: Option<String>,
+) -> Result<Option<Resolution>, RepositoryError> {
+    match (kind, details) {
+        (None, None) => Ok(None),
+        (Some(kind), Some(details)) => Ok(Some(Resolution {
+            kind: parse("resolution_type", ResolutionType::parse(kind))?,
+            details: parse("resolution_details", ResolutionDetails::parse(&details))?,
+        })),
+        _ => Err(corrupt(
+            "resolution_type",
+            &InvalidValue::new("set without resolution_details, or the other way round"),
+        )),
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod event_store;
 pub(crate) mod points_ledger;
 pub(crate) mod read;
 pub(crate) mod ticket_repository;
+pub(crate) mod ticket_writes;
 pub(crate) mod writer;
 
 pub(crate) use event_store::SqliteEventStore;

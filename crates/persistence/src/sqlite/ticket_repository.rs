@@ -1,34 +1,36 @@
 //! [`TicketRepository`] on SQLite.
 //!
 //! SQLite is embedded: a read costs no round trip, so each runs on its own
-//! ([`crate::ticket_queries`]). Every write is a job for the writer
-//! ([`super::writer`]), which stores the ticket change and its event in one
-//! savepoint of its group's transaction, so no change exists without its
-//! event; the event's position is its row id, set in the same savepoint
-//! ([`crate::event_append`]).
+//! ([`crate::ticket_queries`], [`crate::staff_pages`],
+//! [`crate::comment_queries`]). Every write is a job for the writer
+//! ([`super::writer`]; what each writes: [`super::ticket_writes`]), which
+//! stores the ticket change and its events in one savepoint of its group's
+//! transaction, so no change exists without its events.
 
 use async_trait::async_trait;
-use diesel::SqliteConnection;
 use diesel::prelude::*;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, CustomerId, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent,
-    TicketId,
+    Actor, Comment, CommentId, CustomerId, NewComment, NewTicket, RepositoryError, Status,
+    StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
 };
 
 use super::read;
+use super::ticket_writes::{comment_with_events, insert_with_event, update_with_event};
 use super::writer::Writer;
+use crate::comment_queries::{comments_after, public_comments_after};
+use crate::comment_write::CommentWrite;
 use crate::connections::SqlitePool;
-use crate::errors::{WriteError, classify, unavailable};
-use crate::event_append::{creation_event, prepare};
+use crate::errors::{classify, unavailable};
+use crate::event_append::prepare;
 use crate::executor::Executor;
 use crate::rows::{
-    EventRow, Expected, HistoryRows, NewEventRow, NewTicketRow, TicketRow, TicketStateRow, stored,
-    stored_ticket_id, to_micros, tracked,
+    CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, stored, to_micros,
+    tracked,
 };
-use crate::schema::{support_tickets, ticket_events};
+use crate::staff_pages::staff_page;
 use crate::ticket_queries::{
-    history, own_history, own_page, own_page_in_status, own_ticket, page, page_in_status, ticket,
+    history, own_history, own_page, own_page_in_status, own_ticket, ticket,
 };
 
 /// The ticket store on one SQLite database.
@@ -76,10 +78,10 @@ impl SqliteTicketRepository {
         row.map(Ticket::try_from).transpose()
     }
 
-    /// A keyset page, newest first, of one owner's or everyone's tickets.
-    async fn page(
+    /// A keyset page of one customer's tickets, newest first.
+    async fn own_page(
         &self,
-        owner: Option<CustomerId>,
+        owner: CustomerId,
         status: Option<Status>,
         before: Option<TicketId>,
         limit: u32,
@@ -89,19 +91,38 @@ impl SqliteTicketRepository {
             .executor
             .run(async move {
                 let mut conn = pool.get().await.map_err(unavailable)?;
+                let (owner, before) = (owner.get(), before.map_or(i64::MAX, TicketId::get));
+                let limit = i64::from(limit);
+                match status.map(Status::as_str) {
+                    Some(status) => {
+                        read::load(&mut conn, own_page_in_status(owner, status, before, limit))
+                            .await
+                    }
+                    None => read::load(&mut conn, own_page(owner, before, limit)).await,
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    /// A keyset page of everyone's tickets that pass `filter`, newest first.
+    async fn staff_page(
+        &self,
+        filter: TicketFilter,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
                 let before = before.map_or(i64::MAX, TicketId::get);
                 let limit = i64::from(limit);
-                let conn = &mut conn;
-                match (owner.map(CustomerId::get), status.map(Status::as_str)) {
-                    (Some(owner), Some(status)) => {
-                        read::load(conn, own_page_in_status(owner, status, before, limit)).await
-                    }
-                    (Some(owner), None) => read::load(conn, own_page(owner, before, limit)).await,
-                    (None, Some(status)) => {
-                        read::load(conn, page_in_status(status, before, limit)).await
-                    }
-                    (None, None) => read::load(conn, page(before, limit)).await,
-                }
+                staff_page!(filter, before, limit, |query| read::load(&mut conn, query)
+                    .await)
                 .map_err(classify)
             })
             .await
@@ -140,78 +161,6 @@ impl SqliteTicketRepository {
     }
 }
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// The row id the connection's last `INSERT` gave its row.
-    fn last_insert_rowid() -> diesel::sql_types::BigInt;
-}
-
-/// The id of the row the last `INSERT` on `conn` stored. SQLite runs an
-/// `INSERT ... RETURNING` through a temporary table (a page cache and
-/// zeroed pages per statement): the profile of a create showed more work
-/// there than in the insert itself, so the writes ask for the id instead.
-fn inserted_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
-    diesel::select(last_insert_rowid()).get_result(conn)
-}
-
-/// Inserts `row` with `position = id` and returns that id. Must run inside
-/// the transaction of the change the event records, so both commit or
-/// neither does.
-fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i64> {
-    diesel::insert_into(ticket_events::table)
-        .values(row)
-        .execute(conn)?;
-    let id = inserted_id(conn)?;
-    diesel::update(ticket_events::table.find(id))
-        .set(ticket_events::position.eq(id))
-        .execute(conn)?;
-    Ok(id)
-}
-
-/// Stores `ticket` and its creation event by `actor`, atomically: the
-/// stored ticket, its event and the event's position.
-fn insert_with_event(
-    conn: &mut SqliteConnection,
-    ticket: NewTicket,
-    actor: Actor,
-) -> Result<(Ticket, TicketEvent, i64), WriteError> {
-    let created = NewTicketRow::from_domain(&ticket);
-    let state = TicketStateRow::from_domain(&ticket.initial_state());
-    diesel::insert_into(support_tickets::table)
-        .values((&created, &state))
-        .execute(conn)?;
-    let id = inserted_id(conn)?;
-    let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
-    let (event, event_row) = creation_event(&ticket, actor)?;
-    let position = append_event(conn, &event_row)?;
-    Ok((ticket, event, position))
-}
-
-/// Writes `changes` to the ticket `expected` names and appends `event`,
-/// atomically, and returns the event's position. When the stored ticket is
-/// at another version (or is not there), nothing is written:
-/// [`WriteError::Conflict`].
-fn update_with_event(
-    conn: &mut SqliteConnection,
-    expected: &Expected,
-    changes: &TicketStateRow,
-    event: &NewEventRow,
-) -> Result<i64, WriteError> {
-    let updated = diesel::update(
-        support_tickets::table
-            .filter(support_tickets::id.eq(expected.id))
-            .filter(support_tickets::customer_id.eq(expected.customer))
-            .filter(support_tickets::version.eq(expected.version)),
-    )
-    .set(changes)
-    .execute(conn)?;
-    if updated == 0 {
-        // Rolls back to the job's savepoint; the event is never written.
-        return Err(WriteError::Conflict);
-    }
-    Ok(append_event(conn, event)?)
-}
-
 #[async_trait]
 impl TicketRepository for SqliteTicketRepository {
     async fn insert(
@@ -235,6 +184,10 @@ impl TicketRepository for SqliteTicketRepository {
         self.one(id, Some(customer)).await
     }
 
+    async fn find(&self, id: TicketId) -> Result<Option<Ticket>, RepositoryError> {
+        self.one(id, None).await
+    }
+
     async fn find_with_history(
         &self,
         id: TicketId,
@@ -250,16 +203,16 @@ impl TicketRepository for SqliteTicketRepository {
         before: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
-        self.page(Some(customer), status, before, limit).await
+        self.own_page(customer, status, before, limit).await
     }
 
     async fn list_all(
         &self,
-        status: Option<Status>,
+        filter: TicketFilter,
         before: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
-        self.page(None, status, before, limit).await
+        self.staff_page(filter, before, limit).await
     }
 
     async fn update(
@@ -276,6 +229,51 @@ impl TicketRepository for SqliteTicketRepository {
             .write(move |conn| update_with_event(conn, &expected, &changes, &event_row))
             .await?;
         stored(position, event)
+    }
+
+    async fn add_comment(
+        &self,
+        comment: NewComment,
+        ticket: &Ticket,
+        expected_version: i64,
+        change: Option<TicketEvent>,
+    ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
+        let write = CommentWrite::new(comment, ticket, expected_version, change)?;
+        let (comment, events) = self
+            .writer
+            .write(move |conn| comment_with_events(conn, write))
+            .await?;
+        let events = events
+            .into_iter()
+            .map(|(event, position)| stored(position, event))
+            .collect::<Result<_, _>>()?;
+        Ok((comment, events))
+    }
+
+    async fn comments(
+        &self,
+        ticket: TicketId,
+        include_internal: bool,
+        after: Option<CommentId>,
+        limit: u32,
+    ) -> Result<Vec<Comment>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<CommentRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let (ticket, after) = (ticket.get(), after.map_or(0, CommentId::get));
+                let limit = i64::from(limit);
+                if include_internal {
+                    read::load(&mut conn, comments_after(ticket, after, limit)).await
+                } else {
+                    read::load(&mut conn, public_comments_after(ticket, after, limit)).await
+                }
+                .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Comment::try_from).collect()
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {

@@ -22,10 +22,11 @@ pub const GET_OWN_TICKETS: &str = crate::postgres::batched_reads::HISTORIES;
 pub const LIST_PAGES: &str = crate::postgres::batched_reads::PAGES;
 
 /// The create, as the service sends it: tickets and their creation events,
-/// in one statement, for a batch of concurrent requests. `$1` to `$23` are
-/// arrays with one element per ticket: `$1` to `$16` the ticket's columns in
-/// the order the statement lists them, `$17` to `$23` the event's
-/// (customer, event, actor, actor role, ticket number, status, time).
+/// in one statement, for a batch of concurrent requests. `$1` to `$28` are
+/// arrays with one element per ticket: `$1` to `$19` the ticket's columns in
+/// the order the statement lists them, `$20` to `$28` the event's
+/// (customer, event, actor, actor role, ticket number, status, time,
+/// details, internal).
 /// Returns each ticket's number and id and its event's id (`ticket_number`,
 /// `ticket_id`, `id`).
 pub const CREATE_TICKETS: &str = crate::postgres::ticket_insert::INSERT_WITH_EVENTS;
@@ -54,6 +55,6 @@ mod tests {
         assert!(LIST_PAGES.contains("unnest($1::bigint[], $2::bigint[], $3::bigint[])"));
         assert_eq!(placeholders(AWARD_POINTS), 5);
         assert!(AWARD_POINTS.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING"));
-        assert_eq!(placeholders(CREATE_TICKETS), 23);
+        assert_eq!(placeholders(CREATE_TICKETS), 28);
     }
 }

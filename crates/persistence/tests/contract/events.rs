@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use support_domain::{
-    Actor, IssueType, RepositoryError, Role, Status, TicketEvent, TicketEventKind, Transition,
-    UserId,
+    Actor, EventDetails, IssueType, RepositoryError, Role, Status, TicketEvent, TicketEventKind,
+    Transition, UserId,
 };
 
 use crate::support::*;
@@ -44,6 +44,8 @@ async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
             ticket_number: Some(ticket.number().clone()),
             status: Status::Open,
             occurred_at: at(0, 987_654),
+            details: EventDetails::None,
+            note: None,
         }
     );
     assert_eq!(raw.event_count().await, 1, "exactly one event");
@@ -95,6 +97,8 @@ async fn update_appends_one_event_with_the_status(ctx: &Ctx) {
             ticket_number: None,
             status: Status::Escalated,
             occurred_at: at(1, 5),
+            details: EventDetails::None,
+            note: None,
         }
     );
     assert_eq!(raw.event_count().await, 2, "one event per write");
@@ -145,6 +149,7 @@ async fn an_update_by_someone_else_logs_its_own_actor_and_time(ctx: &Ctx) {
             "userId": 9_001,
             "role": "night_manager",
             "ticketId": ticket.id().get(),
+            "customerId": 515,
             "status": "escalated",
         })
     );

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use support_domain::Status;
+use support_domain::{Status, TicketFilter};
 
 use crate::support::*;
 
@@ -69,7 +69,10 @@ async fn worker_handles_on_their_own_threads_share_one_database(ctx: &Ctx) {
     let per_worker = usize::try_from(TICKETS).unwrap();
     assert_eq!(written, WORKERS * per_worker);
 
-    let everyone = shared.list_all(None, None, 1000).await.unwrap();
+    let everyone = shared
+        .list_all(TicketFilter::default(), None, 1000)
+        .await
+        .unwrap();
     assert_eq!(everyone.len(), (WORKERS + 1) * per_worker);
     assert!(everyone.iter().all(|t| t.status() == Status::Escalated));
     let events = all_events(&*ctx.log()).await;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cancellation;
+mod comments;
 mod commit_listener;
 mod event_reads;
 mod events;
@@ -11,6 +12,8 @@ mod failures;
 mod handles;
 mod numbering;
 mod points;
+mod staff_lists;
 mod support;
 mod ticket_reads;
 mod tickets;
+mod visibility;

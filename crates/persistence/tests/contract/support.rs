@@ -13,8 +13,9 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use support_domain::ports::{EventLog, TicketRepository};
 use support_domain::{
-    Actor, BookingId, CustomerId, Description, EventAudience, IssueType, LogPosition, NewTicket,
-    RepositoryError, StoredEvent, Ticket, TicketEvent, TicketEventKind, TicketNumber,
+    Actor, BookingId, Comment, CommentBody, CustomerId, Description, EventAudience, IssueType,
+    LogPosition, NewComment, NewTicket, RepositoryError, Role, StoredEvent, Ticket, TicketEvent,
+    TicketEventKind, TicketNumber, UserId,
 };
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Backend, Database, PoolSettings};
@@ -247,15 +248,16 @@ pub(crate) async fn all_events(log: &dyn EventLog) -> Vec<StoredEvent> {
         .unwrap()
 }
 
-/// The client payload of the event at `position`, as the log hands it back
-/// (the log stores the columns the payload is made of, not its text).
+/// The client payload of the event at `position` for staff (who see every
+/// field), as the log hands it back (the log stores the columns the payload
+/// is made of, not its text).
 pub(crate) async fn logged_payload(log: &dyn EventLog, position: i64) -> serde_json::Value {
     let event = all_events(log)
         .await
         .into_iter()
         .find(|e| e.id.get() == position)
         .unwrap();
-    serde_json::to_value(event.event.payload()).unwrap()
+    serde_json::to_value(event.event.payload(EventAudience::Everyone)).unwrap()
 }
 
 /// Inserts a ticket for `owner` created at `created` and escalates it at
@@ -279,6 +281,44 @@ pub(crate) async fn create_and_escalate(
     );
     let escalated = repo.update(&ticket, 1, event).await.unwrap();
     (created_event, escalated)
+}
+
+// ---------------------------------------------------------- conversation
+
+/// A staff member as the actor.
+pub(crate) fn staff(id: i64) -> Actor {
+    Actor {
+        user_id: UserId::new(id).unwrap(),
+        role: Role::Staff,
+    }
+}
+
+/// `ticket` commented on by `author` at `when`, as the use cases do: the
+/// ticket records the comment (a public staff comment is its first
+/// response), then the store saves both from the version it was read at.
+/// `ticket` becomes the saved ticket.
+pub(crate) async fn comment_on(
+    repo: &dyn TicketRepository,
+    ticket: &mut Ticket,
+    author: Actor,
+    body: &str,
+    internal: bool,
+    when: DateTime<Utc>,
+) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
+    let expected = ticket.version();
+    let mut changed = ticket.clone();
+    let public_staff_reply = author.role != Role::Customer && !internal;
+    changed.record_comment(public_staff_reply, when).unwrap();
+    let comment = NewComment {
+        ticket_id: ticket.id(),
+        author,
+        body: CommentBody::parse(body).unwrap(),
+        internal,
+        created_at: when,
+    };
+    let stored = repo.add_comment(comment, &changed, expected, None).await?;
+    *ticket = changed;
+    Ok(stored)
 }
 
 /// Runs `work`, failing the test if it takes longer than `limit`.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use support_domain::{
     BookingId, Description, EscalationReason, IssueType, NewTicket, OrderId, Priority,
-    RepositoryError, StaffId, Status, Ticket, TicketEventKind, TicketState, Transition,
+    RepositoryError, Resolution, ResolutionDetails, ResolutionType, StaffId, Status, Ticket,
+    TicketEventKind, TicketState, Transition,
 };
 
 use crate::support::*;
@@ -107,6 +108,11 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
             escalated_at: Some(at(10, 1)),
             resolved_at: Some(at(20, 2)),
             closed_at: Some(at(30, 3)),
+            first_responded_at: Some(at(25, 7)),
+            resolution: Some(Resolution {
+                kind: ResolutionType::Compensation,
+                details: ResolutionDetails::parse("a free dessert — next visit 🍰").unwrap(),
+            }),
             version: 5,
         },
     );
@@ -132,6 +138,11 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
             escalated_at: None,
             resolved_at: Some(at(50, 0)),
             closed_at: None,
+            first_responded_at: None,
+            resolution: Some(Resolution {
+                kind: ResolutionType::Refund,
+                details: ResolutionDetails::parse("refunded in full").unwrap(),
+            }),
             version: 6,
         },
     );
@@ -146,6 +157,8 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
         .unwrap();
     assert_eq!(found, reopened);
     assert_eq!(found.resolved_at(), None);
+    assert_eq!(found.resolution(), None, "reopening clears the resolution");
+    assert_eq!(found.first_responded_at(), None);
     assert_eq!(found.assigned_staff_id(), None);
     assert_eq!(found.version(), 7);
 }
@@ -285,6 +298,8 @@ async fn update_of_another_customers_ticket_conflicts(ctx: &Ctx) {
             escalated_at: None,
             resolved_at: None,
             closed_at: Some(at(5, 0)),
+            first_responded_at: None,
+            resolution: None,
             version: 2,
         },
     );

@@ -268,6 +268,9 @@ fn create_script() -> Result<String, BoxError> {
         "NULL",
         "NULL",
         "1",
+        "NULL",
+        "NULL",
+        "NULL",
         ":customer",
         &text(TicketEventKind::Created.name()),
         ":customer",
@@ -275,6 +278,8 @@ fn create_script() -> Result<String, BoxError> {
         number,
         &status,
         now,
+        "NULL",
+        "false",
     ];
     // A batch of one create: the service sends concurrent ones together,
     // which pgbench cannot.

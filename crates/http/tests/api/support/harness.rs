@@ -12,6 +12,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, SqliteConnection};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::ports::{
@@ -79,7 +83,48 @@ pub struct Ctx {
     pub events: Arc<RecordingNotifier>,
     pub tickets: Arc<dyn TicketRepository>,
     pub log: Arc<dyn EventLog>,
+    /// The database's URL, for checks behind the service's back.
+    pub url: String,
+    pub backend: Backend,
     _guard: Guard,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl Ctx {
+    /// Rows and points of the ledger for `action` on `ticket`.
+    pub async fn points_of(&self, ticket: i64, action: &str) -> (i64, i64) {
+        let sql = |what: &str| {
+            format!(
+                "SELECT CAST({what} AS BIGINT) AS n FROM points_ledger \
+                 WHERE ticket_id = {ticket} AND action = '{action}'"
+            )
+        };
+        let (rows, points) = (sql("COUNT(*)"), sql("COALESCE(SUM(points), 0)"));
+        macro_rules! both_counts {
+            ($conn:expr) => {{
+                let mut c = $conn;
+                let rows = diesel::sql_query(rows).get_result::<Count>(&mut c);
+                let rows = rows.await.unwrap().n;
+                let points = diesel::sql_query(points).get_result::<Count>(&mut c);
+                (rows, points.await.unwrap().n)
+            }};
+        }
+        match self.backend {
+            Backend::Sqlite => both_counts!(
+                SyncConnectionWrapper::<SqliteConnection>::establish(&self.url)
+                    .await
+                    .unwrap()
+            ),
+            Backend::Postgres => {
+                both_counts!(AsyncPgConnection::establish(&self.url).await.unwrap())
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -137,6 +182,8 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
         events,
         tickets: db.tickets(),
         log: db.events(),
+        url,
+        backend,
         _guard: guard,
     }
 }

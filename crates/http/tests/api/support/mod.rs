@@ -94,3 +94,98 @@ pub(crate) fn bad_fields(r: &Resp) -> Vec<String> {
 pub(crate) fn staff(user: i64) -> String {
     sign(json!({ "sub": user.to_string(), "role": "staff", "exp": now() + 600 }))
 }
+
+/// A token of `role` for `user`, with a `permissions` claim when given.
+pub(crate) fn token(role: &str, user: i64, permissions: Option<&[&str]>) -> String {
+    let mut claims = json!({ "sub": user.to_string(), "role": role, "exp": now() + 600 });
+    if let Some(list) = permissions {
+        claims["permissions"] = json!(list);
+    }
+    sign(claims)
+}
+
+pub(crate) fn admin(user: i64) -> String {
+    token("admin", user, None)
+}
+
+/// Path prefix of the staff routes.
+pub(crate) const STAFF: &str = "/api/support";
+
+/// `POST /api/support/tickets/{id}/{action}` with a JSON body.
+pub(crate) fn act(token: &str, id: i64, action: &str, body: Value) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!("{STAFF}/tickets/{id}/{action}"))
+        .insert_header(bearer(token))
+        .set_json(body)
+}
+
+/// `GET /api/support{path}`.
+pub(crate) fn staff_get(token: &str, path: &str) -> TestRequest {
+    TestRequest::get()
+        .uri(&format!("{STAFF}{path}"))
+        .insert_header(bearer(token))
+}
+
+/// A customer's `POST /tickets/{id}/comments`.
+pub(crate) fn reply(token: &str, id: i64, text: &str) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!("{BASE}/tickets/{id}/comments"))
+        .insert_header(bearer(token))
+        .set_json(json!({ "body": text }))
+}
+
+/// A staff `POST /api/support/tickets/{id}/comments`.
+pub(crate) fn staff_comment(token: &str, id: i64, text: &str, internal: bool) -> TestRequest {
+    act(
+        token,
+        id,
+        "comments",
+        json!({ "body": text, "internal": internal }),
+    )
+}
+
+/// Opens a ticket for `customer`; its id.
+pub(crate) async fn open_ticket<S, B>(app: &S, customer_id: i64) -> i64
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = send(
+        app,
+        create(&customer(customer_id), &ticket_body()).to_request(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"]["ticketId"].as_i64().unwrap()
+}
+
+/// The `ETag` of an answer.
+pub(crate) fn etag(r: &Resp) -> &str {
+    r.headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no ETag: {}", r.body))
+}
+
+/// Runs `$name(backend)` as one test per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,0 +1,194 @@
+//! How a ticket looks on the wire: the platform's snake_case ticket model,
+//! alone, with its history, in a page, or as an action's answer.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use support_domain::{
+    ActionOutcome, BookingId, CreatedTicket, EventAudience, OrderId, PageCursor, Resolution,
+    Ticket, TicketPage, TrackedTicket,
+};
+
+use crate::events_view::EventView;
+
+/// RFC 3339 UTC with microseconds, as every ticket and comment timestamp.
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A ticket as customers and staff see it (snake_case, as the platform's
+/// ticket model).
+#[derive(Debug, Serialize)]
+pub struct TicketView {
+    id: i64,
+    ticket_number: String,
+    customer_id: i64,
+    booking_id: Option<i64>,
+    order_id: Option<i64>,
+    issue_type: &'static str,
+    description: String,
+    status: &'static str,
+    priority: &'static str,
+    assigned_staff_id: Option<i64>,
+    created_at: String,
+    updated_at: String,
+    escalated_at: Option<String>,
+    resolved_at: Option<String>,
+    closed_at: Option<String>,
+    first_responded_at: Option<String>,
+    resolution: Option<ResolutionView>,
+    version: i64,
+}
+
+/// `resolution` of a ticket view.
+#[derive(Debug, Serialize)]
+struct ResolutionView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    details: String,
+}
+
+impl From<&Resolution> for ResolutionView {
+    fn from(r: &Resolution) -> Self {
+        Self {
+            kind: r.kind.as_str(),
+            details: r.details.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<&Ticket> for TicketView {
+    fn from(t: &Ticket) -> Self {
+        Self {
+            id: t.id().get(),
+            ticket_number: t.number().to_string(),
+            customer_id: t.customer_id().get(),
+            booking_id: t.booking_id().map(BookingId::get),
+            order_id: t.order_id().map(OrderId::get),
+            issue_type: t.issue_type().as_str(),
+            description: t.description().as_str().to_owned(),
+            status: t.status().as_str(),
+            priority: t.priority().as_str(),
+            assigned_staff_id: t.assigned_staff_id().map(|s| s.get()),
+            created_at: rfc3339(t.created_at()),
+            updated_at: rfc3339(t.updated_at()),
+            escalated_at: t.escalated_at().map(rfc3339),
+            resolved_at: t.resolved_at().map(rfc3339),
+            closed_at: t.closed_at().map(rfc3339),
+            first_responded_at: t.first_responded_at().map(rfc3339),
+            resolution: t.resolution().map(ResolutionView::from),
+            version: t.version(),
+        }
+    }
+}
+
+/// `data` of a tracked ticket: the ticket's fields plus `history`, its
+/// logged events oldest first (the audit trail), as the reader may see them.
+#[derive(Debug, Serialize)]
+pub struct TrackedView<'a> {
+    #[serde(flatten)]
+    ticket: TicketView,
+    history: Vec<EventView<'a>>,
+}
+
+impl<'a> TrackedView<'a> {
+    /// The ticket and the events of its history `audience` may see: a
+    /// customer never gets internal comments or staff notes.
+    pub fn new(tracked: &'a TrackedTicket, audience: EventAudience) -> Self {
+        Self {
+            ticket: TicketView::from(&tracked.ticket),
+            history: tracked
+                .history
+                .iter()
+                .filter(|stored| audience.sees(&stored.event))
+                .map(|stored| EventView::stored(stored, audience))
+                .collect(),
+        }
+    }
+}
+
+/// `data` of a staff action: the ticket as it is now; a resolve adds
+/// `gamificationError`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionView {
+    #[serde(flatten)]
+    ticket: TicketView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gamification_error: Option<Option<GamificationError>>,
+}
+
+impl ActionView {
+    /// The answer to an action; `points` says whether it awards points (and
+    /// so reports how that went).
+    pub fn new(outcome: &ActionOutcome, points: bool) -> Self {
+        Self {
+            ticket: TicketView::from(&outcome.ticket),
+            gamification_error: points.then(|| GamificationError::of(&outcome.gamification_error)),
+        }
+    }
+}
+
+/// `data` of a successful create.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedView {
+    ticket_id: i64,
+    ticket_number: String,
+    gamification_error: Option<GamificationError>,
+}
+
+/// Why points were not awarded (the change stands).
+#[derive(Debug, Serialize)]
+struct GamificationError {
+    message: String,
+}
+
+impl GamificationError {
+    fn of(message: &Option<String>) -> Option<Self> {
+        message.as_ref().map(|m| Self { message: m.clone() })
+    }
+}
+
+impl From<&CreatedTicket> for CreatedView {
+    fn from(c: &CreatedTicket) -> Self {
+        Self {
+            ticket_id: c.ticket.id().get(),
+            ticket_number: c.ticket.number().to_string(),
+            gamification_error: GamificationError::of(&c.gamification_error),
+        }
+    }
+}
+
+/// `data` of a successful escalation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EscalatedView {
+    ticket_id: i64,
+    status: &'static str,
+}
+
+impl From<&Ticket> for EscalatedView {
+    fn from(t: &Ticket) -> Self {
+        Self {
+            ticket_id: t.id().get(),
+            status: t.status().as_str(),
+        }
+    }
+}
+
+/// `data` of a list page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView {
+    tickets: Vec<TicketView>,
+    next_cursor: Option<String>,
+}
+
+impl From<&TicketPage> for PageView {
+    fn from(p: &TicketPage) -> Self {
+        Self {
+            tickets: p.tickets.iter().map(TicketView::from).collect(),
+            next_cursor: p.next_cursor.map(PageCursor::encode),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The staff actions that move a ticket, under
+//! `/api/support/tickets/{ticketId}/`: assign, start, resolve, close,
+//! reopen, escalate. Each needs `manage_support_tickets`, takes an optional
+//! `If-Match` and answers with the ticket as it is now and its `ETag`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use support_domain::{ActOnTicket, FieldError, StaffAction, SupportService, TicketId};
+
+use crate::auth::{ManagePermission, Permission, Staff};
+use crate::body::read_json_object;
+use crate::dto::{
+    ACTION_BODY_LIMIT, ActionView, AssignTo, Body, RESOLVE_BODY_LIMIT, both, parse_assign,
+    parse_note, parse_resolve, parse_ticket_id,
+};
+use crate::envelope::Success;
+use crate::error::{ApiError, Endpoint};
+use crate::preconditions::{if_match, with_etag};
+
+type Manager = Staff<ManagePermission>;
+
+/// How an action answers: its errorCode when refused, its message when done.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    endpoint: Endpoint,
+    message: &'static str,
+}
+
+/// What every action request carries: the path's ticket, `If-Match`, and
+/// its body parsed by `parse`; every bad field of the three in one 400.
+async fn read_action<T>(
+    path: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
+    (endpoint, limit): (Endpoint, usize),
+    parse: impl FnOnce(Body) -> Result<T, Vec<FieldError>>,
+) -> Result<(TicketId, Option<i64>, T), ApiError> {
+    let head = both(parse_ticket_id(path), if_match(req));
+    let body = read_json_object(req, payload, endpoint, limit).await?;
+    both(head, parse(body))
+        .map(|((id, version), parsed)| (id, version, parsed))
+        .map_err(|fields| ApiError::validation(endpoint, &fields))
+}
+
+/// Runs the action and answers with the ticket and its `ETag`.
+async fn act(
+    staff: &Manager,
+    service: &SupportService,
+    id: TicketId,
+    request: ActOnTicket,
+    answer: Answer,
+) -> Result<HttpResponse, ApiError> {
+    let awards_points = matches!(request.action, StaffAction::Resolve(_));
+    let outcome = service
+        .act_on_ticket(staff.actor(), id, request)
+        .await
+        .map_err(|e| ApiError::from_domain(answer.endpoint, e))?;
+    Ok(with_etag(
+        Success::ok(answer.message, ActionView::new(&outcome, awards_points)),
+        outcome.ticket.version(),
+    ))
+}
+
+/// An action whose body is only the optional note, named at the type
+/// level so that one handler serves them all.
+pub trait NotedAction {
+    /// The action.
+    const ACTION: StaffAction;
+    /// Its errorCode.
+    const ENDPOINT: Endpoint;
+    /// Its success message.
+    const MESSAGE: &'static str;
+}
+
+macro_rules! noted_action {
+    ($(#[$doc:meta])* $name:ident => $action:ident, $endpoint:ident, $message:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl NotedAction for $name {
+            const ACTION: StaffAction = StaffAction::$action;
+            const ENDPOINT: Endpoint = Endpoint::$endpoint;
+            const MESSAGE: &'static str = $message;
+        }
+    };
+}
+
+noted_action!(
+    /// `POST .../start`: in progress, and taken by the caller if nobody has it.
+    Start => Start, StaffStartTicket, "Ticket started"
+);
+noted_action!(
+    /// `POST .../close`: closed for good.
+    Close => Close, StaffCloseTicket, "Ticket closed"
+);
+noted_action!(
+    /// `POST .../reopen`: a resolved ticket is open again.
+    Reopen => Reopen, StaffReopenTicket, "Ticket reopened"
+);
+noted_action!(
+    /// `POST .../escalate`: escalated by staff.
+    Escalate => Escalate, StaffEscalateTicket, "Ticket escalated"
+);
+
+/// `POST .../start`, `.../close`, `.../reopen`, `.../escalate` `{"note"?}`.
+pub async fn noted<A: NotedAction>(
+    staff: Manager,
+    service: web::Data<SupportService>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let limits = (A::ENDPOINT, ACTION_BODY_LIMIT);
+    let (id, if_match, note) = read_action(&path, &req, payload, limits, parse_note).await?;
+    let request = ActOnTicket {
+        action: A::ACTION,
+        note,
+        if_match,
+    };
+    let answer = Answer {
+        endpoint: A::ENDPOINT,
+        message: A::MESSAGE,
+    };
+    act(&staff, &service, id, request, answer).await
+}
+
+/// `POST .../assign` `{"staffId"?, "note"?}`: to the caller when `staffId`
+/// is left out, to nobody when it is `null`. Naming anyone but oneself
+/// (nobody included) also needs `assign_support_tickets`.
+pub async fn assign_ticket(
+    staff: Manager,
+    service: web::Data<SupportService>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::StaffAssignTicket;
+    let limits = (EP, ACTION_BODY_LIMIT);
+    let (id, if_match, (to, note)) =
+        read_action(&path, &req, payload, limits, parse_assign).await?;
+    let assignee = match to {
+        AssignTo::Caller => Some(staff.staff_id()),
+        AssignTo::Nobody => None,
+        AssignTo::Staff(someone) => Some(someone),
+    };
+    if assignee != Some(staff.staff_id()) {
+        staff.require(Permission::AssignSupportTickets)?;
+    }
+    let request = ActOnTicket {
+        action: StaffAction::Assign(assignee),
+        note,
+        if_match,
+    };
+    let answer = Answer {
+        endpoint: EP,
+        message: "Ticket assigned",
+    };
+    act(&staff, &service, id, request, answer).await
+}
+
+/// `POST .../resolve` `{"resolution": {"type", "details"}, "note"?}`; the
+/// resolver earns points once per ticket.
+pub async fn resolve_ticket(
+    staff: Manager,
+    service: web::Data<SupportService>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    const EP: Endpoint = Endpoint::StaffResolveTicket;
+    let limits = (EP, RESOLVE_BODY_LIMIT);
+    let (id, if_match, (resolution, note)) =
+        read_action(&path, &req, payload, limits, parse_resolve).await?;
+    let request = ActOnTicket {
+        action: StaffAction::Resolve(resolution),
+        note,
+        if_match,
+    };
+    let answer = Answer {
+        endpoint: EP,
+        message: "Ticket resolved",
+    };
+    act(&staff, &service, id, request, answer).await
+}

@@ -1,0 +1,85 @@
+//! Storing a comment on PostgreSQL: one plain transaction (comments are
+//! rare, so no batching) that saves the ticket's new state under the
+//! version check, inserts the comment and then its events, which the
+//! [`Sequencer`] numbers after the commit like every other write's, so the
+//! log stays gap-free and in commit order (docs/realtime.md). Within the
+//! transaction the events draw their row ids in the order they are
+//! inserted, and one numbering call numbers row ids in order: the comment's
+//! event comes before the change's in the log.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::future::try_join_all;
+use support_domain::{Comment, RepositoryError, StoredEvent, TicketEvent};
+
+use super::sequencer::Sequencer;
+use crate::comment_write::CommentWrite;
+use crate::connections::PgPool;
+use crate::errors::{WriteError, unavailable};
+use crate::rows::{NewEventRow, stored, stored_comment_id};
+use crate::schema::{support_tickets, ticket_comments, ticket_events};
+
+/// Inserts `row` (unpositioned) and returns its row id.
+async fn append(
+    conn: &mut diesel_async::AsyncPgConnection,
+    row: &NewEventRow,
+) -> Result<i64, WriteError> {
+    Ok(diesel::insert_into(ticket_events::table)
+        .values(row)
+        .returning(ticket_events::id)
+        .get_result(conn)
+        .await?)
+}
+
+/// Stores `write` in one transaction, then waits for its events'
+/// positions: the stored comment and its events in log order. A ticket no
+/// longer at the expected version is [`RepositoryError::Conflict`], and
+/// nothing is stored.
+pub(crate) async fn store_comment(
+    pool: &PgPool,
+    sequencer: &Arc<Sequencer>,
+    write: CommentWrite,
+) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
+    let mut conn = pool.get().await.map_err(unavailable)?;
+    let (comment, events) = conn
+        .transaction::<_, WriteError, _>(async |c| {
+            let expected = &write.expected;
+            let updated = diesel::update(
+                support_tickets::table
+                    .filter(support_tickets::id.eq(expected.id))
+                    .filter(support_tickets::customer_id.eq(expected.customer))
+                    .filter(support_tickets::version.eq(expected.version)),
+            )
+            .set(&write.changes)
+            .execute(c)
+            .await?;
+            if updated == 0 {
+                return Err(WriteError::Conflict);
+            }
+            let id: i64 = diesel::insert_into(ticket_comments::table)
+                .values(&write.row)
+                .returning(ticket_comments::id)
+                .get_result(c)
+                .await?;
+            let id = stored_comment_id(id).map_err(WriteError::Rejected)?;
+            let comment = write.comment.clone().with_id(id);
+            let (event, row) = write.comment_event(&comment)?;
+            let mut events: Vec<(TicketEvent, i64)> = vec![(event, append(c, &row).await?)];
+            if let Some((event, row)) = &write.change {
+                events.push((event.clone(), append(c, row).await?));
+            }
+            Ok((comment, events))
+        })
+        .await?;
+    drop(conn);
+    // Asked together, so one numbering call serves both.
+    let positions = try_join_all(events.iter().map(|(_, id)| sequencer.position(*id))).await?;
+    let events = events
+        .into_iter()
+        .zip(positions)
+        .map(|((event, _), position)| stored(position, event))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((comment, events))
+}

@@ -1,0 +1,122 @@
+//! What a ticket write does on SQLite, as jobs of the writer
+//! ([`super::writer`]): each runs in a savepoint of its group's
+//! transaction, so a change, its comment and its events commit together or
+//! not at all, and each event gets `position = id` in the same savepoint
+//! ([`crate::event_append`]).
+
+use diesel::SqliteConnection;
+use diesel::prelude::*;
+use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent};
+
+use crate::comment_write::CommentWrite;
+use crate::errors::WriteError;
+use crate::event_append::creation_event;
+use crate::rows::{
+    Expected, NewEventRow, NewTicketRow, TicketStateRow, stored_comment_id, stored_ticket_id,
+};
+use crate::schema::{support_tickets, ticket_comments, ticket_events};
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// The row id the connection's last `INSERT` gave its row.
+    fn last_insert_rowid() -> diesel::sql_types::BigInt;
+}
+
+/// The id of the row the last `INSERT` on `conn` stored. SQLite runs an
+/// `INSERT ... RETURNING` through a temporary table (a page cache and
+/// zeroed pages per statement): the profile of a create showed more work
+/// there than in the insert itself, so the writes ask for the id instead.
+fn inserted_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    diesel::select(last_insert_rowid()).get_result(conn)
+}
+
+/// Inserts `row` with `position = id` and returns that id. Must run inside
+/// the transaction of the change the event records, so both commit or
+/// neither does.
+fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i64> {
+    diesel::insert_into(ticket_events::table)
+        .values(row)
+        .execute(conn)?;
+    let id = inserted_id(conn)?;
+    diesel::update(ticket_events::table.find(id))
+        .set(ticket_events::position.eq(id))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Stores `ticket` and its creation event by `actor`, atomically: the
+/// stored ticket, its event and the event's position.
+pub(super) fn insert_with_event(
+    conn: &mut SqliteConnection,
+    ticket: NewTicket,
+    actor: Actor,
+) -> Result<(Ticket, TicketEvent, i64), WriteError> {
+    let created = NewTicketRow::from_domain(&ticket);
+    let state = TicketStateRow::from_domain(&ticket.initial_state());
+    diesel::insert_into(support_tickets::table)
+        .values((&created, &state))
+        .execute(conn)?;
+    let id = inserted_id(conn)?;
+    let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
+    let (event, event_row) = creation_event(&ticket, actor)?;
+    let position = append_event(conn, &event_row)?;
+    Ok((ticket, event, position))
+}
+
+/// Writes `changes` to the ticket `expected` names, if it is still at the
+/// expected version; [`WriteError::Conflict`] (nothing written) otherwise.
+fn save_state(
+    conn: &mut SqliteConnection,
+    expected: &Expected,
+    changes: &TicketStateRow,
+) -> Result<(), WriteError> {
+    let updated = diesel::update(
+        support_tickets::table
+            .filter(support_tickets::id.eq(expected.id))
+            .filter(support_tickets::customer_id.eq(expected.customer))
+            .filter(support_tickets::version.eq(expected.version)),
+    )
+    .set(changes)
+    .execute(conn)?;
+    if updated == 0 {
+        // Rolls back to the job's savepoint; nothing else is written.
+        return Err(WriteError::Conflict);
+    }
+    Ok(())
+}
+
+/// Writes `changes` to the ticket `expected` names and appends `event`,
+/// atomically, and returns the event's position. When the stored ticket is
+/// at another version (or is not there), nothing is written:
+/// [`WriteError::Conflict`].
+pub(super) fn update_with_event(
+    conn: &mut SqliteConnection,
+    expected: &Expected,
+    changes: &TicketStateRow,
+    event: &NewEventRow,
+) -> Result<i64, WriteError> {
+    save_state(conn, expected, changes)?;
+    Ok(append_event(conn, event)?)
+}
+
+/// Stores the ticket's new state (if still at its version, else
+/// [`WriteError::Conflict`] and nothing is written), the comment, its
+/// `support:comment_added` event and then the change's event: the stored
+/// comment and the events with their positions, in log order.
+pub(super) fn comment_with_events(
+    conn: &mut SqliteConnection,
+    write: CommentWrite,
+) -> Result<(Comment, Vec<(TicketEvent, i64)>), WriteError> {
+    save_state(conn, &write.expected, &write.changes)?;
+    diesel::insert_into(ticket_comments::table)
+        .values(&write.row)
+        .execute(conn)?;
+    let id = stored_comment_id(inserted_id(conn)?).map_err(WriteError::Rejected)?;
+    let comment = write.comment.clone().with_id(id);
+    let (event, row) = write.comment_event(&comment)?;
+    let mut events = vec![(event, append_event(conn, &row)?)];
+    if let Some((event, row)) = write.change {
+        events.push((event, append_event(conn, &row)?));
+    }
+    Ok((comment, events))
+}
