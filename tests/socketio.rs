@@ -139,8 +139,14 @@ impl Api {
     async fn create(&self, customer: i64) -> (i64, String) {
         let (status, body) = json(
             self.client
-                .post(format!("{}/api/customer/mtables/support/tickets", self.base))
-                .insert_header(("Authorization", format!("Bearer {}", token(customer, "customer")))),
+                .post(format!(
+                    "{}/api/customer/mtables/support/tickets",
+                    self.base
+                ))
+                .insert_header((
+                    "Authorization",
+                    format!("Bearer {}", token(customer, "customer")),
+                )),
             Some(json!({"issueType": "other", "description": "The order never reached table 9"})),
         )
         .await;
@@ -154,8 +160,14 @@ impl Api {
     async fn track(&self, customer: i64, id: i64) {
         let (status, body) = json(
             self.client
-                .get(format!("{}/api/customer/mtables/support/tickets/{id}", self.base))
-                .insert_header(("Authorization", format!("Bearer {}", token(customer, "customer")))),
+                .get(format!(
+                    "{}/api/customer/mtables/support/tickets/{id}",
+                    self.base
+                ))
+                .insert_header((
+                    "Authorization",
+                    format!("Bearer {}", token(customer, "customer")),
+                )),
             None,
         )
         .await;
@@ -165,8 +177,14 @@ impl Api {
     async fn escalate(&self, customer: i64, id: i64) {
         let (status, body) = json(
             self.client
-                .post(format!("{}/api/customer/mtables/support/tickets/{id}/escalate", self.base))
-                .insert_header(("Authorization", format!("Bearer {}", token(customer, "customer")))),
+                .post(format!(
+                    "{}/api/customer/mtables/support/tickets/{id}/escalate",
+                    self.base
+                ))
+                .insert_header((
+                    "Authorization",
+                    format!("Bearer {}", token(customer, "customer")),
+                )),
             None,
         )
         .await;
@@ -180,7 +198,10 @@ impl Api {
         loop {
             let (status, body) = json(
                 self.client
-                    .get(format!("{}/api/support/events?since={since}&limit=100", self.base))
+                    .get(format!(
+                        "{}/api/support/events?since={since}&limit=100",
+                        self.base
+                    ))
                     .insert_header(("Authorization", auth.as_str())),
                 None,
             )
@@ -190,10 +211,12 @@ impl Api {
             if page.is_empty() {
                 return all;
             }
-            all.extend(
-                page.iter()
-                    .map(|e| (e["id"].as_i64().unwrap(), e["data"]["userId"].as_i64().unwrap())),
-            );
+            all.extend(page.iter().map(|e| {
+                (
+                    e["id"].as_i64().unwrap(),
+                    e["data"]["userId"].as_i64().unwrap(),
+                )
+            }));
             since = body["data"]["nextSince"].as_i64().unwrap();
         }
     }
@@ -218,8 +241,15 @@ fn events_named<'a>(state: &'a Value, name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-async fn connect(driver: &mut Driver, name: &str, api: &Api, auth: Value, transports: Option<&[&str]>) -> Value {
-    let mut command = json!({"cmd": "connect", "name": name, "url": api.socket_url(), "auth": auth});
+async fn connect(
+    driver: &mut Driver,
+    name: &str,
+    api: &Api,
+    auth: Value,
+    transports: Option<&[&str]>,
+) -> Value {
+    let mut command =
+        json!({"cmd": "connect", "name": name, "url": api.socket_url(), "auth": auth});
     if let Some(transports) = transports {
         command["transports"] = json!(transports);
     }
@@ -232,21 +262,39 @@ async fn both_transports_and_refusals(backend: Backend) {
     let api = Api::of(&server);
     let mut driver = Driver::start().await;
 
-    let ws = connect(&mut driver, "ws", &api, json!({"token": token(900, "staff")}), Some(&["websocket"])).await;
+    let ws = connect(
+        &mut driver,
+        "ws",
+        &api,
+        json!({"token": token(900, "staff")}),
+        Some(&["websocket"]),
+    )
+    .await;
     assert_eq!(ws["connected"], true, "{ws}");
     assert_eq!(ws["transport"], "websocket");
 
     // The client's default: long-polling first, then the upgrade.
-    let polled = connect(&mut driver, "polled", &api, json!({"token": token(31, "customer")}), None).await;
+    let polled = connect(
+        &mut driver,
+        "polled",
+        &api,
+        json!({"token": token(31, "customer")}),
+        None,
+    )
+    .await;
     assert_eq!(polled["connected"], true, "{polled}");
-    let upgraded = driver.call(json!({"cmd": "waitUpgrade", "name": "polled"})).await;
+    let upgraded = driver
+        .call(json!({"cmd": "waitUpgrade", "name": "polled"}))
+        .await;
     assert_eq!(upgraded["transport"], "websocket");
 
     // Polling only, the token in the header (Node clients' extraHeaders).
     let header = driver
-        .call(json!({"cmd": "connect", "name": "header", "url": api.socket_url(),
+        .call(
+            json!({"cmd": "connect", "name": "header", "url": api.socket_url(),
             "transports": ["polling"],
-            "extraHeaders": {"Authorization": format!("Bearer {}", token(901, "admin"))}}))
+            "extraHeaders": {"Authorization": format!("Bearer {}", token(901, "admin"))}}),
+        )
         .await;
     assert_eq!(header["connected"], true, "{header}");
     assert_eq!(header["transport"], "polling");
@@ -254,26 +302,66 @@ async fn both_transports_and_refusals(backend: Backend) {
     // Every transport still carries events.
     let (id, _) = api.create(31).await;
     for name in ["ws", "polled", "header"] {
-        let state = driver.call(json!({"cmd": "waitEvents", "name": name, "count": 1})).await;
-        assert_eq!(events_named(&state, "support:ticket_created")[0]["args"][0]["ticketId"], id);
+        let state = driver
+            .call(json!({"cmd": "waitEvents", "name": name, "count": 1}))
+            .await;
+        assert_eq!(
+            events_named(&state, "support:ticket_created")[0]["args"][0]["ticketId"],
+            id
+        );
     }
 
-    let refused = connect(&mut driver, "bad", &api, json!({"token": "not.a.jwt"}), Some(&["websocket"])).await;
+    let refused = connect(
+        &mut driver,
+        "bad",
+        &api,
+        json!({"token": "not.a.jwt"}),
+        Some(&["websocket"]),
+    )
+    .await;
     assert_eq!(refused["connected"], false);
-    assert_eq!(refused["connectErrors"][0]["message"], "Unauthorized", "{refused}");
-    assert_eq!(refused["connectErrors"][0]["data"]["errorCode"], "UNAUTHORIZED");
-    assert_eq!(refused["connectErrors"][0]["data"]["reason"], "MALFORMED_TOKEN");
+    assert_eq!(
+        refused["connectErrors"][0]["message"], "Unauthorized",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["connectErrors"][0]["data"]["errorCode"],
+        "UNAUTHORIZED"
+    );
+    assert_eq!(
+        refused["connectErrors"][0]["data"]["reason"],
+        "MALFORMED_TOKEN"
+    );
 
     let forged = format!("{}x", token(31, "customer"));
     let refused = connect(&mut driver, "forged", &api, json!({"token": forged}), None).await;
-    assert_eq!(refused["connectErrors"][0]["message"], "Unauthorized", "{refused}");
-    assert_eq!(refused["connectErrors"][0]["data"]["reason"], "INVALID_TOKEN");
+    assert_eq!(
+        refused["connectErrors"][0]["message"], "Unauthorized",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["connectErrors"][0]["data"]["reason"],
+        "INVALID_TOKEN"
+    );
 
     let refused = connect(&mut driver, "none", &api, json!({}), Some(&["websocket"])).await;
-    assert_eq!(refused["connectErrors"][0]["data"]["reason"], "MISSING_TOKEN", "{refused}");
+    assert_eq!(
+        refused["connectErrors"][0]["data"]["reason"], "MISSING_TOKEN",
+        "{refused}"
+    );
 
-    let refused = connect(&mut driver, "driver", &api, json!({"token": token(5, "driver")}), Some(&["websocket"])).await;
-    assert_eq!(refused["connectErrors"][0]["message"], "Permission denied", "{refused}");
+    let refused = connect(
+        &mut driver,
+        "driver",
+        &api,
+        json!({"token": token(5, "driver")}),
+        Some(&["websocket"]),
+    )
+    .await;
+    assert_eq!(
+        refused["connectErrors"][0]["message"], "Permission denied",
+        "{refused}"
+    );
     assert_eq!(
         refused["connectErrors"][0]["data"],
         json!({"errorCode": "PERMISSION_DENIED", "reason": "ROLE_NOT_ALLOWED"})
@@ -288,10 +376,33 @@ async fn visibility_and_payloads(backend: Backend) {
     let server = serve(&db, any_port()).await;
     let api = Api::of(&server);
     let mut driver = Driver::start().await;
-    connect(&mut driver, "owner", &api, json!({"token": token(41, "customer")}), None).await;
-    driver.call(json!({"cmd": "waitUpgrade", "name": "owner"})).await;
-    connect(&mut driver, "other", &api, json!({"token": token(42, "customer")}), Some(&["websocket"])).await;
-    connect(&mut driver, "staff", &api, json!({"token": token(900, "staff")}), Some(&["websocket"])).await;
+    connect(
+        &mut driver,
+        "owner",
+        &api,
+        json!({"token": token(41, "customer")}),
+        None,
+    )
+    .await;
+    driver
+        .call(json!({"cmd": "waitUpgrade", "name": "owner"}))
+        .await;
+    connect(
+        &mut driver,
+        "other",
+        &api,
+        json!({"token": token(42, "customer")}),
+        Some(&["websocket"]),
+    )
+    .await;
+    connect(
+        &mut driver,
+        "staff",
+        &api,
+        json!({"token": token(900, "staff")}),
+        Some(&["websocket"]),
+    )
+    .await;
 
     let (id, number) = api.create(41).await;
     api.track(41, id).await;
@@ -299,7 +410,9 @@ async fn visibility_and_payloads(backend: Backend) {
     let log = api.log().await;
     assert_eq!(log.len(), 2);
 
-    let owner = driver.call(json!({"cmd": "waitEvents", "name": "owner", "count": 3})).await;
+    let owner = driver
+        .call(json!({"cmd": "waitEvents", "name": "owner", "count": 3}))
+        .await;
     let expected = json!([
         {"event": "support:ticket_created",
          "args": [{"userId": 41, "role": "customer", "ticketId": id, "ticketNumber": number}, log[0].0.to_string()]},
@@ -312,17 +425,25 @@ async fn visibility_and_payloads(backend: Backend) {
 
     // Another customer: its own ticket's event arrives, and nothing before it.
     let (other_id, _) = api.create(42).await;
-    let other = driver.call(json!({"cmd": "waitEvents", "name": "other", "count": 1})).await;
+    let other = driver
+        .call(json!({"cmd": "waitEvents", "name": "other", "count": 1}))
+        .await;
     let other_events = other["events"].as_array().unwrap();
     assert_eq!(other_events.len(), 1, "{other}");
     assert_eq!(other_events[0]["args"][0]["ticketId"], other_id);
 
-    let staff = driver.call(json!({"cmd": "waitEvents", "name": "staff", "count": 4})).await;
+    let staff = driver
+        .call(json!({"cmd": "waitEvents", "name": "staff", "count": 4}))
+        .await;
     let staff_events = staff["events"].as_array().unwrap();
     assert_eq!(staff_events[..3], expected.as_array().unwrap()[..]);
     assert_eq!(staff_events[3]["args"][0]["ticketId"], other_id);
     let owner = driver.call(json!({"cmd": "state", "name": "owner"})).await;
-    assert_eq!(owner["events"].as_array().unwrap().len(), 3, "not the other customer's");
+    assert_eq!(
+        owner["events"].as_array().unwrap().len(),
+        3,
+        "not the other customer's"
+    );
 
     driver.stop().await;
     server.stop(true).await.unwrap();
@@ -344,34 +465,77 @@ async fn a_cut_client_recovers(backend: Backend) {
     let server = serve(&db, any_port()).await;
     let api = Api::of(&server);
     let mut driver = Driver::start().await;
-    connect(&mut driver, "staff", &api, json!({"token": token(900, "staff")}), None).await;
-    driver.call(json!({"cmd": "waitUpgrade", "name": "staff"})).await;
-    connect(&mut driver, "owner", &api, json!({"token": token(60, "customer")}), Some(&["websocket"])).await;
+    connect(
+        &mut driver,
+        "staff",
+        &api,
+        json!({"token": token(900, "staff")}),
+        None,
+    )
+    .await;
+    driver
+        .call(json!({"cmd": "waitUpgrade", "name": "staff"}))
+        .await;
+    connect(
+        &mut driver,
+        "owner",
+        &api,
+        json!({"token": token(60, "customer")}),
+        Some(&["websocket"]),
+    )
+    .await;
 
     write_burst(&api, 4).await;
     // Cut both mid-stream: writes go on while they are away.
     let writer = {
-        let api = Api { base: api.base.clone(), client: api.client.clone() };
+        let api = Api {
+            base: api.base.clone(),
+            client: api.client.clone(),
+        };
         actix_web::rt::spawn(async move { write_burst(&api, 12).await })
     };
-    driver.call(json!({"cmd": "waitEvents", "name": "staff", "count": 8})).await;
-    driver.call(json!({"cmd": "cut", "name": "staff", "hold": true})).await;
-    driver.call(json!({"cmd": "cut", "name": "owner", "hold": true})).await;
+    driver
+        .call(json!({"cmd": "waitEvents", "name": "staff", "count": 8}))
+        .await;
+    driver
+        .call(json!({"cmd": "cut", "name": "staff", "hold": true}))
+        .await;
+    driver
+        .call(json!({"cmd": "cut", "name": "owner", "hold": true}))
+        .await;
     writer.await.unwrap();
     for name in ["staff", "owner"] {
         driver.call(json!({"cmd": "resume", "name": name})).await;
-        let state = driver.call(json!({"cmd": "waitConnects", "name": name, "count": 2})).await;
+        let state = driver
+            .call(json!({"cmd": "waitConnects", "name": name, "count": 2}))
+            .await;
         assert_eq!(state["connects"][1]["recovered"], true, "{name}: {state}");
     }
     write_burst(&api, 2).await;
 
     let log = api.log().await;
-    let staff = driver.call(json!({"cmd": "waitOffset", "name": "staff", "offset": log.last().unwrap().0})).await;
+    let staff = driver
+        .call(json!({"cmd": "waitOffset", "name": "staff", "offset": log.last().unwrap().0}))
+        .await;
     let all: Vec<i64> = log.iter().map(|(id, _)| *id).collect();
-    assert_eq!(offsets(&staff), all, "the staff socket saw the log, no gap, no duplicate");
-    let own: Vec<i64> = log.iter().filter(|(_, owner)| *owner == 60).map(|(id, _)| *id).collect();
-    let owner = driver.call(json!({"cmd": "waitOffset", "name": "owner", "offset": own.last().unwrap()})).await;
-    assert_eq!(offsets(&owner), own, "the owner saw its own events, no gap, no duplicate");
+    assert_eq!(
+        offsets(&staff),
+        all,
+        "the staff socket saw the log, no gap, no duplicate"
+    );
+    let own: Vec<i64> = log
+        .iter()
+        .filter(|(_, owner)| *owner == 60)
+        .map(|(id, _)| *id)
+        .collect();
+    let owner = driver
+        .call(json!({"cmd": "waitOffset", "name": "owner", "offset": own.last().unwrap()}))
+        .await;
+    assert_eq!(
+        offsets(&owner),
+        own,
+        "the owner saw its own events, no gap, no duplicate"
+    );
 
     driver.stop().await;
     server.stop(true).await.unwrap();
@@ -383,24 +547,39 @@ async fn a_restart_between_disconnect_and_reconnect(backend: Backend) {
     let addr = first.addr();
     let api = Api::of(&first);
     let mut driver = Driver::start().await;
-    connect(&mut driver, "staff", &api, json!({"token": token(900, "staff")}), Some(&["websocket"])).await;
+    connect(
+        &mut driver,
+        "staff",
+        &api,
+        json!({"token": token(900, "staff")}),
+        Some(&["websocket"]),
+    )
+    .await;
     write_burst(&api, 3).await;
     let seen = api.log().await.last().unwrap().0;
-    driver.call(json!({"cmd": "waitOffset", "name": "staff", "offset": seen})).await;
+    driver
+        .call(json!({"cmd": "waitOffset", "name": "staff", "offset": seen}))
+        .await;
 
     // The server goes away under the client (which stays away meanwhile).
     driver.call(json!({"cmd": "hold", "name": "staff"})).await;
     first.stop(true).await.unwrap();
-    driver.call(json!({"cmd": "waitDisconnect", "name": "staff"})).await;
+    driver
+        .call(json!({"cmd": "waitDisconnect", "name": "staff"}))
+        .await;
 
     let second = serve(&db, addr).await;
     let api = Api::of(&second);
     write_burst(&api, 4).await;
     driver.call(json!({"cmd": "resume", "name": "staff"})).await;
-    let state = driver.call(json!({"cmd": "waitConnects", "name": "staff", "count": 2})).await;
+    let state = driver
+        .call(json!({"cmd": "waitConnects", "name": "staff", "count": 2}))
+        .await;
     assert_eq!(state["connects"][1]["recovered"], true, "{state}");
     let log: Vec<i64> = api.log().await.iter().map(|(id, _)| *id).collect();
-    let staff = driver.call(json!({"cmd": "waitOffset", "name": "staff", "offset": log.last().unwrap()})).await;
+    let staff = driver
+        .call(json!({"cmd": "waitOffset", "name": "staff", "offset": log.last().unwrap()}))
+        .await;
     assert_eq!(offsets(&staff), log);
 
     driver.stop().await;
