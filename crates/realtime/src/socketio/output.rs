@@ -62,9 +62,10 @@ impl Output {
             Self::Polling(queue) => {
                 queue.close();
                 // Give the client's next poll the chance to take the last
-                // packets (a DISCONNECT, a resync notice) before the session
-                // is forgotten and polls are answered "Session ID unknown".
-                let _ = timeout(limit, queue.drained()).await;
+                // packets (a DISCONNECT, a resync notice) and the close
+                // packet before the session is forgotten and polls are
+                // answered "Session ID unknown".
+                let _ = timeout(limit, queue.close_taken()).await;
             }
             Self::WebSocket(socket) => {
                 let reason = CloseReason {

@@ -30,6 +30,8 @@ struct State {
     packets: VecDeque<Arc<str>>,
     polling: bool,
     closed: bool,
+    /// A poll has taken the close packet: the client knows.
+    close_taken: bool,
 }
 
 /// Why a poll got nothing.
@@ -113,6 +115,7 @@ impl PollQueue {
                     let mut packets: Vec<Arc<str>> = state.packets.drain(..).collect();
                     if state.closed {
                         packets.push(CLOSE.into());
+                        state.close_taken = true;
                     }
                     drop(state);
                     self.writable.notify_waiters();
@@ -133,18 +136,13 @@ impl PollQueue {
         packets
     }
 
-    /// Whether nothing is waiting for a poll.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().packets.is_empty()
-    }
-
-    /// Resolves once a poll took packets (or at once when there are none).
-    pub(crate) async fn drained(&self) {
+    /// Resolves once a poll took the close packet (after everything else).
+    pub(crate) async fn close_taken(&self) {
         loop {
             let taken = self.writable.notified();
             tokio::pin!(taken);
             taken.as_mut().enable();
-            if self.is_empty() {
+            if self.lock().close_taken {
                 return;
             }
             taken.await;
@@ -223,8 +221,8 @@ mod tests {
         queue.close();
         assert_eq!(queue.push("x".into()).await, Err(Closed));
         assert_eq!(texts(queue.poll().await.unwrap()), ["41", "1"]);
+        queue.close_taken().await;
         assert_eq!(texts(queue.poll().await.unwrap()), ["1"]);
-        queue.drained().await;
     }
 
     #[tokio::test]
@@ -234,6 +232,6 @@ mod tests {
         queue.push_now(NOOP);
         queue.push("42[2]".into()).await.unwrap();
         assert_eq!(texts(queue.take_all()), ["42[1]", "42[2]"]);
-        assert!(queue.is_empty());
+        assert!(queue.take_all().is_empty());
     }
 }
