@@ -586,6 +586,77 @@ async fn a_restart_between_disconnect_and_reconnect(backend: Backend) {
     second.stop(true).await.unwrap();
 }
 
+/// Two instances on one PostgreSQL database: a client cut from the first
+/// recovers on the second, including what either wrote meanwhile.
+#[actix_web::test]
+async fn socketio_recovers_on_another_instance_postgres() {
+    let db = TestDb::new(Backend::Postgres);
+    let a = serve(&db, any_port()).await;
+    let b = serve(&db, any_port()).await;
+    let (on_a, on_b) = (Api::of(&a), Api::of(&b));
+    let mut driver = Driver::start().await;
+    connect(
+        &mut driver,
+        "staff",
+        &on_a,
+        json!({"token": token(900, "staff")}),
+        Some(&["websocket"]),
+    )
+    .await;
+    connect(
+        &mut driver,
+        "owner",
+        &on_a,
+        json!({"token": token(61, "customer")}),
+        None,
+    )
+    .await;
+    write_burst(&on_a, 5).await;
+    let seen = on_a.log().await.last().unwrap().0;
+    driver
+        .call(json!({"cmd": "waitOffset", "name": "staff", "offset": seen}))
+        .await;
+
+    driver
+        .call(json!({"cmd": "cut", "name": "staff", "hold": true}))
+        .await;
+    driver
+        .call(json!({"cmd": "cut", "name": "owner", "hold": true}))
+        .await;
+    write_burst(&on_a, 5).await;
+    write_burst(&on_b, 5).await;
+    for name in ["staff", "owner"] {
+        driver
+            .call(json!({"cmd": "resume", "name": name, "url": on_b.socket_url()}))
+            .await;
+        let state = driver
+            .call(json!({"cmd": "waitConnects", "name": name, "count": 2}))
+            .await;
+        assert_eq!(state["connects"][1]["recovered"], true, "{name}: {state}");
+    }
+    write_burst(&on_a, 5).await;
+
+    let log = on_b.log().await;
+    let all: Vec<i64> = log.iter().map(|(id, _)| *id).collect();
+    let staff = driver
+        .call(json!({"cmd": "waitOffset", "name": "staff", "offset": all.last().unwrap()}))
+        .await;
+    assert_eq!(offsets(&staff), all);
+    let own: Vec<i64> = log
+        .iter()
+        .filter(|(_, owner)| *owner == 61)
+        .map(|(id, _)| *id)
+        .collect();
+    let owner = driver
+        .call(json!({"cmd": "waitOffset", "name": "owner", "offset": own.last().unwrap()}))
+        .await;
+    assert_eq!(offsets(&owner), own);
+
+    driver.stop().await;
+    a.stop(true).await.unwrap();
+    b.stop(true).await.unwrap();
+}
+
 #[actix_web::test]
 async fn socketio_connects_over_websocket_and_polling_and_refuses_bad_tokens_sqlite() {
     both_transports_and_refusals(Backend::Sqlite).await;

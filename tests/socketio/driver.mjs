@@ -120,9 +120,11 @@ const commands = {
     await until(() => !state.socket.connected, 5000, `${name} to notice the cut`);
     return summary(state);
   },
-  // Stops holding: the client reconnects (and asks to recover).
-  async resume({ name }) {
+  // Stops holding: the client reconnects (and asks to recover); with `url`,
+  // to another instance, as a load balancer might send it.
+  async resume({ name, url }) {
     const state = named(name);
+    if (url !== undefined) state.socket.io.uri = url;
     state.socket.io.reconnection(true);
     state.socket.connect();
     return summary(state);
