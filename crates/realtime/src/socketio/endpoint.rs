@@ -235,7 +235,8 @@ pub(crate) async fn post(
 
 /// Ends a session whose client broke the protocol.
 async fn end_session(handle: &SessionHandle) {
-    let _ = handle.inbound.try_send(Inbound::Polled(vec![Packet::Open]));
+    let ended = handle.inbound.send(Inbound::Broken);
+    let _ = tokio::time::timeout(Duration::from_secs(1), ended).await;
 }
 
 enum BodyError {

@@ -190,7 +190,9 @@ impl Engine {
             }
             Inbound::WsEnded(WsEnd::Gone) => Err(End::Gone),
             Inbound::WsEnded(WsEnd::Oversized) => Err(End::Close(CloseCode::Size)),
-            Inbound::WsEnded(WsEnd::Malformed) => Err(End::Close(CloseCode::Protocol)),
+            Inbound::WsEnded(WsEnd::Malformed) | Inbound::Broken => {
+                Err(End::Close(CloseCode::Protocol))
+            }
         }
     }
 

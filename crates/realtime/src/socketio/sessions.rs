@@ -25,6 +25,9 @@ pub(crate) enum Inbound {
     Ws(Packet),
     /// The session's WebSocket ended.
     WsEnded(WsEnd),
+    /// A polling request broke the protocol (malformed or oversized body):
+    /// the session ends.
+    Broken,
 }
 
 /// How a WebSocket ended.
