@@ -210,7 +210,9 @@ pub(crate) async fn post(
         Ok(Ok(bytes)) => bytes,
         Ok(Err(BodyError::TooLarge)) => {
             end_session(&handle).await;
-            return HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE).finish();
+            // JSON, so the app's error handlers pass it through as it is.
+            return HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE)
+                .json(json!({ "message": "Payload too large", "maxPayload": limit }));
         }
         Ok(Err(BodyError::Broken)) | Err(_) => return Refusal::BadRequest.response(),
     };
