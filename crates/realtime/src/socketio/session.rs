@@ -112,7 +112,7 @@ pub(crate) async fn run(
                 Err(End::Close(CloseCode::Policy))
             }
             () = sleep_until_some(probe_deadline) => {
-                engine.probe = None;
+                engine.abandon_probe(&services).await;
                 Ok(())
             }
             wake = socket.wake() => socket.on_wake(wake, &mut engine.out, &services).await,
@@ -143,6 +143,15 @@ async fn finish(engine: Engine, end: End, services: &Services) {
 }
 
 impl Engine {
+    /// Gives up an upgrade that did not complete: its socket is closed, the
+    /// session goes on polling.
+    async fn abandon_probe(&mut self, services: &Services) {
+        if let Some(probe) = self.probe.take() {
+            let close = probe.socket.close(None);
+            let _ = tokio::time::timeout(services.settings.send_timeout, close).await;
+        }
+    }
+
     async fn ping(&mut self, services: &Services) -> Result<(), End> {
         let settings = &services.settings;
         let now = Instant::now();
@@ -181,13 +190,17 @@ impl Engine {
             Inbound::Ws(packet) if self.probe.is_some() => {
                 self.on_probe_packet(packet, services).await
             }
-            Inbound::Ws(packet) => self.on_packet(packet, socket, services).await,
             Inbound::WsEnded(end) if self.probe.is_some() => {
                 // The probe failed: the session goes on polling.
                 tracing::debug!(sid = %self.sid, ?end, "socket.io upgrade abandoned");
-                self.probe = None;
+                self.abandon_probe(services).await;
                 Ok(())
             }
+            // A probe given up earlier: the session is still polling.
+            Inbound::Ws(_) | Inbound::WsEnded(_) if matches!(self.out, Output::Polling(_)) => {
+                Ok(())
+            }
+            Inbound::Ws(packet) => self.on_packet(packet, socket, services).await,
             Inbound::WsEnded(WsEnd::Gone) => Err(End::Gone),
             Inbound::WsEnded(WsEnd::Oversized) => Err(End::Close(CloseCode::Size)),
             Inbound::WsEnded(WsEnd::Malformed) | Inbound::Broken => {

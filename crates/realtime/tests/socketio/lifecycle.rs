@@ -207,3 +207,36 @@ async fn a_client_that_falls_behind_is_told_to_resync_and_closed() {
     // the session is gone.
     assert_eq!(server.poll(&sid).await.0, 400);
 }
+
+#[actix_web::test]
+async fn an_upgrade_given_up_leaves_the_session_polling() {
+    let server = TestServer::start(SocketIoSettings::default(), 16);
+    let (sid, _, _) = server
+        .connect_polling(json!({"token": token(7, "customer")}))
+        .await;
+    let mut ws = server
+        .websocket(&format!("EIO=4&transport=websocket&sid={sid}"))
+        .await;
+    send_text(&mut ws, "2probe").await;
+    assert_eq!(next_text(&mut ws).await, "3probe");
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let id = server.commit(created(7, 1)).await;
+    let event = loop {
+        let packets = server.packets(&sid).await;
+        if let Some(event) = packets.into_iter().find(|p| p != "6") {
+            break event;
+        }
+    };
+    assert_eq!(event_args(&event)[2], id.to_string());
+    // One upgrade per session.
+    let (status, _) = server
+        .request(
+            server
+                .http
+                .get(server.url(&format!("EIO=4&transport=websocket&sid={sid}"))),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+}
