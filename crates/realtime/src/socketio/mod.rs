@@ -58,11 +58,6 @@ impl SocketIo {
         }
     }
 
-    /// How many long-polling sessions are open on this instance.
-    pub fn polling_sessions(&self) -> usize {
-        self.sessions.len()
-    }
-
     /// Mounts `GET|POST /socket.io/` on an app (call it in each worker's
     /// app factory, with that worker's log).
     pub fn configure(

@@ -90,9 +90,4 @@ impl Sessions {
     pub(crate) fn remove(&self, sid: &str) {
         self.lock().remove(sid);
     }
-
-    /// How many polling sessions are open.
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
 }

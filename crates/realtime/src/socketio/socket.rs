@@ -24,13 +24,13 @@ use crate::recipients::Subscription;
 /// The socket's state.
 pub(crate) struct Socket {
     sid: Arc<str>,
-    handshake: Handshake,
     state: State,
 }
 
 enum State {
-    /// Waiting for the client's CONNECT until the deadline.
-    Awaiting(Instant),
+    /// Waiting for the client's CONNECT until the deadline; what the
+    /// opening request said is kept until then only.
+    Awaiting(Instant, Handshake),
     /// Connected: events flow.
     Connected(Box<Connected>),
 }
@@ -74,15 +74,14 @@ impl Socket {
     pub(crate) fn new(sid: Arc<str>, handshake: Handshake, connect_by: Instant) -> Self {
         Self {
             sid,
-            handshake,
-            state: State::Awaiting(connect_by),
+            state: State::Awaiting(connect_by, handshake),
         }
     }
 
     /// Waits for the next frame or deadline.
     pub(crate) async fn wake(&mut self) -> Wake {
         match &mut self.state {
-            State::Awaiting(deadline) => {
+            State::Awaiting(deadline, _) => {
                 sleep_until(*deadline).await;
                 Wake::ConnectTimeout
             }
@@ -181,8 +180,11 @@ impl Socket {
                     .await
                     .map_err(|f| failure_end(&self.sid, f))
             }
-            Ok(ClientPacket::Connect { auth, .. }) => match self.state {
-                State::Awaiting(_) => self.connect(&auth, out, services).await,
+            Ok(ClientPacket::Connect { auth, .. }) => match &self.state {
+                State::Awaiting(_, handshake) => {
+                    let authorized = handshake.authorize(&auth, &services.keys);
+                    self.connect(authorized, &auth, out, services).await
+                }
                 // Already connected: a repeated CONNECT changes nothing.
                 State::Connected(_) => Ok(()),
             },
@@ -195,12 +197,13 @@ impl Socket {
 
     async fn connect(
         &mut self,
+        authorized: Result<Viewer, ApiError>,
         auth: &Map<String, Value>,
         out: &mut Output,
         services: &Services,
     ) -> Result<(), End> {
         let limit = services.settings.send_timeout;
-        let viewer = match self.handshake.authorize(auth, &services.keys) {
+        let viewer = match authorized {
             Ok(viewer) => viewer,
             Err(refused) => return Err(refuse(&refused, out, limit, CloseCode::Policy).await),
         };
