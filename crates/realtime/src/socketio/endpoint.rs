@@ -29,7 +29,7 @@ use super::output::Output;
 use super::polling::{PollError, PollQueue};
 use super::services::Services;
 use super::session::{self, Incoming};
-use super::sessions::{Inbound, SessionHandle};
+use super::sessions::{Inbound, SessionHandle, new_id};
 use super::websocket;
 use crate::endpoint::limit_frames;
 
@@ -104,11 +104,6 @@ impl Query {
     }
 }
 
-/// A fresh Engine.IO session id.
-fn new_sid() -> Arc<str> {
-    format!("{:032x}", rand::random::<u128>()).into()
-}
-
 fn text(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::plaintext())
@@ -137,7 +132,7 @@ pub(crate) async fn get(
 
 fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     let settings = &services.settings;
-    let sid = new_sid();
+    let sid = new_id();
     let (sender, receiver) = mpsc::channel(INBOUND_CAPACITY);
     let queue = Arc::new(PollQueue::new(settings.poll_queue));
     let upgraded = Arc::new(AtomicBool::new(false));
@@ -271,7 +266,7 @@ async fn open_websocket(
     };
     actix_web::rt::spawn(session::run(
         services,
-        new_sid(),
+        new_id(),
         Handshake::of(req),
         Incoming::Socket(stream.max_frame_size(limit), socket.clone()),
         Output::WebSocket(socket),

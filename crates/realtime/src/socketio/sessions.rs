@@ -15,6 +15,13 @@ use tokio::sync::mpsc;
 use super::engine::Packet;
 use super::polling::PollQueue;
 
+/// A fresh random id: an Engine.IO session's (which is all a polling
+/// request needs to be served, so it is never shown to anybody else), or
+/// a Socket.IO socket's (`socket.id`, which apps may log or share).
+pub(crate) fn new_id() -> Arc<str> {
+    format!("{:032x}", rand::random::<u128>()).into()
+}
+
 /// What a session's task hears from its requests and sockets.
 pub(crate) enum Inbound {
     /// Packets POSTed by the polling client.

@@ -17,6 +17,7 @@ use super::output::{End, Output, SendFailure};
 use super::packet::{self, ClientPacket, DEFAULT_NAMESPACE};
 use super::recovery::{self, Replay, ReplayError};
 use super::services::Services;
+use super::sessions::new_id;
 use crate::auth::Viewer;
 use crate::frame::{Frame, RESYNC_REQUIRED_EVENT};
 use crate::recipients::Subscription;
@@ -259,13 +260,15 @@ impl Socket {
         Ok(())
     }
 
+    /// The CONNECT answer. The socket's id is not the Engine.IO session id:
+    /// that one serves the session's polls.
     async fn send_connected(
         &self,
         pid: &str,
         out: &mut Output,
         limit: std::time::Duration,
     ) -> Result<(), End> {
-        out.send(packet::connect_ok(&self.sid, pid).into(), limit)
+        out.send(packet::connect_ok(&new_id(), pid).into(), limit)
             .await
             .map_err(|failure| failure_end(&self.sid, failure))
     }
