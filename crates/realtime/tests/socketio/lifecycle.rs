@@ -40,6 +40,11 @@ async fn polling_connects_receives_events_and_upgrades_without_losing_any() {
         connected["sid"].is_string() && connected["pid"].is_string(),
         "{connected}"
     );
+    assert_ne!(
+        connected["sid"],
+        sid.as_str(),
+        "socket.id is not the session id polls use"
+    );
 
     let first = server.commit(created(7, 1)).await;
     server.commit(created(8, 2)).await; // another customer's
