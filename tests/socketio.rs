@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Backend, SECRET, TestDb, json, token};
+use support_domain::UserId;
+use support_http::{JwtSettings, TokenSigner};
 use support_server::{Config, JwtSource, RateLimits, RunningServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -111,6 +113,14 @@ async fn serve(db: &TestDb, addr: SocketAddr) -> RunningServer {
         }
     }
     support_server::start(&config).await.expect("server starts")
+}
+
+/// A token that expires `ttl_secs` from now.
+fn short_token(user: i64, role: &str, ttl_secs: i64) -> String {
+    TokenSigner::hs256(SECRET.as_bytes(), JwtSettings::default())
+        .unwrap()
+        .sign(UserId::new(user).unwrap(), role, None, ttl_secs)
+        .unwrap()
 }
 
 fn any_port() -> SocketAddr {
@@ -262,6 +272,17 @@ async fn both_transports_and_refusals(backend: Backend) {
     let api = Api::of(&server);
     let mut driver = Driver::start().await;
 
+    // Its token expires while it is connected.
+    let expiring = connect(
+        &mut driver,
+        "expiring",
+        &api,
+        json!({"token": short_token(902, "staff", 2)}),
+        Some(&["websocket"]),
+    )
+    .await;
+    assert_eq!(expiring["connected"], true, "{expiring}");
+
     let ws = connect(
         &mut driver,
         "ws",
@@ -365,6 +386,16 @@ async fn both_transports_and_refusals(backend: Backend) {
     assert_eq!(
         refused["connectErrors"][0]["data"],
         json!({"errorCode": "PERMISSION_DENIED", "reason": "ROLE_NOT_ALLOWED"})
+    );
+
+    // The server disconnected it: the client does not retry with that token.
+    let expired = driver
+        .call(json!({"cmd": "waitDisconnect", "name": "expiring"}))
+        .await;
+    assert_eq!(
+        expired["disconnects"],
+        json!(["io server disconnect"]),
+        "{expired}"
     );
 
     driver.stop().await;
