@@ -332,6 +332,41 @@ async fn both_transports_and_refusals(backend: Backend) {
         );
     }
 
+    // Events that flow while a client upgrades arrive once each, in order.
+    let writer = {
+        let api = Api {
+            base: api.base.clone(),
+            client: api.client.clone(),
+        };
+        actix_web::rt::spawn(async move { write_burst(&api, 15).await })
+    };
+    connect(
+        &mut driver,
+        "racer",
+        &api,
+        json!({"token": token(903, "staff")}),
+        None,
+    )
+    .await;
+    writer.await.unwrap();
+    let log = api.log().await;
+    let racer = driver
+        .call(json!({"cmd": "waitOffset", "name": "racer", "offset": log.last().unwrap().0}))
+        .await;
+    driver
+        .call(json!({"cmd": "waitUpgrade", "name": "racer"}))
+        .await;
+    let got = offsets(&racer);
+    let from = log
+        .iter()
+        .position(|(id, _)| Some(id) == got.first())
+        .unwrap();
+    let expected: Vec<i64> = log[from..].iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        got, expected,
+        "from its first event on: the log, no gap, no duplicate"
+    );
+
     let refused = connect(
         &mut driver,
         "bad",
