@@ -42,6 +42,8 @@ const TAIL_PAGE: u32 = 500;
 #[derive(Clone)]
 pub struct Broadcaster {
     recipients: Arc<Recipients>,
+    /// The last logged position the tailer handed to the recipients.
+    published: Arc<AtomicI64>,
     shutdown: Arc<watch::Sender<bool>>,
     wake: Arc<Wakes>,
     metrics: Metrics,
@@ -79,6 +81,7 @@ impl Broadcaster {
         let (shutdown, _) = watch::channel(false);
         Self {
             recipients: Arc::new(Recipients::new(capacity.clamp(1, MAX_CAPACITY))),
+            published: Arc::new(AtomicI64::new(0)),
             shutdown: Arc::new(shutdown),
             wake: Arc::new(Wakes::default()),
             metrics: Metrics::default(),
@@ -138,6 +141,7 @@ impl Broadcaster {
 
     async fn tail(self, log: Arc<dyn EventLog>, mut last: LogPosition, poll: Duration) {
         let mut shutdown = self.shutdown.subscribe();
+        self.published.fetch_max(last.get(), Ordering::AcqRel);
         loop {
             loop {
                 let events = match log
@@ -153,6 +157,9 @@ impl Broadcaster {
                 let full = events.len() >= TAIL_PAGE as usize;
                 for stored in &events {
                     last = LogPosition::after(stored.id);
+                    // Before the delivery: whoever reads this position after
+                    // subscribing receives every later event live.
+                    self.published.store(last.get(), Ordering::Release);
                     match Frame::stored(stored) {
                         Ok(frame) => self.publish(frame),
                         Err(error) => {
@@ -189,6 +196,12 @@ impl Broadcaster {
     /// published from now on.
     pub(crate) fn subscribe_as(&self, audience: EventAudience) -> Subscription {
         Subscription::open(&self.recipients, audience)
+    }
+
+    /// The last logged position handed to the subscribers. A socket that
+    /// subscribed before reading it receives every event after it live.
+    pub(crate) fn published(&self) -> LogPosition {
+        LogPosition::new(self.published.load(Ordering::Acquire)).unwrap_or(LogPosition::START)
     }
 
     /// How many sockets are subscribed.

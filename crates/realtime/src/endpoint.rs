@@ -97,7 +97,7 @@ async fn upgrade(
 
 /// The socket's incoming bytes, refused from the first frame header that
 /// declares more than `limit` (see [`FrameLimit`]).
-async fn limit_frames(
+pub(crate) async fn limit_frames(
     req: &HttpRequest,
     body: web::Payload,
     limit: usize,

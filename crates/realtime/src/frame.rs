@@ -4,8 +4,10 @@
 //! Logged events carry their log position, live-only ones (a customer looking
 //! at a ticket) do not:
 //! `{"id": 7, "event": "support:ticket_escalated", "data": {...}, "at": "..."}`.
+//! Socket.IO sockets get the same event as a Socket.IO packet, built by the
+//! first such socket that needs it and then shared the same way.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +15,8 @@ use serde_json::Value;
 use support_domain::{CustomerId, EventAudience, EventId, StoredEvent, TicketEvent};
 use support_web::EventView;
 use support_web::events_view::event_time;
+
+use crate::socketio::packet;
 
 /// The control event telling a client it missed events and must re-read state.
 pub const RESYNC_REQUIRED_EVENT: &str = "stream:resync_required";
@@ -27,6 +31,12 @@ pub struct Frame {
     /// What the owner's sockets get when it differs from `text` (an event
     /// carrying a staff note); `None` when they get `text` or nothing.
     customer_text: Option<Arc<str>>,
+    /// The event itself, for the Socket.IO packets.
+    event: TicketEvent,
+    /// The Socket.IO packets: what staff get, and what the owner gets when
+    /// it differs; built on first use, so without Socket.IO clients an
+    /// event costs nothing more.
+    socketio: [OnceLock<Arc<str>>; 2],
 }
 
 impl Frame {
@@ -58,6 +68,8 @@ impl Frame {
             id,
             text: serde_json::to_string(&view(EventAudience::Everyone))?.into(),
             customer_text,
+            event: event.clone(),
+            socketio: Default::default(),
         })
     }
 
@@ -87,6 +99,29 @@ impl Frame {
             (EventAudience::Customer(_), Some(text)) => text,
             _ => &self.text,
         }
+    }
+
+    /// The Socket.IO packet `audience` receives (check [`Self::visible_to`]
+    /// first): `42["<event>",<data>,"<id>"]`, or without the id for a
+    /// live-only event. Serialised once per frame and audience kind.
+    pub fn socketio_packet_for(
+        &self,
+        audience: EventAudience,
+    ) -> Result<Arc<str>, serde_json::Error> {
+        let (slot, view) = match (audience, &self.customer_text) {
+            (EventAudience::Customer(_), Some(_)) => (&self.socketio[1], audience),
+            _ => (&self.socketio[0], EventAudience::Everyone),
+        };
+        if let Some(text) = slot.get() {
+            return Ok(text.clone());
+        }
+        let text: Arc<str> = packet::event(
+            self.event.kind.name(),
+            &self.event.payload(view),
+            self.id.map(EventId::get),
+        )?
+        .into();
+        Ok(slot.get_or_init(|| text).clone())
     }
 }
 
@@ -215,6 +250,31 @@ mod tests {
         assert_eq!(staff["data"]["note"], "regular guest");
         assert!(customer["data"].get("note").is_none(), "{customer}");
         assert_eq!(customer["id"], 6);
+    }
+
+    #[test]
+    fn the_socketio_packet_is_built_once_and_hides_staff_notes_from_the_owner() {
+        let mut noted = stored(6, TicketEventKind::StatusChanged, Status::InProgress);
+        noted.event.note = support_domain::StaffNote::parse("regular guest").unwrap();
+        let frame = Frame::stored(&noted).unwrap();
+        let owner = EventAudience::Customer(CustomerId::new(7).unwrap());
+        let staff = frame.socketio_packet_for(EventAudience::Everyone).unwrap();
+        assert!(Arc::ptr_eq(
+            &staff,
+            &frame.socketio_packet_for(EventAudience::Everyone).unwrap()
+        ));
+        let customer = frame.socketio_packet_for(owner).unwrap();
+        assert!(staff.contains("regular guest") && !customer.contains("regular guest"));
+        let args: Value = serde_json::from_str(&customer[2..]).unwrap();
+        assert_eq!(args[0], "support:ticket_status_changed");
+        assert_eq!(args[2], "6");
+
+        let live = Frame::live(&event(TicketEventKind::StatusTracked, Status::Open)).unwrap();
+        let text = live.socketio_packet_for(owner).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text[2..]).unwrap(),
+            json!(["support:ticket_status", {"userId": 7, "role": "customer", "ticketId": 99, "status": "open"}])
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!   no duplicate; each connection has its own task, so a slow client only
 //!   slows itself;
 //! * [`WsSettings`]: heartbeat, send-timeout and frame-size limits;
-//! * [`Frame`]: the wire format of one event.
+//! * [`Frame`]: the wire format of one event;
+//! * [`SocketIo`]: the same stream for `socket.io-client` apps at
+//!   `/socket.io/`, with connection-state recovery from the durable log.
 //!
 //! Close codes: the client's own code when it closes; 1008 (policy) after a
 //! `stream:resync_required` frame when the client fell behind, or when it
@@ -26,6 +28,7 @@ mod frame;
 mod frame_limit;
 mod recipients;
 mod settings;
+mod socketio;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
@@ -34,3 +37,4 @@ pub use broadcaster::{Broadcaster, DEFAULT_CAPACITY};
 pub use endpoint::{WS_PATH, configure};
 pub use frame::{Frame, RESYNC_REQUIRED_EVENT, resync_required};
 pub use settings::WsSettings;
+pub use socketio::{SOCKET_IO_PATH, SocketIo, SocketIoSettings};

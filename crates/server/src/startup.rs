@@ -14,7 +14,7 @@ use support_http::{
     ApiState, BodyTimeout, JwtKeys, JwtSettings, KeyError, Metrics, json_error_handlers,
 };
 use support_persistence::{Database, DatabaseError, PoolSettings};
-use support_realtime::{Broadcaster, WsSettings};
+use support_realtime::{Broadcaster, SocketIo, SocketIoSettings, WsSettings};
 use support_web::RateLimiter;
 use support_web::rate_limit::rate_limit;
 use tokio::task::JoinHandle;
@@ -263,6 +263,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
 
     let metrics = web::Data::new(metrics);
     let ws_settings = WsSettings::default();
+    // One for the instance: every worker must find its polling sessions.
+    let socket_io = SocketIo::new(SocketIoSettings::default());
     let body_timeout = BodyTimeout(config.body_timeout);
     let limiter = web::Data::from(RateLimiter::new(config.rate_limits));
     let send_buffer = config.send_buffer;
@@ -296,6 +298,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
                 keys.clone(),
                 ws_settings.clone(),
             ))
+            .configure(socket_io.configure(broadcaster.clone(), local.events(), keys.clone()))
             .default_service(web::to(support_http::app::route_not_found))
     })
     // Signals are ours (see `run_until_signal`): sockets must close before HTTP drains.

@@ -305,6 +305,16 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The message, as the envelope's `message` (Socket.IO refusals carry it too).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The envelope's `details`.
+    pub fn details(&self) -> &Value {
+        &self.details
+    }
 }
 
 impl std::fmt::Display for ApiError {

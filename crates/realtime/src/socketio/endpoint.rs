@@ -1,0 +1,375 @@
+//! `GET|POST /socket.io/?EIO=4&transport=...[&sid=...]`: the Engine.IO
+//! requests, routed to their session.
+//!
+//! * `GET` without `sid`, `transport=polling`: a new polling session (the
+//!   open packet is the answer);
+//! * `GET` with `sid`, polling: the next packets of the session (waits);
+//! * `POST` with `sid`, polling: packets from the client;
+//! * `GET`, `transport=websocket`: a WebSocket, either a new session or,
+//!   with `sid`, the upgrade of a polling session.
+//!
+//! Refusals are Engine.IO's own: HTTP 400 with `{"code": N, "message": ...}`
+//! (0 unknown transport, 1 unknown session, 2 bad handshake method, 3 bad
+//! request, 5 unsupported protocol version), 413 for a body over the limit.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::auth::Handshake;
+use super::engine::{self, Packet};
+use super::output::Output;
+use super::polling::{PollError, PollQueue};
+use super::services::Services;
+use super::session::{self, Incoming};
+use super::sessions::{Inbound, SessionHandle, new_id};
+use super::websocket;
+use crate::endpoint::limit_frames;
+
+/// Packets from requests and sockets a session's task has not read yet.
+const INBOUND_CAPACITY: usize = 16;
+
+/// How long a polling request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An Engine.IO refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    UnknownTransport = 0,
+    UnknownSession = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    UnsupportedVersion = 5,
+}
+
+impl Refusal {
+    fn message(self) -> &'static str {
+        match self {
+            Self::UnknownTransport => "Transport unknown",
+            Self::UnknownSession => "Session ID unknown",
+            Self::BadHandshakeMethod => "Bad handshake method",
+            Self::BadRequest => "Bad request",
+            Self::UnsupportedVersion => "Unsupported protocol version",
+        }
+    }
+
+    fn response(self) -> HttpResponse {
+        HttpResponse::BadRequest().json(json!({ "code": self as u8, "message": self.message() }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Polling,
+    WebSocket,
+}
+
+/// What the query string says.
+#[derive(Debug, PartialEq, Eq)]
+struct Query {
+    transport: Transport,
+    sid: Option<String>,
+}
+
+impl Query {
+    fn parse(req: &HttpRequest) -> Result<Self, Refusal> {
+        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map_err(|_| Refusal::BadRequest)?
+            .into_inner();
+        let value = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if value("EIO") != Some("4") {
+            return Err(Refusal::UnsupportedVersion);
+        }
+        let transport = match value("transport") {
+            Some("polling") => Transport::Polling,
+            Some("websocket") => Transport::WebSocket,
+            _ => return Err(Refusal::UnknownTransport),
+        };
+        Ok(Self {
+            transport,
+            sid: value("sid").map(str::to_owned),
+        })
+    }
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::plaintext())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// `GET /socket.io/`.
+pub(crate) async fn get(
+    req: HttpRequest,
+    body: web::Payload,
+    services: web::Data<Services>,
+) -> HttpResponse {
+    let query = match Query::parse(&req) {
+        Ok(query) => query,
+        Err(refusal) => return refusal.response(),
+    };
+    let services = services.into_inner();
+    match (query.transport, query.sid) {
+        (Transport::Polling, None) => open_polling(&req, services),
+        (Transport::Polling, Some(sid)) => poll(&services, &sid).await,
+        (Transport::WebSocket, None) => open_websocket(&req, body, services).await,
+        (Transport::WebSocket, Some(sid)) => upgrade(&req, body, &services, &sid).await,
+    }
+}
+
+fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
+    let settings = &services.settings;
+    let sid = new_id();
+    let (sender, receiver) = mpsc::channel(INBOUND_CAPACITY);
+    let queue = Arc::new(PollQueue::new(settings.poll_queue));
+    let upgraded = Arc::new(AtomicBool::new(false));
+    let handle = SessionHandle {
+        inbound: sender,
+        queue: queue.clone(),
+        probed: Arc::new(AtomicBool::new(false)),
+        upgraded: upgraded.clone(),
+    };
+    services.sessions.insert(sid.clone(), handle);
+    let open = engine::open_packet(
+        &sid,
+        &["websocket"],
+        settings.ping_interval.as_millis(),
+        settings.ping_timeout.as_millis(),
+        settings.max_payload,
+    );
+    actix_web::rt::spawn(session::run(
+        services,
+        sid,
+        Handshake::of(req),
+        Incoming::Channel(receiver),
+        Output::Polling(queue),
+        Some(upgraded),
+    ));
+    text(open)
+}
+
+async fn poll(services: &Services, sid: &str) -> HttpResponse {
+    let Some(handle) = services.sessions.get(sid) else {
+        return Refusal::UnknownSession.response();
+    };
+    if handle.is_upgraded() {
+        return Refusal::BadRequest.response();
+    }
+    match handle.queue.poll().await {
+        Ok(packets) => text(engine::encode_payload(&packets)),
+        Err(PollError::Overlap) => Refusal::BadRequest.response(),
+    }
+}
+
+/// `POST /socket.io/`: packets from a polling client.
+pub(crate) async fn post(
+    req: HttpRequest,
+    body: web::Payload,
+    services: web::Data<Services>,
+) -> HttpResponse {
+    let sid = match Query::parse(&req) {
+        Ok(Query {
+            transport: Transport::Polling,
+            sid: Some(sid),
+        }) => sid,
+        Ok(Query {
+            transport: Transport::Polling,
+            sid: None,
+        }) => {
+            return Refusal::BadHandshakeMethod.response();
+        }
+        Ok(_) => return Refusal::BadRequest.response(),
+        Err(refusal) => return refusal.response(),
+    };
+    let Some(handle) = services.sessions.get(&sid) else {
+        return Refusal::UnknownSession.response();
+    };
+    if handle.is_upgraded() {
+        return Refusal::BadRequest.response();
+    }
+    let limit = services.settings.max_payload;
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, read_body(body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(BodyError::TooLarge)) => {
+            end_session(&handle).await;
+            // JSON, so the app's error handlers pass it through as it is.
+            return HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE)
+                .json(json!({ "message": "Payload too large", "maxPayload": limit }));
+        }
+        Ok(Err(BodyError::Broken)) | Err(_) => return Refusal::BadRequest.response(),
+    };
+    let packets = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|body| Packet::decode_payload(body).ok());
+    let Some(packets) = packets else {
+        end_session(&handle).await;
+        return Refusal::BadRequest.response();
+    };
+    let sent = tokio::time::timeout(
+        services.settings.send_timeout,
+        handle.inbound.send(Inbound::Polled(packets)),
+    );
+    match sent.await {
+        Ok(Ok(())) => HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .body("ok"),
+        _ => Refusal::UnknownSession.response(),
+    }
+}
+
+/// Ends a session whose client broke the protocol.
+async fn end_session(handle: &SessionHandle) {
+    let ended = handle.inbound.send(Inbound::Broken);
+    let _ = tokio::time::timeout(Duration::from_secs(1), ended).await;
+}
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+async fn read_body(mut body: web::Payload, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// A session that begins on a WebSocket.
+async fn open_websocket(
+    req: &HttpRequest,
+    body: web::Payload,
+    services: Arc<Services>,
+) -> HttpResponse {
+    let limit = services.settings.max_payload;
+    let (response, socket, stream) = match accept(req, body, limit).await {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused,
+    };
+    actix_web::rt::spawn(session::run(
+        services,
+        new_id(),
+        Handshake::of(req),
+        Incoming::Socket(stream.max_frame_size(limit), socket.clone()),
+        Output::WebSocket(socket),
+        None,
+    ));
+    response
+}
+
+/// A WebSocket that probes the upgrade of polling session `sid`.
+async fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+    services: &Services,
+    sid: &str,
+) -> HttpResponse {
+    let Some(handle) = services.sessions.get(sid) else {
+        return Refusal::UnknownSession.response();
+    };
+    if handle.is_upgraded() || !handle.claim_upgrade() {
+        return Refusal::BadRequest.response();
+    }
+    let limit = services.settings.max_payload;
+    let (response, socket, stream) = match accept(req, body, limit).await {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused,
+    };
+    // The session learns of its probe before the client can send on it.
+    if handle
+        .inbound
+        .send(Inbound::Probe(socket.clone()))
+        .await
+        .is_err()
+    {
+        return Refusal::UnknownSession.response();
+    }
+    actix_web::rt::spawn(websocket::forward(
+        stream.max_frame_size(limit),
+        socket,
+        handle.inbound.clone(),
+    ));
+    response
+}
+
+async fn accept(
+    req: &HttpRequest,
+    body: web::Payload,
+    limit: usize,
+) -> Result<(HttpResponse, actix_ws::Session, actix_ws::MessageStream), HttpResponse> {
+    let body = limit_frames(req, body, limit)
+        .await
+        .map_err(|e| actix_web::ResponseError::error_response(&e))?;
+    actix_ws::handle(req, body).map_err(|_| Refusal::BadRequest.response())
+}
+
+/// Other methods.
+pub(crate) async fn method_not_allowed() -> HttpResponse {
+    Refusal::BadHandshakeMethod.response()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn parse(uri: &str) -> Result<Query, Refusal> {
+        Query::parse(&TestRequest::default().uri(uri).to_http_request())
+    }
+
+    #[test]
+    fn the_query_names_version_transport_and_session() {
+        assert_eq!(
+            parse("/socket.io/?EIO=4&transport=polling&t=N8hyd6w"),
+            Ok(Query {
+                transport: Transport::Polling,
+                sid: None
+            })
+        );
+        assert_eq!(
+            parse("/socket.io/?EIO=4&transport=websocket&sid=abc"),
+            Ok(Query {
+                transport: Transport::WebSocket,
+                sid: Some("abc".into())
+            })
+        );
+        assert_eq!(
+            parse("/socket.io/?EIO=3&transport=polling"),
+            Err(Refusal::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse("/socket.io/?transport=polling"),
+            Err(Refusal::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse("/socket.io/?EIO=4&transport=flash"),
+            Err(Refusal::UnknownTransport)
+        );
+        assert_eq!(parse("/socket.io/?EIO=4"), Err(Refusal::UnknownTransport));
+    }
+
+    #[test]
+    fn refusals_are_engine_io_errors() {
+        let response = Refusal::UnknownSession.response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+}
