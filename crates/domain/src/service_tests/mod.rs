@@ -10,5 +10,6 @@ mod read_events;
 mod readiness;
 mod retention;
 mod staff_actions;
+mod staff_races;
 mod support;
 mod track;
