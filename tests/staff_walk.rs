@@ -242,15 +242,17 @@ async fn walk(backend: Backend) {
             "support:comment_added",
             "support:comment_added",
             "support:ticket_status_changed",
-            "support:comment_added",
             "support:ticket_status_changed",
+            "support:comment_added",
             "support:ticket_status_changed",
             "support:ticket_status_changed",
         ]
     );
     assert_eq!(staff_saw[3].1["internal"], true);
-    assert_eq!(staff_saw[6].1["role"], "customer");
-    assert_eq!(staff_saw[6].1["previousStatus"], "resolved");
+    // The customer's reply: the reopening, then the comment on the open ticket.
+    assert_eq!(staff_saw[5].1["role"], "customer");
+    assert_eq!(staff_saw[5].1["previousStatus"], "resolved");
+    assert_eq!(staff_saw[6].1["status"], "open");
     assert_eq!(staff_saw[8].1["status"], "closed");
     assert_eq!(staff_saw[8].1["note"], "customer confirmed");
 
@@ -264,8 +266,8 @@ async fn walk(backend: Backend) {
             "support:ticket_assigned",
             "support:comment_added",
             "support:ticket_status_changed",
-            "support:comment_added",
             "support:ticket_status_changed",
+            "support:comment_added",
             "support:ticket_status_changed",
             "support:ticket_status_changed",
         ]
@@ -323,4 +325,68 @@ async fn staff_walk_on_sqlite() {
 #[actix_web::test]
 async fn staff_walk_on_postgres() {
     walk(Backend::Postgres).await;
+}
+
+/// Comments that leave the ticket never race each other, and an internal
+/// note changes nothing the customer can see (not even the version).
+async fn comments_side_by_side(backend: Backend) {
+    let svc = Service::start(backend).await;
+    let staff_base = svc
+        .base
+        .replace("/api/customer/mtables/support", "/api/support");
+    let w = Walk { svc, staff_base };
+    let customer = (CUSTOMER, "customer");
+    let (_, created, _) = w
+        .call(
+            "POST",
+            &format!("{}/tickets", w.svc.base),
+            customer,
+            Some(json!({"issueType": "other", "description": "Noise from the kitchen"})),
+            None,
+        )
+        .await;
+    let id = created["data"]["ticketId"].as_i64().unwrap();
+    let own_ticket = format!("{}/tickets/{id}", w.svc.base);
+    let (_, before, etag_before) = w.call("GET", &own_ticket, customer, None, None).await;
+
+    let comments = format!("{}/tickets/{id}/comments", w.staff_base);
+    let notes = (0..20).map(|n| {
+        let role = if n % 2 == 0 { "staff" } else { "admin" };
+        w.call(
+            "POST",
+            &comments,
+            (AGENT + n, role),
+            Some(json!({"body": format!("note {n}"), "internal": true})),
+            None,
+        )
+    });
+    for (status, answer, _) in futures_util::future::join_all(notes).await {
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (_, listed, _) = w
+        .call(
+            "GET",
+            &format!("{comments}?limit=100"),
+            (AGENT, "staff"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(listed["data"]["comments"].as_array().unwrap().len(), 20);
+
+    let (_, after, etag_after) = w.call("GET", &own_ticket, customer, None, None).await;
+    assert_eq!(etag_after, etag_before);
+    assert_eq!(after["data"]["updated_at"], before["data"]["updated_at"]);
+    assert_eq!(after["data"]["history"], before["data"]["history"]);
+    w.svc.stop().await;
+}
+
+#[actix_web::test]
+async fn concurrent_internal_notes_all_land_unseen_on_sqlite() {
+    comments_side_by_side(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn concurrent_internal_notes_all_land_unseen_on_postgres() {
+    comments_side_by_side(Backend::Postgres).await;
 }

@@ -2,8 +2,19 @@
 //! line breaks and tabs, a length counted in characters (Unicode scalar
 //! values, so accents and emoji count once each).
 
-use crate::description::reject_control_chars;
 use crate::invalid_value::InvalidValue;
+
+/// Control characters other than tab and line breaks have no place in text a
+/// person wrote; NUL in particular cannot be stored in PostgreSQL `TEXT`.
+fn reject_control_chars(text: &str) -> Result<(), InvalidValue> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(InvalidValue::new("must not contain control characters"));
+    }
+    Ok(())
+}
 
 /// `value` trimmed, if it has `min..=max` characters and no control
 /// characters; the error says which rule it broke.

@@ -7,6 +7,7 @@ use crate::actor::Actor;
 use crate::bounded_text::bounded_text;
 use crate::ids::{CommentId, TicketId};
 use crate::invalid_value::InvalidValue;
+use crate::status::Status;
 
 /// The text of a comment: trimmed, 1 to 5000 characters, the same character
 /// rules as a ticket's description.
@@ -48,6 +49,29 @@ impl NewComment {
     pub fn with_id(self, id: CommentId) -> Comment {
         Comment { id, comment: self }
     }
+}
+
+/// What must still hold of the ticket when a comment is stored, so that
+/// the decision made on the ticket as read stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentGuard {
+    /// The comment changed the ticket (a reply reopening it, a first
+    /// response): its new state is saved only if the stored ticket is still
+    /// at `expected_version`.
+    Changes {
+        /// The version the change was made from.
+        expected_version: i64,
+    },
+    /// The comment leaves the ticket as it is (so concurrent comments never
+    /// conflict, and an internal note changes nothing a customer sees): it
+    /// is stored only while the ticket still has `status` and, when given,
+    /// `version` (the client's `If-Match`).
+    Leaves {
+        /// The status the comment was decided on.
+        status: Status,
+        /// The version the client named, if it named one.
+        version: Option<i64>,
+    },
 }
 
 /// A stored comment.

@@ -1,9 +1,12 @@
 //! The conversation use cases: customers and staff comment on a ticket and
 //! read its comments. A customer's reply reopens a resolved ticket; a
 //! closed ticket takes no replies; internal comments are for staff only.
+//! A comment changes the ticket only when it reopens it or is its first
+//! response; any other comment leaves the ticket (and its version) as it
+//! is, so concurrent comments do not race each other.
 
 use crate::actor::Actor;
-use crate::comment::{Comment, CommentBody, NewComment};
+use crate::comment::{Comment, CommentBody, CommentGuard, NewComment};
 use crate::comment_paging::{CommentCursor, CommentPage, ListComments};
 use crate::errors::{RepositoryError, SupportError};
 use crate::events::{Notification, TicketEvent};
@@ -37,21 +40,21 @@ impl SupportService {
         let actor = customer_actor(customer);
         for _ in 0..CONFLICT_ATTEMPTS {
             let mut ticket = self.owned_ticket(customer, id).await?;
+            ticket.accepts_comments()?;
             let expected_version = ticket.version();
             let now = self.clock.now();
             let previous = ticket.status();
-            let reopened = if previous == Status::Resolved {
+            let (guard, reopened) = if previous == Status::Resolved {
                 ticket.apply(Transition::Reopen, now)?;
-                Some(TicketEvent::status_changed(
-                    actor.clone(),
-                    &ticket,
-                    previous,
-                    now,
-                ))
+                let reopened = TicketEvent::status_changed(actor.clone(), &ticket, previous, now);
+                (CommentGuard::Changes { expected_version }, Some(reopened))
             } else {
-                None
+                let guard = CommentGuard::Leaves {
+                    status: previous,
+                    version: None,
+                };
+                (guard, None)
             };
-            ticket.record_comment(false, now)?;
             let comment = NewComment {
                 ticket_id: id,
                 author: actor.clone(),
@@ -59,10 +62,7 @@ impl SupportService {
                 internal: false,
                 created_at: now,
             };
-            match self
-                .store_comment(comment, &ticket, expected_version, reopened)
-                .await
-            {
+            match self.store_comment(comment, &ticket, guard, reopened).await {
                 Err(SupportError::Conflict) => continue,
                 other => return other,
             }
@@ -81,9 +81,17 @@ impl SupportService {
         for _ in 0..CONFLICT_ATTEMPTS {
             let mut ticket = self.any_ticket(id).await?;
             check_if_match(request.if_match, &ticket)?;
+            ticket.accepts_comments()?;
             let expected_version = ticket.version();
             let now = self.clock.now();
-            ticket.record_comment(!request.internal, now)?;
+            let guard = if !request.internal && ticket.record_first_response(now) {
+                CommentGuard::Changes { expected_version }
+            } else {
+                CommentGuard::Leaves {
+                    status: ticket.status(),
+                    version: request.if_match,
+                }
+            };
             let comment = NewComment {
                 ticket_id: id,
                 author: actor.clone(),
@@ -91,10 +99,9 @@ impl SupportService {
                 internal: request.internal,
                 created_at: now,
             };
-            match self
-                .store_comment(comment, &ticket, expected_version, None)
-                .await
-            {
+            match self.store_comment(comment, &ticket, guard, None).await {
+                // The next round re-reads: an If-Match caller is then told
+                // the ticket changed, any other decides again.
                 Err(SupportError::Conflict) => continue,
                 other => return other,
             }
@@ -138,19 +145,19 @@ impl SupportService {
         Ok(CommentPage::of(comments, limit))
     }
 
-    /// Saves the comment with the ticket's change, then announces the
-    /// events. A lost race is [`SupportError::Conflict`] for the caller's
-    /// retry loop.
+    /// Saves the comment (with the ticket's change when `guard` says so),
+    /// then announces the events. A lost race is [`SupportError::Conflict`]
+    /// for the caller's retry loop.
     async fn store_comment(
         &self,
         comment: NewComment,
         ticket: &Ticket,
-        expected_version: i64,
+        guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<Comment, SupportError> {
         match self
             .tickets
-            .add_comment(comment, ticket, expected_version, change)
+            .add_comment(comment, ticket, guard, change)
             .await
         {
             Ok((comment, events)) => {

@@ -1,18 +1,7 @@
 //! Free text a customer writes.
 
+use crate::bounded_text::bounded_text;
 use crate::invalid_value::InvalidValue;
-
-/// Control characters other than tab and line breaks have no place in text a
-/// person wrote; NUL in particular cannot be stored in PostgreSQL `TEXT`.
-pub(crate) fn reject_control_chars(text: &str) -> Result<(), InvalidValue> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(InvalidValue::new("must not contain control characters"));
-    }
-    Ok(())
-}
 
 /// The customer's account of the problem: trimmed, 10 to 2000 characters
 /// (Unicode scalar values, so accents and emoji count once each).
@@ -27,22 +16,7 @@ impl Description {
 
     /// Trims and checks the length.
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        let trimmed = value.trim();
-        reject_control_chars(trimmed)?;
-        let chars = trimmed.chars().count();
-        if chars < Self::MIN_CHARS {
-            return Err(InvalidValue::new(format!(
-                "must be at least {} characters after trimming",
-                Self::MIN_CHARS
-            )));
-        }
-        if chars > Self::MAX_CHARS {
-            return Err(InvalidValue::new(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        Ok(Self(trimmed.to_owned()))
+        bounded_text(value, Self::MIN_CHARS, Self::MAX_CHARS).map(Self)
     }
 
     /// The text.
@@ -61,15 +35,10 @@ impl EscalationReason {
 
     /// Trims and checks the length; an empty reason is no reason (`None`).
     pub fn parse(value: &str) -> Result<Option<Self>, InvalidValue> {
-        let trimmed = value.trim();
-        reject_control_chars(trimmed)?;
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(InvalidValue::new(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
+        if value.trim().is_empty() {
+            return Ok(None);
         }
-        Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+        bounded_text(value, 1, Self::MAX_CHARS).map(|t| Some(Self(t)))
     }
 
     /// The text.

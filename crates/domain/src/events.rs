@@ -150,7 +150,10 @@ impl TicketEvent {
             details: EventDetails::StatusChanged {
                 previous,
                 assignee: ticket.assigned_staff_id(),
-                resolution: ticket.resolution().cloned(),
+                // Only the change that resolved the ticket carries it.
+                resolution: (ticket.status() == Status::Resolved)
+                    .then(|| ticket.resolution().cloned())
+                    .flatten(),
             },
             ..Self::about(TicketEventKind::StatusChanged, actor, ticket, at)
         }

@@ -37,7 +37,7 @@ mod ticket;
 mod ticket_number;
 
 pub use actor::{Actor, Role};
-pub use comment::{Comment, CommentBody, NewComment};
+pub use comment::{Comment, CommentBody, CommentGuard, NewComment};
 pub use comment_paging::{CommentCursor, CommentPage, ListComments};
 pub use conversation::StaffComment;
 pub use description::{Description, EscalationReason};

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::actor::Actor;
-use crate::comment::{Comment, NewComment};
+use crate::comment::{Comment, CommentGuard, NewComment};
 use crate::errors::{PointsError, RepositoryError};
 use crate::event_log::LogPosition;
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
@@ -79,18 +79,19 @@ pub trait TicketRepository: Send + Sync {
         event: TicketEvent,
     ) -> Result<StoredEvent, RepositoryError>;
 
-    /// Stores `comment` on `ticket`, in one transaction with the ticket's
-    /// new state (saved only if the stored row still has
-    /// `expected_version`, else [`RepositoryError::Conflict`] and nothing
-    /// changes), the comment's `support:comment_added` event (built with
-    /// [`TicketEvent::comment_added`] once the comment has its id) and, when
-    /// given, `change`: the event of a status change the comment caused.
+    /// Stores `comment` on `ticket` (as it is after the comment) in one
+    /// transaction with, when `guard` says the comment changed the ticket,
+    /// the ticket's new state; the events in this order: `change` (the
+    /// status change the comment caused, if any), then the comment's
+    /// `support:comment_added` (built with [`TicketEvent::comment_added`]
+    /// once the comment has its id). When the stored ticket no longer
+    /// passes `guard`: [`RepositoryError::Conflict`] and nothing is stored.
     /// Returns the stored comment and the events in log order.
     async fn add_comment(
         &self,
         comment: NewComment,
         ticket: &Ticket,
-        expected_version: i64,
+        guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError>;
 

@@ -206,25 +206,27 @@ impl Ticket {
         Ok(true)
     }
 
-    /// Records a comment: the ticket changed (`updated_at`, version), and a
-    /// first public staff comment is the ticket's first response. A closed
-    /// ticket takes no more comments.
-    pub fn record_comment(
-        &mut self,
-        public_staff_reply: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), TransitionError> {
-        if self.state.status == Status::Closed {
-            return Err(TransitionError::TicketClosed);
+    /// Refuses a comment on a closed ticket: closed is final.
+    pub fn accepts_comments(&self) -> Result<(), TransitionError> {
+        match self.state.status {
+            Status::Closed => Err(TransitionError::TicketClosed),
+            _ => Ok(()),
         }
-        if public_staff_reply {
-            self.state.first_responded_at.get_or_insert(now);
-        }
-        self.touch(now);
-        Ok(())
     }
 
-    /// Escalates the ticket on the customer's request, keeping their reason.
+    /// Records a public staff comment at `now` as the first response,
+    /// unless the ticket already had one; returns whether that changed the
+    /// ticket.
+    pub fn record_first_response(&mut self, now: DateTime<Utc>) -> bool {
+        if self.state.first_responded_at.is_some() {
+            return false;
+        }
+        self.state.first_responded_at = Some(now);
+        self.touch(now);
+        true
+    }
+
+    /// Escalates the ticket, keeping the reason given (the customer's).
     pub fn escalate(
         &mut self,
         reason: Option<EscalationReason>,

@@ -108,18 +108,15 @@ fn a_resolution_is_kept_until_the_ticket_is_reopened() {
 }
 
 #[test]
-fn the_first_public_staff_comment_is_the_first_response() {
+fn the_first_response_is_recorded_once_and_a_closed_ticket_takes_no_comment() {
     let mut t = ticket(IssueType::Other);
-    t.record_comment(false, at(1)).unwrap();
-    assert_eq!((t.first_responded_at(), t.version()), (None, 2));
-    t.record_comment(true, at(2)).unwrap();
-    t.record_comment(true, at(3)).unwrap();
-    assert_eq!(t.first_responded_at(), Some(at(2)));
+    assert_eq!(t.accepts_comments(), Ok(()));
+    assert!(t.record_first_response(at(2)));
+    assert_eq!((t.first_responded_at(), t.version()), (Some(at(2)), 2));
+    assert!(!t.record_first_response(at(3)));
+    assert_eq!((t.first_responded_at(), t.version()), (Some(at(2)), 2));
     t.apply(Transition::Close, at(4)).unwrap();
-    assert_eq!(
-        t.record_comment(false, at(5)),
-        Err(TransitionError::TicketClosed)
-    );
+    assert_eq!(t.accepts_comments(), Err(TransitionError::TicketClosed));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use mockall::Sequence;
 use mockall::predicate::eq;
 
 use crate::actor::{Actor, Role};
-use crate::comment::{Comment, CommentBody, NewComment};
+use crate::comment::{Comment, CommentBody, CommentGuard, NewComment};
 use crate::comment_paging::{CommentCursor, ListComments};
 use crate::conversation::StaffComment;
 use crate::errors::{RepositoryError, SupportError, TransitionError};
@@ -40,15 +40,15 @@ fn staff_comment(internal: bool) -> StaffComment {
 }
 
 /// What the store answers for `add_comment`: the comment with id
-/// [`COMMENT`], its event and the change's, positioned from 950.
+/// [`COMMENT`], the change's event (if any) at 950, the comment's after it.
 fn stored_comment(
     comment: NewComment,
     ticket: &Ticket,
     change: Option<TicketEvent>,
 ) -> (Comment, Vec<StoredEvent>) {
     let comment = comment.with_id(CommentId::new(COMMENT).unwrap());
-    let mut events = vec![stored(950, TicketEvent::comment_added(ticket, &comment))];
-    events.extend(change.map(|e| stored(951, e)));
+    let mut events: Vec<StoredEvent> = change.map(|e| stored(950, e)).into_iter().collect();
+    events.push(stored(951, TicketEvent::comment_added(ticket, &comment)));
     (comment, events)
 }
 
@@ -58,23 +58,24 @@ async fn a_customer_reply_is_stored_with_the_ticket_touched_and_announced() {
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, version, change| {
+        .withf(|c, t, guard, change| {
             c.author == customer_actor()
                 && !c.internal
                 && c.body == body("any news?")
                 && c.created_at == now()
-                && *version == 1
-                && t.version() == 2
-                && t.updated_at() == now()
-                && t.status() == Status::InProgress
-                && t.first_responded_at().is_none()
+                && *guard
+                    == CommentGuard::Leaves {
+                        status: Status::InProgress,
+                        version: None,
+                    }
+                && *t == ticket_with(Status::InProgress, Priority::Medium)
                 && change.is_none()
         })
         .times(1)
         .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
     m.notifier
         .expect_notify()
-        .withf(|n| matches!(n, Notification::Committed(s) if s.id == eid(950)))
+        .withf(|n| matches!(n, Notification::Committed(s) if s.id == eid(951)))
         .times(1)
         .returning(|_| ());
     let comment = m
@@ -91,8 +92,13 @@ async fn a_customer_reply_reopens_a_resolved_ticket_with_one_status_change() {
     m.finds(ticket_with(Status::Resolved, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|_, t, _, change| {
-            t.status() == Status::Open
+        .withf(|_, t, guard, change| {
+            *guard
+                == CommentGuard::Changes {
+                    expected_version: 1,
+                }
+                && t.status() == Status::Open
+                && t.version() == 2
                 && t.resolved_at().is_none()
                 && change.as_ref().is_some_and(|e| {
                     e.kind == TicketEventKind::StatusChanged
@@ -174,10 +180,15 @@ async fn the_first_public_staff_comment_is_the_first_response() {
     m.finds_any(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, _, change| {
+        .withf(|c, t, guard, change| {
             c.author == staff_actor()
                 && !c.internal
+                && *guard
+                    == CommentGuard::Changes {
+                        expected_version: 1,
+                    }
                 && t.first_responded_at() == Some(now())
+                && t.version() == 2
                 && t.status() == Status::Open
                 && change.is_none()
         })
@@ -196,7 +207,15 @@ async fn an_internal_comment_is_no_response_and_its_event_is_internal() {
     m.finds_any(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, _, _| c.internal && t.first_responded_at().is_none())
+        .withf(|c, t, guard, _| {
+            c.internal
+                && *t == ticket_with(Status::Open, Priority::Medium)
+                && *guard
+                    == CommentGuard::Leaves {
+                        status: Status::Open,
+                        version: None,
+                    }
+        })
         .times(1)
         .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
     m.notifier
@@ -216,12 +235,49 @@ async fn a_staff_comment_does_not_reopen_a_resolved_ticket() {
     m.finds_any(ticket_with(Status::Resolved, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|_, t, _, change| t.status() == Status::Resolved && change.is_none())
+        .withf(|_, t, guard, change| {
+            t.status() == Status::Resolved
+                && *guard
+                    == CommentGuard::Changes {
+                        expected_version: 1,
+                    }
+                && change.is_none()
+        })
         .times(1)
         .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
     m.any_events();
     m.service()
         .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(false))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_later_public_staff_comment_leaves_the_ticket_and_keeps_if_match_in_its_guard() {
+    let mut m = fixture();
+    let mut answered = ticket_with(Status::InProgress, Priority::Medium);
+    answered.record_first_response(at(10));
+    let version = answered.version();
+    m.finds_any(answered.clone());
+    m.repo
+        .expect_add_comment()
+        .withf(move |_, t, guard, _| {
+            *t == answered
+                && *guard
+                    == CommentGuard::Leaves {
+                        status: Status::InProgress,
+                        version: Some(version),
+                    }
+        })
+        .times(1)
+        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+    m.any_events();
+    let request = StaffComment {
+        if_match: Some(version),
+        ..staff_comment(false)
+    };
+    m.service()
+        .add_staff_comment(staff_actor(), tid(TICKET), request)
         .await
         .unwrap();
 }
@@ -274,8 +330,13 @@ async fn a_reply_that_lost_a_race_is_decided_again_on_the_new_state() {
         });
     m.repo
         .expect_add_comment()
-        .withf(|_, t, version, change| {
-            *version == 2 && t.status() == Status::Open && change.is_some()
+        .withf(|_, t, guard, change| {
+            *guard
+                == CommentGuard::Changes {
+                    expected_version: 2,
+                }
+                && t.status() == Status::Open
+                && change.is_some()
         })
         .times(1)
         .in_sequence(&mut seq)

@@ -1,11 +1,12 @@
 //! Storing a comment on PostgreSQL: one plain transaction (comments are
-//! rare, so no batching) that saves the ticket's new state under the
-//! version check, inserts the comment and then its events, which the
-//! [`Sequencer`] numbers after the commit like every other write's, so the
-//! log stays gap-free and in commit order (docs/realtime.md). Within the
-//! transaction the events draw their row ids in the order they are
-//! inserted, and one numbering call numbers row ids in order: the comment's
-//! event comes before the change's in the log.
+//! rare, so no batching) that passes the write's guard (saves the ticket's
+//! new state under the version check, or checks the ticket under a share
+//! lock), inserts the change's event, the comment and its event; the
+//! [`Sequencer`] numbers the events after the commit like every other
+//! write's, so the log stays gap-free and in commit order
+//! (docs/realtime.md). Within the transaction the events draw their row ids
+//! in the order they are inserted, and one numbering call numbers row ids
+//! in order: the change's event comes before the comment's in the log.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use futures_util::future::try_join_all;
 use support_domain::{Comment, RepositoryError, StoredEvent, TicketEvent};
 
 use super::sequencer::Sequencer;
-use crate::comment_write::CommentWrite;
+use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::connections::PgPool;
 use crate::errors::{WriteError, unavailable};
 use crate::rows::{NewEventRow, stored, stored_comment_id};
@@ -33,10 +34,64 @@ async fn append(
         .await?)
 }
 
+/// Passes `guard`: saves the ticket's new state, or checks (under a share
+/// lock held to the commit, so a concurrent change of the ticket waits)
+/// that it is still as the comment was decided on.
+async fn pass_guard(
+    conn: &mut diesel_async::AsyncPgConnection,
+    guard: &TicketGuard,
+) -> Result<(), WriteError> {
+    let passed = match guard {
+        TicketGuard::Save { expected, changes } => {
+            diesel::update(
+                support_tickets::table
+                    .filter(support_tickets::id.eq(expected.id))
+                    .filter(support_tickets::customer_id.eq(expected.customer))
+                    .filter(support_tickets::version.eq(expected.version)),
+            )
+            .set(changes)
+            .execute(conn)
+            .await?
+                > 0
+        }
+        TicketGuard::Check {
+            ticket,
+            status,
+            version,
+        } => {
+            let same = support_tickets::table
+                .filter(support_tickets::id.eq(ticket.id))
+                .filter(support_tickets::customer_id.eq(ticket.customer))
+                .filter(support_tickets::status.eq(*status));
+            let found = match version {
+                Some(version) => {
+                    same.filter(support_tickets::version.eq(*version))
+                        .select(support_tickets::id)
+                        .for_share()
+                        .first::<i64>(conn)
+                        .await
+                }
+                None => {
+                    same.select(support_tickets::id)
+                        .for_share()
+                        .first::<i64>(conn)
+                        .await
+                }
+            };
+            found.optional()?.is_some()
+        }
+    };
+    if passed {
+        Ok(())
+    } else {
+        Err(WriteError::Conflict)
+    }
+}
+
 /// Stores `write` in one transaction, then waits for its events'
-/// positions: the stored comment and its events in log order. A ticket no
-/// longer at the expected version is [`RepositoryError::Conflict`], and
-/// nothing is stored.
+/// positions: the stored comment and its events in log order. A ticket
+/// that no longer passes the write's guard is
+/// [`RepositoryError::Conflict`], and nothing is stored.
 pub(crate) async fn store_comment(
     pool: &PgPool,
     sequencer: &Arc<Sequencer>,
@@ -45,18 +100,10 @@ pub(crate) async fn store_comment(
     let mut conn = pool.get().await.map_err(unavailable)?;
     let (comment, events) = conn
         .transaction::<_, WriteError, _>(async |c| {
-            let expected = &write.expected;
-            let updated = diesel::update(
-                support_tickets::table
-                    .filter(support_tickets::id.eq(expected.id))
-                    .filter(support_tickets::customer_id.eq(expected.customer))
-                    .filter(support_tickets::version.eq(expected.version)),
-            )
-            .set(&write.changes)
-            .execute(c)
-            .await?;
-            if updated == 0 {
-                return Err(WriteError::Conflict);
+            pass_guard(c, &write.guard).await?;
+            let mut events: Vec<(TicketEvent, i64)> = Vec::with_capacity(2);
+            if let Some((event, row)) = &write.change {
+                events.push((event.clone(), append(c, row).await?));
             }
             let id: i64 = diesel::insert_into(ticket_comments::table)
                 .values(&write.row)
@@ -66,10 +113,7 @@ pub(crate) async fn store_comment(
             let id = stored_comment_id(id).map_err(WriteError::Rejected)?;
             let comment = write.comment.clone().with_id(id);
             let (event, row) = write.comment_event(&comment)?;
-            let mut events: Vec<(TicketEvent, i64)> = vec![(event, append(c, &row).await?)];
-            if let Some((event, row)) = &write.change {
-                events.push((event.clone(), append(c, row).await?));
-            }
+            events.push((event, append(c, &row).await?));
             Ok((comment, events))
         })
         .await?;

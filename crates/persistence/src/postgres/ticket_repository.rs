@@ -16,8 +16,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentId, CustomerId, NewComment, NewTicket, RepositoryError, Status,
-    StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
+    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
 };
 
 use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
@@ -204,10 +204,10 @@ impl TicketRepository for PgTicketRepository {
         &self,
         comment: NewComment,
         ticket: &Ticket,
-        expected_version: i64,
+        guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
-        let write = CommentWrite::new(comment, ticket, expected_version, change)?;
+        let write = CommentWrite::new(comment, ticket, guard, change)?;
         let pool = self.pool.clone();
         let sequencer = Arc::clone(&self.sequencer);
         self.executor

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentId, CustomerId, NewComment, NewTicket, RepositoryError, Status,
-    StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
+    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
 };
 
 use super::read;
@@ -235,10 +235,10 @@ impl TicketRepository for SqliteTicketRepository {
         &self,
         comment: NewComment,
         ticket: &Ticket,
-        expected_version: i64,
+        guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
-        let write = CommentWrite::new(comment, ticket, expected_version, change)?;
+        let write = CommentWrite::new(comment, ticket, guard, change)?;
         let (comment, events) = self
             .writer
             .write(move |conn| comment_with_events(conn, write))

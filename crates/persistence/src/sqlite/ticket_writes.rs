@@ -8,7 +8,7 @@ use diesel::SqliteConnection;
 use diesel::prelude::*;
 use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent};
 
-use crate::comment_write::CommentWrite;
+use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::errors::WriteError;
 use crate::event_append::creation_event;
 use crate::rows::{
@@ -99,24 +99,54 @@ pub(super) fn update_with_event(
     Ok(append_event(conn, event)?)
 }
 
-/// Stores the ticket's new state (if still at its version, else
-/// [`WriteError::Conflict`] and nothing is written), the comment, its
-/// `support:comment_added` event and then the change's event: the stored
-/// comment and the events with their positions, in log order.
+/// Passes `guard`: saves the ticket's new state, or checks the ticket is
+/// still as the comment was decided on; [`WriteError::Conflict`] (nothing
+/// written) when it is not. The writer runs one job at a time, so nothing
+/// changes the ticket between the check and the commit.
+fn pass_guard(conn: &mut SqliteConnection, guard: &TicketGuard) -> Result<(), WriteError> {
+    match guard {
+        TicketGuard::Save { expected, changes } => save_state(conn, expected, changes),
+        TicketGuard::Check {
+            ticket,
+            status,
+            version,
+        } => {
+            let mut query = support_tickets::table
+                .filter(support_tickets::id.eq(ticket.id))
+                .filter(support_tickets::customer_id.eq(ticket.customer))
+                .filter(support_tickets::status.eq(*status))
+                .select(support_tickets::id)
+                .into_boxed();
+            if let Some(version) = version {
+                query = query.filter(support_tickets::version.eq(*version));
+            }
+            match query.first::<i64>(conn).optional()? {
+                Some(_) => Ok(()),
+                None => Err(WriteError::Conflict),
+            }
+        }
+    }
+}
+
+/// Passes the write's guard (else [`WriteError::Conflict`] and nothing is
+/// written), then appends the change's event, stores the comment and
+/// appends its `support:comment_added` event: the stored comment and the
+/// events with their positions, in log order.
 pub(super) fn comment_with_events(
     conn: &mut SqliteConnection,
     write: CommentWrite,
 ) -> Result<(Comment, Vec<(TicketEvent, i64)>), WriteError> {
-    save_state(conn, &write.expected, &write.changes)?;
+    pass_guard(conn, &write.guard)?;
+    let mut events = Vec::with_capacity(2);
+    if let Some((event, row)) = &write.change {
+        events.push((event.clone(), append_event(conn, row)?));
+    }
     diesel::insert_into(ticket_comments::table)
         .values(&write.row)
         .execute(conn)?;
     let id = stored_comment_id(inserted_id(conn)?).map_err(WriteError::Rejected)?;
     let comment = write.comment.clone().with_id(id);
     let (event, row) = write.comment_event(&comment)?;
-    let mut events = vec![(event, append_event(conn, &row)?)];
-    if let Some((event, row)) = write.change {
-        events.push((event, append_event(conn, &row)?));
-    }
+    events.push((event, append_event(conn, &row)?));
     Ok((comment, events))
 }

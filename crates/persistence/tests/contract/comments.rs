@@ -1,10 +1,11 @@
-//! The conversation: comments stored with their ticket's change and their
-//! events, read oldest first in pages, internal ones for staff only.
+//! The conversation: comments stored with their ticket's change (or a check
+//! that the ticket is as they were decided on) and their events, read
+//! oldest first in pages, internal ones for staff only.
 
 use std::sync::Arc;
 
 use support_domain::{
-    CommentId, EventAudience, EventDetails, LogPosition, RepositoryError, Resolution,
+    CommentGuard, CommentId, EventAudience, EventDetails, LogPosition, RepositoryError, Resolution,
     ResolutionDetails, ResolutionType, Status, TicketEvent, TicketEventKind, Transition,
 };
 
@@ -14,8 +15,10 @@ contract_tests!(
     comments_are_stored_with_their_events_and_read_oldest_first_in_pages,
     internal_comments_are_listed_for_staff_only,
     a_comment_on_a_ticket_that_moved_conflicts_and_stores_nothing,
-    a_reply_that_reopens_is_logged_after_its_comment,
+    a_reply_that_reopens_logs_the_reopening_then_the_comment,
     of_concurrent_comments_from_one_version_exactly_one_is_stored,
+    concurrent_comments_that_leave_the_ticket_are_all_stored,
+    a_comment_decided_on_a_status_the_ticket_left_conflicts,
 );
 
 async fn comments_are_stored_with_their_events_and_read_oldest_first_in_pages(ctx: &Ctx) {
@@ -63,13 +66,13 @@ async fn comments_are_stored_with_their_events_and_read_oldest_first_in_pages(ct
     let events: Vec<_> = stored.iter().map(|(_, e)| e.clone()).collect();
     assert_eq!(logged[2..], events[..], "after the two creations");
 
-    // The ticket's change was saved with each comment; the first public
-    // staff comment is its first response.
+    // Only the first public staff comment changed the ticket: its first
+    // response. The other comments left it as it was.
     let found = repo.find(ticket.id()).await.unwrap().unwrap();
     assert_eq!(found, ticket);
     assert_eq!(
         (found.version(), found.first_responded_at()),
-        (6, Some(at(11, 123_456)))
+        (2, Some(at(11, 123_456)))
     );
 
     // Oldest first, in pages after a cursor.
@@ -169,7 +172,7 @@ async fn a_comment_on_a_ticket_that_moved_conflicts_and_stores_nothing(ctx: &Ctx
     assert_eq!(found, ticket, "the ticket is as the first comment left it");
 }
 
-async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
+async fn a_reply_that_reopens_logs_the_reopening_then_the_comment(ctx: &Ctx) {
     let repo = ctx.repo();
     let log = ctx.log();
     let mut ticket = insert(&*repo, 630, 0).await;
@@ -188,7 +191,6 @@ async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
     let mut reply = ticket.clone();
     reply.apply(Transition::Reopen, at(2, 0)).unwrap();
     let reopened = TicketEvent::status_changed(owner.clone(), &reply, Status::Resolved, at(2, 0));
-    reply.record_comment(false, at(2, 0)).unwrap();
     let comment = support_domain::NewComment {
         ticket_id: ticket.id(),
         author: owner,
@@ -197,30 +199,38 @@ async fn a_reply_that_reopens_is_logged_after_its_comment(ctx: &Ctx) {
         created_at: at(2, 0),
     };
     let (comment, events) = repo
-        .add_comment(comment, &reply, expected, Some(reopened.clone()))
+        .add_comment(
+            comment,
+            &reply,
+            CommentGuard::Changes {
+                expected_version: expected,
+            },
+            Some(reopened.clone()),
+        )
         .await
         .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event.kind).collect();
     assert_eq!(
         kinds,
         [
-            TicketEventKind::CommentAdded,
-            TicketEventKind::StatusChanged
+            TicketEventKind::StatusChanged,
+            TicketEventKind::CommentAdded
         ]
     );
     assert!(events[0].id < events[1].id, "in log order");
-    assert_eq!(events[1].event, reopened);
+    assert_eq!(events[0].event, reopened);
+    assert_eq!(events[1].event.status, Status::Open);
     assert_eq!(
-        events[0].event.details,
+        events[1].event.details,
         EventDetails::Comment {
             id: comment.id(),
             internal: false,
             body: comment.body().clone(),
         }
     );
-    let before_comment = LogPosition::new(events[0].id.get() - 1).unwrap();
+    let before_reply = LogPosition::new(events[0].id.get() - 1).unwrap();
     let tail = log
-        .read_after(before_comment, EventAudience::Everyone, 10)
+        .read_after(before_reply, EventAudience::Everyone, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -258,7 +268,7 @@ async fn of_concurrent_comments_from_one_version_exactly_one_is_stored(ctx: &Ctx
             Err(error) => assert_eq!(error, RepositoryError::Conflict),
         }
     }
-    assert_eq!(won.len(), 1, "one version, one change");
+    assert_eq!(won.len(), 1, "one version, one first response");
     let (comment, events) = won.remove(0);
     assert_eq!(
         repo.comments(ticket.id(), true, None, 100).await.unwrap(),
@@ -267,4 +277,85 @@ async fn of_concurrent_comments_from_one_version_exactly_one_is_stored(ctx: &Ctx
     assert_eq!(raw.event_count().await, 2, "the creation and the winner's");
     assert_eq!(all_events(&*log).await[1..], events[..]);
     assert_eq!(repo.find(ticket.id()).await.unwrap().unwrap().version(), 2);
+}
+
+async fn concurrent_comments_that_leave_the_ticket_are_all_stored(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mut raw = Raw::open(ctx).await;
+    let ticket = insert(&*repo, 650, 0).await;
+    let attempts: Vec<_> = (0..20)
+        .map(|n| {
+            let repo = Arc::clone(&repo);
+            let mut ticket = ticket.clone();
+            tokio::spawn(async move {
+                comment_on(&*repo, &mut ticket, staff(65), "note", true, at(n, 0)).await
+            })
+        })
+        .collect();
+    for attempt in attempts {
+        attempt.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        repo.comments(ticket.id(), true, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    assert_eq!(
+        raw.event_count().await,
+        21,
+        "the creation and a comment each"
+    );
+    let found = repo.find(ticket.id()).await.unwrap().unwrap();
+    assert_eq!(found, ticket, "internal notes leave the ticket as it was");
+}
+
+async fn a_comment_decided_on_a_status_the_ticket_left_conflicts(ctx: &Ctx) {
+    let repo = ctx.repo();
+    let mut raw = Raw::open(ctx).await;
+    let mut ticket = insert(&*repo, 660, 0).await;
+    let as_read = ticket.clone();
+    let version = ticket.version();
+    ticket.apply(Transition::Close, at(1, 0)).unwrap();
+    let closed = TicketEvent::status_changed(staff(5), &ticket, Status::Open, at(1, 0));
+    repo.update(&ticket, version, closed).await.unwrap();
+    let events_before = raw.event_count().await;
+    let mut late = as_read;
+    let refused = comment_on(&*repo, &mut late, staff(9), "note", true, at(2, 0)).await;
+    assert_eq!(refused.map(drop), Err(RepositoryError::Conflict));
+    assert_eq!(
+        repo.comments(ticket.id(), true, None, 100).await.unwrap(),
+        []
+    );
+    assert_eq!(raw.event_count().await, events_before);
+
+    // The client's If-Match is checked the same way.
+    let open = insert(&*repo, 661, 0).await;
+    let comment = support_domain::NewComment {
+        ticket_id: open.id(),
+        author: staff(9),
+        body: support_domain::CommentBody::parse("checked").unwrap(),
+        internal: true,
+        created_at: at(3, 0),
+    };
+    let stale_version = CommentGuard::Leaves {
+        status: Status::Open,
+        version: Some(open.version() + 1),
+    };
+    assert_eq!(
+        repo.add_comment(comment.clone(), &open, stale_version, None)
+            .await
+            .map(drop),
+        Err(RepositoryError::Conflict)
+    );
+    let current_version = CommentGuard::Leaves {
+        status: Status::Open,
+        version: Some(open.version()),
+    };
+    assert!(
+        repo.add_comment(comment, &open, current_version, None)
+            .await
+            .is_ok()
+    );
 }

@@ -13,9 +13,9 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use support_domain::ports::{EventLog, TicketRepository};
 use support_domain::{
-    Actor, BookingId, Comment, CommentBody, CustomerId, Description, EventAudience, IssueType,
-    LogPosition, NewComment, NewTicket, RepositoryError, Role, StoredEvent, Ticket, TicketEvent,
-    TicketEventKind, TicketNumber, UserId,
+    Actor, BookingId, Comment, CommentBody, CommentGuard, CustomerId, Description, EventAudience,
+    IssueType, LogPosition, NewComment, NewTicket, RepositoryError, Role, StoredEvent, Ticket,
+    TicketEvent, TicketEventKind, TicketNumber, UserId,
 };
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_persistence::{Backend, Database, PoolSettings};
@@ -293,9 +293,10 @@ pub(crate) fn staff(id: i64) -> Actor {
     }
 }
 
-/// `ticket` commented on by `author` at `when`, as the use cases do: the
-/// ticket records the comment (a public staff comment is its first
-/// response), then the store saves both from the version it was read at.
+/// `ticket` commented on by `author` at `when`, as the use cases do: a
+/// first public staff comment changes the ticket (its first response) and
+/// is saved from the version it was read at; any other comment leaves the
+/// ticket and is stored while the ticket keeps the status it was read with.
 /// `ticket` becomes the saved ticket.
 pub(crate) async fn comment_on(
     repo: &dyn TicketRepository,
@@ -305,10 +306,19 @@ pub(crate) async fn comment_on(
     internal: bool,
     when: DateTime<Utc>,
 ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
-    let expected = ticket.version();
     let mut changed = ticket.clone();
+    changed.accepts_comments().unwrap();
     let public_staff_reply = author.role != Role::Customer && !internal;
-    changed.record_comment(public_staff_reply, when).unwrap();
+    let guard = if public_staff_reply && changed.record_first_response(when) {
+        CommentGuard::Changes {
+            expected_version: ticket.version(),
+        }
+    } else {
+        CommentGuard::Leaves {
+            status: ticket.status(),
+            version: None,
+        }
+    };
     let comment = NewComment {
         ticket_id: ticket.id(),
         author,
@@ -316,7 +326,7 @@ pub(crate) async fn comment_on(
         internal,
         created_at: when,
     };
-    let stored = repo.add_comment(comment, &changed, expected, None).await?;
+    let stored = repo.add_comment(comment, &changed, guard, None).await?;
     *ticket = changed;
     Ok(stored)
 }
