@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 use support::{Backend, Service, json, token};
 
 const DESCRIPTION: &str = "Cold food <img src=x onerror=alert(1)> please help";
-const SCREENSHOT: &str = "/tmp/dashboard.png";
+/// Screenshots go to cargo's directory for integration-test output
+/// (`target/tmp`), named after the test.
+fn screenshot_path(name: &str) -> String {
+    format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"))
+}
 
 #[actix_web::test]
 async fn dashboard_shows_tickets_live_and_renders_text_as_text() {
@@ -120,7 +124,7 @@ async fn dashboard_shows_tickets_live_and_renders_text_as_text() {
         "live"
     );
 
-    cdp.screenshot(SCREENSHOT).await;
+    cdp.screenshot(&screenshot_path("dashboard.png")).await;
 
     drop(cdp);
     drop(browser);
@@ -134,8 +138,6 @@ const ADMIN_B: i64 = 902;
 const PUBLIC_REPLY: &str = "So sorry! A fresh meal is on its way.";
 const INTERNAL_NOTE: &str = "Kitchen swapped two orders <b>again</b>; refund not needed";
 const RESOLUTION_DETAILS: &str = "Explained the mix-up; replacement delivered";
-const SCREENSHOT_A: &str = "/tmp/dashboard-workspace-a.png";
-const SCREENSHOT_B: &str = "/tmp/dashboard-workspace-b.png";
 
 /// `s` as a JavaScript string literal.
 fn js(s: &str) -> String {
@@ -423,8 +425,12 @@ async fn two_dashboards_work_one_ticket_and_see_each_other_live() {
         .await;
     // Lets the change highlights fade before the pictures.
     tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
-    a.cdp.screenshot(SCREENSHOT_A).await;
-    b.cdp.screenshot(SCREENSHOT_B).await;
+    a.cdp
+        .screenshot(&screenshot_path("dashboard-workspace-a.png"))
+        .await;
+    b.cdp
+        .screenshot(&screenshot_path("dashboard-workspace-b.png"))
+        .await;
 
     drop(a);
     drop(b);

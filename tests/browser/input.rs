@@ -168,5 +168,6 @@ impl Cdp {
             .decode(shot["data"].as_str().expect("screenshot data"))
             .expect("screenshot base64");
         std::fs::write(path, png).expect("write screenshot");
+        eprintln!("screenshot: {path}");
     }
 }
