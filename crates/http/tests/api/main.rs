@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_chain;
+mod comment_requests;
 mod comments;
 mod create;
 mod events;
@@ -14,5 +15,6 @@ mod permissions;
 mod races;
 mod staff;
 mod staff_actions;
+mod staff_requests;
 mod support;
 mod tracking;
