@@ -8,10 +8,11 @@
 use crate::actor::Actor;
 use crate::comment::{Comment, CommentBody, CommentGuard, NewComment};
 use crate::comment_paging::{CommentCursor, CommentPage, ListComments};
-use crate::errors::{RepositoryError, SupportError};
+use crate::errors::SupportError;
 use crate::events::{Notification, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
-use crate::service::{CONFLICT_ATTEMPTS, SupportService, customer_actor};
+use crate::retry::retry_lost_races;
+use crate::service::{SupportService, customer_actor};
 use crate::staff_actions::check_if_match;
 use crate::state_machine::Transition;
 use crate::status::Status;
@@ -38,7 +39,7 @@ impl SupportService {
         body: CommentBody,
     ) -> Result<Comment, SupportError> {
         let actor = customer_actor(customer);
-        for _ in 0..CONFLICT_ATTEMPTS {
+        retry_lost_races(async || {
             let mut ticket = self.owned_ticket(customer, id).await?;
             ticket.accepts_comments()?;
             let expected_version = ticket.version();
@@ -62,12 +63,9 @@ impl SupportService {
                 internal: false,
                 created_at: now,
             };
-            match self.store_comment(comment, &ticket, guard, reopened).await {
-                Err(SupportError::Conflict) => continue,
-                other => return other,
-            }
-        }
-        Err(SupportError::Conflict)
+            self.store_comment(comment, &ticket, guard, reopened).await
+        })
+        .await
     }
 
     /// A staff member comments on any ticket; the first public staff
@@ -78,7 +76,9 @@ impl SupportService {
         id: TicketId,
         request: StaffComment,
     ) -> Result<Comment, SupportError> {
-        for _ in 0..CONFLICT_ATTEMPTS {
+        // A lost race re-reads: an If-Match caller is then told the ticket
+        // changed, any other decides again.
+        retry_lost_races(async || {
             let mut ticket = self.any_ticket(id).await?;
             check_if_match(request.if_match, &ticket)?;
             ticket.accepts_comments()?;
@@ -99,14 +99,9 @@ impl SupportService {
                 internal: request.internal,
                 created_at: now,
             };
-            match self.store_comment(comment, &ticket, guard, None).await {
-                // The next round re-reads: an If-Match caller is then told
-                // the ticket changed, any other decides again.
-                Err(SupportError::Conflict) => continue,
-                other => return other,
-            }
-        }
-        Err(SupportError::Conflict)
+            self.store_comment(comment, &ticket, guard, None).await
+        })
+        .await
     }
 
     /// The public comments on the customer's own ticket, oldest first.
@@ -147,7 +142,7 @@ impl SupportService {
 
     /// Saves the comment (with the ticket's change when `guard` says so),
     /// then announces the events. A lost race is [`SupportError::Conflict`]
-    /// for the caller's retry loop.
+    /// (the store's `Conflict`) for the caller's retry.
     async fn store_comment(
         &self,
         comment: NewComment,
@@ -155,19 +150,13 @@ impl SupportService {
         guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<Comment, SupportError> {
-        match self
+        let (comment, events) = self
             .tickets
             .add_comment(comment, ticket, guard, change)
-            .await
-        {
-            Ok((comment, events)) => {
-                for stored in events {
-                    self.notifier.notify(Notification::Committed(stored)).await;
-                }
-                Ok(comment)
-            }
-            Err(RepositoryError::Conflict) => Err(SupportError::Conflict),
-            Err(other) => Err(other.into()),
+            .await?;
+        for stored in events {
+            self.notifier.notify(Notification::Committed(stored)).await;
         }
+        Ok(comment)
     }
 }

@@ -28,6 +28,7 @@ mod points;
 pub mod ports;
 mod priority;
 mod resolution;
+mod retry;
 mod service;
 mod staff_actions;
 mod state_machine;

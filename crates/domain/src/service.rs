@@ -16,13 +16,12 @@ use crate::points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 use crate::ports::{
     Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
 };
+use crate::retry::retry_lost_races;
 use crate::ticket::{NewTicket, Ticket};
 
 /// How many fresh numbers to try before giving up on a create. With 10^6 x
 /// 36^6 possible numbers a second collision is already vanishingly rare.
 const NUMBER_ATTEMPTS: usize = 5;
-/// How many times to re-read and retry a change that lost a concurrent race.
-pub(crate) const CONFLICT_ATTEMPTS: usize = 5;
 
 /// A validated request to open a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +230,7 @@ impl SupportService {
         id: TicketId,
         reason: Option<EscalationReason>,
     ) -> Result<Ticket, SupportError> {
-        for _ in 0..CONFLICT_ATTEMPTS {
+        retry_lost_races(async || {
             let mut ticket = self.owned_ticket(customer, id).await?;
             let expected_version = ticket.version();
             let now = self.clock.now();
@@ -242,16 +241,14 @@ impl SupportService {
                 &ticket,
                 now,
             );
-            match self.tickets.update(&ticket, expected_version, event).await {
-                Ok(stored) => {
-                    self.notifier.notify(Notification::Committed(stored)).await;
-                    return Ok(ticket);
-                }
-                Err(RepositoryError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(SupportError::Conflict)
+            let stored = self
+                .tickets
+                .update(&ticket, expected_version, event)
+                .await?;
+            self.notifier.notify(Notification::Committed(stored)).await;
+            Ok(ticket)
+        })
+        .await
     }
 
     /// Up to `limit` logged events after `after` that `audience` may see.

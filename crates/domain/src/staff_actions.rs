@@ -4,12 +4,13 @@
 //! only if nobody changed the ticket meanwhile.
 
 use crate::actor::Actor;
-use crate::errors::{RepositoryError, SupportError};
+use crate::errors::SupportError;
 use crate::events::{Notification, TicketEvent, TicketEventKind};
 use crate::ids::{StaffId, TicketId};
 use crate::points::{PointsAward, TICKET_RESOLVED_ACTION, TICKET_RESOLVED_POINTS};
 use crate::resolution::{Resolution, StaffNote};
-use crate::service::{CONFLICT_ATTEMPTS, SupportService};
+use crate::retry::retry_lost_races;
+use crate::service::SupportService;
 use crate::state_machine::Transition;
 use crate::ticket::Ticket;
 
@@ -64,7 +65,9 @@ impl SupportService {
         id: TicketId,
         request: ActOnTicket,
     ) -> Result<ActionOutcome, SupportError> {
-        for _ in 0..CONFLICT_ATTEMPTS {
+        // A lost race re-reads: an If-Match caller is then told the ticket
+        // changed, any other decides again.
+        retry_lost_races(async || {
             let mut ticket = self.any_ticket(id).await?;
             check_if_match(request.if_match, &ticket)?;
             let expected_version = ticket.version();
@@ -77,26 +80,22 @@ impl SupportService {
                 });
             };
             let event = event.with_note(request.note.clone());
-            match self.tickets.update(&ticket, expected_version, event).await {
-                Ok(stored) => {
-                    self.notifier.notify(Notification::Committed(stored)).await;
-                    let gamification_error = match request.action {
-                        StaffAction::Resolve(_) => self.award_resolution(&actor, id).await,
-                        _ => None,
-                    };
-                    return Ok(ActionOutcome {
-                        ticket,
-                        changed: true,
-                        gamification_error,
-                    });
-                }
-                // The next round re-reads: an If-Match caller is then told
-                // the ticket changed, any other decides again.
-                Err(RepositoryError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(SupportError::Conflict)
+            let stored = self
+                .tickets
+                .update(&ticket, expected_version, event)
+                .await?;
+            self.notifier.notify(Notification::Committed(stored)).await;
+            let gamification_error = match request.action {
+                StaffAction::Resolve(_) => self.award_resolution(&actor, id).await,
+                _ => None,
+            };
+            Ok(ActionOutcome {
+                ticket,
+                changed: true,
+                gamification_error,
+            })
+        })
+        .await
     }
 
     /// Any ticket, whoever owns it (staff).

@@ -138,7 +138,7 @@ async fn a_ticket_that_keeps_changing_gives_up_with_a_conflict() {
         .returning(|_| Ok(Some(ticket_with(Status::Open, Priority::Medium))));
     m.repo
         .expect_update()
-        .times(crate::service::CONFLICT_ATTEMPTS)
+        .times(crate::retry::CONFLICT_ATTEMPTS)
         .returning(|_, _, _| Err(RepositoryError::Conflict));
     m.no_event();
     assert_eq!(
