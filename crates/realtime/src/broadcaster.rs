@@ -157,15 +157,16 @@ impl Broadcaster {
                 let full = events.len() >= TAIL_PAGE as usize;
                 for stored in &events {
                     last = LogPosition::after(stored.id);
-                    // Before the delivery: whoever reads this position after
-                    // subscribing receives every later event live.
-                    self.published.store(last.get(), Ordering::Release);
                     match Frame::stored(stored) {
                         Ok(frame) => self.publish(frame),
                         Err(error) => {
                             tracing::error!(%error, id = stored.id.get(), "could not serialise an event")
                         }
                     }
+                    // After the delivery: whoever reads this position has
+                    // missed nothing up to it that a later subscription
+                    // could receive (see `subscribe_from`).
+                    self.published.store(last.get(), Ordering::Release);
                 }
                 if !full {
                     break;
@@ -198,9 +199,20 @@ impl Broadcaster {
         Subscription::open(&self.recipients, audience)
     }
 
-    /// The last logged position handed to the subscribers. A socket that
-    /// subscribed before reading it receives every event after it live.
-    pub(crate) fn published(&self) -> LogPosition {
+    /// Subscribes a socket with `audience` and says where its stream
+    /// starts: every event up to the start was delivered before the
+    /// subscription existed, so none reaches it live, and a recovery from
+    /// the start replays whatever the subscription did not get. The start is
+    /// read before subscribing and recorded only after delivery; the other
+    /// way round an event could reach the socket live while its start says
+    /// the stream begins after it.
+    pub(crate) fn subscribe_from(&self, audience: EventAudience) -> (LogPosition, Subscription) {
+        let start = self.published();
+        (start, self.subscribe_as(audience))
+    }
+
+    /// The last logged position delivered to the subscribers.
+    fn published(&self) -> LogPosition {
         LogPosition::new(self.published.load(Ordering::Acquire)).unwrap_or(LogPosition::START)
     }
 
@@ -371,6 +383,37 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         log.set_unavailable(false);
         assert_eq!(recv_id(&mut rx).await, 1);
+        broadcaster.shutdown();
+    }
+
+    /// The tailer publishes on another thread while sockets subscribe: no
+    /// subscription may receive an event at or before its stream's start
+    /// (a pid-only recovery from that start would never repeat it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_start_is_never_past_an_event_its_subscription_receives() {
+        use futures_util::FutureExt;
+        let log = Arc::new(MemoryLog::default());
+        let broadcaster = Broadcaster::new(8192);
+        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_secs(60));
+        let mut appended = 0;
+        for _round in 0..5 {
+            for _ in 0..1000 {
+                appended += 1;
+                log.append(event(1, appended));
+            }
+            broadcaster.wake();
+            while broadcaster.published().get() < appended {
+                let (start, mut events) = broadcaster.subscribe_from(EventAudience::Everyone);
+                tokio::task::yield_now().await;
+                while let Some(Ok(frame)) = events.recv().now_or_never() {
+                    let id = frame.id().unwrap().get();
+                    assert!(
+                        id > start.get(),
+                        "event {id} reached a stream starting after {start:?}"
+                    );
+                }
+            }
+        }
         broadcaster.shutdown();
     }
 

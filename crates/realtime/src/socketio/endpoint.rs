@@ -11,6 +11,9 @@
 //! Refusals are Engine.IO's own: HTTP 400 with `{"code": N, "message": ...}`
 //! (0 unknown transport, 1 unknown session, 2 bad handshake method, 3 bad
 //! request, 5 unsupported protocol version), 413 for a body over the limit.
+//! A new session is refused in the API's envelope when too many sessions
+//! wait for their CONNECT: 429 for one client address, 503 for the instance
+//! (the client's reconnection retries either).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -21,6 +24,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::json;
+use support_web::ApiError;
 use tokio::sync::mpsc;
 
 use super::auth::Handshake;
@@ -29,12 +33,15 @@ use super::output::Output;
 use super::polling::{PollError, PollQueue};
 use super::services::Services;
 use super::session::{self, Incoming};
-use super::sessions::{Inbound, SessionHandle, new_id};
+use super::sessions::{Inbound, PendingRefusal, PendingSlot, SessionHandle, new_id};
 use super::websocket;
 use crate::endpoint::limit_frames;
 
 /// Packets from requests and sockets a session's task has not read yet.
 const INBOUND_CAPACITY: usize = 16;
+
+/// How long a client refused for too many pending sessions is told to wait.
+const PENDING_RETRY_AFTER_SECS: u64 = 5;
 
 /// How long a polling request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,7 +137,37 @@ pub(crate) async fn get(
     }
 }
 
+/// A place among the sessions still waiting for their CONNECT, or the
+/// refusal: 429 when this client address holds too many, 503 when the
+/// instance does, both in the API's error envelope with `Retry-After`.
+fn reserve_pending(req: &HttpRequest, services: &Services) -> Result<PendingSlot, HttpResponse> {
+    let settings = &services.settings;
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    services
+        .sessions
+        .reserve_pending(peer, settings.max_pending_per_client, settings.max_pending)
+        .map_err(|refusal| {
+            let error = match refusal {
+                PendingRefusal::Client => ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    "Too many sessions waiting for their CONNECT",
+                    json!({
+                        "reason": "TOO_MANY_PENDING_SESSIONS",
+                        "retryAfterSecs": PENDING_RETRY_AFTER_SECS,
+                    }),
+                ),
+                PendingRefusal::Instance => ApiError::unavailable(),
+            };
+            actix_web::ResponseError::error_response(&error)
+        })
+}
+
 fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
+    let pending = match reserve_pending(req, &services) {
+        Ok(pending) => pending,
+        Err(refused) => return refused,
+    };
     let settings = &services.settings;
     let sid = new_id();
     let (sender, receiver) = mpsc::channel(INBOUND_CAPACITY);
@@ -157,6 +194,7 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
         Incoming::Channel(receiver),
         Output::Polling(queue),
         Some(upgraded),
+        pending,
     ));
     text(open)
 }
@@ -259,6 +297,10 @@ async fn open_websocket(
     body: web::Payload,
     services: Arc<Services>,
 ) -> HttpResponse {
+    let pending = match reserve_pending(req, &services) {
+        Ok(pending) => pending,
+        Err(refused) => return refused,
+    };
     let limit = services.settings.max_payload;
     let (response, socket, stream) = match accept(req, body, limit).await {
         Ok(accepted) => accepted,
@@ -271,6 +313,7 @@ async fn open_websocket(
         Incoming::Socket(stream.max_frame_size(limit), socket.clone()),
         Output::WebSocket(socket),
         None,
+        pending,
     ));
     response
 }
@@ -285,7 +328,7 @@ async fn upgrade(
     let Some(handle) = services.sessions.get(sid) else {
         return Refusal::UnknownSession.response();
     };
-    if handle.is_upgraded() || !handle.claim_upgrade() {
+    if handle.is_upgraded() {
         return Refusal::BadRequest.response();
     }
     let limit = services.settings.max_payload;
@@ -293,6 +336,11 @@ async fn upgrade(
         Ok(accepted) => accepted,
         Err(refused) => return refused,
     };
+    // Claimed only once the WebSocket is accepted: a request that was no
+    // WebSocket after all must not use up the session's one upgrade.
+    if !handle.claim_upgrade() {
+        return Refusal::BadRequest.response();
+    }
     // The session learns of its probe before the client can send on it.
     if handle
         .inbound

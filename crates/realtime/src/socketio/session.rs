@@ -17,7 +17,7 @@ use super::auth::Handshake;
 use super::engine::{self, NOOP, PING, PONG_PROBE, Packet};
 use super::output::{End, Output};
 use super::services::Services;
-use super::sessions::{Inbound, WsEnd};
+use super::sessions::{Inbound, Listed, PendingSlot, WsEnd};
 use super::socket::Socket;
 use super::websocket;
 
@@ -68,7 +68,14 @@ pub(crate) async fn run(
     mut incoming: Incoming,
     out: Output,
     upgraded: Option<Arc<AtomicBool>>,
+    pending: PendingSlot,
 ) {
+    // Listed or not, the session leaves the map when this task ends, even
+    // by a panic: a stale entry would answer polls for a dead session.
+    let _listed = Listed {
+        sessions: services.sessions.clone(),
+        sid: sid.clone(),
+    };
     let settings = &services.settings;
     let now = Instant::now();
     let mut engine = Engine {
@@ -79,7 +86,8 @@ pub(crate) async fn run(
         next_ping: now + settings.ping_interval,
         pong_by: None,
     };
-    let mut socket = Socket::new(sid.clone(), handshake, now + settings.connect_timeout);
+    let connect_by = now + settings.connect_timeout;
+    let mut socket = Socket::new(sid.clone(), handshake, connect_by, pending);
     let mut shutdown = services.broadcaster.shutdown_signal();
     tracing::debug!(%sid, "socket.io session opened");
 
@@ -121,6 +129,9 @@ pub(crate) async fn run(
             break end;
         }
     };
+    // The socket's subscription and pending place go now, not after the
+    // last poll took the close packet.
+    drop(socket);
     finish(engine, end, &services).await;
 }
 
@@ -138,8 +149,7 @@ async fn finish(engine: Engine, end: End, services: &Services) {
         (End::Gone, Output::Polling(queue)) => queue.close(),
         (End::Gone, Output::WebSocket(_)) => {}
     }
-    services.sessions.remove(&engine.sid);
-    tracing::debug!(sid = %engine.sid, "socket.io session closed");
+    tracing::debug!("socket.io session closed");
 }
 
 impl Engine {

@@ -17,7 +17,7 @@ use super::output::{End, Output, SendFailure};
 use super::packet::{self, ClientPacket, DEFAULT_NAMESPACE};
 use super::recovery::{self, Replay, ReplayError};
 use super::services::Services;
-use super::sessions::new_id;
+use super::sessions::{PendingSlot, new_id};
 use crate::auth::Viewer;
 use crate::frame::{Frame, RESYNC_REQUIRED_EVENT};
 use crate::recipients::Subscription;
@@ -30,8 +30,13 @@ pub(crate) struct Socket {
 
 enum State {
     /// Waiting for the client's CONNECT until the deadline; what the
-    /// opening request said is kept until then only.
-    Awaiting(Instant, Handshake),
+    /// opening request said, and the session's place among the pending
+    /// ones, are kept until then only.
+    Awaiting {
+        deadline: Instant,
+        handshake: Handshake,
+        _pending: PendingSlot,
+    },
     /// Connected: events flow.
     Connected(Box<Connected>),
 }
@@ -72,17 +77,26 @@ pub(crate) enum Wake {
 }
 
 impl Socket {
-    pub(crate) fn new(sid: Arc<str>, handshake: Handshake, connect_by: Instant) -> Self {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        handshake: Handshake,
+        connect_by: Instant,
+        pending: PendingSlot,
+    ) -> Self {
         Self {
             sid,
-            state: State::Awaiting(connect_by, handshake),
+            state: State::Awaiting {
+                deadline: connect_by,
+                handshake,
+                _pending: pending,
+            },
         }
     }
 
     /// Waits for the next frame or deadline.
     pub(crate) async fn wake(&mut self) -> Wake {
         match &mut self.state {
-            State::Awaiting(deadline, _) => {
+            State::Awaiting { deadline, .. } => {
                 sleep_until(*deadline).await;
                 Wake::ConnectTimeout
             }
@@ -182,7 +196,7 @@ impl Socket {
                     .map_err(|f| failure_end(&self.sid, f))
             }
             Ok(ClientPacket::Connect { auth, .. }) => match &self.state {
-                State::Awaiting(_, handshake) => {
+                State::Awaiting { handshake, .. } => {
                     let authorized = handshake.authorize(&auth, &services.keys);
                     self.connect(authorized, &auth, out, services).await
                 }
@@ -212,8 +226,8 @@ impl Socket {
         let broadcaster = &services.broadcaster;
         let (events, last_sent) = match recovery::requested(auth) {
             None => {
-                let events = broadcaster.subscribe_as(audience);
-                let pid = recovery::new_pid(broadcaster.published());
+                let (start, events) = broadcaster.subscribe_from(audience);
+                let pid = recovery::new_pid(start);
                 self.send_connected(&pid, out, limit).await?;
                 (events, None)
             }

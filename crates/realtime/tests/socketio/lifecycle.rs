@@ -235,13 +235,22 @@ async fn an_upgrade_given_up_leaves_the_session_polling() {
     };
     assert_eq!(event_args(&event)[2], id.to_string());
     // One upgrade per session.
+    let query = format!("EIO=4&transport=websocket&sid={sid}");
+    assert_eq!(server.websocket_status(&query).await, 400);
+}
+
+#[actix_web::test]
+async fn a_request_that_is_no_websocket_does_not_use_up_the_upgrade() {
+    let server = TestServer::start(SocketIoSettings::default(), 16);
+    let (sid, _, _) = server
+        .connect_polling(json!({"token": token(7, "customer")}))
+        .await;
+    let query = format!("EIO=4&transport=websocket&sid={sid}");
     let (status, _) = server
-        .request(
-            server
-                .http
-                .get(server.url(&format!("EIO=4&transport=websocket&sid={sid}"))),
-            None,
-        )
+        .request(server.http.get(server.url(&query)), None)
         .await;
     assert_eq!(status, 400);
+    let mut ws = server.websocket(&query).await;
+    send_text(&mut ws, "2probe").await;
+    assert_eq!(next_text(&mut ws).await, "3probe");
 }

@@ -7,5 +7,6 @@
 
 mod bad_input;
 mod lifecycle;
+mod limits;
 mod recovery;
 mod support;

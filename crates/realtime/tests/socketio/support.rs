@@ -152,6 +152,19 @@ impl TestServer {
         assert_eq!(res.status().as_u16(), 101);
         ws
     }
+
+    /// A WebSocket handshake's status (101 when it was accepted).
+    pub(crate) async fn websocket_status(&self, query: &str) -> u16 {
+        let connected = awc::Client::new()
+            .ws(format!("ws://{}/socket.io/?{query}", self.addr))
+            .connect()
+            .await;
+        match connected {
+            Ok((res, _)) => res.status().as_u16(),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
+            Err(other) => panic!("handshake failed: {other}"),
+        }
+    }
 }
 
 pub(crate) type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;

@@ -1,0 +1,77 @@
+//! Sessions that have not sent their CONNECT are few and short-lived: they
+//! cost a task each before their caller proved anything.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support_realtime::SocketIoSettings;
+use tokio::time::timeout;
+
+use crate::support::*;
+
+fn capped(per_client: usize, total: usize) -> SocketIoSettings {
+    SocketIoSettings {
+        max_pending_per_client: per_client,
+        max_pending: total,
+        ..SocketIoSettings::default()
+    }
+}
+
+async fn open(server: &TestServer) -> (u16, String) {
+    server
+        .request(server.http.get(server.url("EIO=4&transport=polling")), None)
+        .await
+}
+
+#[actix_web::test]
+async fn sessions_waiting_for_their_connect_are_capped_per_address_until_one_connects() {
+    let server = TestServer::start(capped(3, 100), 16);
+    let mut sids = Vec::new();
+    for _ in 0..3 {
+        sids.push(server.handshake().await.0);
+    }
+    let (status, body) = open(&server).await;
+    assert_eq!(status, 429, "{body}");
+    let refusal: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["errorCode"], "RATE_LIMITED");
+    assert_eq!(refusal["details"]["reason"], "TOO_MANY_PENDING_SESSIONS");
+    // A CONNECT gives the place back; the session itself lives on.
+    let auth = json!({"token": token(7, "customer")});
+    assert_eq!(server.send(&sids[0], &format!("40{auth}")).await.0, 200);
+    assert!(server.packets(&sids[0]).await[0].starts_with("40"));
+    assert_eq!(open(&server).await.0, 200);
+    assert_eq!(open(&server).await.0, 429);
+}
+
+#[actix_web::test]
+async fn the_instance_caps_sessions_waiting_for_their_connect() {
+    let server = TestServer::start(capped(10, 2), 16);
+    server.handshake().await;
+    server.handshake().await;
+    let (status, body) = open(&server).await;
+    assert_eq!(status, 503, "{body}");
+    let refusal: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["errorCode"], "SERVICE_UNAVAILABLE");
+}
+
+#[actix_web::test]
+async fn a_session_without_connect_ends_and_frees_its_place_after_the_connect_timeout() {
+    assert_eq!(
+        SocketIoSettings::default().connect_timeout,
+        Duration::from_secs(10)
+    );
+    let settings = SocketIoSettings {
+        connect_timeout: Duration::from_millis(200),
+        ..capped(1, 100)
+    };
+    let server = TestServer::start(settings, 16);
+    server.handshake().await;
+    assert_eq!(open(&server).await.0, 429);
+    timeout(PROMPTLY, async {
+        while open(&server).await.0 != 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the timed-out session's place given back");
+}
