@@ -220,6 +220,12 @@ impl Socket {
         let limit = services.settings.send_timeout;
         let viewer = match authorized {
             Ok(viewer) => viewer,
+            Err(refused) if retry_later(&refused) => {
+                // CONNECT_ERROR would be final for socket.io-client; a
+                // closed transport is retried with its backoff.
+                tracing::debug!(code = refused.code(), "socket.io CONNECT refused for now");
+                return Err(End::Close(CloseCode::Again));
+            }
             Err(refused) => return Err(refuse(&refused, out, limit, CloseCode::Policy).await),
         };
         let audience = viewer.audience;
@@ -235,10 +241,10 @@ impl Socket {
                 let purged = match services.log.purged_through().await {
                     Ok(purged) => purged,
                     Err(error) => {
+                        // Closed without CONNECT_ERROR, which the client
+                        // would not retry: its reconnection tries again.
                         tracing::warn!(%error, "event log unavailable for a socket.io recovery");
-                        return Err(
-                            refuse(&ApiError::unavailable(), out, limit, CloseCode::Again).await,
-                        );
+                        return Err(End::Close(CloseCode::Again));
                     }
                 };
                 // Beyond retention: a new pid, so `socket.recovered` is false;
@@ -288,8 +294,16 @@ impl Socket {
     }
 }
 
-/// Sends CONNECT_ERROR with the envelope's message, errorCode and details;
-/// the session then closes.
+/// Whether a refusal passes by itself (rate limited, too many sockets, a
+/// dependency down): the client should retry, not give up.
+fn retry_later(refused: &ApiError) -> bool {
+    let status = actix_web::ResponseError::status_code(refused);
+    status == actix_web::http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// Sends CONNECT_ERROR with the envelope's message, errorCode and details
+/// (final for socket.io-client: it does not reconnect by itself); the
+/// session then closes.
 async fn refuse(
     refused: &ApiError,
     out: &mut Output,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support_realtime::SocketIoSettings;
+use support_web::rate_limit::RateLimits;
 use tokio::time::timeout;
 
 use crate::support::*;
@@ -74,4 +75,38 @@ async fn a_session_without_connect_ends_and_frees_its_place_after_the_connect_ti
     })
     .await
     .expect("the timed-out session's place given back");
+}
+
+/// Over the socket cap the client is not refused for good (CONNECT_ERROR
+/// would stop socket.io-client's reconnection): its transport is closed and
+/// its backoff retries until a socket of the caller closes.
+#[actix_web::test]
+async fn a_caller_over_its_socket_cap_is_closed_for_a_retry() {
+    let limits = RateLimits {
+        sockets: Some(1),
+        ..RateLimits::OFF
+    };
+    let server = TestServer::start_limited(SocketIoSettings::default(), 16, Some(limits));
+    let auth = json!({"token": token(7, "customer")});
+    let (first, _, _) = server.connect_polling(auth.clone()).await;
+    let mut ws = server.websocket("EIO=4&transport=websocket").await;
+    next_text(&mut ws).await;
+    send_text(&mut ws, &format!("40{auth}")).await;
+    assert_eq!(next(&mut ws).await, Next::Closed(Some(1013)));
+    // The first socket leaves: the retry gets in.
+    assert_eq!(server.send(&first, "1").await.0, 200);
+    let connected = timeout(PROMPTLY, async {
+        loop {
+            let mut ws = server.websocket("EIO=4&transport=websocket").await;
+            next_text(&mut ws).await;
+            send_text(&mut ws, &format!("40{auth}")).await;
+            if let Next::Text(text) = next(&mut ws).await {
+                break text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a retry accepted once the first socket closed");
+    assert!(connected.starts_with("40"), "{connected}");
 }

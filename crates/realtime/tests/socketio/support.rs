@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{EncodingKey, Header};
@@ -17,6 +17,8 @@ use support_domain::{
 };
 use support_realtime::testing::MemoryLog;
 use support_realtime::{Broadcaster, SocketIo, SocketIoSettings};
+use support_web::RateLimiter;
+use support_web::rate_limit::RateLimits;
 use tokio::time::timeout;
 
 pub(crate) const SECRET: &[u8] = b"socketio-test-secret";
@@ -31,6 +33,15 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) fn start(settings: SocketIoSettings, capacity: usize) -> Self {
+        Self::start_limited(settings, capacity, None)
+    }
+
+    /// A server whose app has a rate limiter with `limits`, as in production.
+    pub(crate) fn start_limited(
+        settings: SocketIoSettings,
+        capacity: usize,
+        limits: Option<RateLimits>,
+    ) -> Self {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         let broadcaster = Broadcaster::new(capacity);
         let log = Arc::new(MemoryLog::default());
@@ -40,12 +51,13 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let socket_io = SocketIo::new(settings);
         let (shared, shared_log) = (broadcaster.clone(), log.clone());
+        let limiter = limits.map(|limits| web::Data::from(RateLimiter::new(limits)));
         let server = HttpServer::new(move || {
-            App::new().configure(socket_io.configure(
-                shared.clone(),
-                shared_log.clone(),
-                keys.clone(),
-            ))
+            let app = match &limiter {
+                Some(limiter) => App::new().app_data(limiter.clone()),
+                None => App::new(),
+            };
+            app.configure(socket_io.configure(shared.clone(), shared_log.clone(), keys.clone()))
         })
         .workers(2)
         .disable_signals()
@@ -75,6 +87,18 @@ impl TestServer {
         self.broadcaster
             .notify(Notification::Committed(stored))
             .await;
+        id
+    }
+
+    /// Commits a durable event and waits until the tailer published it.
+    pub(crate) async fn commit_published(&self, event: TicketEvent) -> i64 {
+        let mut published = self.broadcaster.subscribe();
+        let id = self.commit(event).await;
+        timeout(PROMPTLY, async {
+            while published.recv().await.unwrap().id().map(|p| p.get()) != Some(id) {}
+        })
+        .await
+        .expect("the event published in time");
         id
     }
 
