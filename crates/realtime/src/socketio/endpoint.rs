@@ -13,8 +13,11 @@
 //! request, 5 unsupported protocol version), 413 for a body over the limit.
 //! A new session is refused in the API's envelope when too many sessions
 //! wait for their CONNECT: 429 for one client address, 503 for the instance
-//! (the client's reconnection retries either).
+//! (the client's reconnection retries either). A polling session serves
+//! only the client address that opened it: from any other, its sid is
+//! unknown.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -131,7 +134,7 @@ pub(crate) async fn get(
     let services = services.into_inner();
     match (query.transport, query.sid) {
         (Transport::Polling, None) => open_polling(&req, services),
-        (Transport::Polling, Some(sid)) => poll(&services, &sid).await,
+        (Transport::Polling, Some(sid)) => poll(&req, &services, &sid).await,
         (Transport::WebSocket, None) => open_websocket(&req, body, services).await,
         (Transport::WebSocket, Some(sid)) => upgrade(&req, body, &services, &sid).await,
     }
@@ -142,10 +145,13 @@ pub(crate) async fn get(
 /// instance does, both in the API's error envelope with `Retry-After`.
 fn reserve_pending(req: &HttpRequest, services: &Services) -> Result<PendingSlot, HttpResponse> {
     let settings = &services.settings;
-    let peer = req.peer_addr().map(|addr| addr.ip());
     services
         .sessions
-        .reserve_pending(peer, settings.max_pending_per_client, settings.max_pending)
+        .reserve_pending(
+            peer(req),
+            settings.max_pending_per_client,
+            settings.max_pending,
+        )
         .map_err(|refusal| {
             let error = match refusal {
                 PendingRefusal::Client => ApiError::new(
@@ -178,6 +184,7 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
         queue: queue.clone(),
         probed: Arc::new(AtomicBool::new(false)),
         upgraded: upgraded.clone(),
+        peer: peer(req),
     };
     services.sessions.insert(sid.clone(), handle);
     let open = engine::open_packet(
@@ -199,8 +206,20 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     text(open)
 }
 
-async fn poll(services: &Services, sid: &str) -> HttpResponse {
-    let Some(handle) = services.sessions.get(sid) else {
+/// The session `sid`, if it exists and serves the client that sent `req`.
+fn session_for(req: &HttpRequest, services: &Services, sid: &str) -> Option<SessionHandle> {
+    services
+        .sessions
+        .get(sid)
+        .filter(|handle| handle.serves(peer(req)))
+}
+
+fn peer(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|addr| addr.ip())
+}
+
+async fn poll(req: &HttpRequest, services: &Services, sid: &str) -> HttpResponse {
+    let Some(handle) = session_for(req, services, sid) else {
         return Refusal::UnknownSession.response();
     };
     if handle.is_upgraded() {
@@ -232,7 +251,7 @@ pub(crate) async fn post(
         Ok(_) => return Refusal::BadRequest.response(),
         Err(refusal) => return refusal.response(),
     };
-    let Some(handle) = services.sessions.get(&sid) else {
+    let Some(handle) = session_for(&req, &services, &sid) else {
         return Refusal::UnknownSession.response();
     };
     if handle.is_upgraded() {
@@ -325,7 +344,7 @@ async fn upgrade(
     services: &Services,
     sid: &str,
 ) -> HttpResponse {
-    let Some(handle) = services.sessions.get(sid) else {
+    let Some(handle) = session_for(req, services, sid) else {
         return Refusal::UnknownSession.response();
     };
     if handle.is_upgraded() {

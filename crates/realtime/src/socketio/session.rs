@@ -49,7 +49,6 @@ struct Probe {
 
 /// The engine state of one session.
 struct Engine {
-    sid: Arc<str>,
     out: Output,
     probe: Option<Probe>,
     /// Set once the session moved to its WebSocket (for the handle's polls).
@@ -79,7 +78,6 @@ pub(crate) async fn run(
     let settings = &services.settings;
     let now = Instant::now();
     let mut engine = Engine {
-        sid: sid.clone(),
         out,
         probe: None,
         upgraded,
@@ -87,9 +85,9 @@ pub(crate) async fn run(
         pong_by: None,
     };
     let connect_by = now + settings.connect_timeout;
-    let mut socket = Socket::new(sid.clone(), handshake, connect_by, pending);
+    let mut socket = Socket::new(handshake, connect_by, pending);
     let mut shutdown = services.broadcaster.shutdown_signal();
-    tracing::debug!(%sid, "socket.io session opened");
+    tracing::debug!("socket.io session opened");
 
     if matches!(engine.out, Output::WebSocket(_)) {
         let open = engine::open_packet(
@@ -116,7 +114,7 @@ pub(crate) async fn run(
             inbound = incoming.next() => engine.on_inbound(inbound, &mut socket, &services).await,
             () = sleep_until(engine.next_ping) => engine.ping(&services).await,
             () = sleep_until_some(engine.pong_by) => {
-                tracing::debug!(%sid, "socket.io client missed a pong; closing");
+                tracing::debug!("socket.io client missed a pong; closing");
                 Err(End::Close(CloseCode::Policy))
             }
             () = sleep_until_some(probe_deadline) => {
@@ -202,7 +200,7 @@ impl Engine {
             }
             Inbound::WsEnded(end) if self.probe.is_some() => {
                 // The probe failed: the session goes on polling.
-                tracing::debug!(sid = %self.sid, ?end, "socket.io upgrade abandoned");
+                tracing::debug!(?end, "socket.io upgrade abandoned");
                 self.abandon_probe(services).await;
                 Ok(())
             }
@@ -272,7 +270,7 @@ impl Engine {
                 for packet in left {
                     self.out.send(packet, limit).await.map_err(|_| End::Gone)?;
                 }
-                tracing::debug!(sid = %self.sid, "socket.io session upgraded to websocket");
+                tracing::debug!("socket.io session upgraded to websocket");
                 Ok(())
             }
             _ => Ok(()),

@@ -16,9 +16,10 @@ use tokio::sync::mpsc;
 use super::engine::Packet;
 use super::polling::PollQueue;
 
-/// A fresh random id: an Engine.IO session's (which is all a polling
-/// request needs to be served, so it is never shown to anybody else), or
-/// a Socket.IO socket's (`socket.id`, which apps may log or share).
+/// A fresh random id: an Engine.IO session's (which, with the client's
+/// address, is all a polling request needs to be served, so it is never
+/// logged nor shown to anybody else), or a Socket.IO socket's (`socket.id`,
+/// which apps may log or share).
 pub(crate) fn new_id() -> Arc<str> {
     format!("{:032x}", rand::random::<u128>()).into()
 }
@@ -61,12 +62,21 @@ pub(crate) struct SessionHandle {
     /// Set by the task once the session moved to its WebSocket: polls are
     /// then refused.
     pub(crate) upgraded: Arc<AtomicBool>,
+    /// The client address that opened the session: the sid is a bearer
+    /// credential, so a poll, a POST or an upgrade from elsewhere is
+    /// answered as if the session did not exist.
+    pub(crate) peer: Option<IpAddr>,
 }
 
 impl SessionHandle {
     /// Claims the session's one upgrade; false when a WebSocket came already.
     pub(crate) fn claim_upgrade(&self) -> bool {
         !self.probed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether a request from `peer` may use the session.
+    pub(crate) fn serves(&self, peer: Option<IpAddr>) -> bool {
+        self.peer == peer
     }
 
     /// Whether the session moved to its WebSocket.
@@ -212,6 +222,7 @@ mod tests {
             queue: Arc::new(PollQueue::new(1)),
             probed: Arc::default(),
             upgraded: Arc::default(),
+            peer: None,
         };
         let sid: Arc<str> = "s".into();
         sessions.insert(sid.clone(), handle);

@@ -23,8 +23,8 @@ use crate::frame::{Frame, RESYNC_REQUIRED_EVENT};
 use crate::recipients::Subscription;
 
 /// The socket's state.
+/// It never knows the session id: that is a credential, kept out of logs.
 pub(crate) struct Socket {
-    sid: Arc<str>,
     state: State,
 }
 
@@ -77,14 +77,8 @@ pub(crate) enum Wake {
 }
 
 impl Socket {
-    pub(crate) fn new(
-        sid: Arc<str>,
-        handshake: Handshake,
-        connect_by: Instant,
-        pending: PendingSlot,
-    ) -> Self {
+    pub(crate) fn new(handshake: Handshake, connect_by: Instant, pending: PendingSlot) -> Self {
         Self {
-            sid,
             state: State::Awaiting {
                 deadline: connect_by,
                 handshake,
@@ -127,7 +121,7 @@ impl Socket {
                 let State::Connected(connected) = &self.state else {
                     return Ok(());
                 };
-                tracing::warn!(sid = %self.sid, missed, "socket.io client fell behind; closing");
+                tracing::warn!(user_id = %connected.viewer.user_id, missed, "socket.io client fell behind; closing");
                 services.broadcaster.metrics().resyncs_forced.inc();
                 let notice = json!({ "reason": "lagged", "lastId": connected.last_sent.map(LogPosition::get) });
                 if let Ok(text) = packet::event(RESYNC_REQUIRED_EVENT, &notice, None) {
@@ -168,7 +162,7 @@ impl Socket {
         };
         out.send(text, services.settings.send_timeout)
             .await
-            .map_err(|failure| failure_end(&self.sid, failure))?;
+            .map_err(|failure| failure_end(failure))?;
         services.broadcaster.metrics().events_delivered.inc();
         if let Some(id) = frame.id() {
             connected.last_sent = Some(LogPosition::after(id));
@@ -186,14 +180,14 @@ impl Socket {
         let limit = services.settings.send_timeout;
         match ClientPacket::decode(text) {
             Err(_) => {
-                tracing::debug!(sid = %self.sid, "malformed socket.io packet; closing");
+                tracing::debug!("malformed socket.io packet; closing");
                 Err(End::Close(CloseCode::Protocol))
             }
             Ok(ClientPacket::Connect { namespace, .. }) if namespace != DEFAULT_NAMESPACE => {
                 let refused = packet::connect_error(&namespace, "Invalid namespace", Value::Null);
                 out.send(refused.into(), limit)
                     .await
-                    .map_err(|f| failure_end(&self.sid, f))
+                    .map_err(|f| failure_end(f))
             }
             Ok(ClientPacket::Connect { auth, .. }) => match &self.state {
                 State::Awaiting { handshake, .. } => {
@@ -263,12 +257,12 @@ impl Socket {
                 };
                 match replay.resume(broadcaster, resume.from).await {
                     Ok((events, last)) => (events, Some(last)),
-                    Err(ReplayError::Send(failure)) => return Err(failure_end(&self.sid, failure)),
+                    Err(ReplayError::Send(failure)) => return Err(failure_end(failure)),
                     Err(ReplayError::Unavailable) => return Err(End::Close(CloseCode::Again)),
                 }
             }
         };
-        tracing::debug!(sid = %self.sid, user_id = %viewer.user_id, "socket.io socket connected");
+        tracing::debug!(user_id = %viewer.user_id, "socket.io socket connected");
         let expires = token_expiry(viewer.expires_at);
         self.state = State::Connected(Box::new(Connected {
             viewer,
@@ -290,7 +284,7 @@ impl Socket {
     ) -> Result<(), End> {
         out.send(packet::connect_ok(&new_id(), pid).into(), limit)
             .await
-            .map_err(|failure| failure_end(&self.sid, failure))
+            .map_err(|failure| failure_end(failure))
     }
 }
 
@@ -317,9 +311,9 @@ async fn refuse(
     }
 }
 
-fn failure_end(sid: &str, failure: SendFailure) -> End {
+fn failure_end(failure: SendFailure) -> End {
     if failure == SendFailure::TimedOut {
-        tracing::warn!(sid, "socket.io client too slow; dropping it");
+        tracing::warn!("socket.io client too slow; dropping it");
     }
     End::Gone
 }

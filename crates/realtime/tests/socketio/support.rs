@@ -266,3 +266,28 @@ pub(crate) fn created(owner: i64, ticket: i64) -> TicketEvent {
         note: None,
     }
 }
+
+/// A raw HTTP/1.1 request to `server` from the loopback address `from`
+/// (another client than the tests' usual 127.0.0.1); its status.
+pub(crate) async fn status_from(
+    server: &TestServer,
+    from: [u8; 4],
+    request_line: &str,
+    headers: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    let request = format!(
+        "{request_line} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{headers}\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    timeout(PROMPTLY, stream.read_exact(&mut head))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
+}
