@@ -566,6 +566,13 @@ pub fn verifies_tokens(path: &str) -> bool {
     path.starts_with("/api/") || path == "/ws"
 }
 
+/// Whether requests to `path` are counted by their endpoint, whatever they
+/// carry: Socket.IO's, whose session may have authenticated its caller in an
+/// earlier request (counted by caller then, else by address).
+pub fn counts_itself(path: &str) -> bool {
+    matches!(path, "/socket.io/" | "/socket.io")
+}
+
 /// Whether the request carries a token anywhere a route looks for one
 /// (header, WebSocket sub-protocol, `?token=`): such a request is counted
 /// where the token is verified, by caller, or by address if it does not
@@ -635,7 +642,9 @@ pub async fn rate_limit(
     // when it does not verify); every other request is counted here.
     let counted = if matches!(request.path(), "/healthz" | "/readyz") {
         limit_probe(request)
-    } else if brings_a_token(request) && verifies_tokens(request.path()) {
+    } else if counts_itself(request.path())
+        || (brings_a_token(request) && verifies_tokens(request.path()))
+    {
         Ok(())
     } else {
         limit_client(request)

@@ -28,6 +28,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::json;
 use support_web::ApiError;
+use support_web::rate_limit::{limit_caller, limit_client};
 use tokio::sync::mpsc;
 
 use super::auth::Handshake;
@@ -129,15 +130,44 @@ pub(crate) async fn get(
 ) -> HttpResponse {
     let query = match Query::parse(&req) {
         Ok(query) => query,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => {
+            return counted(&req, None)
+                .err()
+                .unwrap_or_else(|| refusal.response());
+        }
     };
     let services = services.into_inner();
-    match (query.transport, query.sid) {
-        (Transport::Polling, None) => open_polling(&req, services),
-        (Transport::Polling, Some(sid)) => poll(&req, &services, &sid).await,
-        (Transport::WebSocket, None) => open_websocket(&req, body, services).await,
-        (Transport::WebSocket, Some(sid)) => upgrade(&req, body, &services, &sid).await,
+    let handle = query
+        .sid
+        .as_deref()
+        .and_then(|sid| session_for(&req, &services, sid));
+    // A poll of a live session is paced by the server (one at a time,
+    // answered when there is something to send): not counted.
+    let paced = query.transport == Transport::Polling && handle.is_some();
+    if !paced && let Err(limited) = counted(&req, handle.as_ref()) {
+        return limited;
     }
+    match (query.transport, handle) {
+        (Transport::Polling, None) if query.sid.is_none() => open_polling(&req, services),
+        (Transport::Polling, Some(handle)) => poll(&handle).await,
+        (Transport::WebSocket, None) if query.sid.is_none() => {
+            open_websocket(&req, body, services).await
+        }
+        (Transport::WebSocket, Some(handle)) => upgrade(&req, body, &services, &handle).await,
+        (_, None) => Refusal::UnknownSession.response(),
+    }
+}
+
+/// Counts a request as the other routes do (the rate-limit middleware
+/// leaves this endpoint's to it): for the caller its session's CONNECT
+/// authenticated, else by client address. The 429 when over.
+fn counted(req: &HttpRequest, handle: Option<&SessionHandle>) -> Result<(), HttpResponse> {
+    let caller = handle.and_then(|handle| handle.caller.get());
+    match caller {
+        Some(caller) => limit_caller(req, caller),
+        None => limit_client(req),
+    }
+    .map_err(|limited| actix_web::ResponseError::error_response(&limited))
 }
 
 /// A place among the sessions still waiting for their CONNECT, or the
@@ -176,6 +206,7 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     };
     let settings = &services.settings;
     let sid = new_id();
+    let handshake = Handshake::of(req);
     let (sender, receiver) = mpsc::channel(INBOUND_CAPACITY);
     let queue = Arc::new(PollQueue::new(settings.poll_queue));
     let upgraded = Arc::new(AtomicBool::new(false));
@@ -185,6 +216,7 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
         probed: Arc::new(AtomicBool::new(false)),
         upgraded: upgraded.clone(),
         peer: peer(req),
+        caller: handshake.caller.clone(),
     };
     services.sessions.insert(sid.clone(), handle);
     let open = engine::open_packet(
@@ -197,7 +229,7 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     actix_web::rt::spawn(session::run(
         services,
         sid,
-        Handshake::of(req),
+        handshake,
         Incoming::Channel(receiver),
         Output::Polling(queue),
         Some(upgraded),
@@ -218,10 +250,7 @@ fn peer(req: &HttpRequest) -> Option<IpAddr> {
     req.peer_addr().map(|addr| addr.ip())
 }
 
-async fn poll(req: &HttpRequest, services: &Services, sid: &str) -> HttpResponse {
-    let Some(handle) = session_for(req, services, sid) else {
-        return Refusal::UnknownSession.response();
-    };
+async fn poll(handle: &SessionHandle) -> HttpResponse {
     if handle.is_upgraded() {
         return Refusal::BadRequest.response();
     }
@@ -242,16 +271,22 @@ pub(crate) async fn post(
             transport: Transport::Polling,
             sid: Some(sid),
         }) => sid,
-        Ok(Query {
-            transport: Transport::Polling,
-            sid: None,
-        }) => {
-            return Refusal::BadHandshakeMethod.response();
+        parsed => {
+            let refusal = match parsed {
+                Ok(Query { sid: None, .. }) => Refusal::BadHandshakeMethod,
+                Ok(_) => Refusal::BadRequest,
+                Err(refusal) => refusal,
+            };
+            return counted(&req, None)
+                .err()
+                .unwrap_or_else(|| refusal.response());
         }
-        Ok(_) => return Refusal::BadRequest.response(),
-        Err(refusal) => return refusal.response(),
     };
-    let Some(handle) = session_for(&req, &services, &sid) else {
+    let handle = session_for(&req, &services, &sid);
+    if let Err(limited) = counted(&req, handle.as_ref()) {
+        return limited;
+    }
+    let Some(handle) = handle else {
         return Refusal::UnknownSession.response();
     };
     if handle.is_upgraded() {
@@ -342,11 +377,8 @@ async fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     services: &Services,
-    sid: &str,
+    handle: &SessionHandle,
 ) -> HttpResponse {
-    let Some(handle) = session_for(req, services, sid) else {
-        return Refusal::UnknownSession.response();
-    };
     if handle.is_upgraded() {
         return Refusal::BadRequest.response();
     }
@@ -389,8 +421,10 @@ async fn accept(
 }
 
 /// Other methods.
-pub(crate) async fn method_not_allowed() -> HttpResponse {
-    Refusal::BadHandshakeMethod.response()
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    counted(&req, None)
+        .err()
+        .unwrap_or_else(|| Refusal::BadHandshakeMethod.response())
 }
 
 #[cfg(test)]

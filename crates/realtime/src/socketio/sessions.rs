@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use support_web::rate_limit::CallerKey;
 
 use tokio::sync::mpsc;
 
@@ -66,6 +68,8 @@ pub(crate) struct SessionHandle {
     /// credential, so a poll, a POST or an upgrade from elsewhere is
     /// answered as if the session did not exist.
     pub(crate) peer: Option<IpAddr>,
+    /// The caller its CONNECT authenticated, once it did.
+    pub(crate) caller: Arc<OnceLock<CallerKey>>,
 }
 
 impl SessionHandle {
@@ -223,6 +227,7 @@ mod tests {
             probed: Arc::default(),
             upgraded: Arc::default(),
             peer: None,
+            caller: Arc::default(),
         };
         let sid: Arc<str> = "s".into();
         sessions.insert(sid.clone(), handle);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support_realtime::SocketIoSettings;
-use support_web::rate_limit::RateLimits;
+use support_web::rate_limit::{Policy, RateLimits};
 use tokio::time::timeout;
 
 use crate::support::*;
@@ -109,4 +109,51 @@ async fn a_caller_over_its_socket_cap_is_closed_for_a_retry() {
     .await
     .expect("a retry accepted once the first socket closed");
     assert!(connected.starts_with("40"), "{connected}");
+}
+
+/// `burst` requests per client address, and plenty per caller.
+fn by_address(burst: u32) -> RateLimits {
+    let policy = |burst| Policy {
+        quota: burst,
+        window: Duration::from_secs(3600),
+        burst,
+    };
+    RateLimits {
+        ip: Some(policy(burst)),
+        caller: Some(policy(1000)),
+        ..RateLimits::OFF
+    }
+}
+
+#[actix_web::test]
+async fn a_connected_sessions_requests_count_for_its_caller_not_its_address() {
+    let server = TestServer::start_limited(SocketIoSettings::default(), 16, Some(by_address(3)));
+    // The handshake and the POST of the CONNECT count by address (the poll
+    // is the server's pace and is not counted).
+    let (sid, _, _) = server
+        .connect_polling(json!({"token": token(7, "customer")}))
+        .await;
+    for _ in 0..10 {
+        assert_eq!(server.send(&sid, "6").await.0, 200);
+    }
+    assert_eq!(
+        open(&server).await.0,
+        200,
+        "the address kept its last request"
+    );
+    assert_eq!(open(&server).await.0, 429);
+}
+
+#[actix_web::test]
+async fn a_refused_token_counts_once_for_its_address() {
+    let server = TestServer::start_limited(SocketIoSettings::default(), 16, Some(by_address(4)));
+    // Each attempt is two requests: the handshake and the CONNECT.
+    for _ in 0..2 {
+        let (sid, _) = server.handshake().await;
+        let connect = format!("40{}", json!({"token": "not-a-jwt"}));
+        assert_eq!(server.send(&sid, &connect).await.0, 200);
+        assert!(server.packets(&sid).await[0].starts_with("44"));
+    }
+    let (status, body) = open(&server).await;
+    assert_eq!(status, 429, "{body}");
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
@@ -18,7 +19,7 @@ use support_domain::{
 use support_realtime::testing::MemoryLog;
 use support_realtime::{Broadcaster, SocketIo, SocketIoSettings};
 use support_web::RateLimiter;
-use support_web::rate_limit::RateLimits;
+use support_web::rate_limit::{RateLimits, rate_limit};
 use tokio::time::timeout;
 
 pub(crate) const SECRET: &[u8] = b"socketio-test-secret";
@@ -53,11 +54,15 @@ impl TestServer {
         let (shared, shared_log) = (broadcaster.clone(), log.clone());
         let limiter = limits.map(|limits| web::Data::from(RateLimiter::new(limits)));
         let server = HttpServer::new(move || {
-            let app = match &limiter {
-                Some(limiter) => App::new().app_data(limiter.clone()),
-                None => App::new(),
-            };
-            app.configure(socket_io.configure(shared.clone(), shared_log.clone(), keys.clone()))
+            let limiter = limiter.clone();
+            App::new()
+                .wrap(from_fn(rate_limit))
+                .configure(move |cfg| {
+                    if let Some(limiter) = limiter {
+                        cfg.app_data(limiter);
+                    }
+                })
+                .configure(socket_io.configure(shared.clone(), shared_log.clone(), keys.clone()))
         })
         .workers(2)
         .disable_signals()
