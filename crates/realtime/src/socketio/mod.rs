@@ -19,7 +19,7 @@ mod auth;
 mod endpoint;
 mod engine;
 mod output;
-pub(crate) mod packet;
+mod packet;
 mod polling;
 mod recovery;
 mod services;

@@ -153,7 +153,7 @@ impl Socket {
         {
             return Ok(());
         }
-        let text = match frame.socketio_packet_for(audience) {
+        let text = match frame.derived_for(audience, packet::event_from_frame) {
             Ok(text) => text,
             Err(error) => {
                 tracing::error!(%error, "could not serialise an event");
