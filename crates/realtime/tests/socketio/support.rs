@@ -20,6 +20,7 @@ use support_realtime::testing::MemoryLog;
 use support_realtime::{Broadcaster, SocketIo, SocketIoSettings};
 use support_web::RateLimiter;
 use support_web::rate_limit::{RateLimits, rate_limit};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::timeout;
 
 pub(crate) const SECRET: &[u8] = b"socketio-test-secret";
@@ -100,7 +101,14 @@ impl TestServer {
         let mut published = self.broadcaster.subscribe();
         let id = self.commit(event).await;
         timeout(PROMPTLY, async {
-            while published.recv().await.unwrap().id().map(|p| p.get()) != Some(id) {}
+            loop {
+                // A probe that lagged still gets the newest frame, this one.
+                match published.recv().await {
+                    Ok(frame) if frame.id().map(|p| p.get()) == Some(id) => break,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => panic!("the broadcaster closed"),
+                }
+            }
         })
         .await
         .expect("the event published in time");
