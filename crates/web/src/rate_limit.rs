@@ -543,8 +543,9 @@ pub fn limit_comment(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
     settle(req, limiter(req).and_then(|l| l.check_comment(customer)))
 }
 
-/// How long a client refused for too many sockets is told to wait.
-const SOCKET_RETRY_AFTER_SECS: u64 = 5;
+/// How long a client refused for too many sockets is told to wait (`/ws`
+/// and Socket.IO alike).
+pub const SOCKET_RETRY_AFTER_SECS: u64 = 5;
 
 /// Takes one of `caller`'s open-socket places for the socket `req` is
 /// about to open (held until the permit is dropped): 429 when all are

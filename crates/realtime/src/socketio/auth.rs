@@ -13,13 +13,10 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use serde_json::{Map, Value};
 use support_auth::{AuthError, JwtKeys, bearer_token, event_audience};
-use support_web::rate_limit::CallerKey;
+use support_web::rate_limit::{CallerKey, SOCKET_RETRY_AFTER_SECS};
 use support_web::{ApiError, RateLimiter};
 
 use crate::auth::Viewer;
-
-/// How long a client refused for too many sockets is told to wait (as on `/ws`).
-const SOCKET_RETRY_AFTER_SECS: u64 = 5;
 
 /// What the request that opened the session tells about its caller.
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,6 @@
 //! only the client address that opened it: from any other, its sid is
 //! unknown.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -27,93 +26,25 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::json;
-use support_web::ApiError;
-use support_web::rate_limit::{limit_caller, limit_client};
 use tokio::sync::mpsc;
 
+use super::admission::{counted, peer, reserve_pending, session_for};
 use super::auth::Handshake;
 use super::engine::{self, Packet};
 use super::output::Output;
 use super::polling::{PollError, PollQueue};
+use super::query::{Query, Refusal, Transport};
 use super::services::Services;
 use super::session::{self, Incoming};
-use super::sessions::{Inbound, PendingRefusal, PendingSlot, SessionHandle, new_id};
+use super::sessions::{Inbound, SessionHandle, new_id};
 use super::websocket;
 use crate::endpoint::limit_frames;
 
 /// Packets from requests and sockets a session's task has not read yet.
 const INBOUND_CAPACITY: usize = 16;
 
-/// How long a client refused for too many pending sessions is told to wait.
-const PENDING_RETRY_AFTER_SECS: u64 = 5;
-
 /// How long a polling request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An Engine.IO refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    UnknownTransport = 0,
-    UnknownSession = 1,
-    BadHandshakeMethod = 2,
-    BadRequest = 3,
-    UnsupportedVersion = 5,
-}
-
-impl Refusal {
-    fn message(self) -> &'static str {
-        match self {
-            Self::UnknownTransport => "Transport unknown",
-            Self::UnknownSession => "Session ID unknown",
-            Self::BadHandshakeMethod => "Bad handshake method",
-            Self::BadRequest => "Bad request",
-            Self::UnsupportedVersion => "Unsupported protocol version",
-        }
-    }
-
-    fn response(self) -> HttpResponse {
-        HttpResponse::BadRequest().json(json!({ "code": self as u8, "message": self.message() }))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Polling,
-    WebSocket,
-}
-
-/// What the query string says.
-#[derive(Debug, PartialEq, Eq)]
-struct Query {
-    transport: Transport,
-    sid: Option<String>,
-}
-
-impl Query {
-    fn parse(req: &HttpRequest) -> Result<Self, Refusal> {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map_err(|_| Refusal::BadRequest)?
-            .into_inner();
-        let value = |name: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        if value("EIO") != Some("4") {
-            return Err(Refusal::UnsupportedVersion);
-        }
-        let transport = match value("transport") {
-            Some("polling") => Transport::Polling,
-            Some("websocket") => Transport::WebSocket,
-            _ => return Err(Refusal::UnknownTransport),
-        };
-        Ok(Self {
-            transport,
-            sid: value("sid").map(str::to_owned),
-        })
-    }
-}
 
 fn text(body: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -158,47 +89,6 @@ pub(crate) async fn get(
     }
 }
 
-/// Counts a request as the other routes do (the rate-limit middleware
-/// leaves this endpoint's to it): for the caller its session's CONNECT
-/// authenticated, else by client address. The 429 when over.
-fn counted(req: &HttpRequest, handle: Option<&SessionHandle>) -> Result<(), HttpResponse> {
-    let caller = handle.and_then(|handle| handle.caller.get());
-    match caller {
-        Some(caller) => limit_caller(req, caller),
-        None => limit_client(req),
-    }
-    .map_err(|limited| actix_web::ResponseError::error_response(&limited))
-}
-
-/// A place among the sessions still waiting for their CONNECT, or the
-/// refusal: 429 when this client address holds too many, 503 when the
-/// instance does, both in the API's error envelope with `Retry-After`.
-fn reserve_pending(req: &HttpRequest, services: &Services) -> Result<PendingSlot, HttpResponse> {
-    let settings = &services.settings;
-    services
-        .sessions
-        .reserve_pending(
-            peer(req),
-            settings.max_pending_per_client,
-            settings.max_pending,
-        )
-        .map_err(|refusal| {
-            let error = match refusal {
-                PendingRefusal::Client => ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    "Too many sessions waiting for their CONNECT",
-                    json!({
-                        "reason": "TOO_MANY_PENDING_SESSIONS",
-                        "retryAfterSecs": PENDING_RETRY_AFTER_SECS,
-                    }),
-                ),
-                PendingRefusal::Instance => ApiError::unavailable(),
-            };
-            actix_web::ResponseError::error_response(&error)
-        })
-}
-
 fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     let pending = match reserve_pending(req, &services) {
         Ok(pending) => pending,
@@ -236,18 +126,6 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
         pending,
     ));
     text(open)
-}
-
-/// The session `sid`, if it exists and serves the client that sent `req`.
-fn session_for(req: &HttpRequest, services: &Services, sid: &str) -> Option<SessionHandle> {
-    services
-        .sessions
-        .get(sid)
-        .filter(|handle| handle.serves(peer(req)))
-}
-
-fn peer(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|addr| addr.ip())
 }
 
 async fn poll(handle: &SessionHandle) -> HttpResponse {
@@ -425,52 +303,4 @@ pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     counted(&req, None)
         .err()
         .unwrap_or_else(|| Refusal::BadHandshakeMethod.response())
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::test::TestRequest;
-
-    use super::*;
-
-    fn parse(uri: &str) -> Result<Query, Refusal> {
-        Query::parse(&TestRequest::default().uri(uri).to_http_request())
-    }
-
-    #[test]
-    fn the_query_names_version_transport_and_session() {
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=polling&t=N8hyd6w"),
-            Ok(Query {
-                transport: Transport::Polling,
-                sid: None
-            })
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=websocket&sid=abc"),
-            Ok(Query {
-                transport: Transport::WebSocket,
-                sid: Some("abc".into())
-            })
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=3&transport=polling"),
-            Err(Refusal::UnsupportedVersion)
-        );
-        assert_eq!(
-            parse("/socket.io/?transport=polling"),
-            Err(Refusal::UnsupportedVersion)
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=flash"),
-            Err(Refusal::UnknownTransport)
-        );
-        assert_eq!(parse("/socket.io/?EIO=4"), Err(Refusal::UnknownTransport));
-    }
-
-    #[test]
-    fn refusals_are_engine_io_errors() {
-        let response = Refusal::UnknownSession.response();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_ws::CloseCode;
 use serde_json::{Map, Value, json};
 use support_domain::LogPosition;
-use support_web::{ApiError, Metrics};
+use support_web::ApiError;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
@@ -21,6 +21,7 @@ use super::sessions::{PendingSlot, new_id};
 use crate::auth::Viewer;
 use crate::frame::{Frame, RESYNC_REQUIRED_EVENT};
 use crate::recipients::Subscription;
+use crate::socket_life::{OpenGauge, token_deadline};
 
 /// The socket's state.
 /// It never knows the session id: that is a credential, kept out of logs.
@@ -48,22 +49,6 @@ struct Connected {
     last_sent: Option<LogPosition>,
     expires: Instant,
     _open: OpenGauge,
-}
-
-/// Counts the socket among the open sockets until it closes.
-struct OpenGauge(Metrics);
-
-impl OpenGauge {
-    fn new(metrics: &Metrics) -> Self {
-        metrics.ws_clients.inc();
-        Self(metrics.clone())
-    }
-}
-
-impl Drop for OpenGauge {
-    fn drop(&mut self) {
-        self.0.ws_clients.dec();
-    }
 }
 
 /// What woke the socket up.
@@ -263,7 +248,7 @@ impl Socket {
             }
         };
         tracing::debug!(user_id = %viewer.user_id, "socket.io socket connected");
-        let expires = token_expiry(viewer.expires_at);
+        let expires = token_deadline(viewer.expires_at);
         self.state = State::Connected(Box::new(Connected {
             viewer,
             events,
@@ -316,16 +301,4 @@ fn failure_end(failure: SendFailure) -> End {
         tracing::warn!("socket.io client too slow; dropping it");
     }
     End::Gone
-}
-
-/// When the token expires: a socket must not outlive its credentials.
-fn token_expiry(expires_at: i64) -> Instant {
-    let left = expires_at
-        .saturating_sub(chrono::Utc::now().timestamp())
-        .max(0);
-    let left = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0));
-    let now = Instant::now();
-    // A year stands for "never" without overflowing the clock.
-    now.checked_add(left)
-        .unwrap_or(now + std::time::Duration::from_secs(365 * 24 * 3600))
 }
