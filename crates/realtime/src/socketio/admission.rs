@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde_json::json;
 use support_web::ApiError;
@@ -20,16 +19,12 @@ const PENDING_RETRY_AFTER_SECS: u64 = 5;
 /// Counts a request as the other routes do (the rate-limit middleware
 /// leaves this endpoint's to it): for the caller its session's CONNECT
 /// authenticated, else by client address. The 429 when over.
-pub(crate) fn counted(
-    req: &HttpRequest,
-    handle: Option<&SessionHandle>,
-) -> Result<(), HttpResponse> {
+pub(crate) fn counted(req: &HttpRequest, handle: Option<&SessionHandle>) -> Result<(), ApiError> {
     let caller = handle.and_then(|handle| handle.caller.get());
     match caller {
         Some(caller) => limit_caller(req, caller),
         None => limit_client(req),
     }
-    .map_err(|limited| actix_web::ResponseError::error_response(&limited))
 }
 
 /// A place among the sessions still waiting for their CONNECT, or the
@@ -38,7 +33,7 @@ pub(crate) fn counted(
 pub(crate) fn reserve_pending(
     req: &HttpRequest,
     services: &Services,
-) -> Result<PendingSlot, HttpResponse> {
+) -> Result<PendingSlot, ApiError> {
     let settings = &services.settings;
     services
         .sessions
@@ -47,20 +42,17 @@ pub(crate) fn reserve_pending(
             settings.max_pending_per_client,
             settings.max_pending,
         )
-        .map_err(|refusal| {
-            let error = match refusal {
-                PendingRefusal::Client => ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    "Too many sessions waiting for their CONNECT",
-                    json!({
-                        "reason": "TOO_MANY_PENDING_SESSIONS",
-                        "retryAfterSecs": PENDING_RETRY_AFTER_SECS,
-                    }),
-                ),
-                PendingRefusal::Instance => ApiError::unavailable(),
-            };
-            actix_web::ResponseError::error_response(&error)
+        .map_err(|refusal| match refusal {
+            PendingRefusal::Client => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "Too many sessions waiting for their CONNECT",
+                json!({
+                    "reason": "TOO_MANY_PENDING_SESSIONS",
+                    "retryAfterSecs": PENDING_RETRY_AFTER_SECS,
+                }),
+            ),
+            PendingRefusal::Instance => ApiError::unavailable(),
         })
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -62,9 +62,10 @@ pub(crate) async fn get(
     let query = match Query::parse(&req) {
         Ok(query) => query,
         Err(refusal) => {
-            return counted(&req, None)
-                .err()
-                .unwrap_or_else(|| refusal.response());
+            return match counted(&req, None) {
+                Ok(()) => refusal.response(),
+                Err(limited) => limited.error_response(),
+            };
         }
     };
     let services = services.into_inner();
@@ -76,7 +77,7 @@ pub(crate) async fn get(
     // answered when there is something to send): not counted.
     let paced = query.transport == Transport::Polling && handle.is_some();
     if !paced && let Err(limited) = counted(&req, handle.as_ref()) {
-        return limited;
+        return limited.error_response();
     }
     match (query.transport, handle) {
         (Transport::Polling, None) if query.sid.is_none() => open_polling(&req, services),
@@ -92,7 +93,7 @@ pub(crate) async fn get(
 fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     let pending = match reserve_pending(req, &services) {
         Ok(pending) => pending,
-        Err(refused) => return refused,
+        Err(refused) => return refused.error_response(),
     };
     let settings = &services.settings;
     let sid = new_id();
@@ -155,14 +156,15 @@ pub(crate) async fn post(
                 Ok(_) => Refusal::BadRequest,
                 Err(refusal) => refusal,
             };
-            return counted(&req, None)
-                .err()
-                .unwrap_or_else(|| refusal.response());
+            return match counted(&req, None) {
+                Ok(()) => refusal.response(),
+                Err(limited) => limited.error_response(),
+            };
         }
     };
     let handle = session_for(&req, &services, &sid);
     if let Err(limited) = counted(&req, handle.as_ref()) {
-        return limited;
+        return limited.error_response();
     }
     let Some(handle) = handle else {
         return Refusal::UnknownSession.response();
@@ -231,7 +233,7 @@ async fn open_websocket(
 ) -> HttpResponse {
     let pending = match reserve_pending(req, &services) {
         Ok(pending) => pending,
-        Err(refused) => return refused,
+        Err(refused) => return refused.error_response(),
     };
     let limit = services.settings.max_payload;
     let (response, socket, stream) = match accept(req, body, limit).await {
@@ -300,7 +302,8 @@ async fn accept(
 
 /// Other methods.
 pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    counted(&req, None)
-        .err()
-        .unwrap_or_else(|| Refusal::BadHandshakeMethod.response())
+    match counted(&req, None) {
+        Ok(()) => Refusal::BadHandshakeMethod.response(),
+        Err(limited) => limited.error_response(),
+    }
 }

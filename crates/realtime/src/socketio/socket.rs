@@ -147,7 +147,7 @@ impl Socket {
         };
         out.send(text, services.settings.send_timeout)
             .await
-            .map_err(|failure| failure_end(failure))?;
+            .map_err(failure_end)?;
         services.broadcaster.metrics().events_delivered.inc();
         if let Some(id) = frame.id() {
             connected.last_sent = Some(LogPosition::after(id));
@@ -170,9 +170,7 @@ impl Socket {
             }
             Ok(ClientPacket::Connect { namespace, .. }) if namespace != DEFAULT_NAMESPACE => {
                 let refused = packet::connect_error(&namespace, "Invalid namespace", Value::Null);
-                out.send(refused.into(), limit)
-                    .await
-                    .map_err(|f| failure_end(f))
+                out.send(refused.into(), limit).await.map_err(failure_end)
             }
             Ok(ClientPacket::Connect { auth, .. }) => match &self.state {
                 State::Awaiting { handshake, .. } => {
@@ -269,7 +267,7 @@ impl Socket {
     ) -> Result<(), End> {
         out.send(packet::connect_ok(&new_id(), pid).into(), limit)
             .await
-            .map_err(|failure| failure_end(failure))
+            .map_err(failure_end)
     }
 }
 
