@@ -157,15 +157,16 @@ impl Broadcaster {
                 let full = events.len() >= TAIL_PAGE as usize;
                 for stored in &events {
                     last = LogPosition::after(stored.id);
-                    // Before the delivery: whoever reads this position after
-                    // subscribing receives every later event live.
-                    self.published.store(last.get(), Ordering::Release);
                     match Frame::stored(stored) {
                         Ok(frame) => self.publish(frame),
                         Err(error) => {
                             tracing::error!(%error, id = stored.id.get(), "could not serialise an event")
                         }
                     }
+                    // After the delivery: whoever reads this position has
+                    // missed nothing up to it that a later subscription
+                    // could receive (see `subscribe_from`).
+                    self.published.store(last.get(), Ordering::Release);
                 }
                 if !full {
                     break;
@@ -198,9 +199,20 @@ impl Broadcaster {
         Subscription::open(&self.recipients, audience)
     }
 
-    /// The last logged position handed to the subscribers. A socket that
-    /// subscribed before reading it receives every event after it live.
-    pub(crate) fn published(&self) -> LogPosition {
+    /// Subscribes a socket with `audience` and says where its stream
+    /// starts: every event up to the start was delivered before the
+    /// subscription existed, so none reaches it live, and a recovery from
+    /// the start replays whatever the subscription did not get. The start is
+    /// read before subscribing and recorded only after delivery; the other
+    /// way round an event could reach the socket live while its start says
+    /// the stream begins after it.
+    pub(crate) fn subscribe_from(&self, audience: EventAudience) -> (LogPosition, Subscription) {
+        let start = self.published();
+        (start, self.subscribe_as(audience))
+    }
+
+    /// The last logged position delivered to the subscribers.
+    fn published(&self) -> LogPosition {
         LogPosition::new(self.published.load(Ordering::Acquire)).unwrap_or(LogPosition::START)
     }
 
@@ -242,147 +254,4 @@ impl EventNotifier for Broadcaster {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::Utc;
-    use support_domain::{
-        Actor, CustomerId, Status, TicketEventKind, TicketId, TicketNumber, UserId,
-    };
-    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-
-    use super::*;
-    use crate::testing::MemoryLog;
-
-    fn event(owner: i64, ticket: i64) -> TicketEvent {
-        TicketEvent {
-            kind: TicketEventKind::Created,
-            actor: Actor::customer(UserId::new(owner).unwrap()),
-            customer_id: CustomerId::new(owner).unwrap(),
-            ticket_id: TicketId::new(ticket).unwrap(),
-            ticket_number: Some(TicketNumber::parse("TKT-123456-AB12CD").unwrap()),
-            status: Status::Open,
-            occurred_at: Utc::now(),
-            details: support_domain::EventDetails::None,
-            note: None,
-        }
-    }
-
-    async fn recv_id(rx: &mut broadcast::Receiver<Arc<Frame>>) -> i64 {
-        let frame = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .expect("a frame in time")
-            .unwrap();
-        frame.id().unwrap().get()
-    }
-
-    #[tokio::test]
-    async fn live_events_without_listeners_are_fine() {
-        let broadcaster = Broadcaster::new(0);
-        broadcaster.notify(Notification::Live(event(1, 1))).await;
-        assert_eq!(broadcaster.subscriber_count(), 0);
-    }
-
-    #[tokio::test]
-    async fn every_subscriber_gets_the_same_serialised_live_frame() {
-        let broadcaster = Broadcaster::default();
-        let mut a = broadcaster.subscribe();
-        let mut b = broadcaster.clone().subscribe();
-        broadcaster.notify(Notification::Live(event(3, 10))).await;
-        let (fa, fb) = (a.recv().await.unwrap(), b.recv().await.unwrap());
-        assert!(Arc::ptr_eq(&fa, &fb), "serialised once, shared");
-        assert_eq!(fa.owner(), CustomerId::new(3).unwrap());
-        assert_eq!(fa.id(), None);
-        assert_eq!(a.try_recv().unwrap_err(), TryRecvError::Empty);
-    }
-
-    #[tokio::test]
-    async fn the_tailer_publishes_committed_events_in_log_order_from_its_start() {
-        let log = Arc::new(MemoryLog::default());
-        log.append(event(1, 1)); // before the tailer's start: not re-published
-        let broadcaster = Broadcaster::default();
-        let mut rx = broadcaster.subscribe();
-        let tailer = broadcaster.spawn_tailer(
-            log.clone(),
-            LogPosition::new(1).unwrap(),
-            Duration::from_secs(60),
-        );
-        // Committed out of notification order: the log order wins.
-        let second = log.append(event(1, 2));
-        let third = log.append(event(2, 3));
-        broadcaster.notify(Notification::Committed(third)).await;
-        broadcaster.notify(Notification::Committed(second)).await;
-        assert_eq!(recv_id(&mut rx).await, 2);
-        assert_eq!(recv_id(&mut rx).await, 3);
-        broadcaster.shutdown();
-        tokio::time::timeout(Duration::from_secs(5), tailer)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(rx.try_recv().unwrap_err(), TryRecvError::Empty);
-    }
-
-    #[tokio::test]
-    async fn a_commit_already_published_costs_no_read_but_a_wake_from_elsewhere_does() {
-        let log = Arc::new(MemoryLog::default());
-        let broadcaster = Broadcaster::default();
-        let mut rx = broadcaster.subscribe();
-        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_secs(60));
-        let first = log.append(event(1, 1));
-        let second = log.append(event(1, 2));
-        broadcaster
-            .notify(Notification::Committed(second.clone()))
-            .await;
-        assert_eq!(recv_id(&mut rx).await, 1);
-        assert_eq!(recv_id(&mut rx).await, 2);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let reads = log.reads();
-        // Both were published by the read that `second` woke.
-        broadcaster.notify(Notification::Committed(first)).await;
-        broadcaster.notify(Notification::Committed(second)).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(log.reads(), reads);
-        // Another instance committed: where, the tailer cannot know.
-        log.append(event(2, 3));
-        broadcaster.wake();
-        assert_eq!(recv_id(&mut rx).await, 3);
-        assert!(log.reads() > reads);
-        broadcaster.shutdown();
-    }
-
-    #[tokio::test]
-    async fn without_a_wake_up_the_poll_still_finds_new_events() {
-        let log = Arc::new(MemoryLog::default());
-        let broadcaster = Broadcaster::default();
-        let mut rx = broadcaster.subscribe();
-        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_millis(20));
-        log.append(event(1, 1)); // e.g. committed by another instance, NOTIFY lost
-        assert_eq!(recv_id(&mut rx).await, 1);
-        broadcaster.shutdown();
-    }
-
-    #[tokio::test]
-    async fn an_unreadable_log_is_retried_without_losing_events() {
-        let log = Arc::new(MemoryLog::default());
-        let broadcaster = Broadcaster::default();
-        let mut rx = broadcaster.subscribe();
-        log.set_unavailable(true);
-        broadcaster.spawn_tailer(log.clone(), LogPosition::START, Duration::from_millis(20));
-        let first = log.append(event(1, 1));
-        broadcaster.notify(Notification::Committed(first)).await;
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        log.set_unavailable(false);
-        assert_eq!(recv_id(&mut rx).await, 1);
-        broadcaster.shutdown();
-    }
-
-    #[tokio::test]
-    async fn a_subscriber_that_falls_behind_is_told_so() {
-        let broadcaster = Broadcaster::new(2);
-        let mut rx = broadcaster.subscribe();
-        for ticket in 1..=5 {
-            broadcaster
-                .notify(Notification::Live(event(1, ticket)))
-                .await;
-        }
-        assert_eq!(rx.recv().await.unwrap_err(), RecvError::Lagged(3));
-    }
-}
+mod tests;

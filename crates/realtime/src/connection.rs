@@ -25,6 +25,7 @@ use crate::frame::resync_required;
 use crate::frame_limit::is_oversized;
 use crate::recipients::Subscription;
 use crate::settings::WsSettings;
+use crate::socket_life::{OpenGauge, token_deadline};
 
 /// Numbers connections in logs (tokens and user data never are).
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
@@ -50,15 +51,6 @@ fn close(code: CloseCode, description: &str) -> End {
 }
 
 /// Drives one connection until it ends.
-/// Decrements the open-connections gauge however the connection ends.
-struct OpenGauge<'a>(&'a Metrics);
-
-impl Drop for OpenGauge<'_> {
-    fn drop(&mut self) {
-        self.0.ws_clients.dec();
-    }
-}
-
 /// Events read from the log per query while replaying.
 const REPLAY_PAGE: u32 = 200;
 
@@ -83,8 +75,7 @@ pub(crate) async fn run(
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(connection = id, user_id = %viewer.user_id, "socket opened");
     let metrics = broadcaster.metrics().clone();
-    metrics.ws_clients.inc();
-    let _open = OpenGauge(&metrics);
+    let _open = OpenGauge::new(&metrics);
     let mut shutdown = broadcaster.shutdown_signal();
     let (mut events, mut last_sent) = match start {
         Start::Live(events) => (events, None),
@@ -110,7 +101,7 @@ pub(crate) async fn run(
     let mut ticker = interval_at(Instant::now() + period, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
-    let token_expiry = token_expiry(viewer.expires_at);
+    let token_expiry = tokio::time::sleep_until(token_deadline(viewer.expires_at));
     tokio::pin!(token_expiry);
 
     let end = loop {
@@ -283,12 +274,6 @@ async fn send_control(
 }
 
 /// Why a write failed.
-/// Sleeps until the token's `exp`: a socket must not outlive its credentials.
-fn token_expiry(expires_at: i64) -> tokio::time::Sleep {
-    let left = expires_at.saturating_sub(Utc::now().timestamp()).max(0);
-    tokio::time::sleep(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
-}
-
 enum SendFailure {
     /// The outgoing buffer stayed full for the whole send timeout.
     TimedOut,

@@ -4,8 +4,9 @@
 //! Logged events carry their log position, live-only ones (a customer looking
 //! at a ticket) do not:
 //! `{"id": 7, "event": "support:ticket_escalated", "data": {...}, "at": "..."}`.
-//! Socket.IO sockets get the same event as a Socket.IO packet, built by the
-//! first such socket that needs it and then shared the same way.
+//! Another protocol's form of the same text (the Socket.IO packet) is built
+//! from it by the first socket that needs it, by that protocol's own code,
+//! and then shared the same way.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,10 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use support_domain::{CustomerId, EventAudience, EventId, StoredEvent, TicketEvent};
+
 use support_web::EventView;
 use support_web::events_view::event_time;
-
-use crate::socketio::packet;
 
 /// The control event telling a client it missed events and must re-read state.
 pub const RESYNC_REQUIRED_EVENT: &str = "stream:resync_required";
@@ -31,12 +31,9 @@ pub struct Frame {
     /// What the owner's sockets get when it differs from `text` (an event
     /// carrying a staff note); `None` when they get `text` or nothing.
     customer_text: Option<Arc<str>>,
-    /// The event itself, for the Socket.IO packets.
-    event: TicketEvent,
-    /// The Socket.IO packets: what staff get, and what the owner gets when
-    /// it differs; built on first use, so without Socket.IO clients an
-    /// event costs nothing more.
-    socketio: [OnceLock<Arc<str>>; 2],
+    /// Another protocol's form of `text` and of `customer_text`, built on
+    /// first use (so an event costs nothing more without such clients).
+    derived: [OnceLock<Arc<str>>; 2],
 }
 
 impl Frame {
@@ -68,8 +65,7 @@ impl Frame {
             id,
             text: serde_json::to_string(&view(EventAudience::Everyone))?.into(),
             customer_text,
-            event: event.clone(),
-            socketio: Default::default(),
+            derived: Default::default(),
         })
     }
 
@@ -101,26 +97,23 @@ impl Frame {
         }
     }
 
-    /// The Socket.IO packet `audience` receives (check [`Self::visible_to`]
-    /// first): `42["<event>",<data>,"<id>"]`, or without the id for a
-    /// live-only event. Serialised once per frame and audience kind.
-    pub fn socketio_packet_for(
+    /// `derive` applied to the text `audience` receives (check
+    /// [`Self::visible_to`] first): built once per frame and audience kind,
+    /// then shared. One derived form per frame: the Socket.IO packet, which
+    /// the socketio module builds, so this module knows no other protocol.
+    pub(crate) fn derived_for<E>(
         &self,
         audience: EventAudience,
-    ) -> Result<Arc<str>, serde_json::Error> {
-        let (slot, view) = match (audience, &self.customer_text) {
-            (EventAudience::Customer(_), Some(_)) => (&self.socketio[1], audience),
-            _ => (&self.socketio[0], EventAudience::Everyone),
+        derive: impl FnOnce(&str) -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        let slot = match (audience, &self.customer_text) {
+            (EventAudience::Customer(_), Some(_)) => &self.derived[1],
+            _ => &self.derived[0],
         };
         if let Some(text) = slot.get() {
             return Ok(text.clone());
         }
-        let text: Arc<str> = packet::event(
-            self.event.kind.name(),
-            &self.event.payload(view),
-            self.id.map(EventId::get),
-        )?
-        .into();
+        let text: Arc<str> = derive(self.text_for(audience))?.into();
         Ok(slot.get_or_init(|| text).clone())
     }
 }
@@ -253,28 +246,23 @@ mod tests {
     }
 
     #[test]
-    fn the_socketio_packet_is_built_once_and_hides_staff_notes_from_the_owner() {
+    fn a_derived_text_is_built_once_per_audience_kind_from_what_it_receives() {
         let mut noted = stored(6, TicketEventKind::StatusChanged, Status::InProgress);
         noted.event.note = support_domain::StaffNote::parse("regular guest").unwrap();
         let frame = Frame::stored(&noted).unwrap();
         let owner = EventAudience::Customer(CustomerId::new(7).unwrap());
-        let staff = frame.socketio_packet_for(EventAudience::Everyone).unwrap();
-        assert!(Arc::ptr_eq(
-            &staff,
-            &frame.socketio_packet_for(EventAudience::Everyone).unwrap()
-        ));
-        let customer = frame.socketio_packet_for(owner).unwrap();
+        let calls = std::cell::Cell::new(0);
+        let derive = |text: &str| {
+            calls.set(calls.get() + 1);
+            Ok::<_, ()>(format!("<{text}>"))
+        };
+        let staff = frame.derived_for(EventAudience::Everyone, derive).unwrap();
+        let again = frame.derived_for(EventAudience::Everyone, derive).unwrap();
+        assert!(Arc::ptr_eq(&staff, &again));
+        let customer = frame.derived_for(owner, derive).unwrap();
+        assert_eq!(calls.get(), 2);
+        assert_eq!(*customer, format!("<{}>", frame.text_for(owner)));
         assert!(staff.contains("regular guest") && !customer.contains("regular guest"));
-        let args: Value = serde_json::from_str(&customer[2..]).unwrap();
-        assert_eq!(args[0], "support:ticket_status_changed");
-        assert_eq!(args[2], "6");
-
-        let live = Frame::live(&event(TicketEventKind::StatusTracked, Status::Open)).unwrap();
-        let text = live.socketio_packet_for(owner).unwrap();
-        assert_eq!(
-            serde_json::from_str::<Value>(&text[2..]).unwrap(),
-            json!(["support:ticket_status", {"userId": 7, "role": "customer", "ticketId": 99, "status": "open"}])
-        );
     }
 
     #[test]

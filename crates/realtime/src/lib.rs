@@ -28,6 +28,7 @@ mod frame;
 mod frame_limit;
 mod recipients;
 mod settings;
+mod socket_life;
 mod socketio;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -543,8 +543,9 @@ pub fn limit_comment(req: &HttpRequest, customer: i64) -> Result<(), ApiError> {
     settle(req, limiter(req).and_then(|l| l.check_comment(customer)))
 }
 
-/// How long a client refused for too many sockets is told to wait.
-const SOCKET_RETRY_AFTER_SECS: u64 = 5;
+/// How long a client refused for too many sockets is told to wait (`/ws`
+/// and Socket.IO alike).
+pub const SOCKET_RETRY_AFTER_SECS: u64 = 5;
 
 /// Takes one of `caller`'s open-socket places for the socket `req` is
 /// about to open (held until the permit is dropped): 429 when all are
@@ -564,6 +565,13 @@ pub fn open_socket(req: &HttpRequest, caller: CallerKey) -> Result<Option<Socket
 /// the route, or by the API's not-found and method-not-allowed answers.
 pub fn verifies_tokens(path: &str) -> bool {
     path.starts_with("/api/") || path == "/ws"
+}
+
+/// Whether requests to `path` are counted by their endpoint, whatever they
+/// carry: Socket.IO's, whose session may have authenticated its caller in an
+/// earlier request (counted by caller then, else by address).
+pub fn counts_itself(path: &str) -> bool {
+    matches!(path, "/socket.io/" | "/socket.io")
 }
 
 /// Whether the request carries a token anywhere a route looks for one
@@ -635,7 +643,9 @@ pub async fn rate_limit(
     // when it does not verify); every other request is counted here.
     let counted = if matches!(request.path(), "/healthz" | "/readyz") {
         limit_probe(request)
-    } else if brings_a_token(request) && verifies_tokens(request.path()) {
+    } else if counts_itself(request.path())
+        || (brings_a_token(request) && verifies_tokens(request.path()))
+    {
         Ok(())
     } else {
         limit_client(request)

@@ -3,32 +3,31 @@
 //! `Authorization: Bearer` header of the request that opened the session
 //! (Node clients' `extraHeaders`). The checks are those of every route:
 //! signature, expiry, issuer and audience, role and permission, and the
-//! same rate limits and open-socket cap as `/ws`.
+//! same rate limits and open-socket cap as `/ws`: an accepted CONNECT counts
+//! once for its caller; a refused one was counted by address with the
+//! request that carried it.
 
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use serde_json::{Map, Value};
 use support_auth::{AuthError, JwtKeys, bearer_token, event_audience};
-use support_web::rate_limit::CallerKey;
+use support_web::rate_limit::{CallerKey, SOCKET_RETRY_AFTER_SECS};
 use support_web::{ApiError, RateLimiter};
 
 use crate::auth::Viewer;
-
-/// How long a client refused for too many sockets is told to wait (as on `/ws`).
-const SOCKET_RETRY_AFTER_SECS: u64 = 5;
 
 /// What the request that opened the session tells about its caller.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Handshake {
     /// The bearer token of its `Authorization` header, or why it is unusable.
     header_token: Option<Result<String, AuthError>>,
-    /// The client's address, for counting tokens that do not verify.
-    peer: Option<IpAddr>,
     /// The instance's rate limiter, when it has one.
     limiter: Option<Arc<RateLimiter>>,
+    /// Who the accepted CONNECT authenticated: the session's later requests
+    /// are counted for this caller.
+    pub(crate) caller: Arc<OnceLock<CallerKey>>,
 }
 
 impl Handshake {
@@ -41,10 +40,10 @@ impl Handshake {
             .then(|| bearer_token(req).map(str::to_owned));
         Self {
             header_token,
-            peer: req.peer_addr().map(|addr| addr.ip()),
             limiter: req
                 .app_data::<actix_web::web::Data<RateLimiter>>()
                 .map(|data| data.clone().into_inner()),
+            caller: Arc::default(),
         }
     }
 
@@ -63,17 +62,7 @@ impl Handshake {
             (None, Some(header)) => header.clone().map_err(unauthorized),
             (None, None) => Err(unauthorized(AuthError::MissingToken)),
         };
-        let principal = match token.and_then(|t| keys.verify(&t).map_err(unauthorized)) {
-            Ok(principal) => principal,
-            Err(refused) => {
-                if let (Some(limiter), Some(ip)) = (&self.limiter, self.peer)
-                    && let Some(Err(limited)) = limiter.check_ip(ip)
-                {
-                    return Err(ApiError::rate_limited(limited.retry_after_secs));
-                }
-                return Err(refused);
-            }
-        };
+        let principal = token.and_then(|t| keys.verify(&t).map_err(unauthorized))?;
         let caller = CallerKey::new(principal.role.as_ref(), principal.user_id.get());
         if let Some(limiter) = &self.limiter
             && let Some(Err(limited)) = limiter.check_caller(&caller)
@@ -83,10 +72,11 @@ impl Handshake {
         let audience = event_audience(&principal)?;
         let permit = match &self.limiter {
             Some(limiter) => limiter
-                .open_socket(caller)
+                .open_socket(caller.clone())
                 .map_err(|cap| ApiError::too_many_sockets(cap, SOCKET_RETRY_AFTER_SECS))?,
             None => None,
         };
+        let _ = self.caller.set(caller);
         Ok(Viewer {
             user_id: principal.user_id,
             audience,

@@ -11,6 +11,11 @@
 //! Refusals are Engine.IO's own: HTTP 400 with `{"code": N, "message": ...}`
 //! (0 unknown transport, 1 unknown session, 2 bad handshake method, 3 bad
 //! request, 5 unsupported protocol version), 413 for a body over the limit.
+//! A new session is refused in the API's envelope when too many sessions
+//! wait for their CONNECT: 429 for one client address, 503 for the instance
+//! (the client's reconnection retries either). A polling session serves
+//! only the client address that opened it: from any other, its sid is
+//! unknown.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -18,15 +23,17 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::admission::{counted, peer, reserve_pending, session_for};
 use super::auth::Handshake;
 use super::engine::{self, Packet};
 use super::output::Output;
 use super::polling::{PollError, PollQueue};
+use super::query::{Query, Refusal, Transport};
 use super::services::Services;
 use super::session::{self, Incoming};
 use super::sessions::{Inbound, SessionHandle, new_id};
@@ -38,71 +45,6 @@ const INBOUND_CAPACITY: usize = 16;
 
 /// How long a polling request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An Engine.IO refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    UnknownTransport = 0,
-    UnknownSession = 1,
-    BadHandshakeMethod = 2,
-    BadRequest = 3,
-    UnsupportedVersion = 5,
-}
-
-impl Refusal {
-    fn message(self) -> &'static str {
-        match self {
-            Self::UnknownTransport => "Transport unknown",
-            Self::UnknownSession => "Session ID unknown",
-            Self::BadHandshakeMethod => "Bad handshake method",
-            Self::BadRequest => "Bad request",
-            Self::UnsupportedVersion => "Unsupported protocol version",
-        }
-    }
-
-    fn response(self) -> HttpResponse {
-        HttpResponse::BadRequest().json(json!({ "code": self as u8, "message": self.message() }))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Polling,
-    WebSocket,
-}
-
-/// What the query string says.
-#[derive(Debug, PartialEq, Eq)]
-struct Query {
-    transport: Transport,
-    sid: Option<String>,
-}
-
-impl Query {
-    fn parse(req: &HttpRequest) -> Result<Self, Refusal> {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map_err(|_| Refusal::BadRequest)?
-            .into_inner();
-        let value = |name: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        if value("EIO") != Some("4") {
-            return Err(Refusal::UnsupportedVersion);
-        }
-        let transport = match value("transport") {
-            Some("polling") => Transport::Polling,
-            Some("websocket") => Transport::WebSocket,
-            _ => return Err(Refusal::UnknownTransport),
-        };
-        Ok(Self {
-            transport,
-            sid: value("sid").map(str::to_owned),
-        })
-    }
-}
 
 fn text(body: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -119,20 +61,43 @@ pub(crate) async fn get(
 ) -> HttpResponse {
     let query = match Query::parse(&req) {
         Ok(query) => query,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => {
+            return match counted(&req, None) {
+                Ok(()) => refusal.response(),
+                Err(limited) => limited.error_response(),
+            };
+        }
     };
     let services = services.into_inner();
-    match (query.transport, query.sid) {
-        (Transport::Polling, None) => open_polling(&req, services),
-        (Transport::Polling, Some(sid)) => poll(&services, &sid).await,
-        (Transport::WebSocket, None) => open_websocket(&req, body, services).await,
-        (Transport::WebSocket, Some(sid)) => upgrade(&req, body, &services, &sid).await,
+    let handle = query
+        .sid
+        .as_deref()
+        .and_then(|sid| session_for(&req, &services, sid));
+    // A poll of a live session is paced by the server (one at a time,
+    // answered when there is something to send): not counted.
+    let paced = query.transport == Transport::Polling && handle.is_some();
+    if !paced && let Err(limited) = counted(&req, handle.as_ref()) {
+        return limited.error_response();
+    }
+    match (query.transport, handle) {
+        (Transport::Polling, None) if query.sid.is_none() => open_polling(&req, services),
+        (Transport::Polling, Some(handle)) => poll(&handle).await,
+        (Transport::WebSocket, None) if query.sid.is_none() => {
+            open_websocket(&req, body, services).await
+        }
+        (Transport::WebSocket, Some(handle)) => upgrade(&req, body, &services, &handle).await,
+        (_, None) => Refusal::UnknownSession.response(),
     }
 }
 
 fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
+    let pending = match reserve_pending(req, &services) {
+        Ok(pending) => pending,
+        Err(refused) => return refused.error_response(),
+    };
     let settings = &services.settings;
     let sid = new_id();
+    let handshake = Handshake::of(req);
     let (sender, receiver) = mpsc::channel(INBOUND_CAPACITY);
     let queue = Arc::new(PollQueue::new(settings.poll_queue));
     let upgraded = Arc::new(AtomicBool::new(false));
@@ -141,6 +106,8 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
         queue: queue.clone(),
         probed: Arc::new(AtomicBool::new(false)),
         upgraded: upgraded.clone(),
+        peer: peer(req),
+        caller: handshake.caller.clone(),
     };
     services.sessions.insert(sid.clone(), handle);
     let open = engine::open_packet(
@@ -153,18 +120,16 @@ fn open_polling(req: &HttpRequest, services: Arc<Services>) -> HttpResponse {
     actix_web::rt::spawn(session::run(
         services,
         sid,
-        Handshake::of(req),
+        handshake,
         Incoming::Channel(receiver),
         Output::Polling(queue),
         Some(upgraded),
+        pending,
     ));
     text(open)
 }
 
-async fn poll(services: &Services, sid: &str) -> HttpResponse {
-    let Some(handle) = services.sessions.get(sid) else {
-        return Refusal::UnknownSession.response();
-    };
+async fn poll(handle: &SessionHandle) -> HttpResponse {
     if handle.is_upgraded() {
         return Refusal::BadRequest.response();
     }
@@ -185,16 +150,23 @@ pub(crate) async fn post(
             transport: Transport::Polling,
             sid: Some(sid),
         }) => sid,
-        Ok(Query {
-            transport: Transport::Polling,
-            sid: None,
-        }) => {
-            return Refusal::BadHandshakeMethod.response();
+        parsed => {
+            let refusal = match parsed {
+                Ok(Query { sid: None, .. }) => Refusal::BadHandshakeMethod,
+                Ok(_) => Refusal::BadRequest,
+                Err(refusal) => refusal,
+            };
+            return match counted(&req, None) {
+                Ok(()) => refusal.response(),
+                Err(limited) => limited.error_response(),
+            };
         }
-        Ok(_) => return Refusal::BadRequest.response(),
-        Err(refusal) => return refusal.response(),
     };
-    let Some(handle) = services.sessions.get(&sid) else {
+    let handle = session_for(&req, &services, &sid);
+    if let Err(limited) = counted(&req, handle.as_ref()) {
+        return limited.error_response();
+    }
+    let Some(handle) = handle else {
         return Refusal::UnknownSession.response();
     };
     if handle.is_upgraded() {
@@ -259,6 +231,10 @@ async fn open_websocket(
     body: web::Payload,
     services: Arc<Services>,
 ) -> HttpResponse {
+    let pending = match reserve_pending(req, &services) {
+        Ok(pending) => pending,
+        Err(refused) => return refused.error_response(),
+    };
     let limit = services.settings.max_payload;
     let (response, socket, stream) = match accept(req, body, limit).await {
         Ok(accepted) => accepted,
@@ -271,6 +247,7 @@ async fn open_websocket(
         Incoming::Socket(stream.max_frame_size(limit), socket.clone()),
         Output::WebSocket(socket),
         None,
+        pending,
     ));
     response
 }
@@ -280,12 +257,9 @@ async fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     services: &Services,
-    sid: &str,
+    handle: &SessionHandle,
 ) -> HttpResponse {
-    let Some(handle) = services.sessions.get(sid) else {
-        return Refusal::UnknownSession.response();
-    };
-    if handle.is_upgraded() || !handle.claim_upgrade() {
+    if handle.is_upgraded() {
         return Refusal::BadRequest.response();
     }
     let limit = services.settings.max_payload;
@@ -293,6 +267,11 @@ async fn upgrade(
         Ok(accepted) => accepted,
         Err(refused) => return refused,
     };
+    // Claimed only once the WebSocket is accepted: a request that was no
+    // WebSocket after all must not use up the session's one upgrade.
+    if !handle.claim_upgrade() {
+        return Refusal::BadRequest.response();
+    }
     // The session learns of its probe before the client can send on it.
     if handle
         .inbound
@@ -322,54 +301,9 @@ async fn accept(
 }
 
 /// Other methods.
-pub(crate) async fn method_not_allowed() -> HttpResponse {
-    Refusal::BadHandshakeMethod.response()
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::test::TestRequest;
-
-    use super::*;
-
-    fn parse(uri: &str) -> Result<Query, Refusal> {
-        Query::parse(&TestRequest::default().uri(uri).to_http_request())
-    }
-
-    #[test]
-    fn the_query_names_version_transport_and_session() {
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=polling&t=N8hyd6w"),
-            Ok(Query {
-                transport: Transport::Polling,
-                sid: None
-            })
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=websocket&sid=abc"),
-            Ok(Query {
-                transport: Transport::WebSocket,
-                sid: Some("abc".into())
-            })
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=3&transport=polling"),
-            Err(Refusal::UnsupportedVersion)
-        );
-        assert_eq!(
-            parse("/socket.io/?transport=polling"),
-            Err(Refusal::UnsupportedVersion)
-        );
-        assert_eq!(
-            parse("/socket.io/?EIO=4&transport=flash"),
-            Err(Refusal::UnknownTransport)
-        );
-        assert_eq!(parse("/socket.io/?EIO=4"), Err(Refusal::UnknownTransport));
-    }
-
-    #[test]
-    fn refusals_are_engine_io_errors() {
-        let response = Refusal::UnknownSession.response();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    match counted(&req, None) {
+        Ok(()) => Refusal::BadHandshakeMethod.response(),
+        Err(limited) => limited.error_response(),
     }
 }

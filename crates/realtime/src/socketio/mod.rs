@@ -15,12 +15,14 @@
 //! [`output`]), the session task ([`session`]) and the socket on top
 //! ([`socket`], [`auth`]).
 
+mod admission;
 mod auth;
 mod endpoint;
 mod engine;
 mod output;
-pub(crate) mod packet;
+mod packet;
 mod polling;
+mod query;
 mod recovery;
 mod services;
 mod session;

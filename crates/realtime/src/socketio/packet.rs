@@ -126,6 +126,21 @@ pub(crate) fn event(
     })
 }
 
+/// The event packet of a `/ws` frame's text (`{"id", "event", "data",
+/// "at"}`): the same name, data and position, so both endpoints send the same
+/// payload. The data is copied as it is, not re-serialised.
+pub(crate) fn event_from_frame(text: &str) -> Result<String, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct WsText<'a> {
+        id: Option<i64>,
+        event: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    let frame: WsText<'_> = serde_json::from_str(text)?;
+    event(&frame.event, &frame.data, frame.id)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -252,5 +267,20 @@ mod tests {
         );
         let decoded = ClientPacket::decode(&event("x\"y", &data, Some(1)).unwrap()[1..]);
         assert_eq!(decoded, Ok(ClientPacket::Ignored));
+    }
+
+    #[test]
+    fn a_frame_becomes_the_same_event_with_its_offset() {
+        let logged = r#"{"id":6,"event":"support:ticket_status_changed","data":{"ticketId":99,"status":"in_progress"},"at":"2025-06-01T12:30:05.042Z"}"#;
+        assert_eq!(
+            event_from_frame(logged).unwrap(),
+            r#"42["support:ticket_status_changed",{"ticketId":99,"status":"in_progress"},"6"]"#
+        );
+        let live = r#"{"event":"support:ticket_status","data":{"ticketId":99},"at":"x"}"#;
+        assert_eq!(
+            event_from_frame(live).unwrap(),
+            r#"42["support:ticket_status",{"ticketId":99}]"#
+        );
+        assert!(event_from_frame("not json").is_err());
     }
 }

@@ -17,7 +17,7 @@ use super::auth::Handshake;
 use super::engine::{self, NOOP, PING, PONG_PROBE, Packet};
 use super::output::{End, Output};
 use super::services::Services;
-use super::sessions::{Inbound, WsEnd};
+use super::sessions::{Inbound, Listed, PendingSlot, WsEnd};
 use super::socket::Socket;
 use super::websocket;
 
@@ -49,7 +49,6 @@ struct Probe {
 
 /// The engine state of one session.
 struct Engine {
-    sid: Arc<str>,
     out: Output,
     probe: Option<Probe>,
     /// Set once the session moved to its WebSocket (for the handle's polls).
@@ -68,20 +67,27 @@ pub(crate) async fn run(
     mut incoming: Incoming,
     out: Output,
     upgraded: Option<Arc<AtomicBool>>,
+    pending: PendingSlot,
 ) {
+    // Listed or not, the session leaves the map when this task ends, even
+    // by a panic: a stale entry would answer polls for a dead session.
+    let _listed = Listed {
+        sessions: services.sessions.clone(),
+        sid: sid.clone(),
+    };
     let settings = &services.settings;
     let now = Instant::now();
     let mut engine = Engine {
-        sid: sid.clone(),
         out,
         probe: None,
         upgraded,
         next_ping: now + settings.ping_interval,
         pong_by: None,
     };
-    let mut socket = Socket::new(sid.clone(), handshake, now + settings.connect_timeout);
+    let connect_by = now + settings.connect_timeout;
+    let mut socket = Socket::new(handshake, connect_by, pending);
     let mut shutdown = services.broadcaster.shutdown_signal();
-    tracing::debug!(%sid, "socket.io session opened");
+    tracing::debug!("socket.io session opened");
 
     if matches!(engine.out, Output::WebSocket(_)) {
         let open = engine::open_packet(
@@ -108,7 +114,7 @@ pub(crate) async fn run(
             inbound = incoming.next() => engine.on_inbound(inbound, &mut socket, &services).await,
             () = sleep_until(engine.next_ping) => engine.ping(&services).await,
             () = sleep_until_some(engine.pong_by) => {
-                tracing::debug!(%sid, "socket.io client missed a pong; closing");
+                tracing::debug!("socket.io client missed a pong; closing");
                 Err(End::Close(CloseCode::Policy))
             }
             () = sleep_until_some(probe_deadline) => {
@@ -121,6 +127,9 @@ pub(crate) async fn run(
             break end;
         }
     };
+    // The socket's subscription and pending place go now, not after the
+    // last poll took the close packet.
+    drop(socket);
     finish(engine, end, &services).await;
 }
 
@@ -138,8 +147,7 @@ async fn finish(engine: Engine, end: End, services: &Services) {
         (End::Gone, Output::Polling(queue)) => queue.close(),
         (End::Gone, Output::WebSocket(_)) => {}
     }
-    services.sessions.remove(&engine.sid);
-    tracing::debug!(sid = %engine.sid, "socket.io session closed");
+    tracing::debug!("socket.io session closed");
 }
 
 impl Engine {
@@ -192,7 +200,7 @@ impl Engine {
             }
             Inbound::WsEnded(end) if self.probe.is_some() => {
                 // The probe failed: the session goes on polling.
-                tracing::debug!(sid = %self.sid, ?end, "socket.io upgrade abandoned");
+                tracing::debug!(?end, "socket.io upgrade abandoned");
                 self.abandon_probe(services).await;
                 Ok(())
             }
@@ -262,7 +270,7 @@ impl Engine {
                 for packet in left {
                     self.out.send(packet, limit).await.map_err(|_| End::Gone)?;
                 }
-                tracing::debug!(sid = %self.sid, "socket.io session upgraded to websocket");
+                tracing::debug!("socket.io session upgraded to websocket");
                 Ok(())
             }
             _ => Ok(()),

@@ -17,8 +17,16 @@ pub struct SocketIoSettings {
     /// pongs and the upgrade dance, so this is small. Default 8 KiB.
     pub max_payload: usize,
     /// How long a new session may take to send its CONNECT (Socket.IO's
-    /// `connectTimeout`). Default 45 s.
+    /// `connectTimeout`). Shorter than Socket.IO's default: a client sends its
+    /// CONNECT at once, and a session waiting for one costs a task while it
+    /// proves nothing about its caller. Default 10 s.
     pub connect_timeout: Duration,
+    /// Sessions without a CONNECT yet, per client address: more are refused
+    /// (429). Default 16.
+    pub max_pending_per_client: usize,
+    /// Sessions without a CONNECT yet, on the instance: more are refused
+    /// (503). Default 1024.
+    pub max_pending: usize,
     /// How long a probed WebSocket may take to complete the upgrade. Default 10 s.
     pub upgrade_timeout: Duration,
     /// The longest one packet may wait for room: in the socket's outgoing
@@ -45,7 +53,9 @@ impl Default for SocketIoSettings {
             ping_interval: Self::DEFAULT_PING_INTERVAL,
             ping_timeout: Self::DEFAULT_PING_TIMEOUT,
             max_payload: Self::DEFAULT_MAX_PAYLOAD,
-            connect_timeout: Duration::from_secs(45),
+            connect_timeout: Duration::from_secs(10),
+            max_pending_per_client: 16,
+            max_pending: 1024,
             upgrade_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(5),
             poll_queue: 256,

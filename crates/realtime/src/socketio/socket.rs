@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_ws::CloseCode;
 use serde_json::{Map, Value, json};
 use support_domain::LogPosition;
-use support_web::{ApiError, Metrics};
+use support_web::ApiError;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
@@ -17,21 +17,27 @@ use super::output::{End, Output, SendFailure};
 use super::packet::{self, ClientPacket, DEFAULT_NAMESPACE};
 use super::recovery::{self, Replay, ReplayError};
 use super::services::Services;
-use super::sessions::new_id;
+use super::sessions::{PendingSlot, new_id};
 use crate::auth::Viewer;
 use crate::frame::{Frame, RESYNC_REQUIRED_EVENT};
 use crate::recipients::Subscription;
+use crate::socket_life::{OpenGauge, token_deadline};
 
 /// The socket's state.
+/// It never knows the session id: that is a credential, kept out of logs.
 pub(crate) struct Socket {
-    sid: Arc<str>,
     state: State,
 }
 
 enum State {
     /// Waiting for the client's CONNECT until the deadline; what the
-    /// opening request said is kept until then only.
-    Awaiting(Instant, Handshake),
+    /// opening request said, and the session's place among the pending
+    /// ones, are kept until then only.
+    Awaiting {
+        deadline: Instant,
+        handshake: Handshake,
+        _pending: PendingSlot,
+    },
     /// Connected: events flow.
     Connected(Box<Connected>),
 }
@@ -45,22 +51,6 @@ struct Connected {
     _open: OpenGauge,
 }
 
-/// Counts the socket among the open sockets until it closes.
-struct OpenGauge(Metrics);
-
-impl OpenGauge {
-    fn new(metrics: &Metrics) -> Self {
-        metrics.ws_clients.inc();
-        Self(metrics.clone())
-    }
-}
-
-impl Drop for OpenGauge {
-    fn drop(&mut self) {
-        self.0.ws_clients.dec();
-    }
-}
-
 /// What woke the socket up.
 pub(crate) enum Wake {
     /// A frame for the viewer's audience, or why there is none.
@@ -72,17 +62,20 @@ pub(crate) enum Wake {
 }
 
 impl Socket {
-    pub(crate) fn new(sid: Arc<str>, handshake: Handshake, connect_by: Instant) -> Self {
+    pub(crate) fn new(handshake: Handshake, connect_by: Instant, pending: PendingSlot) -> Self {
         Self {
-            sid,
-            state: State::Awaiting(connect_by, handshake),
+            state: State::Awaiting {
+                deadline: connect_by,
+                handshake,
+                _pending: pending,
+            },
         }
     }
 
     /// Waits for the next frame or deadline.
     pub(crate) async fn wake(&mut self) -> Wake {
         match &mut self.state {
-            State::Awaiting(deadline, _) => {
+            State::Awaiting { deadline, .. } => {
                 sleep_until(*deadline).await;
                 Wake::ConnectTimeout
             }
@@ -113,7 +106,7 @@ impl Socket {
                 let State::Connected(connected) = &self.state else {
                     return Ok(());
                 };
-                tracing::warn!(sid = %self.sid, missed, "socket.io client fell behind; closing");
+                tracing::warn!(user_id = %connected.viewer.user_id, missed, "socket.io client fell behind; closing");
                 services.broadcaster.metrics().resyncs_forced.inc();
                 let notice = json!({ "reason": "lagged", "lastId": connected.last_sent.map(LogPosition::get) });
                 if let Ok(text) = packet::event(RESYNC_REQUIRED_EVENT, &notice, None) {
@@ -145,7 +138,7 @@ impl Socket {
         {
             return Ok(());
         }
-        let text = match frame.socketio_packet_for(audience) {
+        let text = match frame.derived_for(audience, packet::event_from_frame) {
             Ok(text) => text,
             Err(error) => {
                 tracing::error!(%error, "could not serialise an event");
@@ -154,7 +147,7 @@ impl Socket {
         };
         out.send(text, services.settings.send_timeout)
             .await
-            .map_err(|failure| failure_end(&self.sid, failure))?;
+            .map_err(failure_end)?;
         services.broadcaster.metrics().events_delivered.inc();
         if let Some(id) = frame.id() {
             connected.last_sent = Some(LogPosition::after(id));
@@ -172,17 +165,15 @@ impl Socket {
         let limit = services.settings.send_timeout;
         match ClientPacket::decode(text) {
             Err(_) => {
-                tracing::debug!(sid = %self.sid, "malformed socket.io packet; closing");
+                tracing::debug!("malformed socket.io packet; closing");
                 Err(End::Close(CloseCode::Protocol))
             }
             Ok(ClientPacket::Connect { namespace, .. }) if namespace != DEFAULT_NAMESPACE => {
                 let refused = packet::connect_error(&namespace, "Invalid namespace", Value::Null);
-                out.send(refused.into(), limit)
-                    .await
-                    .map_err(|f| failure_end(&self.sid, f))
+                out.send(refused.into(), limit).await.map_err(failure_end)
             }
             Ok(ClientPacket::Connect { auth, .. }) => match &self.state {
-                State::Awaiting(_, handshake) => {
+                State::Awaiting { handshake, .. } => {
                     let authorized = handshake.authorize(&auth, &services.keys);
                     self.connect(authorized, &auth, out, services).await
                 }
@@ -206,14 +197,20 @@ impl Socket {
         let limit = services.settings.send_timeout;
         let viewer = match authorized {
             Ok(viewer) => viewer,
+            Err(refused) if retry_later(&refused) => {
+                // CONNECT_ERROR would be final for socket.io-client; a
+                // closed transport is retried with its backoff.
+                tracing::debug!(code = refused.code(), "socket.io CONNECT refused for now");
+                return Err(End::Close(CloseCode::Again));
+            }
             Err(refused) => return Err(refuse(&refused, out, limit, CloseCode::Policy).await),
         };
         let audience = viewer.audience;
         let broadcaster = &services.broadcaster;
         let (events, last_sent) = match recovery::requested(auth) {
             None => {
-                let events = broadcaster.subscribe_as(audience);
-                let pid = recovery::new_pid(broadcaster.published());
+                let (start, events) = broadcaster.subscribe_from(audience);
+                let pid = recovery::new_pid(start);
                 self.send_connected(&pid, out, limit).await?;
                 (events, None)
             }
@@ -221,10 +218,10 @@ impl Socket {
                 let purged = match services.log.purged_through().await {
                     Ok(purged) => purged,
                     Err(error) => {
+                        // Closed without CONNECT_ERROR, which the client
+                        // would not retry: its reconnection tries again.
                         tracing::warn!(%error, "event log unavailable for a socket.io recovery");
-                        return Err(
-                            refuse(&ApiError::unavailable(), out, limit, CloseCode::Again).await,
-                        );
+                        return Err(End::Close(CloseCode::Again));
                     }
                 };
                 // Beyond retention: a new pid, so `socket.recovered` is false;
@@ -243,13 +240,13 @@ impl Socket {
                 };
                 match replay.resume(broadcaster, resume.from).await {
                     Ok((events, last)) => (events, Some(last)),
-                    Err(ReplayError::Send(failure)) => return Err(failure_end(&self.sid, failure)),
+                    Err(ReplayError::Send(failure)) => return Err(failure_end(failure)),
                     Err(ReplayError::Unavailable) => return Err(End::Close(CloseCode::Again)),
                 }
             }
         };
-        tracing::debug!(sid = %self.sid, user_id = %viewer.user_id, "socket.io socket connected");
-        let expires = token_expiry(viewer.expires_at);
+        tracing::debug!(user_id = %viewer.user_id, "socket.io socket connected");
+        let expires = token_deadline(viewer.expires_at);
         self.state = State::Connected(Box::new(Connected {
             viewer,
             events,
@@ -270,12 +267,20 @@ impl Socket {
     ) -> Result<(), End> {
         out.send(packet::connect_ok(&new_id(), pid).into(), limit)
             .await
-            .map_err(|failure| failure_end(&self.sid, failure))
+            .map_err(failure_end)
     }
 }
 
-/// Sends CONNECT_ERROR with the envelope's message, errorCode and details;
-/// the session then closes.
+/// Whether a refusal passes by itself (rate limited, too many sockets, a
+/// dependency down): the client should retry, not give up.
+fn retry_later(refused: &ApiError) -> bool {
+    let status = actix_web::ResponseError::status_code(refused);
+    status == actix_web::http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// Sends CONNECT_ERROR with the envelope's message, errorCode and details
+/// (final for socket.io-client: it does not reconnect by itself); the
+/// session then closes.
 async fn refuse(
     refused: &ApiError,
     out: &mut Output,
@@ -289,21 +294,9 @@ async fn refuse(
     }
 }
 
-fn failure_end(sid: &str, failure: SendFailure) -> End {
+fn failure_end(failure: SendFailure) -> End {
     if failure == SendFailure::TimedOut {
-        tracing::warn!(sid, "socket.io client too slow; dropping it");
+        tracing::warn!("socket.io client too slow; dropping it");
     }
     End::Gone
-}
-
-/// When the token expires: a socket must not outlive its credentials.
-fn token_expiry(expires_at: i64) -> Instant {
-    let left = expires_at
-        .saturating_sub(chrono::Utc::now().timestamp())
-        .max(0);
-    let left = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0));
-    let now = Instant::now();
-    // A year stands for "never" without overflowing the clock.
-    now.checked_add(left)
-        .unwrap_or(now + std::time::Duration::from_secs(365 * 24 * 3600))
 }

@@ -62,17 +62,17 @@ async fn polling_connects_receives_events_and_upgrades_without_losing_any() {
     let mut ws = server
         .websocket(&format!("EIO=4&transport=websocket&sid={sid}"))
         .await;
+    // Whether the poll is already waiting when the probe comes or comes
+    // after it, it gets the no-op (queued if need be).
     let pending = server.poll(&sid);
     let probe = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
         send_text(&mut ws, "2probe").await;
         next_text(&mut ws).await
     };
     let ((status, body), pong) = futures_util::join!(pending, probe);
     assert_eq!((status, body.as_str(), pong.as_str()), (200, "6", "3probe"));
     // An event committed during the upgrade waits in the session's queue.
-    let during = server.commit(created(7, 3)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let during = server.commit_published(created(7, 3)).await;
     send_text(&mut ws, "5").await;
     let args = event_args(&next_text(&mut ws).await);
     assert_eq!(args[2], during.to_string());
@@ -177,10 +177,11 @@ async fn a_client_that_falls_behind_is_told_to_resync_and_closed() {
         .connect_polling(json!({"token": token(7, "customer")}))
         .await;
     let mut ids = Vec::new();
-    for ticket in 1..=20 {
+    for ticket in 1..20 {
         ids.push(server.commit(created(7, ticket)).await);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Delivered means in the subscription's queue, or counted as missed.
+    ids.push(server.commit_published(created(7, 20)).await);
     let (mut received, mut notice, mut closed) = (Vec::new(), None, false);
     while !closed {
         for packet in server.packets(&sid).await {
@@ -225,7 +226,8 @@ async fn an_upgrade_given_up_leaves_the_session_polling() {
     send_text(&mut ws, "2probe").await;
     assert_eq!(next_text(&mut ws).await, "3probe");
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Whether the session noticed the probe's end yet or not, it is still
+    // polling: the event goes to the poll.
     let id = server.commit(created(7, 1)).await;
     let event = loop {
         let packets = server.packets(&sid).await;
@@ -235,13 +237,22 @@ async fn an_upgrade_given_up_leaves_the_session_polling() {
     };
     assert_eq!(event_args(&event)[2], id.to_string());
     // One upgrade per session.
+    let query = format!("EIO=4&transport=websocket&sid={sid}");
+    assert_eq!(server.websocket_status(&query).await, 400);
+}
+
+#[actix_web::test]
+async fn a_request_that_is_no_websocket_does_not_use_up_the_upgrade() {
+    let server = TestServer::start(SocketIoSettings::default(), 16);
+    let (sid, _, _) = server
+        .connect_polling(json!({"token": token(7, "customer")}))
+        .await;
+    let query = format!("EIO=4&transport=websocket&sid={sid}");
     let (status, _) = server
-        .request(
-            server
-                .http
-                .get(server.url(&format!("EIO=4&transport=websocket&sid={sid}"))),
-            None,
-        )
+        .request(server.http.get(server.url(&query)), None)
         .await;
     assert_eq!(status, 400);
+    let mut ws = server.websocket(&query).await;
+    send_text(&mut ws, "2probe").await;
+    assert_eq!(next_text(&mut ws).await, "3probe");
 }

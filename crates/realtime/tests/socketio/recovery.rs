@@ -45,8 +45,7 @@ async fn a_reconnect_with_pid_and_offset_replays_what_was_missed_and_keeps_the_p
 #[actix_web::test]
 async fn a_client_that_had_no_offset_recovers_from_where_its_stream_started() {
     let server = TestServer::start(SocketIoSettings::default(), 16);
-    let before = server.commit(created(7, 1)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let before = server.commit_published(created(7, 1)).await;
     let mut ws = server.websocket("EIO=4&transport=websocket").await;
     next_text(&mut ws).await;
     send_text(
@@ -100,4 +99,30 @@ async fn beyond_retention_the_client_is_told_to_resync_and_is_not_recovered() {
         json!(["stream:resync_required", {"oldest": ids[3] + 1}])
     );
     assert_eq!(offsets(&packets), ids[4..]);
+}
+
+/// A log outage is passing: CONNECT_ERROR would end socket.io-client's
+/// reconnection for good, a closed transport is retried with its backoff.
+#[actix_web::test]
+async fn a_log_outage_during_recovery_closes_the_transport_without_connect_error() {
+    let server = TestServer::start(SocketIoSettings::default(), 16);
+    let (_, first, _) = server
+        .connect_polling(json!({"token": token(9, "staff")}))
+        .await;
+    let pid = first["pid"].as_str().unwrap().to_owned();
+    server.log.set_unavailable(true);
+    let auth = json!({"token": token(9, "staff"), "pid": pid, "offset": "1"});
+    // Polling: the close packet alone.
+    let (sid, _) = server.handshake().await;
+    assert_eq!(server.send(&sid, &format!("40{auth}")).await.0, 200);
+    assert_eq!(server.packets(&sid).await, ["1"]);
+    // WebSocket: 1013, try again later.
+    let mut ws = server.websocket("EIO=4&transport=websocket").await;
+    next_text(&mut ws).await;
+    send_text(&mut ws, &format!("40{auth}")).await;
+    assert_eq!(next(&mut ws).await, Next::Closed(Some(1013)));
+    // Once the log is back, the same recovery succeeds.
+    server.log.set_unavailable(false);
+    let (_, again, _) = server.connect_polling(auth).await;
+    assert_eq!(again["pid"], pid.as_str());
 }

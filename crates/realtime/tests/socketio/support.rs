@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{EncodingKey, Header};
@@ -17,6 +18,9 @@ use support_domain::{
 };
 use support_realtime::testing::MemoryLog;
 use support_realtime::{Broadcaster, SocketIo, SocketIoSettings};
+use support_web::RateLimiter;
+use support_web::rate_limit::{RateLimits, rate_limit};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::timeout;
 
 pub(crate) const SECRET: &[u8] = b"socketio-test-secret";
@@ -31,6 +35,15 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) fn start(settings: SocketIoSettings, capacity: usize) -> Self {
+        Self::start_limited(settings, capacity, None)
+    }
+
+    /// A server whose app has a rate limiter with `limits`, as in production.
+    pub(crate) fn start_limited(
+        settings: SocketIoSettings,
+        capacity: usize,
+        limits: Option<RateLimits>,
+    ) -> Self {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         let broadcaster = Broadcaster::new(capacity);
         let log = Arc::new(MemoryLog::default());
@@ -40,12 +53,17 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let socket_io = SocketIo::new(settings);
         let (shared, shared_log) = (broadcaster.clone(), log.clone());
+        let limiter = limits.map(|limits| web::Data::from(RateLimiter::new(limits)));
         let server = HttpServer::new(move || {
-            App::new().configure(socket_io.configure(
-                shared.clone(),
-                shared_log.clone(),
-                keys.clone(),
-            ))
+            let limiter = limiter.clone();
+            App::new()
+                .wrap(from_fn(rate_limit))
+                .configure(move |cfg| {
+                    if let Some(limiter) = limiter {
+                        cfg.app_data(limiter);
+                    }
+                })
+                .configure(socket_io.configure(shared.clone(), shared_log.clone(), keys.clone()))
         })
         .workers(2)
         .disable_signals()
@@ -75,6 +93,25 @@ impl TestServer {
         self.broadcaster
             .notify(Notification::Committed(stored))
             .await;
+        id
+    }
+
+    /// Commits a durable event and waits until the tailer published it.
+    pub(crate) async fn commit_published(&self, event: TicketEvent) -> i64 {
+        let mut published = self.broadcaster.subscribe();
+        let id = self.commit(event).await;
+        timeout(PROMPTLY, async {
+            loop {
+                // A probe that lagged still gets the newest frame, this one.
+                match published.recv().await {
+                    Ok(frame) if frame.id().map(|p| p.get()) == Some(id) => break,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => panic!("the broadcaster closed"),
+                }
+            }
+        })
+        .await
+        .expect("the event published in time");
         id
     }
 
@@ -152,6 +189,19 @@ impl TestServer {
         assert_eq!(res.status().as_u16(), 101);
         ws
     }
+
+    /// A WebSocket handshake's status (101 when it was accepted).
+    pub(crate) async fn websocket_status(&self, query: &str) -> u16 {
+        let connected = awc::Client::new()
+            .ws(format!("ws://{}/socket.io/?{query}", self.addr))
+            .connect()
+            .await;
+        match connected {
+            Ok((res, _)) => res.status().as_u16(),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
+            Err(other) => panic!("handshake failed: {other}"),
+        }
+    }
 }
 
 pub(crate) type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
@@ -228,4 +278,29 @@ pub(crate) fn created(owner: i64, ticket: i64) -> TicketEvent {
         details: EventDetails::None,
         note: None,
     }
+}
+
+/// A raw HTTP/1.1 request to `server` from the loopback address `from`
+/// (another client than the tests' usual 127.0.0.1); its status.
+pub(crate) async fn status_from(
+    server: &TestServer,
+    from: [u8; 4],
+    request_line: &str,
+    headers: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    let request = format!(
+        "{request_line} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{headers}\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    timeout(PROMPTLY, stream.read_exact(&mut head))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
 }
