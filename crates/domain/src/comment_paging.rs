@@ -3,7 +3,7 @@
 use crate::comment::Comment;
 use crate::ids::CommentId;
 use crate::invalid_value::InvalidValue;
-use crate::listing::{PageLimit, decode_cursor, encode_cursor};
+use crate::listing::{PageLimit, decode_cursor, encode_cursor, keep_page};
 
 /// Where the next page of a conversation starts: an opaque token for
 /// clients, the last comment id seen for the store. Comments are listed
@@ -58,11 +58,7 @@ pub struct CommentPage {
 impl CommentPage {
     /// The page of `limit` made from up to `limit + 1` comments read.
     pub(crate) fn of(mut comments: Vec<Comment>, limit: u32) -> Self {
-        let more = comments.len() > limit as usize;
-        comments.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| comments.last().map(|c| CommentCursor::after(c.id())))
-            .flatten();
+        let next_cursor = keep_page(&mut comments, limit, |c| CommentCursor::after(c.id()));
         Self {
             comments,
             next_cursor,

@@ -26,6 +26,7 @@ mod issue_type;
 mod listing;
 mod points;
 pub mod ports;
+mod precondition;
 mod priority;
 mod resolution;
 mod retry;

@@ -149,16 +149,25 @@ impl TicketPage {
     /// The page of `limit` made from up to `limit + 1` tickets read: the
     /// extra one only tells that another page follows.
     pub(crate) fn of(mut tickets: Vec<Ticket>, limit: u32) -> Self {
-        let more = tickets.len() > limit as usize;
-        tickets.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| tickets.last().map(|t| PageCursor::after(t.id())))
-            .flatten();
+        let next_cursor = keep_page(&mut tickets, limit, |t| PageCursor::after(t.id()));
         Self {
             tickets,
             next_cursor,
         }
     }
+}
+
+/// Keeps the first `limit` of up to `limit + 1` rows read (the extra one
+/// only tells that another page follows) and returns the cursor after the
+/// last kept row when one does.
+pub(crate) fn keep_page<T, C>(
+    rows: &mut Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> C,
+) -> Option<C> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    more.then(|| rows.last().map(cursor)).flatten()
 }
 
 #[cfg(test)]

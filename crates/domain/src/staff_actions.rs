@@ -8,6 +8,7 @@ use crate::errors::SupportError;
 use crate::events::{Notification, TicketEvent, TicketEventKind};
 use crate::ids::{StaffId, TicketId};
 use crate::points::{PointsAward, TICKET_RESOLVED_ACTION, TICKET_RESOLVED_POINTS};
+use crate::precondition::check_if_match;
 use crate::resolution::{Resolution, StaffNote};
 use crate::retry::retry_lost_races;
 use crate::service::SupportService;
@@ -116,17 +117,6 @@ impl SupportService {
             awarded_at: self.clock.now(),
         };
         self.points.award(award).await.err().map(|e| e.to_string())
-    }
-}
-
-/// Refuses a change decided on another version than the current one.
-pub(crate) fn check_if_match(if_match: Option<i64>, ticket: &Ticket) -> Result<(), SupportError> {
-    match if_match {
-        Some(expected) if expected != ticket.version() => Err(SupportError::PreconditionFailed {
-            expected,
-            current: ticket.version(),
-        }),
-        _ => Ok(()),
     }
 }
 
