@@ -47,7 +47,7 @@ impl SupportService {
             let previous = ticket.status();
             let (guard, reopened) = if previous == Status::Resolved {
                 ticket.apply(Transition::Reopen, now)?;
-                let reopened = TicketEvent::status_changed(actor.clone(), &ticket, previous, now);
+                let reopened = TicketEvent::status_changed(Some(actor.clone()), &ticket, previous, now);
                 (CommentGuard::Changes { expected_version }, Some(reopened))
             } else {
                 let guard = CommentGuard::Leaves {
@@ -63,7 +63,7 @@ impl SupportService {
                 internal: false,
                 created_at: now,
             };
-            self.store_comment(comment, &ticket, guard, reopened).await
+            self.store_comment(comment, &mut ticket, guard, reopened).await
         })
         .await
     }
@@ -99,7 +99,7 @@ impl SupportService {
                 internal: request.internal,
                 created_at: now,
             };
-            self.store_comment(comment, &ticket, guard, None).await
+            self.store_comment(comment, &mut ticket, guard, None).await
         })
         .await
     }
@@ -146,10 +146,11 @@ impl SupportService {
     async fn store_comment(
         &self,
         comment: NewComment,
-        ticket: &Ticket,
+        ticket: &mut Ticket,
         guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<Comment, SupportError> {
+        ticket.schedule(&self.sla);
         let (comment, events) = self
             .tickets
             .add_comment(comment, ticket, guard, change)

@@ -2,6 +2,7 @@
 //! its audience (staff notes reach staff only). The seed's events keep the
 //! shapes the platform's apps already parse.
 
+use chrono::SecondsFormat;
 use serde::Serialize;
 
 use crate::events::{EventAudience, EventDetails, TicketEvent, TicketEventKind};
@@ -15,14 +16,17 @@ impl TicketEvent {
     /// ticketNumber}` for a creation, `{userId, role, ticketId, status}`
     /// for a look and an escalation; the staff workflow's events add
     /// `customerId` and what their details say. Staff notes reach staff only.
+    /// What the service did itself has `userId: null`, `role: "system"` and
+    /// a `reason` (`sla_breach`, `auto_close`); a deadline's events carry
+    /// `metric` and `dueAt`.
     pub fn payload(&self, audience: EventAudience) -> EventPayload<'_> {
         let seed_event = matches!(
             self.kind,
             TicketEventKind::Created | TicketEventKind::StatusTracked | TicketEventKind::Escalated
         );
         let mut payload = EventPayload {
-            user_id: self.actor.user_id.get(),
-            role: self.actor.role.as_str(),
+            user_id: self.actor.as_ref().map(|a| a.user_id.get()),
+            role: self.actor.as_ref().map_or(SYSTEM_ROLE, |a| a.role.as_str()),
             ticket_id: self.ticket_id.get(),
             customer_id: (!seed_event).then(|| self.customer_id.get()),
             ticket_number: self.ticket_number.as_ref().map(TicketNumber::as_str),
@@ -31,13 +35,27 @@ impl TicketEvent {
             resolution: None,
             assignment: None,
             comment: None,
+            metric: None,
+            due_at: None,
+            reason: None,
             note: match audience {
                 EventAudience::Everyone => self.note.as_ref().map(StaffNote::as_str),
                 EventAudience::Customer(_) => None,
             },
         };
+        if self.actor.is_none() {
+            payload.reason = match self.kind {
+                TicketEventKind::Escalated => Some("sla_breach"),
+                TicketEventKind::StatusChanged => Some("auto_close"),
+                _ => None,
+            };
+        }
         match &self.details {
             EventDetails::None => {}
+            EventDetails::Deadline { metric, due_at } => {
+                payload.metric = Some(metric.as_str());
+                payload.due_at = Some(due_at.to_rfc3339_opts(SecondsFormat::Micros, true));
+            }
             EventDetails::StatusChanged {
                 previous,
                 assignee,
@@ -71,12 +89,15 @@ impl TicketEvent {
     }
 }
 
+/// The role of what the service does itself.
+const SYSTEM_ROLE: &str = "system";
+
 /// The wire payload of an event (serialise with any serde format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPayload<'a> {
-    /// The acting user.
-    pub user_id: i64,
+    /// The acting user; `null` for the service itself.
+    pub user_id: Option<i64>,
     /// The acting user's role.
     pub role: &'a str,
     /// The ticket.
@@ -102,6 +123,15 @@ pub struct EventPayload<'a> {
     /// Comments: `commentId`, `internal`, `body`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub comment: Option<CommentPayload<'a>>,
+    /// Deadline events: what the deadline measures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<&'a str>,
+    /// Deadline events: when it is (was) due, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+    /// What the service did on its own: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
     /// The acting staff member's remark (staff audiences only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
@@ -171,7 +201,7 @@ mod tests {
             Description::parse("the soup was cold").unwrap(),
             Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
         )
-        .with_id(TicketId::new(4).unwrap())
+        .with_id(TicketId::new(4).unwrap(), &crate::SlaPolicy::default())
     }
 
     fn staff() -> Actor {

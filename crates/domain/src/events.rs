@@ -7,6 +7,7 @@ use crate::comment::{Comment, CommentBody};
 use crate::ids::{CommentId, CustomerId, EventId, StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
 use crate::resolution::{Resolution, StaffNote};
+use crate::sla_policy::SlaMetric;
 use crate::status::Status;
 use crate::ticket::Ticket;
 use crate::ticket_number::TicketNumber;
@@ -27,17 +28,23 @@ pub enum TicketEventKind {
     Assigned,
     /// Someone commented on a ticket.
     CommentAdded,
+    /// A deadline is near (staff only).
+    SlaWarning,
+    /// A deadline passed unmet (staff only).
+    SlaBreached,
 }
 
 impl TicketEventKind {
     /// Every kind.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::Created,
         Self::StatusTracked,
         Self::Escalated,
         Self::StatusChanged,
         Self::Assigned,
         Self::CommentAdded,
+        Self::SlaWarning,
+        Self::SlaBreached,
     ];
 
     /// The wire name, as documented for socket clients.
@@ -49,6 +56,8 @@ impl TicketEventKind {
             Self::StatusChanged => "support:ticket_status_changed",
             Self::Assigned => "support:ticket_assigned",
             Self::CommentAdded => "support:comment_added",
+            Self::SlaWarning => "support:sla_warning",
+            Self::SlaBreached => "support:sla_breached",
         }
     }
 
@@ -88,6 +97,14 @@ pub enum EventDetails {
         /// Who has it now (`None`: nobody).
         assignee: Option<StaffId>,
     },
+    /// A deadline: on a warning, a breach, and the escalation a breach
+    /// caused.
+    Deadline {
+        /// What the deadline measures.
+        metric: SlaMetric,
+        /// When it is (was) due.
+        due_at: DateTime<Utc>,
+    },
     /// A comment.
     Comment {
         /// The stored comment.
@@ -104,8 +121,8 @@ pub enum EventDetails {
 pub struct TicketEvent {
     /// What happened.
     pub kind: TicketEventKind,
-    /// Who caused it.
-    pub actor: Actor,
+    /// Who caused it; `None`: the service itself (a deadline's timer).
+    pub actor: Option<Actor>,
     /// The ticket's owner: decides which customer connections may see it.
     pub customer_id: CustomerId,
     /// The ticket.
@@ -126,6 +143,21 @@ impl TicketEvent {
     /// The event `kind` caused by `actor` on `ticket` as it is now, with
     /// no details.
     pub fn about(kind: TicketEventKind, actor: Actor, ticket: &Ticket, at: DateTime<Utc>) -> Self {
+        Self::caused_by(Some(actor), kind, ticket, at)
+    }
+
+    /// The event `kind` caused by the service's own timers on `ticket` as
+    /// it is now, with no details.
+    pub fn by_service(kind: TicketEventKind, ticket: &Ticket, at: DateTime<Utc>) -> Self {
+        Self::caused_by(None, kind, ticket, at)
+    }
+
+    fn caused_by(
+        actor: Option<Actor>,
+        kind: TicketEventKind,
+        ticket: &Ticket,
+        at: DateTime<Utc>,
+    ) -> Self {
         Self {
             kind,
             actor,
@@ -139,9 +171,10 @@ impl TicketEvent {
         }
     }
 
-    /// `ticket` (as it is now) moved from `previous` to its status.
+    /// `ticket` (as it is now) moved from `previous` to its status; `actor`
+    /// `None`: the service did it (an auto-close).
     pub fn status_changed(
-        actor: Actor,
+        actor: Option<Actor>,
         ticket: &Ticket,
         previous: Status,
         at: DateTime<Utc>,
@@ -155,7 +188,24 @@ impl TicketEvent {
                     .then(|| ticket.resolution().cloned())
                     .flatten(),
             },
-            ..Self::about(TicketEventKind::StatusChanged, actor, ticket, at)
+            ..Self::caused_by(actor, TicketEventKind::StatusChanged, ticket, at)
+        }
+    }
+
+    /// The service's `kind` event (a warning, a breach, the escalation a
+    /// breach caused) about the deadline of `metric` on `ticket` as it is now.
+    pub fn deadline(
+        kind: TicketEventKind,
+        ticket: &Ticket,
+        metric: SlaMetric,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            details: EventDetails::Deadline {
+                metric,
+                due_at: ticket.sla().due_at(metric),
+            },
+            ..Self::by_service(kind, ticket, at)
         }
     }
 
@@ -197,9 +247,13 @@ impl TicketEvent {
         Self { note, ..self }
     }
 
-    /// Whether only staff may see the event (an internal comment).
+    /// Whether only staff may see the event: an internal comment, a
+    /// deadline's warning or breach.
     pub fn is_internal(&self) -> bool {
-        matches!(self.details, EventDetails::Comment { internal: true, .. })
+        matches!(
+            self.kind,
+            TicketEventKind::SlaWarning | TicketEventKind::SlaBreached
+        ) || matches!(self.details, EventDetails::Comment { internal: true, .. })
     }
 }
 

@@ -7,6 +7,7 @@
 //! * the [`Ticket`] entity and its state machine ([`Status`], [`Transition`]),
 //! * the events a change emits ([`TicketEvent`]),
 //! * the ports the use cases need ([`ports`]), implemented by adapter crates,
+//! * deadlines under a service-level policy ([`SlaPolicy`], [`SlaState`]),
 //! * the use cases themselves ([`SupportService`]).
 #![deny(missing_docs)]
 
@@ -31,12 +32,15 @@ mod priority;
 mod resolution;
 mod retry;
 mod service;
+mod sla;
+mod sla_policy;
 mod staff_actions;
 mod state_machine;
 mod status;
 mod string_enum;
 mod ticket;
 mod ticket_number;
+mod timers;
 
 pub use actor::{Actor, Role};
 pub use comment::{Comment, CommentBody, CommentGuard, NewComment};
@@ -53,7 +57,8 @@ pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, Ticke
 pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;
 pub use listing::{
-    AssigneeFilter, ListAllTickets, ListTickets, PageCursor, PageLimit, TicketFilter, TicketPage,
+    AssigneeFilter, DueCursor, ListAllTickets, ListDueTickets, ListTickets, PageCursor, PageLimit,
+    TicketFilter, TicketPage,
 };
 pub use points::{
     PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS, TICKET_RESOLVED_ACTION,
@@ -63,7 +68,10 @@ pub use priority::Priority;
 pub use resolution::{Resolution, ResolutionDetails, ResolutionType, StaffNote};
 pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
 pub use staff_actions::{ActOnTicket, ActionOutcome, StaffAction};
+pub use sla::{SlaMetrics, SlaState};
+pub use sla_policy::{SlaMetric, SlaPolicy, SlaTargets, parse_duration};
 pub use state_machine::Transition;
 pub use status::Status;
 pub use ticket::{NewTicket, Ticket, TicketState};
 pub use ticket_number::TicketNumber;
+pub use timers::{FiredTimers, TimerRound};

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 
 use crate::ids::{StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
@@ -123,6 +124,8 @@ pub struct TicketFilter {
     pub priority: Option<Priority>,
     /// Only tickets with this assignee (or none).
     pub assignee: Option<AssigneeFilter>,
+    /// Only tickets with a breached deadline (`true`) or without (`false`).
+    pub breached: Option<bool>,
 }
 
 /// A request for one page of every customer's tickets (staff).
@@ -136,13 +139,85 @@ pub struct ListAllTickets {
     pub cursor: Option<PageCursor>,
 }
 
-/// One page of tickets, newest first.
+/// Where the next page of a list by deadline starts: after this ticket,
+/// whose nearest open deadline was `due_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCursor {
+    /// The last ticket's nearest open deadline.
+    pub due_at: DateTime<Utc>,
+    /// The last ticket.
+    pub id: TicketId,
+}
+
+impl DueCursor {
+    const PREFIX: &'static str = "d1:";
+
+    /// The opaque text handed to clients.
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}{}:{}",
+            Self::PREFIX,
+            self.due_at.timestamp_micros(),
+            self.id.get()
+        ))
+    }
+
+    /// Reads a cursor a client sent back.
+    pub fn decode(value: &str) -> Result<Self, InvalidValue> {
+        let invalid = || InvalidValue::new("is not a cursor this service issued");
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+        let (micros, id) = text
+            .strip_prefix(Self::PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            .ok_or_else(invalid)?;
+        let due_at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(invalid)?;
+        let id = id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| TicketId::new(id).ok())
+            .ok_or_else(invalid)?;
+        Ok(Self { due_at, id })
+    }
+}
+
+/// A request for one page of every customer's tickets with an open
+/// deadline, nearest deadline first (staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListDueTickets {
+    /// Which tickets.
+    pub filter: TicketFilter,
+    /// Page size.
+    pub limit: PageLimit,
+    /// Continue after this cursor.
+    pub cursor: Option<DueCursor>,
+}
+
+/// One page of tickets, newest first (or by `C`'s order).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketPage {
+pub struct TicketPage<C = PageCursor> {
     /// The tickets.
     pub tickets: Vec<Ticket>,
     /// Set when more tickets follow.
-    pub next_cursor: Option<PageCursor>,
+    pub next_cursor: Option<C>,
+}
+
+impl TicketPage<DueCursor> {
+    /// The page of `limit` from up to `limit + 1` tickets read by deadline.
+    pub(crate) fn by_due(mut tickets: Vec<Ticket>, limit: u32) -> Self {
+        let next_cursor = keep_page(&mut tickets, limit, |t| {
+            t.sla().next_due_at.map(|due_at| DueCursor { due_at, id: t.id() })
+        })
+        .flatten();
+        Self {
+            tickets,
+            next_cursor,
+        }
+    }
 }
 
 impl TicketPage {
@@ -199,6 +274,23 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("c1:5"),
         ] {
             assert!(PageCursor::decode(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn due_cursor_round_trips_and_is_not_a_page_cursor() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let c = DueCursor {
+            due_at: at,
+            id: TicketId::new(42).unwrap(),
+        };
+        let text = c.encode();
+        assert_eq!(DueCursor::decode(&text), Ok(c));
+        assert!(PageCursor::decode(&text).is_err());
+        let page = PageCursor::after(TicketId::new(42).unwrap()).encode();
+        assert!(DueCursor::decode(&page).is_err());
+        for bad in ["d1:x:1", "d1:5", "d1:5:0", "d1:5:-1"] {
+            assert!(DueCursor::decode(&URL_SAFE_NO_PAD.encode(bad)).is_err(), "{bad}");
         }
     }
 }

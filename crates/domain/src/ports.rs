@@ -10,10 +10,11 @@ use crate::errors::{PointsError, RepositoryError};
 use crate::event_log::LogPosition;
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
 use crate::ids::{CommentId, CustomerId, TicketId};
-use crate::listing::TicketFilter;
+use crate::listing::{DueCursor, TicketFilter};
 use crate::points::PointsAward;
 use crate::status::Status;
-use crate::ticket::{NewTicket, Ticket};
+use crate::ticket::{NewTicket, Ticket, TicketState};
+use crate::timers::FiredTimers;
 use crate::ticket_number::TicketNumber;
 
 /// Durable storage of tickets.
@@ -24,9 +25,11 @@ pub trait TicketRepository: Send + Sync {
     /// `support:ticket_created` event caused by `actor` to the event log.
     /// Fails with [`RepositoryError::DuplicateTicketNumber`] when the number
     /// is taken (and then nothing is stored).
+    /// `state` is the ticket's initial state ([`NewTicket::initial_state`]).
     async fn insert(
         &self,
         ticket: NewTicket,
+        state: TicketState,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError>;
 
@@ -58,6 +61,39 @@ pub trait TicketRepository: Send + Sync {
         before: Option<TicketId>,
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError>;
+
+    /// Up to `limit` tickets of every customer that pass `filter` and have
+    /// an open deadline (`next_due_at`), after `after` in the order
+    /// (`next_due_at`, id), nearest first (staff views).
+    async fn list_by_due(
+        &self,
+        filter: TicketFilter,
+        after: Option<DueCursor>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError>;
+
+    /// Up to `limit` tickets whose next timer is due at `now`
+    /// (`next_timer_at <= now`), earliest first.
+    async fn due_for_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError>;
+
+    /// The earliest `next_timer_at` of any ticket (`None`: no timer pending).
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
+
+    /// Saves each fired ticket's new state and appends its events, all in
+    /// one transaction, each only if the stored ticket is still at its
+    /// `expected_version` (the ticket's version may equal it when only its
+    /// plan moved). One answer per element, in order: its stored events, or
+    /// [`RepositoryError::Conflict`] when someone changed the ticket first
+    /// (then nothing of that element is stored). Rows are locked in id
+    /// order, so concurrent callers cannot deadlock.
+    async fn save_fired(
+        &self,
+        fired: Vec<FiredTimers>,
+    ) -> Result<Vec<Result<Vec<StoredEvent>, RepositoryError>>, RepositoryError>;
 
     /// Up to `limit` of the customer's tickets with an id below `before`
     /// (all when `None`), optionally in one status, highest id first.

@@ -11,12 +11,15 @@ use crate::event_log::{EventPage, LogPosition};
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent, TicketEventKind};
 use crate::ids::{BookingId, CustomerId, OrderId, TicketId};
 use crate::issue_type::IssueType;
-use crate::listing::{ListAllTickets, ListTickets, PageCursor, PageLimit, TicketPage};
+use crate::listing::{
+    DueCursor, ListAllTickets, ListDueTickets, ListTickets, PageCursor, PageLimit, TicketPage,
+};
 use crate::points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 use crate::ports::{
     Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
 };
 use crate::retry::retry_lost_races;
+use crate::sla_policy::SlaPolicy;
 use crate::ticket::{NewTicket, Ticket};
 
 /// How many fresh numbers to try before giving up on a create. With 10^6 x
@@ -81,6 +84,7 @@ pub struct SupportService {
     pub(crate) points: Arc<dyn PointsAwarder>,
     pub(crate) clock: Arc<dyn Clock>,
     numbers: Arc<dyn TicketNumberGenerator>,
+    pub(crate) sla: Arc<SlaPolicy>,
 }
 
 impl SupportService {
@@ -93,6 +97,15 @@ impl SupportService {
             points: ports.points,
             clock: ports.clock,
             numbers: ports.numbers,
+            sla: Arc::new(SlaPolicy::default()),
+        }
+    }
+
+    /// The same use cases under `policy` instead of the default one.
+    pub fn with_sla_policy(self, policy: SlaPolicy) -> Self {
+        Self {
+            sla: Arc::new(policy),
+            ..self
         }
     }
 
@@ -139,7 +152,12 @@ impl SupportService {
                 request.description.clone(),
                 now,
             );
-            match self.tickets.insert(new, customer_actor(customer)).await {
+            let state = new.initial_state(&self.sla);
+            match self
+                .tickets
+                .insert(new, state, customer_actor(customer))
+                .await
+            {
                 Ok(stored) => return Ok(stored),
                 Err(RepositoryError::DuplicateTicketNumber) => continue,
                 Err(other) => return Err(other.into()),
@@ -195,6 +213,20 @@ impl SupportService {
         Ok(TicketPage::of(tickets, limit))
     }
 
+    /// One page of every customer's tickets with an open deadline that pass
+    /// the query's filter, nearest deadline first (staff dashboards).
+    pub async fn list_due_tickets(
+        &self,
+        query: ListDueTickets,
+    ) -> Result<TicketPage<DueCursor>, SupportError> {
+        let limit = query.limit.get();
+        let tickets = self
+            .tickets
+            .list_by_due(query.filter, query.cursor, limit + 1)
+            .await?;
+        Ok(TicketPage::by_due(tickets, limit))
+    }
+
     /// Any ticket with its history (staff dashboards). Staff reads are not
     /// announced: `support:ticket_status` tells that a customer looked.
     pub async fn view_ticket(&self, id: TicketId) -> Result<TrackedTicket, SupportError> {
@@ -235,6 +267,7 @@ impl SupportService {
             let expected_version = ticket.version();
             let now = self.clock.now();
             ticket.escalate(reason.clone(), now)?;
+            ticket.schedule(&self.sla);
             let event = TicketEvent::about(
                 TicketEventKind::Escalated,
                 customer_actor(customer),

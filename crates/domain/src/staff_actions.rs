@@ -81,6 +81,7 @@ impl SupportService {
                 });
             };
             let event = event.with_note(request.note.clone());
+            ticket.schedule(&self.sla);
             let stored = self
                 .tickets
                 .update(&ticket, expected_version, event)
@@ -158,7 +159,7 @@ fn decide(
         }
     }
     Ok(Some(TicketEvent::status_changed(
-        actor.clone(),
+        Some(actor.clone()),
         ticket,
         previous_status,
         now,

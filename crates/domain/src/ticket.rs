@@ -8,13 +8,16 @@ use crate::ids::{BookingId, CustomerId, OrderId, StaffId, TicketId};
 use crate::issue_type::IssueType;
 use crate::priority::Priority;
 use crate::resolution::Resolution;
+use crate::sla::{SlaMetrics, SlaState, plan};
+use crate::sla_policy::{SlaMetric, SlaPolicy};
 use crate::state_machine::Transition;
 use crate::status::Status;
 use crate::ticket_number::TicketNumber;
 
 /// What a ticket is created with, and never changes: everything a create
 /// decides but the id the store assigns. A new ticket is open, with the
-/// priority of its issue type ([`NewTicket::initial_state`]).
+/// priority of its issue type and the deadlines of the policy in force
+/// ([`NewTicket::initial_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTicket {
     /// Unique human-facing number.
@@ -57,6 +60,8 @@ pub struct TicketState {
     pub first_responded_at: Option<DateTime<Utc>>,
     /// How staff solved it, while it is resolved or closed after that.
     pub resolution: Option<Resolution>,
+    /// Its deadlines and what of them has fired.
+    pub sla: SlaState,
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub version: i64,
 }
@@ -84,11 +89,12 @@ impl NewTicket {
     }
 
     /// The state a ticket is created in: open, with the priority of its
-    /// issue type, at version 1.
-    pub fn initial_state(&self) -> TicketState {
-        TicketState {
+    /// issue type and that priority's deadlines under `policy`, at version 1.
+    pub fn initial_state(&self, policy: &SlaPolicy) -> TicketState {
+        let priority = Priority::initial_for(self.issue_type);
+        let mut state = TicketState {
             status: Status::Open,
-            priority: Priority::initial_for(self.issue_type),
+            priority,
             assigned_staff_id: None,
             escalation_reason: None,
             updated_at: self.created_at,
@@ -97,13 +103,16 @@ impl NewTicket {
             closed_at: None,
             first_responded_at: None,
             resolution: None,
+            sla: SlaState::due(self.created_at, policy.targets(priority)),
             version: 1,
-        }
+        };
+        plan(&mut state, self.created_at, policy);
+        state
     }
 
-    /// The stored ticket, once the store has assigned its id.
-    pub fn with_id(self, id: TicketId) -> Ticket {
-        let state = self.initial_state();
+    /// The ticket as stored under `id`, in its initial state under `policy`.
+    pub fn with_id(self, id: TicketId, policy: &SlaPolicy) -> Ticket {
+        let state = self.initial_state(policy);
         Ticket::restore(id, self, state)
     }
 }
@@ -226,6 +235,25 @@ impl Ticket {
         true
     }
 
+    /// Recomputes the deadlines (from the priority: an escalation moves
+    /// them) and when the next timer is due. Every use case calls it on
+    /// the ticket it is about to save.
+    pub fn schedule(&mut self, policy: &SlaPolicy) {
+        plan(&mut self.state, self.created.created_at, policy);
+    }
+
+    /// Records that the warning of `metric` went out.
+    pub(crate) fn mark_warned(&mut self, metric: SlaMetric) {
+        self.state.sla.warned = self.state.sla.warned.with(metric);
+        self.state.version += 1;
+    }
+
+    /// Records that the deadline of `metric` passed unmet.
+    pub(crate) fn mark_breached(&mut self, metric: SlaMetric) {
+        self.state.sla.breached = self.state.sla.breached.with(metric);
+        self.state.version += 1;
+    }
+
     /// Escalates the ticket, keeping the reason given (the customer's).
     pub fn escalate(
         &mut self,
@@ -308,6 +336,14 @@ impl Ticket {
     /// How staff solved it.
     pub fn resolution(&self) -> Option<&Resolution> {
         self.state.resolution.as_ref()
+    }
+    /// Its deadlines and what of them fired.
+    pub fn sla(&self) -> &SlaState {
+        &self.state.sla
+    }
+    /// The metrics whose deadline passed unmet.
+    pub fn sla_breached(&self) -> SlaMetrics {
+        self.state.sla.breached
     }
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub fn version(&self) -> i64 {

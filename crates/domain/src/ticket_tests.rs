@@ -19,7 +19,7 @@ fn ticket(issue: IssueType) -> Ticket {
         Description::parse("the soup was cold").unwrap(),
         at(0),
     )
-    .with_id(TicketId::new(1).unwrap())
+    .with_id(TicketId::new(1).unwrap(), &crate::SlaPolicy::default())
 }
 
 #[test]
