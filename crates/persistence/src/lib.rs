@@ -35,6 +35,7 @@ mod comment_write;
 mod connections;
 mod database;
 mod database_url;
+mod due_queries;
 mod errors;
 mod event_append;
 mod event_queries;

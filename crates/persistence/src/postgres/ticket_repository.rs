@@ -12,12 +12,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
-    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
+    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    TicketState,
 };
 
 use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
@@ -28,10 +30,13 @@ use super::ticket_update::{PgUpdates, pg_updates, update_ticket};
 use crate::comment_queries::{comments_after, public_comments_after};
 use crate::comment_write::CommentWrite;
 use crate::connections::PgPool;
+use crate::due_queries::{due_timers, next_timer};
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
-use crate::rows::{CommentRow, Expected, TicketRow, TicketStateRow, stored, tracked};
+use crate::rows::{
+    CommentRow, Expected, TicketRow, TicketStateRow, from_column, stored, to_column, tracked,
+};
 use crate::staff_pages::staff_page;
 use crate::ticket_queries::{own_ticket, ticket};
 
@@ -97,13 +102,14 @@ impl TicketRepository for PgTicketRepository {
     async fn insert(
         &self,
         ticket: NewTicket,
+        state: TicketState,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         let creates = Arc::clone(&self.creates);
         let sequencer = Arc::clone(&self.sequencer);
         self.executor
             .run(async move {
-                let (ticket, event, row_id) = insert_ticket(&creates, ticket, actor).await?;
+                let (ticket, event, row_id) = insert_ticket(&creates, ticket, state, actor).await?;
                 let position = sequencer.position(row_id).await?;
                 Ok((ticket, stored(position, event)?))
             })
@@ -177,6 +183,63 @@ impl TicketRepository for PgTicketRepository {
             .await
             .map_err(unavailable)??;
         rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn list_by_due(
+        &self,
+        _filter: TicketFilter,
+        _after: Option<DueCursor>,
+        _limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        Err(RepositoryError::Unavailable(
+            "list_by_due: not implemented yet".to_owned(),
+        ))
+    }
+
+    async fn due_for_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                due_timers(to_column(now), i64::from(limit))
+                    .load::<TicketRow>(&mut *conn)
+                    .await
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        let pool = self.pool.clone();
+        let next: Option<Option<NaiveDateTime>> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                next_timer()
+                    .first::<Option<NaiveDateTime>>(&mut *conn)
+                    .await
+                    .optional()
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        Ok(next.flatten().map(from_column))
+    }
+
+    async fn save_fired(
+        &self,
+        _fired: Vec<FiredTimers>,
+    ) -> Result<Vec<Result<Vec<StoredEvent>, RepositoryError>>, RepositoryError> {
+        Err(RepositoryError::Unavailable(
+            "save_fired: not implemented yet".to_owned(),
+        ))
     }
 
     async fn update(

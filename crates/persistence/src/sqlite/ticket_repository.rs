@@ -8,11 +8,13 @@
 //! transaction, so no change exists without its events.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
-    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
+    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    TicketState,
 };
 
 use super::read;
@@ -21,12 +23,13 @@ use super::writer::Writer;
 use crate::comment_queries::{comments_after, public_comments_after};
 use crate::comment_write::CommentWrite;
 use crate::connections::SqlitePool;
+use crate::due_queries::{due_timers, next_timer};
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
 use crate::rows::{
-    CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, stored, to_micros,
-    tracked,
+    CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, from_column,
+    state_in_micros, stored, to_column, to_micros, tracked,
 };
 use crate::staff_pages::staff_page;
 use crate::ticket_queries::{
@@ -166,12 +169,14 @@ impl TicketRepository for SqliteTicketRepository {
     async fn insert(
         &self,
         mut ticket: NewTicket,
+        state: TicketState,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
+        let state = state_in_micros(state);
         let (ticket, event, position) = self
             .writer
-            .write(move |conn| insert_with_event(conn, ticket, actor))
+            .write(move |conn| insert_with_event(conn, ticket, state, actor))
             .await?;
         Ok((ticket, stored(position, event)?))
     }
@@ -213,6 +218,61 @@ impl TicketRepository for SqliteTicketRepository {
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
         self.staff_page(filter, before, limit).await
+    }
+
+    async fn list_by_due(
+        &self,
+        _filter: TicketFilter,
+        _after: Option<DueCursor>,
+        _limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        Err(RepositoryError::Unavailable(
+            "list_by_due: not implemented yet".to_owned(),
+        ))
+    }
+
+    async fn due_for_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                read::load(&mut conn, due_timers(to_column(now), i64::from(limit)))
+                    .await
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        let pool = self.pool.clone();
+        let next: Option<Option<NaiveDateTime>> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                read::first(&mut conn, next_timer())
+                    .await
+                    .optional()
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        Ok(next.flatten().map(from_column))
+    }
+
+    async fn save_fired(
+        &self,
+        _fired: Vec<FiredTimers>,
+    ) -> Result<Vec<Result<Vec<StoredEvent>, RepositoryError>>, RepositoryError> {
+        Err(RepositoryError::Unavailable(
+            "save_fired: not implemented yet".to_owned(),
+        ))
     }
 
     async fn update(

@@ -6,7 +6,7 @@
 
 use diesel::SqliteConnection;
 use diesel::prelude::*;
-use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent};
+use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent, TicketState};
 
 use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::errors::WriteError;
@@ -44,20 +44,23 @@ fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i
     Ok(id)
 }
 
-/// Stores `ticket` and its creation event by `actor`, atomically: the
-/// stored ticket, its event and the event's position.
+/// Stores `ticket` in `state` and its creation event by `actor`,
+/// atomically: the stored ticket, its event and the event's position. The
+/// times must already be truncated to microseconds.
 pub(super) fn insert_with_event(
     conn: &mut SqliteConnection,
     ticket: NewTicket,
+    state: TicketState,
     actor: Actor,
 ) -> Result<(Ticket, TicketEvent, i64), WriteError> {
     let created = NewTicketRow::from_domain(&ticket);
-    let state = TicketStateRow::from_domain(&ticket.initial_state());
+    let row = TicketStateRow::from_domain(&state);
     diesel::insert_into(support_tickets::table)
-        .values((&created, &state))
+        .values((&created, &row))
         .execute(conn)?;
     let id = inserted_id(conn)?;
-    let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
+    let id = stored_ticket_id(id).map_err(WriteError::Rejected)?;
+    let ticket = Ticket::restore(id, ticket, state);
     let (event, event_row) = creation_event(&ticket, actor)?;
     let position = append_event(conn, &event_row)?;
     Ok((ticket, event, position))
