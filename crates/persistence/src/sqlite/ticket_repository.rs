@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use support_domain::ports::TicketRepository;
 use support_domain::{
     Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
@@ -18,15 +19,17 @@ use support_domain::{
 };
 
 use super::read;
-use super::ticket_writes::{comment_with_events, insert_with_event, update_with_event};
+use super::ticket_writes::{comment_with_events, insert_with_event, save_fired, update_with_event};
 use super::writer::Writer;
 use crate::comment_queries::{comments_after, public_comments_after};
 use crate::comment_write::CommentWrite;
 use crate::connections::SqlitePool;
+use crate::due_pages::{breached_page, due_page};
 use crate::due_queries::{due_timers, next_timer};
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
+use crate::fired_write::{FiredAnswers, fired_writes, in_callers_order};
 use crate::rows::{
     CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, from_column,
     state_in_micros, stored, to_column, to_micros, tracked,
@@ -124,6 +127,10 @@ impl SqliteTicketRepository {
                 let mut conn = pool.get().await.map_err(unavailable)?;
                 let before = before.map_or(i64::MAX, TicketId::get);
                 let limit = i64::from(limit);
+                if filter.breached.is_some() {
+                    let query = breached_page!(Sqlite, filter, before, limit);
+                    return read::load(&mut conn, query).await.map_err(classify);
+                }
                 staff_page!(filter, before, limit, |query| read::load(&mut conn, query)
                     .await)
                 .map_err(classify)
@@ -222,13 +229,22 @@ impl TicketRepository for SqliteTicketRepository {
 
     async fn list_by_due(
         &self,
-        _filter: TicketFilter,
-        _after: Option<DueCursor>,
-        _limit: u32,
+        filter: TicketFilter,
+        after: Option<DueCursor>,
+        limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
-        Err(RepositoryError::Unavailable(
-            "list_by_due: not implemented yet".to_owned(),
-        ))
+        let pool = self.pool.clone();
+        let after = after.map(|c| (to_column(c.due_at), c.id.get()));
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let query = due_page!(Sqlite, filter, after, i64::from(limit));
+                read::load(&mut conn, query).await.map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
     }
 
     async fn due_for_timers(
@@ -266,13 +282,25 @@ impl TicketRepository for SqliteTicketRepository {
         Ok(next.flatten().map(from_column))
     }
 
-    async fn save_fired(
-        &self,
-        _fired: Vec<FiredTimers>,
-    ) -> Result<Vec<Result<Vec<StoredEvent>, RepositoryError>>, RepositoryError> {
-        Err(RepositoryError::Unavailable(
-            "save_fired: not implemented yet".to_owned(),
-        ))
+    /// One writer job for the whole batch: one transaction, each ticket in
+    /// a savepoint of its own.
+    async fn save_fired(&self, fired: Vec<FiredTimers>) -> Result<FiredAnswers, RepositoryError> {
+        let count = fired.len();
+        let writes = fired_writes(fired)?;
+        let saved = self
+            .writer
+            .write(move |conn| save_fired(conn, writes))
+            .await?;
+        let answered = saved.into_iter().map(|(place, outcome)| {
+            let events = outcome.and_then(|events| {
+                events
+                    .into_iter()
+                    .map(|(event, position)| stored(position, event))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            (place, events)
+        });
+        Ok(in_callers_order(count, answered))
     }
 
     async fn update(

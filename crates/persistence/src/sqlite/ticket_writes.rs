@@ -6,11 +6,14 @@
 
 use diesel::SqliteConnection;
 use diesel::prelude::*;
-use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent, TicketState};
+use support_domain::{
+    Actor, Comment, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState,
+};
 
 use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::errors::WriteError;
 use crate::event_append::creation_event;
+use crate::fired_write::FiredWrite;
 use crate::rows::{
     Expected, NewEventRow, NewTicketRow, TicketStateRow, stored_comment_id, stored_ticket_id,
 };
@@ -152,4 +155,39 @@ pub(super) fn comment_with_events(
     let (event, row) = write.comment_event(&comment)?;
     events.push((event, append_event(conn, &row)?));
     Ok((comment, events))
+}
+
+/// A ticket's fired timers as saved: its events with their positions, or
+/// a conflict.
+pub(super) type SavedFired = (usize, Result<Vec<(TicketEvent, i64)>, RepositoryError>);
+
+/// Saves each of `writes` (in ascending ticket id order) with its events,
+/// each in a savepoint of its own inside the job's: a ticket that is no
+/// longer at its expected version is answered [`RepositoryError::Conflict`]
+/// with nothing of it written, and the others go on. Any other failure
+/// fails the whole job (nothing of it is written).
+pub(super) fn save_fired(
+    conn: &mut SqliteConnection,
+    writes: Vec<FiredWrite>,
+) -> Result<Vec<SavedFired>, WriteError> {
+    let mut saved = Vec::with_capacity(writes.len());
+    for write in writes {
+        let written = conn.transaction::<_, WriteError, _>(|c| {
+            save_state(c, &write.expected, &write.changes)?;
+            let mut positions = Vec::with_capacity(write.events.len());
+            for (_, row) in &write.events {
+                positions.push(append_event(c, row)?);
+            }
+            Ok(positions)
+        });
+        match written {
+            Ok(positions) => {
+                let events = write.events.into_iter().map(|(event, _)| event);
+                saved.push((write.place, Ok(events.zip(positions).collect())));
+            }
+            Err(WriteError::Conflict) => saved.push((write.place, Err(RepositoryError::Conflict))),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(saved)
 }
