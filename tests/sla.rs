@@ -186,6 +186,26 @@ async fn left_alone(backend: Backend) {
         ["support:ticket_created", "support:ticket_escalated"]
     );
     assert_eq!(own[1].1["data"]["reason"], "sla_breach");
+    // ... nor in the ticket's history or the event log it reads.
+    let mine = |req: awc::ClientRequest| json(req.bearer_auth(token(CUSTOMER, "customer")), None);
+    let (_, tracked) = mine(svc.client.get(format!("{}/tickets/{id}", svc.base))).await;
+    let (_, log) = mine(
+        svc.client
+            .get(format!("{}/events?since=0", staff_base(&svc))),
+    )
+    .await;
+    for events in [&tracked["data"]["history"], &log["data"]["events"]] {
+        let names: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["support:ticket_created", "support:ticket_escalated"]
+        );
+    }
 
     // The ticket and the staff list say the same.
     let view = staff_get(&svc, &format!("/tickets/{id}")).await;
