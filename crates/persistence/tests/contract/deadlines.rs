@@ -159,7 +159,7 @@ async fn the_newest_first_list_filters_by_breach(ctx: &Ctx) {
     );
     assert_eq!(
         ids(&list(filter(true, None), Some(breached_escalated.id())).await),
-        ids(&[breached_open.clone()])
+        ids(std::slice::from_ref(&breached_open))
     );
     assert_eq!(
         ids(&list(filter(true, Some(Status::Open)), None).await),
