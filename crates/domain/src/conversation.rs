@@ -47,7 +47,8 @@ impl SupportService {
             let previous = ticket.status();
             let (guard, reopened) = if previous == Status::Resolved {
                 ticket.apply(Transition::Reopen, now)?;
-                let reopened = TicketEvent::status_changed(Some(actor.clone()), &ticket, previous, now);
+                let reopened =
+                    TicketEvent::status_changed(Some(actor.clone()), &ticket, previous, now);
                 (CommentGuard::Changes { expected_version }, Some(reopened))
             } else {
                 let guard = CommentGuard::Leaves {
@@ -63,7 +64,8 @@ impl SupportService {
                 internal: false,
                 created_at: now,
             };
-            self.store_comment(comment, &mut ticket, guard, reopened).await
+            self.store_comment(comment, &mut ticket, guard, reopened)
+                .await
         })
         .await
     }
@@ -150,7 +152,9 @@ impl SupportService {
         guard: CommentGuard,
         change: Option<TicketEvent>,
     ) -> Result<Comment, SupportError> {
-        ticket.schedule(&self.sla);
+        if matches!(guard, CommentGuard::Changes { .. }) {
+            ticket.schedule(&self.sla);
+        }
         let (comment, events) = self
             .tickets
             .add_comment(comment, ticket, guard, change)

@@ -246,7 +246,7 @@ mod tests {
             details: ResolutionDetails::parse("works as intended").unwrap(),
         };
         t.resolve(resolution, at).unwrap();
-        let event = TicketEvent::status_changed(staff(), &t, Status::Open, at)
+        let event = TicketEvent::status_changed(Some(staff()), &t, Status::Open, at)
             .with_note(StaffNote::parse("checked the logs").unwrap());
         assert_eq!(
             data(&event, EventAudience::Everyone),

@@ -67,9 +67,9 @@ pub use points::{
 pub use priority::Priority;
 pub use resolution::{Resolution, ResolutionDetails, ResolutionType, StaffNote};
 pub use service::{CreateTicket, CreatedTicket, SupportPorts, SupportService, TrackedTicket};
-pub use staff_actions::{ActOnTicket, ActionOutcome, StaffAction};
 pub use sla::{SlaMetrics, SlaState};
 pub use sla_policy::{SlaMetric, SlaPolicy, SlaTargets, parse_duration};
+pub use staff_actions::{ActOnTicket, ActionOutcome, StaffAction};
 pub use state_machine::Transition;
 pub use status::Status;
 pub use ticket::{NewTicket, Ticket, TicketState};

@@ -210,7 +210,9 @@ impl TicketPage<DueCursor> {
     /// The page of `limit` from up to `limit + 1` tickets read by deadline.
     pub(crate) fn by_due(mut tickets: Vec<Ticket>, limit: u32) -> Self {
         let next_cursor = keep_page(&mut tickets, limit, |t| {
-            t.sla().next_due_at.map(|due_at| DueCursor { due_at, id: t.id() })
+            t.sla()
+                .next_due_at
+                .map(|due_at| DueCursor { due_at, id: t.id() })
         })
         .flatten();
         Self {
@@ -290,7 +292,10 @@ mod tests {
         let page = PageCursor::after(TicketId::new(42).unwrap()).encode();
         assert!(DueCursor::decode(&page).is_err());
         for bad in ["d1:x:1", "d1:5", "d1:5:0", "d1:5:-1"] {
-            assert!(DueCursor::decode(&URL_SAFE_NO_PAD.encode(bad)).is_err(), "{bad}");
+            assert!(
+                DueCursor::decode(&URL_SAFE_NO_PAD.encode(bad)).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -14,8 +14,8 @@ use crate::listing::{DueCursor, TicketFilter};
 use crate::points::PointsAward;
 use crate::status::Status;
 use crate::ticket::{NewTicket, Ticket, TicketState};
-use crate::timers::FiredTimers;
 use crate::ticket_number::TicketNumber;
+use crate::timers::FiredTimers;
 
 /// Durable storage of tickets.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

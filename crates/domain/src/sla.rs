@@ -4,11 +4,12 @@
 //! ([`crate::Ticket::fire_timers`]); this module only decides.
 //!
 //! A deadline is met when its metric was fulfilled at or before it: the
-//! first response by the first public staff comment (or by the ticket being
-//! resolved or closed before anyone wrote), the resolution by the ticket
-//! being resolved or closed. A fulfilment after the deadline is no
-//! fulfilment: the breach fires even if the fulfilment was committed first,
-//! so a deadline is either met or breached, never both.
+//! first response by the first public staff comment (or, while the ticket
+//! is resolved or closed, by that), the resolution by the ticket being
+//! resolved or closed. A reopen takes back the resolve, so its clocks run
+//! again. A fulfilment after the deadline is no fulfilment: the breach
+//! fires even if the fulfilment was committed first, so a deadline is
+//! either met or breached, never both.
 
 use chrono::{DateTime, Utc};
 
@@ -49,7 +50,9 @@ impl SlaMetrics {
 
     /// The metrics in the set, first response first.
     pub fn iter(self) -> impl Iterator<Item = SlaMetric> {
-        SlaMetric::ALL.into_iter().filter(move |m| self.contains(*m))
+        SlaMetric::ALL
+            .into_iter()
+            .filter(move |m| self.contains(*m))
     }
 
     /// The stored form: bit 1 first response, bit 2 resolution.
@@ -88,10 +91,7 @@ pub struct SlaState {
 impl SlaState {
     /// The deadlines of a ticket created at `created_at` with these targets;
     /// nothing fired yet. [`plan`] sets the timers.
-    pub fn due(
-        created_at: DateTime<Utc>,
-        targets: crate::sla_policy::SlaTargets,
-    ) -> Self {
+    pub fn due(created_at: DateTime<Utc>, targets: crate::sla_policy::SlaTargets) -> Self {
         Self {
             first_response_due_at: created_at + targets.first_response,
             resolution_due_at: created_at + targets.resolution,

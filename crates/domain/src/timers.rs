@@ -98,7 +98,11 @@ impl SupportService {
 /// in-progress ticket, which moves its deadlines (a higher priority), so
 /// the timers are reconsidered after each one fires. A warning whose
 /// deadline already passed is not sent: the breach says more.
-pub(crate) fn fire(ticket: &mut Ticket, policy: &SlaPolicy, now: DateTime<Utc>) -> Vec<TicketEvent> {
+pub(crate) fn fire(
+    ticket: &mut Ticket,
+    policy: &SlaPolicy,
+    now: DateTime<Utc>,
+) -> Vec<TicketEvent> {
     let mut events = Vec::new();
     loop {
         ticket.schedule(policy);

@@ -102,7 +102,7 @@ async fn a_customer_reply_reopens_a_resolved_ticket_with_one_status_change() {
                 && t.resolved_at().is_none()
                 && change.as_ref().is_some_and(|e| {
                     e.kind == TicketEventKind::StatusChanged
-                        && e.actor == customer_actor()
+                        && e.actor == Some(customer_actor())
                         && e.status == Status::Open
                         && matches!(
                             e.details,

@@ -34,14 +34,19 @@ async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_numb
     };
     m.repo
         .expect_insert()
-        .withf(move |new, actor| {
+        .withf(move |new, state, actor| {
             *new == expected
-                && new.initial_state().status == Status::Open
-                && new.initial_state().priority == Priority::Medium
+                && state.status == Status::Open
+                && state.priority == Priority::Medium
+                // The default policy's medium targets, from the create.
+                && state.sla.first_response_due_at == now() + chrono::TimeDelta::hours(8)
+                && state.sla.resolution_due_at == now() + chrono::TimeDelta::hours(48)
+                && state.sla.next_timer_at
+                    == Some(now() + chrono::TimeDelta::hours(8) - chrono::TimeDelta::minutes(15))
                 && *actor == customer_actor()
         })
         .times(1)
-        .returning(|new, _| Ok(inserted(new)));
+        .returning(|new, state, _| Ok(inserted(new, state)));
     m.any_events();
     m.award_succeeds();
 
@@ -67,12 +72,11 @@ async fn create_gives_payment_issues_high_priority() {
     m.one_number();
     m.repo
         .expect_insert()
-        .withf(|new, _| {
-            new.initial_state().priority == Priority::High
-                && new.issue_type == IssueType::PaymentIssue
+        .withf(|new, state, _| {
+            state.priority == Priority::High && new.issue_type == IssueType::PaymentIssue
         })
         .times(1)
-        .returning(|new, _| Ok(inserted(new)));
+        .returning(|new, state, _| Ok(inserted(new, state)));
     m.any_events();
     m.award_succeeds();
 
@@ -95,11 +99,11 @@ async fn create_gives_every_other_issue_type_medium_priority() {
         m.one_number();
         m.repo
             .expect_insert()
-            .withf(move |new, _| {
-                new.initial_state().priority == Priority::Medium && new.issue_type == issue_type
+            .withf(move |new, state, _| {
+                state.priority == Priority::Medium && new.issue_type == issue_type
             })
             .times(1)
-            .returning(|new, _| Ok(inserted(new)));
+            .returning(|new, state, _| Ok(inserted(new, state)));
         m.any_events();
         m.award_succeeds();
 
@@ -126,7 +130,7 @@ async fn create_announces_exactly_the_committed_created_event_after_the_insert()
         .expect_insert()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|new, _| Ok(inserted(new)));
+        .returning(|new, state, _| Ok(inserted(new, state)));
     // The event the store logged (its id only the store can know), not one
     // the service made up.
     let committed = stored(
@@ -166,7 +170,12 @@ async fn create_announces_the_event_the_store_returned_unchanged() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(move |new, _| Ok((new.with_id(tid(TICKET)), returned.clone())));
+        .returning(move |new, state, _| {
+            Ok((
+                crate::ticket::Ticket::restore(tid(TICKET), new, state),
+                returned.clone(),
+            ))
+        });
     m.notifier
         .expect_notify()
         .with(eq(Notification::Committed(from_store)))
@@ -186,10 +195,13 @@ async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
     m.one_number();
     let inserted_flag = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&inserted_flag);
-    m.repo.expect_insert().times(1).returning(move |new, _| {
-        flag.store(true, Ordering::SeqCst);
-        Ok(inserted(new))
-    });
+    m.repo
+        .expect_insert()
+        .times(1)
+        .returning(move |new, state, _| {
+            flag.store(true, Ordering::SeqCst);
+            Ok(inserted(new, state))
+        });
     m.any_events();
     let after_insert = Arc::clone(&inserted_flag);
     let expected = PointsAward {
@@ -275,16 +287,16 @@ async fn create_retries_a_ticket_number_collision_with_a_fresh_number() {
     let mut inserts = Sequence::new();
     m.repo
         .expect_insert()
-        .withf(|new, actor| new.number == first_number() && *actor == customer_actor())
+        .withf(|new, _, actor| new.number == first_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|_, _| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _, _| Err(RepositoryError::DuplicateTicketNumber));
     m.repo
         .expect_insert()
-        .withf(|new, actor| new.number == second_number() && *actor == customer_actor())
+        .withf(|new, _, actor| new.number == second_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|new, _| Ok(inserted(new)));
+        .returning(|new, state, _| Ok(inserted(new, state)));
     m.notifier
         .expect_notify()
         .withf(|n| {
@@ -311,7 +323,7 @@ async fn create_gives_up_after_five_collisions() {
     m.repo
         .expect_insert()
         .times(5)
-        .returning(|_, _| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _, _| Err(RepositoryError::DuplicateTicketNumber));
     m.no_event();
     m.no_points();
 
@@ -330,7 +342,7 @@ async fn create_fails_with_a_storage_error_when_the_store_is_down() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _| Err(unavailable()));
     m.no_event();
     m.no_points();
 

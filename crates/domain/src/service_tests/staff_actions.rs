@@ -102,7 +102,7 @@ async fn every_allowed_action_saves_the_new_status_and_logs_one_event() {
                     && t.status() == to
                     && t.version() == 2
                     && e.kind == expected_kind
-                    && e.actor == staff_actor()
+                    && e.actor == Some(staff_actor())
                     && e.status == to
                     && e.occurred_at == now()
             })

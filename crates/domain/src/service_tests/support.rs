@@ -119,7 +119,7 @@ pub(crate) fn created() -> NewTicket {
 /// timestamps matching `status`.
 pub(crate) fn state(status: Status, priority: Priority) -> TicketState {
     let created = at(0);
-    TicketState {
+    let mut state = TicketState {
         status,
         priority,
         assigned_staff_id: None,
@@ -130,8 +130,11 @@ pub(crate) fn state(status: Status, priority: Priority) -> TicketState {
         closed_at: (status == Status::Closed).then_some(created),
         first_responded_at: None,
         resolution: None,
+        sla: crate::sla::SlaState::due(created, crate::SlaPolicy::default().targets(priority)),
         version: 1,
-    }
+    };
+    crate::sla::plan(&mut state, created, &crate::SlaPolicy::default());
+    state
 }
 
 pub(crate) fn ticket_with(status: Status, priority: Priority) -> Ticket {
@@ -166,7 +169,7 @@ pub(crate) fn event(
 ) -> TicketEvent {
     TicketEvent {
         kind,
-        actor: customer_actor(),
+        actor: Some(customer_actor()),
         customer_id: customer(),
         ticket_id: tid(TICKET),
         ticket_number: number,
@@ -183,7 +186,7 @@ pub(crate) fn stored(id: i64, event: TicketEvent) -> StoredEvent {
 
 /// What the store answers for an insert of `new`: the ticket with id
 /// [`TICKET`] and its created event at log id [`CREATED_EVENT`].
-pub(crate) fn inserted(new: NewTicket) -> (Ticket, StoredEvent) {
+pub(crate) fn inserted(new: NewTicket, state: TicketState) -> (Ticket, StoredEvent) {
     let created = stored(
         CREATED_EVENT,
         TicketEvent {
@@ -195,7 +198,7 @@ pub(crate) fn inserted(new: NewTicket) -> (Ticket, StoredEvent) {
             )
         },
     );
-    (new.with_id(tid(TICKET)), created)
+    (Ticket::restore(tid(TICKET), new, state), created)
 }
 
 /// The escalated event as the store logged it at [`ESCALATED_EVENT`].
@@ -276,7 +279,7 @@ impl Mocks {
         self.repo
             .expect_insert()
             .times(1)
-            .returning(|new, _| Ok(inserted(new)));
+            .returning(|new, state, _| Ok(inserted(new, state)));
     }
 
     /// The awarder accepts any award.

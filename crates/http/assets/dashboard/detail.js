@@ -3,6 +3,7 @@
 // version of the ticket as shown, so acting on a stale view gets the
 // server's 412 instead of overriding a change the user has not seen.
 import { auth, get, refusesSession, request, ticketPath } from './api.js';
+import { countdown } from './deadlines.js';
 import { assigneeText, known, refreshTicket, select, upsert } from './tickets.js';
 import { badge, el, flash, humanize, isOlder, showMessage, timeNode } from './util.js';
 
@@ -19,6 +20,8 @@ const ui = {
   assignee: el('detail-assignee'),
   resolution: el('detail-resolution'),
   firstResponse: el('detail-first-response'),
+  responseDue: el('detail-response-due'),
+  resolutionDue: el('detail-resolution-due'),
   version: el('detail-version'),
   customer: el('detail-customer'),
   created: el('detail-created'),
@@ -109,6 +112,19 @@ export function showTicket(ticket) {
   render(ticket);
 }
 
+// One deadline: breached (whatever happened after), met, or counting down.
+function deadline(node, t, metric, dueIso, fulfilledIso) {
+  const breached = Array.isArray(t.sla_breached) && t.sla_breached.includes(metric);
+  const warned = Array.isArray(t.sla_warned) && t.sla_warned.includes(metric);
+  node.dataset.sla = breached ? 'breached' : fulfilledIso ? 'met' : warned ? 'warned' : '';
+  if (!dueIso) {
+    node.replaceChildren('—');
+    return;
+  }
+  const label = breached ? 'breached, was due ' : fulfilledIso ? 'met, was due ' : '';
+  node.replaceChildren(label, breached || fulfilledIso ? timeNode(dueIso) : countdown(dueIso));
+}
+
 function render(t) {
   const changed = shown && shown.id === t.id && shown.version !== t.version;
   shown = t;
@@ -122,6 +138,8 @@ function render(t) {
   ui.resolution.textContent = resolution ? `${humanize(resolution.type)}: ${resolution.details}` : '—';
   ui.resolution.dataset.type = resolution ? resolution.type : '';
   ui.firstResponse.replaceChildren(t.first_responded_at ? timeNode(t.first_responded_at) : '—');
+  deadline(ui.responseDue, t, 'first_response', t.first_response_due_at, t.first_responded_at);
+  deadline(ui.resolutionDue, t, 'resolution', t.resolution_due_at, t.resolved_at || t.closed_at);
   ui.version.textContent = Number.isSafeInteger(t.version) ? String(t.version) : '—';
   const about = [`#${t.customer_id}`, humanize(t.issue_type)];
   if (t.order_id != null) about.push(`order ${t.order_id}`);

@@ -1,7 +1,8 @@
 // The ticket list: loaded through the staff API with the chosen filters,
-// one row per matching ticket, newest first. Single tickets are re-read
+// one row per matching ticket, newest first or nearest deadline first. Single tickets are re-read
 // when the stream says they changed; other modules listen to those reads.
 import { auth, get, ticketPath } from './api.js';
+import { countdown, slaState } from './deadlines.js';
 import { badge, el, flash, humanize, isOlder, showMessage, timeNode } from './util.js';
 
 const PAGE_SIZE = 100;
@@ -13,6 +14,8 @@ const ui = {
   message: el('list-message'),
   status: el('filter-status'),
   assignee: el('filter-assignee'),
+  sla: el('filter-sla'),
+  sort: el('sort'),
 };
 
 // Every ticket read in this session: id -> { ticket, row }. `row` is null
@@ -39,15 +42,19 @@ export const known = (id) => (tickets.has(id) ? tickets.get(id).ticket : null);
 export const listIsStale = () => stale;
 
 function filter() {
-  return { status: ui.status.value, assignee: ui.assignee.value };
+  return { status: ui.status.value, assignee: ui.assignee.value, sla: ui.sla.value, sort: ui.sort.value };
 }
 
 // The filter applied to a ticket read on its own (live updates), so that a
 // ticket leaves or joins the list as it changes. "me" needs the token's
 // subject; without one the server's answer is trusted.
 function matches(ticket) {
-  const { status, assignee } = filter();
+  const { status, assignee, sla, sort } = filter();
   if (status && ticket.status !== status) return false;
+  const breached = Array.isArray(ticket.sla_breached) && ticket.sla_breached.length > 0;
+  if (sla === 'breached' && !breached) return false;
+  // Ordered by deadline, the server lists only tickets with an open one.
+  if (sort === 'due' && !ticket.next_due_at) return false;
   if (assignee === 'none') return ticket.assigned_staff_id == null;
   if (assignee === 'me' && auth.me !== null) return ticket.assigned_staff_id === auth.me;
   return true;
@@ -57,7 +64,7 @@ export async function loadList() {
   const mine = auth.session;
   loads += 1;
   const load = loads;
-  const { status, assignee } = filter();
+  const { status, assignee, sla, sort } = filter();
   try {
     const all = [];
     let cursor = null;
@@ -65,6 +72,8 @@ export async function loadList() {
       const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (status) query.set('status', status);
       if (assignee) query.set('assignee', assignee);
+      if (sla === 'breached') query.set('breached', 'true');
+      if (sort === 'due') query.set('sort', 'due');
       if (cursor) query.set('cursor', cursor);
       const data = await get(`/api/support/tickets?${query}`);
       if (mine !== auth.session || load !== loads) return;
@@ -124,7 +133,11 @@ export function upsert(ticket) {
     entry && (entry.ticket.version !== ticket.version || entry.ticket.updated_at !== ticket.updated_at);
   let row = entry ? entry.row : null;
   if (matches(ticket)) {
-    if (!row) row = insertRow(ticket.id);
+    if (row && filter().sort === 'due' && entry.ticket.next_due_at !== ticket.next_due_at) {
+      row.remove(); // its deadline moved: so does its place
+      row = null;
+    }
+    if (!row) row = insertRow(ticket);
     fillRow(row, ticket);
     if (changed) flash(row);
   } else if (row) {
@@ -135,13 +148,24 @@ export function upsert(ticket) {
   ui.count.textContent = `(${ui.rows.rows.length})`;
 }
 
-// Rows are kept newest first (highest id first), so a new ticket lands on top.
-function insertRow(id) {
+// Whether the row of ticket (due, id) goes before `row`: newest first (a new
+// ticket lands on top), or nearest deadline first, then by id as the server.
+function goesBefore(due, id, row) {
+  const rowId = Number(row.dataset.ticketId);
+  if (filter().sort !== 'due') return rowId < id;
+  const rowDue = row.dataset.due || '';
+  return rowDue > due || (rowDue === due && rowId > id);
+}
+
+function insertRow(ticket) {
+  const id = ticket.id;
   const row = document.createElement('tr');
   row.dataset.ticketId = String(id);
+  row.dataset.due = ticket.next_due_at || '';
   row.tabIndex = 0; // opened with Enter as well as a click
   if (id === selected) row.setAttribute('aria-current', 'true');
-  const before = Array.from(ui.rows.rows).find((r) => Number(r.dataset.ticketId) < id);
+  const due = ticket.next_due_at || '';
+  const before = Array.from(ui.rows.rows).find((r) => goesBefore(due, id, r));
   ui.rows.insertBefore(row, before || null);
   return row;
 }
@@ -166,6 +190,8 @@ function fillRow(row, t) {
   assignee.dataset.staffId = t.assigned_staff_id == null ? '' : String(t.assigned_staff_id);
   row.dataset.status = t.status;
   row.dataset.priority = t.priority;
+  row.dataset.sla = slaState(t);
+  row.dataset.due = t.next_due_at || '';
   row.replaceChildren(
     cell('ticket_number', t.ticket_number),
     cell('customer_id', `#${t.customer_id}`),
@@ -174,6 +200,7 @@ function fillRow(row, t) {
     cell('priority', badge('priority', t.priority)),
     assignee,
     description,
+    cell('next_due_at', countdown(t.next_due_at)),
     cell('updated_at', timeNode(t.updated_at)),
   );
 }
@@ -233,3 +260,5 @@ function filterChanged() {
 
 ui.status.addEventListener('change', filterChanged);
 ui.assignee.addEventListener('change', filterChanged);
+ui.sla.addEventListener('change', filterChanged);
+ui.sort.addEventListener('change', filterChanged);

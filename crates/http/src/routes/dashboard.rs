@@ -17,8 +17,12 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// The modules `app.js` imports, served at `/dashboard/<name>`. Only these
 /// names are served: the path is never joined to a directory.
-const MODULES: [(&str, &str); 4] = [
+const MODULES: [(&str, &str); 5] = [
     ("api.js", include_str!("../../assets/dashboard/api.js")),
+    (
+        "deadlines.js",
+        include_str!("../../assets/dashboard/deadlines.js"),
+    ),
     (
         "detail.js",
         include_str!("../../assets/dashboard/detail.js"),
