@@ -50,6 +50,11 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(state.keys.clone())
             .app_data(state.metrics.clone())
             .service(
+                web::resource(crate::openapi::OPENAPI_PATH)
+                    .route(web::get().to(crate::openapi::serve))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/metrics")
                     .route(web::get().to(metrics_endpoint))
                     .default_service(web::to(method_not_allowed)),

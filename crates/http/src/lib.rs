@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 mod body;
 mod dto;
+pub mod openapi;
 mod preconditions;
 pub mod request_id;
 pub mod routes;

@@ -2,12 +2,18 @@
 
 use actix_web::HttpResponse;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `{"status":"success","message":...,"data":...}`, the platform's success shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Success<T> {
+    /// Always `success`.
+    #[schema(value_type = String, pattern = "^success$", example = "success")]
     status: &'static str,
+    /// What was done, for people.
+    #[schema(value_type = String)]
     message: &'static str,
+    /// The endpoint's answer.
     data: T,
 }
 

@@ -83,13 +83,26 @@ pub struct ApiError {
     details: Value,
 }
 
-#[derive(Serialize)]
+/// The error envelope on the wire (also the OpenAPI document's schema of it).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
+#[schema(as = ErrorEnvelope)]
+pub struct ErrorBody<'a> {
+    /// `fail` for a 4xx, `error` for a 5xx.
+    #[schema(value_type = String, pattern = "^(fail|error)$", example = "fail")]
     status: &'static str,
+    /// What went wrong, for people.
+    #[schema(value_type = String, example = "Ticket not found")]
     message: &'a str,
+    /// What went wrong, for programs: the endpoint's code, or a shared one
+    /// (`UNAUTHORIZED`, `PERMISSION_DENIED`, `RATE_LIMITED`, ...).
+    #[schema(value_type = String, example = "TICKET_STATUS_TRACKING_FAILED")]
     error_code: &'static str,
+    /// The specifics: `{"reason": ...}` and the reason's own fields, or `null`.
+    #[schema(value_type = Option<Object>, example = json!({"reason": "TICKET_NOT_FOUND"}))]
     details: &'a Value,
+    /// When it was answered (RFC 3339, milliseconds).
+    #[schema(value_type = String, example = "2026-11-24T10:00:00.000Z")]
     timestamp: String,
 }
 

@@ -6,16 +6,23 @@ use serde::Serialize;
 use support_domain::{EventAudience, EventPayload, StoredEvent, TicketEvent};
 
 /// A durable event (with `id`) or a live-only one (without).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Event, example = json!({"id": 17, "event": "support:ticket_created",
+    "data": {"userId": 456, "role": "customer", "ticketId": 123, "ticketNumber": "TKT-123456-ABCDEF"},
+    "at": "2026-11-24T10:00:00.000Z"}))]
 pub struct EventView<'a> {
     /// Position in the log; absent for live-only events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub id: Option<i64>,
-    /// Wire name.
+    /// Wire name (see docs/api.md, Events).
+    #[schema(value_type = String, example = "support:ticket_created")]
     pub event: &'static str,
-    /// The documented payload.
+    /// The event's payload, as docs/api.md's Events table describes it.
+    #[schema(value_type = Object)]
     pub data: EventPayload<'a>,
-    /// When it happened.
+    /// When it happened (RFC 3339, milliseconds).
+    #[schema(value_type = String, example = "2026-11-24T10:00:00.000Z")]
     pub at: String,
 }
 

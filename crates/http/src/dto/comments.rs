@@ -11,9 +11,37 @@ use super::fields::{
 };
 use super::ticket_view::rfc3339;
 use crate::body::body_limit;
+use crate::openapi::schemas;
+use utoipa::ToSchema;
 
 /// Largest valid body of a comment (customer or staff): its text.
 pub const COMMENT_BODY_LIMIT: usize = body_limit(CommentBody::MAX_CHARS);
+
+/// Body of a customer's comment (see [`parse_customer_comment`]).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Still no refund"}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct CommentRequest {
+    #[schema(schema_with = comment_body)]
+    body: String,
+}
+
+/// Body of a staff comment (see [`parse_staff_comment`]).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Refund issued", "internal": false}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct StaffCommentRequest {
+    #[schema(schema_with = comment_body)]
+    body: String,
+    /// For staff only (`null` or absent: `false`).
+    internal: Option<bool>,
+}
+
+fn comment_body() -> utoipa::openapi::schema::Schema {
+    schemas::text(1, CommentBody::MAX_CHARS, false, "Still no refund")
+}
 
 /// Body of a customer's comment: `{"body"}` (customers cannot write
 /// internal comments, so `internal` is an unknown key for them).
@@ -57,15 +85,23 @@ pub fn parse_comment_query(query: &str) -> Result<ListComments, Vec<FieldError>>
 }
 
 /// A comment on the wire.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Comment)]
 pub struct CommentView<'a> {
+    #[schema(minimum = 1, example = 9)]
     id: i64,
+    #[schema(minimum = 1, example = 123)]
     ticket_id: i64,
+    #[schema(minimum = 1, example = 456)]
     author_id: i64,
+    #[schema(schema_with = schemas::role)]
     author_role: &'a str,
+    #[schema(value_type = String, example = "Still no refund")]
     body: &'a str,
+    /// Staff only: internal comments never reach customers.
     internal: bool,
+    #[schema(schema_with = schemas::timestamp)]
     created_at: String,
 }
 
@@ -84,10 +120,12 @@ impl<'a> From<&'a Comment> for CommentView<'a> {
 }
 
 /// `data` of a comment list: oldest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CommentPage)]
 pub struct CommentPageView<'a> {
     comments: Vec<CommentView<'a>>,
+    /// The next page's `cursor`; `null` on the last page.
     next_cursor: Option<String>,
 }
 

@@ -7,12 +7,63 @@ use support_domain::{
 
 use super::fields::{Body, known_params, optional_id, page_limit, reject_unknown, string_field};
 use crate::body::body_limit;
+use crate::openapi::schemas;
+use utoipa::ToSchema;
 
 /// Largest valid body of `POST /tickets`: the description is its one long
 /// text (the issue type is a short keyword, covered by the overhead).
 pub const CREATE_BODY_LIMIT: usize = body_limit(Description::MAX_CHARS);
 /// Largest valid body of `POST /tickets/{id}/escalate`.
 pub const ESCALATE_BODY_LIMIT: usize = body_limit(EscalationReason::MAX_CHARS);
+
+/// Body of `POST /tickets`: the document's schema of what [`parse_create`]
+/// accepts (which reads the fields one by one, to report every bad one).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"bookingId": 17, "orderId": null, "issueType": "payment_issue",
+    "description": "Charged twice for one booking"}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct CreateTicketRequest {
+    /// Optional (`null`: absent).
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
+    booking_id: Option<i64>,
+    /// Optional (`null`: absent).
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
+    order_id: Option<i64>,
+    #[schema(schema_with = schemas::issue_type_input)]
+    issue_type: String,
+    #[schema(schema_with = description)]
+    description: String,
+}
+
+fn description() -> utoipa::openapi::schema::Schema {
+    schemas::text(
+        Description::MIN_CHARS,
+        Description::MAX_CHARS,
+        false,
+        "Charged twice for one booking",
+    )
+}
+
+/// Optional body of `POST /tickets/{id}/escalate` (see [`parse_escalate`]).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "No answer for two days"}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct EscalateRequest {
+    /// Optional; blank or `null` is no reason.
+    #[schema(schema_with = reason)]
+    reason: Option<String>,
+}
+
+fn reason() -> utoipa::openapi::schema::Schema {
+    schemas::text(
+        0,
+        EscalationReason::MAX_CHARS,
+        true,
+        "No answer for two days",
+    )
+}
 
 /// Body of `POST /tickets`.
 pub fn parse_create(body: Body) -> Result<CreateTicket, Vec<FieldError>> {

@@ -11,20 +11,22 @@ mod sla_policy;
 mod staff;
 mod ticket_view;
 
+pub use crate::routes::events::EventsPage;
 pub use comments::{
-    COMMENT_BODY_LIMIT, CommentPageView, CommentView, parse_comment_query, parse_customer_comment,
-    parse_staff_comment,
+    COMMENT_BODY_LIMIT, CommentPageView, CommentRequest, CommentView, StaffCommentRequest,
+    parse_comment_query, parse_customer_comment, parse_staff_comment,
 };
 pub use customer::{
-    CREATE_BODY_LIMIT, ESCALATE_BODY_LIMIT, parse_create, parse_escalate, parse_list_query,
+    CREATE_BODY_LIMIT, CreateTicketRequest, ESCALATE_BODY_LIMIT, EscalateRequest, parse_create,
+    parse_escalate, parse_list_query,
 };
 pub use fields::{Body, both, known_params, parse_ticket_id};
 pub use sla_policy::SlaPolicyView;
 pub use staff::{
-    ACTION_BODY_LIMIT, AssignTo, RESOLVE_BODY_LIMIT, StaffListQuery, parse_assign, parse_note,
-    parse_resolve, parse_staff_list_query,
+    ACTION_BODY_LIMIT, AssignRequest, AssignTo, NoteRequest, RESOLVE_BODY_LIMIT, ResolveRequest,
+    StaffListQuery, parse_assign, parse_note, parse_resolve, parse_staff_list_query,
 };
-pub use ticket_view::{ActionView, CreatedView, EscalatedView, PageView, TrackedView};
+pub use ticket_view::{ActionView, CreatedView, EscalatedView, PageView, TicketView, TrackedView};
 
 /// The largest of the endpoints' body limits: what a body refused before
 /// any route saw it is told.

@@ -4,19 +4,25 @@
 
 use serde::Serialize;
 use support_domain::{Priority, SlaPolicy};
+use utoipa::ToSchema;
 
 /// `data` of the policy route.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SlaPolicy)]
 pub struct SlaPolicyView {
     targets: Targets,
+    #[schema(minimum = 0, example = 900)]
     warning_lead_secs: i64,
+    /// `null` when auto-close is off.
+    #[schema(minimum = 0, example = 345600)]
     auto_close_after_secs: Option<i64>,
 }
 
 /// The targets by priority name.
-#[derive(Debug, Serialize)]
-struct Targets {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SlaTargets)]
+pub(crate) struct Targets {
     urgent: TargetView,
     high: TargetView,
     medium: TargetView,
@@ -24,9 +30,10 @@ struct Targets {
 }
 
 /// The two targets of one priority.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TargetView {
+#[schema(as = SlaTarget)]
+pub(crate) struct TargetView {
     first_response_secs: i64,
     resolution_secs: i64,
 }

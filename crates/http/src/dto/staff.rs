@@ -9,6 +9,64 @@ use support_domain::{
 
 use super::fields::{Body, finish, known_params, page_limit, reject_unknown, string_field};
 use crate::body::body_limit;
+use crate::openapi::schemas;
+use utoipa::ToSchema;
+
+/// Body of start, close, reopen and escalate (see [`parse_note`]); an empty
+/// body is `{}`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "Customer called"}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct NoteRequest {
+    #[schema(schema_with = staff_note)]
+    note: Option<String>,
+}
+
+/// Body of assign (see [`parse_assign`]).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"staffId": 7, "note": "Customer called"}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct AssignRequest {
+    /// Left out: the caller; `null`: nobody. Naming anyone but the caller
+    /// needs `assign_support_tickets`.
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
+    staff_id: Option<i64>,
+    #[schema(schema_with = staff_note)]
+    note: Option<String>,
+}
+
+/// Body of resolve (see [`parse_resolve`]).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"resolution": {"type": "refund", "details": "Deposit refunded"}}))]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct ResolveRequest {
+    resolution: ResolutionRequest,
+    #[schema(schema_with = staff_note)]
+    note: Option<String>,
+}
+
+/// `resolution` of a resolve.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only: the parser reads the JSON object")]
+pub struct ResolutionRequest {
+    #[serde(rename = "type")]
+    #[schema(schema_with = schemas::resolution_type)]
+    kind: String,
+    #[schema(schema_with = resolution_details)]
+    details: String,
+}
+
+fn staff_note() -> utoipa::openapi::schema::Schema {
+    schemas::text(0, StaffNote::MAX_CHARS, true, "Customer called")
+}
+
+fn resolution_details() -> utoipa::openapi::schema::Schema {
+    schemas::text(1, ResolutionDetails::MAX_CHARS, false, "Deposit refunded")
+}
 
 /// Largest valid body of an action whose one text is the note (assign,
 /// start, close, reopen, escalate).

@@ -9,6 +9,8 @@ use support_domain::{
 };
 
 use crate::events_view::EventView;
+use crate::openapi::schemas;
+use utoipa::ToSchema;
 
 /// RFC 3339 UTC with microseconds, as every ticket and comment timestamp.
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
@@ -17,30 +19,59 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// A ticket as customers and staff see it (snake_case, as the platform's
 /// ticket model).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Ticket)]
 pub struct TicketView {
+    #[schema(minimum = 1, example = 123)]
     id: i64,
+    #[schema(pattern = "^TKT-[0-9]{6}-[A-Z0-9]{6}$", example = "TKT-123456-ABCDEF")]
     ticket_number: String,
+    #[schema(minimum = 1, example = 456)]
     customer_id: i64,
+    #[schema(minimum = 1, example = 17)]
     booking_id: Option<i64>,
+    #[schema(minimum = 1)]
     order_id: Option<i64>,
+    #[schema(schema_with = schemas::issue_type)]
     issue_type: &'static str,
+    #[schema(example = "Charged twice for one booking")]
     description: String,
+    #[schema(schema_with = schemas::status)]
     status: &'static str,
+    #[schema(schema_with = schemas::priority)]
     priority: &'static str,
+    #[schema(minimum = 1)]
     assigned_staff_id: Option<i64>,
+    #[schema(schema_with = schemas::timestamp)]
     created_at: String,
+    #[schema(schema_with = schemas::timestamp)]
     updated_at: String,
+    #[schema(schema_with = schemas::optional_timestamp)]
     escalated_at: Option<String>,
+    #[schema(schema_with = schemas::optional_timestamp)]
     resolved_at: Option<String>,
+    #[schema(schema_with = schemas::optional_timestamp)]
     closed_at: Option<String>,
+    /// The first public staff comment's time.
+    #[schema(schema_with = schemas::optional_timestamp)]
     first_responded_at: Option<String>,
+    /// Set while the ticket is resolved or closed.
     resolution: Option<ResolutionView>,
+    #[schema(schema_with = schemas::timestamp)]
     first_response_due_at: String,
+    #[schema(schema_with = schemas::timestamp)]
     resolution_due_at: String,
+    /// The nearest deadline not yet fulfilled; `null` once both are.
+    #[schema(schema_with = schemas::optional_timestamp)]
     next_due_at: Option<String>,
+    /// The metrics whose deadline passed unmet, first response first.
+    #[schema(schema_with = schemas::sla_metrics)]
     sla_breached: Vec<&'static str>,
+    /// The metrics whose warning went out.
+    #[schema(schema_with = schemas::sla_metrics)]
     sla_warned: Vec<&'static str>,
+    /// 1 at creation, one more per change; also the `ETag`.
+    #[schema(minimum = 1, example = 1)]
     version: i64,
 }
 
@@ -50,10 +81,13 @@ fn metric_names(metrics: SlaMetrics) -> Vec<&'static str> {
 }
 
 /// `resolution` of a ticket view.
-#[derive(Debug, Serialize)]
-struct ResolutionView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Resolution)]
+pub(crate) struct ResolutionView {
     #[serde(rename = "type")]
+    #[schema(schema_with = schemas::resolution_type)]
     kind: &'static str,
+    #[schema(example = "Deposit refunded")]
     details: String,
 }
 
@@ -98,10 +132,12 @@ impl From<&Ticket> for TicketView {
 
 /// `data` of a tracked ticket: the ticket's fields plus `history`, its
 /// logged events oldest first (the audit trail), as the reader may see them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TrackedTicket)]
 pub struct TrackedView<'a> {
     #[serde(flatten)]
     ticket: TicketView,
+    /// The ticket's logged events, oldest first, as the caller may see them.
     history: Vec<EventView<'a>>,
 }
 
@@ -123,12 +159,15 @@ impl<'a> TrackedView<'a> {
 
 /// `data` of a staff action: the ticket as it is now; a resolve adds
 /// `gamificationError`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ActionResult)]
 pub struct ActionView {
     #[serde(flatten)]
     ticket: TicketView,
+    /// Resolve only: why the resolver's points were not awarded, or `null`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<GamificationError>)]
     gamification_error: Option<Option<GamificationError>>,
 }
 
@@ -144,17 +183,21 @@ impl ActionView {
 }
 
 /// `data` of a successful create.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedTicket)]
 pub struct CreatedView {
+    #[schema(minimum = 1, example = 123)]
     ticket_id: i64,
+    #[schema(pattern = "^TKT-[0-9]{6}-[A-Z0-9]{6}$", example = "TKT-123456-ABCDEF")]
     ticket_number: String,
+    /// Why the 5 points were not awarded (the ticket stands), or `null`.
     gamification_error: Option<GamificationError>,
 }
 
 /// Why points were not awarded (the change stands).
-#[derive(Debug, Serialize)]
-struct GamificationError {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GamificationError {
     message: String,
 }
 
@@ -175,10 +218,13 @@ impl From<&CreatedTicket> for CreatedView {
 }
 
 /// `data` of a successful escalation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EscalatedTicket)]
 pub struct EscalatedView {
+    #[schema(minimum = 1, example = 123)]
     ticket_id: i64,
+    #[schema(schema_with = schemas::status)]
     status: &'static str,
 }
 
@@ -192,10 +238,13 @@ impl From<&Ticket> for EscalatedView {
 }
 
 /// `data` of a list page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TicketPage)]
 pub struct PageView {
     tickets: Vec<TicketView>,
+    /// The next page's `cursor`; `null` on the last page.
+    #[schema(example = "dDE6NDI")]
     next_cursor: Option<String>,
 }
 

@@ -12,16 +12,19 @@ use crate::error::{ApiError, Endpoint};
 use crate::events_view::EventView;
 
 /// `data` of an events page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventsPage<'a> {
+#[schema(as = EventPage)]
+pub struct EventsPage<'a> {
+    /// Oldest first, as the caller may see them.
     events: Vec<EventView<'a>>,
-    /// Pass as `since` to continue.
+    /// The next request's `since`.
+    #[schema(minimum = 0, example = 41)]
     next_since: i64,
-    /// True when events after `since` were already removed by retention:
-    /// re-read current state, then continue from `nextSince`.
+    /// Retention removed events after `since`: re-read state.
     resync_required: bool,
-    /// First position still in the log when `resyncRequired`.
+    /// The first id still kept, when `resyncRequired`.
+    #[schema(minimum = 1)]
     oldest: Option<i64>,
 }
 
