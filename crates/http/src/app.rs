@@ -32,9 +32,22 @@ pub const EVENTS_PATH: &str = "/api/support/events";
 /// Path prefix of the staff views and actions.
 pub const STAFF_PREFIX: &str = "/api/support";
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn method_not_allowed(
+    req: HttpRequest,
+    allow: &'static str,
+) -> Result<HttpResponse, ApiError> {
     count_unrouted(&req)?;
-    Err(ApiError::method_not_allowed())
+    let mut response = ApiError::method_not_allowed().error_response();
+    // RFC 9110: a 405 lists the methods the resource supports.
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    Ok(response)
+}
+
+/// The 405 answer of a resource serving only `allow` (`"GET"`, `"GET, POST"`).
+fn not_allowed(allow: &'static str) -> Route {
+    web::to(move |req: HttpRequest| method_not_allowed(req, allow))
 }
 
 /// Fallback for paths no route serves.
@@ -52,31 +65,31 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::resource(crate::openapi::OPENAPI_PATH)
                     .route(web::get().to(crate::openapi::serve))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/metrics")
                     .route(web::get().to(metrics_endpoint))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/healthz")
                     .route(web::get().to(health::healthz))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::resource("/readyz")
                     .route(web::get().to(health::readyz))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
-            .service(web::resource("/dashboard").route(web::get().to(dashboard::page)))
-            .service(web::resource("/dashboard/app.js").route(web::get().to(dashboard::script)))
-            .service(web::resource("/dashboard/app.css").route(web::get().to(dashboard::style)))
-            .service(web::resource("/dashboard/{file}").route(web::get().to(dashboard::module)))
+            .service(only("/dashboard", web::get().to(dashboard::page)))
+            .service(only("/dashboard/app.js", web::get().to(dashboard::script)))
+            .service(only("/dashboard/app.css", web::get().to(dashboard::style)))
+            .service(only("/dashboard/{file}", web::get().to(dashboard::module)))
             .service(
                 web::resource(EVENTS_PATH)
                     .route(web::get().to(events::list_events))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(not_allowed("GET")),
             )
             .service(
                 web::scope(STAFF_PREFIX)
@@ -86,35 +99,41 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                         "/tickets/{ticketId}",
                         web::get().to(staff::view_ticket),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/assign",
+                        "POST",
                         web::post().to(staff_actions::assign_ticket),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/start",
+                        "POST",
                         web::post().to(staff_actions::noted::<staff_actions::Start>),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/resolve",
+                        "POST",
                         web::post().to(staff_actions::resolve_ticket),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/close",
+                        "POST",
                         web::post().to(staff_actions::noted::<staff_actions::Close>),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/reopen",
+                        "POST",
                         web::post().to(staff_actions::noted::<staff_actions::Reopen>),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/escalate",
+                        "POST",
                         web::post().to(staff_actions::noted::<staff_actions::Escalate>),
                     ))
                     .service(
                         web::resource("/tickets/{ticketId}/comments")
                             .route(web::post().to(comments::add_staff_comment))
                             .route(web::get().to(comments::list_staff_comments))
-                            .default_service(web::to(method_not_allowed)),
+                            .default_service(not_allowed("POST, GET")),
                     ),
             )
             .service(
@@ -123,31 +142,38 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                         web::resource("/tickets")
                             .route(web::post().to(tickets::create_ticket))
                             .route(web::get().to(tickets::list_tickets))
-                            .default_service(web::to(method_not_allowed)),
+                            .default_service(not_allowed("POST, GET")),
                     )
                     .service(only(
                         "/tickets/{ticketId}",
                         web::get().to(tickets::track_ticket),
                     ))
-                    .service(only(
+                    .service(only_allowing(
                         "/tickets/{ticketId}/escalate",
+                        "POST",
                         web::post().to(tickets::escalate_ticket),
                     ))
                     .service(
                         web::resource("/tickets/{ticketId}/comments")
                             .route(web::post().to(comments::add_comment))
                             .route(web::get().to(comments::list_comments))
-                            .default_service(web::to(method_not_allowed)),
+                            .default_service(not_allowed("POST, GET")),
                     ),
             );
     }
 }
 
-/// A path served by one route; any other method gets the 405 envelope.
+/// A path served by one GET route; any other method gets the 405 envelope.
 fn only(path: &str, route: Route) -> Resource {
+    only_allowing(path, "GET", route)
+}
+
+/// A path served by one route of method `allow`; any other method gets the
+/// 405 envelope.
+fn only_allowing(path: &str, allow: &'static str, route: Route) -> Resource {
     web::resource(path)
         .route(route)
-        .default_service(web::to(method_not_allowed))
+        .default_service(not_allowed(allow))
 }
 
 /// Rewrites any error response that is not already JSON (actix's own

@@ -116,5 +116,13 @@ async fn method_not_allowed(req: HttpRequest, state: web::Data<WsState>) -> Http
         Err(limited) => limited,
         Ok(()) => ApiError::method_not_allowed(),
     };
-    actix_web::ResponseError::error_response(&refusal)
+    let mut response = actix_web::ResponseError::error_response(&refusal);
+    if response.status() == actix_web::http::StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 lists the methods the resource supports.
+        response.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static("GET"),
+        );
+    }
+    response
 }

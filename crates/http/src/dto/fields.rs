@@ -28,13 +28,27 @@ pub(crate) fn optional_id<T>(
     errors: &mut Vec<FieldError>,
 ) -> Option<T> {
     let value = body.get(field).filter(|v| !v.is_null())?;
-    match value.as_i64().map(make) {
+    match whole_number(value).map(make) {
         Some(Ok(id)) => Some(id),
         _ => {
             errors.push(FieldError::new(field, "must be a positive integer"));
             None
         }
     }
+}
+
+/// A JSON number with an integral value that fits an `i64`: `42` and
+/// `42.0` alike (JSON Schema's `integer` admits both, and so do clients that
+/// send every number as a float).
+pub(crate) fn whole_number(value: &Value) -> Option<i64> {
+    // 2^63: the first float past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f > -LIMIT && *f < LIMIT)
+            .map(|f| f as i64)
+    })
 }
 
 /// A string field parsed by a domain constructor.

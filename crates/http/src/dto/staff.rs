@@ -7,7 +7,9 @@ use support_domain::{
     StaffNote, Status, TicketFilter,
 };
 
-use super::fields::{Body, finish, known_params, page_limit, reject_unknown, string_field};
+use super::fields::{
+    Body, finish, known_params, page_limit, reject_unknown, string_field, whole_number,
+};
 use crate::body::body_limit;
 use crate::openapi::schemas;
 use utoipa::ToSchema;
@@ -212,7 +214,7 @@ pub fn parse_assign(body: Body) -> Result<(AssignTo, Option<StaffNote>), Vec<Fie
     let to = match body.get("staffId") {
         None => Some(AssignTo::Caller),
         Some(Value::Null) => Some(AssignTo::Nobody),
-        Some(value) => match value.as_i64().map(StaffId::new) {
+        Some(value) => match whole_number(value).map(StaffId::new) {
             Some(Ok(id)) => Some(AssignTo::Staff(id)),
             _ => {
                 errors.push(FieldError::new(

@@ -89,6 +89,8 @@ struct Op {
     /// Request body schema (component name) and its limit in bytes.
     body: Option<(&'static str, usize)>,
     query: Vec<(&'static str, Schema, &'static str)>,
+    /// The query parameters that must be given.
+    required_query: &'static [&'static str],
     ticket_id: bool,
     if_match: bool,
     etag: bool,
@@ -122,6 +124,7 @@ impl Op {
             refusals: None,
             body: None,
             query: Vec::new(),
+            required_query: &[],
             ticket_id: false,
             if_match: false,
             etag: false,
@@ -372,6 +375,7 @@ fn operations() -> Vec<Op> {
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(0))
+                .maximum(Some(i64::MAX))
                 .default(Some(json!(0)))
                 .into(),
             "Events after this id.",
@@ -704,6 +708,7 @@ fn websocket() -> Op {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(0))
+            .maximum(Some(i64::MAX))
             .into(),
         "Replay the logged events after this id first.",
     )
@@ -770,6 +775,7 @@ fn socket_io(path: &'static str) -> Vec<Op> {
     let mut ops = vec![get, post];
     for op in &mut ops {
         op.caller = Caller::Anyone;
+        op.required_query = &["EIO", "transport"];
     }
     ops
 }
@@ -1056,8 +1062,16 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
             "400",
             error_response(
                 "Not an upgrade (`WEBSOCKET_UPGRADE_REQUIRED`), `bearer.` offered without `support.v1` (`SUBPROTOCOL_REQUIRED`), or a bad `since`.",
-                error_schema(&["WEBSOCKET_UPGRADE_REQUIRED", "SUBPROTOCOL_REQUIRED", "VALIDATION"], None),
-                error_example("fail", "WEBSOCKET_UPGRADE_REQUIRED", "WebSocket upgrade required", json!({"reason": "WEBSOCKET_UPGRADE_REQUIRED"})),
+                error_schema(
+                    &["BAD_REQUEST"],
+                    Some(&["WEBSOCKET_UPGRADE_REQUIRED", "SUBPROTOCOL_REQUIRED", "VALIDATION"]),
+                ),
+                error_example(
+                    "fail",
+                    "BAD_REQUEST",
+                    "A WebSocket upgrade request is required",
+                    json!({"reason": "WEBSOCKET_UPGRADE_REQUIRED"}),
+                ),
             )
             .build(),
         );
@@ -1101,7 +1115,11 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
             ParameterBuilder::new()
                 .name(*name)
                 .parameter_in(ParameterIn::Query)
-                .required(Required::False)
+                .required(if op.required_query.contains(name) {
+                    Required::True
+                } else {
+                    Required::False
+                })
                 .description(Some(*description))
                 .schema(Some(schema.clone()))
                 .build(),
