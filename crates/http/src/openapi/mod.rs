@@ -1110,6 +1110,21 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
     if op.ticket_id {
         builder = builder.parameter(ticket_id_parameter());
     }
+    if op.path.contains("{file}") {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name("file")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("A module's file name, e.g. `api.js`."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples([json!("api.js")]),
+                ))
+                .build(),
+        );
+    }
     for (name, schema, description) in &op.query {
         builder = builder.parameter(
             ParameterBuilder::new()
