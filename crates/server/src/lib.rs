@@ -12,6 +12,6 @@ mod startup;
 mod system;
 
 pub use config::{Config, ConfigError, JwtSource};
-pub use startup::{RunningServer, StartError, migrate, start};
+pub use startup::{RealtimeParts, RunningServer, StartError, migrate, mount, start};
 pub use support_web::RateLimits;
 pub use system::{RandomTicketNumbers, SystemClock};

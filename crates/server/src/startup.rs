@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use support_domain::ports::EventLog;
 use support_domain::{SlaPolicy, SupportPorts, SupportService};
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
@@ -223,6 +224,43 @@ fn bound_send_buffer(connection: &dyn std::any::Any, bytes: usize) {
     }
 }
 
+/// What the real-time endpoints (`/ws`, Socket.IO) are built from.
+pub struct RealtimeParts {
+    /// Where committed events are published.
+    pub broadcaster: Broadcaster,
+    /// The event log (replays, recovery).
+    pub events: Arc<dyn EventLog>,
+    /// Token verification.
+    pub keys: JwtKeys,
+    /// `/ws` settings.
+    pub ws: WsSettings,
+    /// The instance's Socket.IO sessions.
+    pub socket_io: SocketIo,
+}
+
+/// Every route the service serves: the HTTP API (its OpenAPI document
+/// included), `/ws` and Socket.IO. The server mounts exactly this; the
+/// OpenAPI coverage test (tests/openapi.rs) enumerates it.
+pub fn mount(api: ApiState, realtime: RealtimeParts) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let RealtimeParts {
+            broadcaster,
+            events,
+            keys,
+            ws,
+            socket_io,
+        } = realtime;
+        cfg.configure(support_http::configure(api))
+            .configure(support_realtime::configure(
+                broadcaster.clone(),
+                events.clone(),
+                keys.clone(),
+                ws,
+            ))
+            .configure(socket_io.configure(broadcaster, events, keys));
+    }
+}
+
 /// Connects to the database and applies pending migrations.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
     let db = Database::connect(&config.database_url, pool_settings(config)).await?;
@@ -320,14 +358,16 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             .wrap(from_fn(rate_limit))
             .wrap(from_fn(metrics_middleware))
             .wrap(from_fn(request_id_middleware))
-            .configure(support_http::configure(state))
-            .configure(support_realtime::configure(
-                broadcaster.clone(),
-                local.events(),
-                keys.clone(),
-                ws_settings.clone(),
+            .configure(mount(
+                state,
+                RealtimeParts {
+                    broadcaster: broadcaster.clone(),
+                    events: local.events(),
+                    keys: keys.clone(),
+                    ws: ws_settings.clone(),
+                    socket_io: socket_io.clone(),
+                },
             ))
-            .configure(socket_io.configure(broadcaster.clone(), local.events(), keys.clone()))
             .default_service(web::to(support_http::app::route_not_found))
     })
     // Signals are ours (see `run_until_signal`): sockets must close before HTTP drains.

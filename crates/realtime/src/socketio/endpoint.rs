@@ -301,9 +301,18 @@ async fn accept(
 }
 
 /// Other methods.
+/// Other methods: Engine.IO's own refusal (400, code 2), which also names
+/// the methods the endpoint serves.
 pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     match counted(&req, None) {
-        Ok(()) => Refusal::BadHandshakeMethod.response(),
+        Ok(()) => {
+            let mut response = Refusal::BadHandshakeMethod.response();
+            response.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static("GET, POST"),
+            );
+            response
+        }
         Err(limited) => limited.error_response(),
     }
 }
