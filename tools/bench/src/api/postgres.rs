@@ -5,7 +5,7 @@ use std::process::Command;
 
 use support_bench::BoxError;
 use support_domain::{
-    IssueType, Priority, Role, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
+    IssueType, Priority, Role, SlaPolicy, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
     TicketEventKind,
 };
 use support_persistence::test_support::statements;
@@ -250,6 +250,16 @@ fn create_script() -> Result<String, BoxError> {
     let now = "LOCALTIMESTAMP";
     let status = text(Status::Open.as_str());
     let role = text(Role::Customer.as_str());
+    // The deadlines a create plans under the default policy: counted from
+    // the creation, the first timer the first response's warning.
+    let priority = Priority::initial_for(issue_type);
+    let policy = SlaPolicy::default();
+    let targets = policy.targets(priority);
+    let after =
+        |d: chrono::TimeDelta| format!("(LOCALTIMESTAMP + INTERVAL '{} seconds')", d.num_seconds());
+    let first_response_due = after(targets.first_response);
+    let resolution_due = after(targets.resolution);
+    let first_timer = after(targets.first_response - policy.warning_lead());
     // In the statement's order: the ticket's columns, then its event's.
     let values = [
         number,
@@ -260,7 +270,7 @@ fn create_script() -> Result<String, BoxError> {
         &text(&body.description),
         now,
         &status,
-        &text(Priority::initial_for(issue_type).as_str()),
+        &text(priority.as_str()),
         "NULL",
         "NULL",
         now,
@@ -271,6 +281,12 @@ fn create_script() -> Result<String, BoxError> {
         "NULL",
         "NULL",
         "NULL",
+        &first_response_due,
+        &resolution_due,
+        "0",
+        "0",
+        &first_timer,
+        &first_response_due,
         ":customer",
         &text(TicketEventKind::Created.name()),
         ":customer",
