@@ -104,11 +104,11 @@ enum Answer {
     /// `{"status": "success", "message", "data": <component>}`.
     Envelope(&'static str, &'static str),
     /// `{"status": "success", "message", "data": <inline schema>}`.
-    Inline(&'static str, Schema, Value),
+    Inline(&'static str, Box<Schema>, Value),
     /// A non-JSON body of this media type.
     Media(&'static str, &'static str),
     /// Anything else; described by hand.
-    Custom(Response),
+    Custom(Box<Response>),
 }
 
 impl Op {
@@ -558,10 +558,12 @@ fn operations() -> Vec<Op> {
             "healthz",
             Answer::Inline(
                 "ok",
-                ObjectBuilder::new()
-                    .property("status", words(&["up"]))
-                    .required("status")
-                    .into(),
+                Box::new(
+                    ObjectBuilder::new()
+                        .property("status", words(&["up"]))
+                        .required("status")
+                        .into(),
+                ),
                 json!({"status": "up"}),
             ),
         )
@@ -574,10 +576,12 @@ fn operations() -> Vec<Op> {
             "readyz",
             Answer::Inline(
                 "ready",
-                ObjectBuilder::new()
-                    .property("database", words(&["up"]))
-                    .required("database")
-                    .into(),
+                Box::new(
+                    ObjectBuilder::new()
+                        .property("database", words(&["up"]))
+                        .required("database")
+                        .into(),
+                ),
                 json!({"database": "up"}),
             ),
         )
@@ -693,7 +697,7 @@ fn websocket() -> Op {
         HttpMethod::Get,
         WS_PATH,
         "websocket",
-        Answer::Custom(upgraded),
+        Answer::Custom(Box::new(upgraded)),
     )
     .doc(
         "events",
@@ -750,7 +754,7 @@ fn socket_io(path: &'static str) -> Vec<Op> {
             HttpMethod::Get,
             path,
             socket_io_id(path, "Get"),
-            Answer::Custom(packets()),
+            Answer::Custom(Box::new(packets())),
         ),
         "Socket.IO: handshake, poll, or upgrade",
     );
@@ -760,7 +764,7 @@ fn socket_io(path: &'static str) -> Vec<Op> {
             HttpMethod::Post,
             path,
             socket_io_id(path, "Post"),
-            Answer::Custom(
+            Answer::Custom(Box::new(
                 ResponseBuilder::new()
                     .description("`ok`: the packets were taken.")
                     .content(
@@ -768,7 +772,7 @@ fn socket_io(path: &'static str) -> Vec<Op> {
                         ContentBuilder::new().schema(Some(string())).build(),
                     )
                     .build(),
-            ),
+            )),
         ),
         "Socket.IO: send packets on a polling session",
     );
@@ -787,6 +791,31 @@ fn socket_io_id(path: &str, method: &'static str) -> &'static str {
         (false, "Get") => "socketIoGetNoSlash",
         (false, _) => "socketIoPostNoSlash",
     }
+}
+
+/// The `data` of an operation's success, as docs/api.md shows it (the
+/// ticket views' fields carry their own examples).
+fn data_example(operation: &str) -> Option<Value> {
+    let comment = json!({"id": 9, "ticketId": 123, "authorId": 456, "authorRole": "customer",
+        "body": "Still no refund", "internal": false, "createdAt": "2026-11-24T10:00:00.000000Z"});
+    Some(match operation {
+        "createTicket" => json!({"ticketId": 123, "ticketNumber": "TKT-123456-ABCDEF",
+            "gamificationError": null}),
+        "escalateTicket" => json!({"ticketId": 123, "status": "escalated"}),
+        "addComment" | "staffAddComment" => comment,
+        "listComments" | "staffListComments" => json!({"comments": [comment], "nextCursor": null}),
+        "listEvents" => json!({"events": [{"id": 41, "event": "support:ticket_escalated",
+            "data": {"userId": 456, "role": "customer", "ticketId": 123, "status": "escalated"},
+            "at": "2026-11-24T10:00:00.000Z"}], "nextSince": 41, "resyncRequired": false,
+            "oldest": null}),
+        "slaPolicy" => json!({"targets": {
+            "urgent": {"firstResponseSecs": 3600, "resolutionSecs": 14400},
+            "high": {"firstResponseSecs": 14400, "resolutionSecs": 86400},
+            "medium": {"firstResponseSecs": 28800, "resolutionSecs": 172800},
+            "low": {"firstResponseSecs": 86400, "resolutionSecs": 259200}},
+            "warningLeadSecs": 900, "autoCloseAfterSecs": 345600}),
+        _ => return None,
+    })
 }
 
 fn component(name: &str) -> RefOr<Schema> {
@@ -979,9 +1008,11 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
     let mut responses = ResponsesBuilder::new();
     let ok = match &op.answer {
         Answer::Envelope(message, data) => {
+            let example = data_example(op.id)
+                .map(|data| json!({"status": "success", "message": message, "data": data}));
             let mut ok = ResponseBuilder::new().description(*message).content(
                 "application/json",
-                json_content(success(message, component(data)), None),
+                json_content(success(message, component(data)), example),
             );
             for (name, target) in &op.links {
                 ok = ok.link(
@@ -998,7 +1029,7 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
             ResponseBuilder::new().description(*message).content(
                 "application/json",
                 json_content(
-                    success(message, RefOr::T(data.clone())),
+                    success(message, RefOr::T((**data).clone())),
                     Some(json!({"status": "success", "message": message, "data": example})),
                 ),
             )
@@ -1295,4 +1326,76 @@ pub async fn serve() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(DOCUMENT.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_example(document: &Value, name: &str) -> serde_json::Map<String, Value> {
+        document["components"]["schemas"][name]["example"]
+            .as_object()
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} has no example"))
+    }
+
+    #[test]
+    fn request_examples_are_what_the_parsers_accept() {
+        let document = serde_json::to_value(document()).unwrap();
+        let example = |name| Some(schema_example(&document, name));
+        assert!(dto::parse_create(example("CreateTicketRequest")).is_ok());
+        assert!(dto::parse_escalate(example("EscalateRequest")).is_ok());
+        assert!(dto::parse_customer_comment(example("CommentRequest")).is_ok());
+        assert!(dto::parse_staff_comment(example("StaffCommentRequest")).is_ok());
+        assert!(dto::parse_note(example("NoteRequest")).is_ok());
+        assert!(dto::parse_assign(example("AssignRequest")).is_ok());
+        assert!(dto::parse_resolve(example("ResolveRequest")).is_ok());
+    }
+
+    #[test]
+    fn request_schemas_name_exactly_the_fields_the_parsers_know() {
+        // Each parser refuses unknown keys: a body with every property of
+        // the schema must pass it, and the schema must forbid the rest.
+        let document = serde_json::to_value(document()).unwrap();
+        for name in [
+            "CreateTicketRequest",
+            "EscalateRequest",
+            "CommentRequest",
+            "StaffCommentRequest",
+            "NoteRequest",
+            "AssignRequest",
+            "ResolveRequest",
+        ] {
+            let schema = &document["components"]["schemas"][name];
+            assert_eq!(schema["additionalProperties"], json!(false), "{name}");
+            let properties: Vec<&String> =
+                schema["properties"].as_object().unwrap().keys().collect();
+            let example = schema_example(&document, name);
+            let mut example_keys: Vec<&String> = example.keys().collect();
+            let mut expected = properties.clone();
+            expected.sort();
+            example_keys.sort();
+            // Examples leave out nothing but optional fields.
+            assert!(example_keys.iter().all(|k| expected.contains(k)), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_operation_has_an_id_a_tag_and_a_success() {
+        let document = serde_json::to_value(document()).unwrap();
+        let mut ids = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap().to_owned();
+                assert!(!ids.contains(&id), "{id} twice");
+                ids.push(id);
+                assert!(operation["tags"].is_array(), "{method} {path}");
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(
+                    responses.contains_key("200") || responses.contains_key("101"),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
 }
