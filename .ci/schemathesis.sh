@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-target="${CARGO_TARGET_DIR:-target}"
+root="$(pwd)"
+target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -56,9 +57,11 @@ url="http://127.0.0.1:$port/openapi.json"
 # One worker: CPython 3.11's ast.parse is not thread-safe, and hypothesis
 # calls it while describing strategies ("AST constructor recursion depth
 # mismatch" with two workers).
+# Run from the scratch directory: schemathesis keeps a cache in its
+# working directory.
 st() {
-  "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$url" \
-    --checks all --exclude-path-regex '^/socket\.io' --workers 1 "$@"
+  (cd "$work" && "$venv/bin/schemathesis" --config-file "$root/.ci/schemathesis.toml" run "$url" \
+    --checks all --exclude-path-regex '^/socket\.io' --workers 1 "$@")
 }
 
 status=0
