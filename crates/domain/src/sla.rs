@@ -11,7 +11,7 @@
 //! fires even if the fulfilment was committed first, so a deadline is
 //! either met or breached, never both.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::invalid_value::InvalidValue;
 use crate::priority::Priority;
@@ -93,8 +93,8 @@ impl SlaState {
     /// nothing fired yet. [`plan`] sets the timers.
     pub fn due(created_at: DateTime<Utc>, targets: crate::sla_policy::SlaTargets) -> Self {
         Self {
-            first_response_due_at: created_at + targets.first_response,
-            resolution_due_at: created_at + targets.resolution,
+            first_response_due_at: later(created_at, targets.first_response),
+            resolution_due_at: later(created_at, targets.resolution),
             warned: SlaMetrics::NONE,
             breached: SlaMetrics::NONE,
             next_timer_at: None,
@@ -120,6 +120,17 @@ pub(crate) enum Timer {
     Breach(SlaMetric),
     /// A resolved ticket has waited long enough.
     AutoClose,
+}
+
+/// `at` moved by `by`, kept within the calendar chrono can represent
+/// (plain `+` panics beyond it; a stored time near its end must not).
+fn later(at: DateTime<Utc>, by: TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(if by < TimeDelta::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 /// What of a ticket's life the deadlines depend on.
@@ -163,13 +174,13 @@ pub(crate) fn pending(
         }
         timers.push((due, Timer::Breach(metric)));
         if fulfilled.is_none() && !sla.warned.contains(metric) {
-            timers.push((due - policy.warning_lead(), Timer::Warning(metric)));
+            timers.push((later(due, -policy.warning_lead()), Timer::Warning(metric)));
         }
     }
     if progress.status == Status::Resolved
         && let (Some(after), Some(resolved)) = (policy.auto_close_after(), progress.resolved_at)
     {
-        timers.push((resolved + after, Timer::AutoClose));
+        timers.push((later(resolved, after), Timer::AutoClose));
     }
     timers.sort();
     timers
@@ -180,12 +191,39 @@ pub(crate) fn pending(
 /// times its timers and its nearest open deadline fall on.
 pub(crate) fn plan(sla: &mut SlaState, progress: &Progress, policy: &SlaPolicy) {
     let targets = policy.targets(progress.priority);
-    sla.first_response_due_at = progress.created_at + targets.first_response;
-    sla.resolution_due_at = progress.created_at + targets.resolution;
+    sla.first_response_due_at = later(progress.created_at, targets.first_response);
+    sla.resolution_due_at = later(progress.created_at, targets.resolution);
     sla.next_timer_at = pending(sla, progress, policy).first().map(|(at, _)| *at);
     sla.next_due_at = SlaMetric::ALL
         .into_iter()
         .filter(|m| fulfilled_at(progress, *m).is_none())
         .map(|m| sla.due_at(m))
         .min();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_at_the_end_of_the_calendar_saturate_instead_of_panicking() {
+        let end = DateTime::<Utc>::MAX_UTC - TimeDelta::hours(1);
+        let sla = SlaState::due(end, SlaPolicy::default().targets(Priority::Low));
+        assert_eq!(sla.resolution_due_at, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            later(DateTime::<Utc>::MIN_UTC, -TimeDelta::hours(1)),
+            DateTime::<Utc>::MIN_UTC
+        );
+        let progress = Progress {
+            status: Status::Resolved,
+            priority: Priority::Low,
+            created_at: end,
+            first_responded_at: None,
+            resolved_at: Some(end),
+            closed_at: None,
+        };
+        let mut sla = sla;
+        plan(&mut sla, &progress, &SlaPolicy::default());
+        assert_eq!(sla.next_timer_at, Some(DateTime::<Utc>::MAX_UTC));
+    }
 }
