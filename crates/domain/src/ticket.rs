@@ -8,7 +8,7 @@ use crate::ids::{BookingId, CustomerId, OrderId, StaffId, TicketId};
 use crate::issue_type::IssueType;
 use crate::priority::Priority;
 use crate::resolution::Resolution;
-use crate::sla::{SlaMetrics, SlaState, plan};
+use crate::sla::{Progress, SlaMetrics, SlaState, plan};
 use crate::sla_policy::{SlaMetric, SlaPolicy};
 use crate::state_machine::Transition;
 use crate::status::Status;
@@ -66,6 +66,20 @@ pub struct TicketState {
     pub version: i64,
 }
 
+impl TicketState {
+    /// What the deadlines depend on, for a ticket created at `created_at`.
+    pub(crate) fn progress(&self, created_at: DateTime<Utc>) -> Progress {
+        Progress {
+            status: self.status,
+            priority: self.priority,
+            created_at,
+            first_responded_at: self.first_responded_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+        }
+    }
+}
+
 impl NewTicket {
     /// Opens a ticket about `issue_type` at `now`.
     pub fn open(
@@ -106,7 +120,8 @@ impl NewTicket {
             sla: SlaState::due(self.created_at, policy.targets(priority)),
             version: 1,
         };
-        plan(&mut state, self.created_at, policy);
+        let progress = state.progress(self.created_at);
+        plan(&mut state.sla, &progress, policy);
         state
     }
 
@@ -239,7 +254,13 @@ impl Ticket {
     /// them) and when the next timer is due. Every use case calls it on
     /// the ticket it is about to save.
     pub fn schedule(&mut self, policy: &SlaPolicy) {
-        plan(&mut self.state, self.created.created_at, policy);
+        let progress = self.progress();
+        plan(&mut self.state.sla, &progress, policy);
+    }
+
+    /// What of its life its deadlines depend on.
+    pub(crate) fn progress(&self) -> Progress {
+        self.state.progress(self.created.created_at)
     }
 
     /// Records that the warning of `metric` went out.
