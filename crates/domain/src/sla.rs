@@ -4,10 +4,11 @@
 //! ([`crate::Ticket::fire_timers`]); this module only decides.
 //!
 //! A deadline is met when its metric was fulfilled at or before it: the
-//! first response by the first public staff comment (or, while the ticket
-//! is resolved or closed, by that), the resolution by the ticket being
-//! resolved or closed. A reopen takes back the resolve, so its clocks run
-//! again. A fulfilment after the deadline is no fulfilment: the breach
+//! first response by the first public staff comment or the resolve (see
+//! [`crate::Ticket::resolve`]), or by the ticket being closed; the
+//! resolution by the ticket being resolved or closed. A fulfilled metric's
+//! due time no longer moves. A reopen takes back the resolve, so the
+//! resolution's clock runs again; the first response stays as it was. A fulfilment after the deadline is no fulfilment: the breach
 //! fires even if the fulfilment was committed first, so a deadline is
 //! either met or breached, never both.
 
@@ -186,13 +187,19 @@ pub(crate) fn pending(
     timers
 }
 
-/// Sets the deadlines of `sla` from `policy` and the ticket's priority
-/// (counted from its creation, so a priority change moves them) and the
-/// times its timers and its nearest open deadline fall on.
+/// Sets the deadlines of `sla` not yet fulfilled from `policy` and the
+/// ticket's priority (counted from its creation, so a priority change moves
+/// them) and the times its timers and its nearest open deadline fall on.
 pub(crate) fn plan(sla: &mut SlaState, progress: &Progress, policy: &SlaPolicy) {
+    // A fulfilled metric keeps the due time it was fulfilled against: a
+    // later priority change must not turn a met target into a breach.
     let targets = policy.targets(progress.priority);
-    sla.first_response_due_at = later(progress.created_at, targets.first_response);
-    sla.resolution_due_at = later(progress.created_at, targets.resolution);
+    if fulfilled_at(progress, SlaMetric::FirstResponse).is_none() {
+        sla.first_response_due_at = later(progress.created_at, targets.first_response);
+    }
+    if fulfilled_at(progress, SlaMetric::Resolution).is_none() {
+        sla.resolution_due_at = later(progress.created_at, targets.resolution);
+    }
     sla.next_timer_at = pending(sla, progress, policy).first().map(|(at, _)| *at);
     sla.next_due_at = SlaMetric::ALL
         .into_iter()

@@ -56,7 +56,8 @@ pub struct TicketState {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Time it was closed.
     pub closed_at: Option<DateTime<Utc>>,
-    /// Time of the first public staff comment: the first response.
+    /// The first response: the first public staff comment, or the resolve
+    /// when it came first.
     pub first_responded_at: Option<DateTime<Utc>>,
     /// How staff solved it, while it is resolved or closed after that.
     pub resolution: Option<Resolution>,
@@ -192,7 +193,9 @@ impl Ticket {
         self.state.version += 1;
     }
 
-    /// Resolves the ticket, keeping how it was solved.
+    /// Resolves the ticket, keeping how it was solved. The resolution is
+    /// the customer's answer too: if no staff member commented before, it
+    /// is the first response.
     pub fn resolve(
         &mut self,
         resolution: Resolution,
@@ -200,6 +203,7 @@ impl Ticket {
     ) -> Result<(), TransitionError> {
         self.apply(Transition::Resolve, now)?;
         self.state.resolution = Some(resolution);
+        self.state.first_responded_at.get_or_insert(now);
         Ok(())
     }
 

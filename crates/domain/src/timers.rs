@@ -131,7 +131,8 @@ pub(crate) fn fire(
                     now,
                 ));
                 if matches!(ticket.status(), Status::Open | Status::InProgress)
-                    && ticket.escalate(None, now).is_ok()
+                    // The customer's reason, if they gave one before, stays.
+                    && ticket.escalate(ticket.escalation_reason().cloned(), now).is_ok()
                 {
                     events.push(TicketEvent::deadline(
                         TicketEventKind::Escalated,

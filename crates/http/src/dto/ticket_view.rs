@@ -67,12 +67,32 @@ pub struct TicketView {
     /// The metrics whose deadline passed unmet, first response first.
     #[schema(schema_with = schemas::sla_metrics)]
     sla_breached: Vec<&'static str>,
-    /// The metrics whose warning went out.
+    /// Staff only: the metrics whose warning went out (warnings are
+    /// internal, so customers never see one went out).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schemas::sla_metrics)]
-    sla_warned: Vec<&'static str>,
+    sla_warned: Option<Vec<&'static str>>,
     /// 1 at creation, one more per change; also the `ETag`.
     #[schema(minimum = 1, example = 1)]
     version: i64,
+}
+
+impl TicketView {
+    /// The view a customer gets: without what is for staff eyes only.
+    fn for_customer(self) -> Self {
+        Self {
+            sla_warned: None,
+            ..self
+        }
+    }
+
+    /// The view `audience` gets.
+    fn for_audience(self, audience: EventAudience) -> Self {
+        match audience {
+            EventAudience::Everyone => self,
+            EventAudience::Customer(_) => self.for_customer(),
+        }
+    }
 }
 
 /// The names of a set of metrics, first response first.
@@ -124,7 +144,7 @@ impl From<&Ticket> for TicketView {
             resolution_due_at: rfc3339(t.sla().resolution_due_at),
             next_due_at: t.sla().next_due_at.map(rfc3339),
             sla_breached: metric_names(t.sla().breached),
-            sla_warned: metric_names(t.sla().warned),
+            sla_warned: Some(metric_names(t.sla().warned)),
             version: t.version(),
         }
     }
@@ -146,7 +166,7 @@ impl<'a> TrackedView<'a> {
     /// customer never gets internal comments or staff notes.
     pub fn new(tracked: &'a TrackedTicket, audience: EventAudience) -> Self {
         Self {
-            ticket: TicketView::from(&tracked.ticket),
+            ticket: TicketView::from(&tracked.ticket).for_audience(audience),
             history: tracked
                 .history
                 .iter()
@@ -246,6 +266,20 @@ pub struct PageView {
     /// The next page's `cursor`; `null` on the last page.
     #[schema(example = "dDE6NDI")]
     next_cursor: Option<String>,
+}
+
+impl PageView {
+    /// A customer's page of their own tickets.
+    pub fn for_customer(p: &TicketPage) -> Self {
+        Self {
+            tickets: p
+                .tickets
+                .iter()
+                .map(|t| TicketView::from(t).for_customer())
+                .collect(),
+            next_cursor: p.next_cursor.map(PageCursor::encode),
+        }
+    }
 }
 
 impl From<&TicketPage> for PageView {

@@ -1381,6 +1381,16 @@ mod tests {
     }
 
     #[test]
+    fn staff_only_ticket_fields_are_optional() {
+        let document = serde_json::to_value(document()).unwrap();
+        let ticket = &document["components"]["schemas"]["Ticket"];
+        let required = ticket["required"].as_array().unwrap();
+        assert!(!required.contains(&json!("sla_warned")), "{ticket}");
+        assert!(required.contains(&json!("sla_breached")), "{ticket}");
+        assert_eq!(ticket["properties"]["sla_warned"]["type"], json!("array"));
+    }
+
+    #[test]
     fn every_operation_has_an_id_a_tag_and_a_success() {
         let document = serde_json::to_value(document()).unwrap();
         let mut ids = Vec::new();
