@@ -76,6 +76,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::scope(STAFF_PREFIX)
                     .service(only("/tickets", web::get().to(staff::list_all_tickets)))
+                    .service(only("/sla-policy", web::get().to(staff::sla_policy)))
                     .service(only(
                         "/tickets/{ticketId}",
                         web::get().to(staff::view_ticket),

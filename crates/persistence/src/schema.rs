@@ -47,6 +47,18 @@ diesel::table! {
         resolution_type -> Nullable<Text>,
         /// What staff wrote about the resolution; set with `resolution_type`.
         resolution_details -> Nullable<Text>,
+        /// When the first response is due, UTC.
+        first_response_due_at -> Timestamp,
+        /// When the resolution is due, UTC.
+        resolution_due_at -> Timestamp,
+        /// Metrics whose warning went out (bit 1 first response, 2 resolution).
+        sla_warned -> Integer,
+        /// Metrics whose deadline passed unmet (same bits).
+        sla_breached -> Integer,
+        /// When the ticket's next timer is due (the scheduler's index), UTC.
+        next_timer_at -> Nullable<Timestamp>,
+        /// The nearest unfulfilled deadline (what `sort=due` orders by), UTC.
+        next_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -80,8 +92,8 @@ diesel::table! {
         customer_id -> BigInt,
         /// Wire name (`support:ticket_created`, `support:ticket_escalated`).
         event -> Text,
-        /// Who caused it.
-        actor_id -> BigInt,
+        /// Who caused it; NULL for the service itself (role `system`).
+        actor_id -> Nullable<BigInt>,
         /// The actor's role claim.
         actor_role -> Text,
         /// Set on creation events.

@@ -151,7 +151,7 @@ mod tests {
     fn event(kind: TicketEventKind, status: Status) -> TicketEvent {
         TicketEvent {
             kind,
-            actor: Actor::customer(UserId::new(7).unwrap()),
+            actor: Some(Actor::customer(UserId::new(7).unwrap())),
             customer_id: CustomerId::new(7).unwrap(),
             ticket_id: TicketId::new(99).unwrap(),
             ticket_number: (kind == TicketEventKind::Created)

@@ -211,7 +211,7 @@ mod tests {
     fn frame(owner: i64, id: i64) -> Arc<Frame> {
         let event = TicketEvent {
             kind: TicketEventKind::Escalated,
-            actor: Actor::customer(UserId::new(owner).unwrap()),
+            actor: Some(Actor::customer(UserId::new(owner).unwrap())),
             customer_id: CustomerId::new(owner).unwrap(),
             ticket_id: TicketId::new(id).unwrap(),
             ticket_number: None,

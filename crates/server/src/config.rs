@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use support_domain::{SlaPolicy, parse_duration};
 use support_persistence::SqliteSynchronous;
 use support_web::RateLimits;
 
@@ -58,6 +59,10 @@ pub struct Config {
     /// `RATE_LIMITS`: the request, create, comment and socket limits (see
     /// [`RateLimits`]'s syntax); `off` disables them.
     pub rate_limits: RateLimits,
+    /// `SLA_POLICY` (targets per priority, e.g. `urgent=1h/4h,high=4h/24h`),
+    /// `SLA_WARNING_LEAD` (default `15m`) and `RESOLVED_AUTO_CLOSE_AFTER`
+    /// (default `96h`, `off` disables): the service-level policy.
+    pub sla_policy: SlaPolicy,
 }
 
 /// Default time a request body may take to arrive.
@@ -105,6 +110,7 @@ impl Default for Config {
             send_buffer: Some(DEFAULT_SEND_BUFFER),
             sqlite_synchronous: SqliteSynchronous::Full,
             rate_limits: RateLimits::default(),
+            sla_policy: SlaPolicy::default(),
         }
     }
 }
@@ -215,8 +221,41 @@ impl Config {
                 problem,
             })?;
         }
+        config.sla_policy = sla_policy(&get)?;
         Ok(config)
     }
+}
+
+/// The policy from `SLA_POLICY`, `SLA_WARNING_LEAD` and
+/// `RESOLVED_AUTO_CLOSE_AFTER`; each unset one keeps its default.
+fn sla_policy(get: &impl Fn(&str) -> Option<String>) -> Result<SlaPolicy, ConfigError> {
+    let invalid = |name: &'static str| {
+        move |e: support_domain::InvalidValue| ConfigError::Invalid {
+            name,
+            problem: e.message().to_owned(),
+        }
+    };
+    let mut policy = SlaPolicy::default();
+    if let Some(targets) = get("SLA_POLICY") {
+        policy = policy
+            .with_targets(&targets)
+            .map_err(invalid("SLA_POLICY"))?;
+    }
+    if let Some(lead) = get("SLA_WARNING_LEAD") {
+        policy = parse_duration(&lead)
+            .and_then(|lead| policy.with_warning_lead(lead))
+            .map_err(invalid("SLA_WARNING_LEAD"))?;
+    }
+    if let Some(after) = get("RESOLVED_AUTO_CLOSE_AFTER") {
+        let after = match after.trim() {
+            "off" => Ok(None),
+            duration => parse_duration(duration).map(Some),
+        };
+        policy = after
+            .and_then(|after| policy.with_auto_close_after(after))
+            .map_err(invalid("RESOLVED_AUTO_CLOSE_AFTER"))?;
+    }
+    Ok(policy)
 }
 
 /// A whole number of seconds from 1 to [`MAX_TIMEOUT_SECS`].
@@ -313,5 +352,42 @@ mod tests {
         assert!(from(&[("HTTP_SEND_BUFFER_BYTES", "100")]).is_err());
         assert!(from(&[("SQLITE_SYNCHRONOUS", "OFF")]).is_err());
         assert!(from(&[("RATE_LIMITS", "caller=lots")]).is_err());
+    }
+
+    #[test]
+    fn reads_the_sla_policy() {
+        use chrono::TimeDelta;
+        use support_domain::Priority;
+        assert_eq!(from(&[]).unwrap().sla_policy, SlaPolicy::default());
+        let c = from(&[
+            ("SLA_POLICY", "urgent=2s/4s,low=1d/3d"),
+            ("SLA_WARNING_LEAD", "1s"),
+            ("RESOLVED_AUTO_CLOSE_AFTER", "off"),
+        ])
+        .unwrap();
+        let urgent = c.sla_policy.targets(Priority::Urgent);
+        assert_eq!(
+            (urgent.first_response, urgent.resolution),
+            (TimeDelta::seconds(2), TimeDelta::seconds(4))
+        );
+        assert_eq!(c.sla_policy.warning_lead(), TimeDelta::seconds(1));
+        assert_eq!(c.sla_policy.auto_close_after(), None);
+        let c = from(&[("RESOLVED_AUTO_CLOSE_AFTER", "2d")]).unwrap();
+        assert_eq!(c.sla_policy.auto_close_after(), Some(TimeDelta::days(2)));
+    }
+
+    #[test]
+    fn a_bad_sla_value_names_its_variable() {
+        for (name, value) in [
+            ("SLA_POLICY", "urgent=1x/2h"),
+            ("SLA_POLICY", "critical=1h/2h"),
+            ("SLA_WARNING_LEAD", "soon"),
+            ("SLA_WARNING_LEAD", "-1m"),
+            ("RESOLVED_AUTO_CLOSE_AFTER", "0h"),
+            ("RESOLVED_AUTO_CLOSE_AFTER", "never"),
+        ] {
+            let error = from(&[(name, value)]).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("{name}: ")), "{error}");
+        }
     }
 }

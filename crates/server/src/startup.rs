@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use support_domain::{SupportPorts, SupportService};
+use support_domain::{SlaPolicy, SupportPorts, SupportService};
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
 use support_http::{
@@ -15,6 +15,7 @@ use support_http::{
 };
 use support_persistence::{Database, DatabaseError, PoolSettings};
 use support_realtime::{Broadcaster, SocketIo, SocketIoSettings, WsSettings};
+use support_scheduler::{Alarm, AlarmingNotifier, Scheduler};
 use support_web::RateLimiter;
 use support_web::rate_limit::rate_limit;
 use tokio::task::JoinHandle;
@@ -186,16 +187,29 @@ async fn purge_expired(service: SupportService, retention: Duration) {
     }
 }
 
-/// The use cases over `db`'s ports, announcing changes through `broadcaster`.
-fn support_service(db: &Database, broadcaster: &Broadcaster) -> SupportService {
+/// What every handle's use cases share: where changes are announced, the
+/// scheduler's alarm that every committed change rings (it may have moved a
+/// deadline), and the SLA policy.
+#[derive(Clone)]
+struct Wiring {
+    broadcaster: Broadcaster,
+    alarm: Alarm,
+    policy: SlaPolicy,
+}
+
+/// The use cases over `db`'s ports.
+fn support_service(db: &Database, wiring: &Wiring) -> SupportService {
+    let notifier =
+        AlarmingNotifier::new(Arc::new(wiring.broadcaster.clone()), wiring.alarm.clone());
     SupportService::new(SupportPorts {
         tickets: db.tickets(),
         events: db.events(),
-        notifier: Arc::new(broadcaster.clone()),
+        notifier: Arc::new(notifier),
         points: db.points(),
         clock: Arc::new(SystemClock),
         numbers: Arc::new(RandomTicketNumbers),
     })
+    .with_sla_policy(wiring.policy.clone())
 }
 
 /// Caps the kernel's send buffer of an accepted connection. Left to its
@@ -217,7 +231,7 @@ pub async fn migrate(config: &Config) -> Result<Vec<String>, StartError> {
 
 /// Starts the service: migrations, adapters, HTTP and WebSocket server.
 /// Must be called inside a multi-thread tokio runtime: the background tasks
-/// (tailer, commit listener, purge) and their database work run there; each
+/// (tailer, commit listener, purge, SLA scheduler) and their database work run there; each
 /// HTTP worker runs its own requests' queries on its own thread.
 pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let (keys, dev_tokens) = build_keys(config)?;
@@ -234,7 +248,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         Broadcaster::new(support_realtime::DEFAULT_CAPACITY).with_metrics(metrics.clone());
     let shutdown_handle = broadcaster.clone();
     let log = db.events();
-    let service = support_service(&db, &broadcaster);
+    let wiring = Wiring {
+        broadcaster: broadcaster.clone(),
+        alarm: Alarm::new(),
+        policy: config.sla_policy.clone(),
+    };
+    let service = support_service(&db, &wiring);
 
     // Publish from the end of the log as it is now; clients that need older
     // events ask for them with `since`.
@@ -246,9 +265,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })?;
     let mut background = vec![broadcaster.spawn_tailer(log.clone(), tail_from, TAIL_POLL)];
     let waker = broadcaster.clone();
-    let on_commit = move |newest: Option<i64>| match newest {
-        Some(position) => waker.wake_for(position),
-        None => waker.wake(),
+    let alarm = wiring.alarm.clone();
+    // Another instance's commit may have moved a deadline too: the
+    // scheduler looks again (and the tailer publishes).
+    let on_commit = move |newest: Option<i64>| {
+        alarm.wake();
+        match newest {
+            Some(position) => waker.wake_for(position),
+            None => waker.wake(),
+        }
     };
     if let Some(listener) = db.spawn_commit_listener(Arc::new(on_commit)) {
         background.push(listener);
@@ -260,6 +285,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         service.clone(),
         config.event_retention,
     )));
+    // Fires what came due while no instance ran at once, then sleeps until
+    // the next due time.
+    background
+        .push(Scheduler::new(service.clone(), Arc::new(SystemClock), wiring.alarm.clone()).spawn());
 
     let metrics = web::Data::new(metrics);
     let ws_settings = WsSettings::default();
@@ -280,7 +309,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             db.clone()
         });
         let state = ApiState {
-            service: web::Data::new(support_service(&local, &broadcaster)),
+            service: web::Data::new(support_service(&local, &wiring)),
             keys: keys.clone(),
             metrics: metrics.clone(),
         };

@@ -19,6 +19,9 @@ fn cmd(dir: &std::path::Path) -> Command {
         .env_remove("JWT_PUBLIC_KEY_FILE")
         .env_remove("DATABASE_URL")
         .env_remove("BIND_ADDR")
+        .env_remove("SLA_POLICY")
+        .env_remove("SLA_WARNING_LEAD")
+        .env_remove("RESOLVED_AUTO_CLOSE_AFTER")
         .env("RUST_LOG", "warn");
     c
 }
@@ -110,6 +113,25 @@ fn bad_configuration_exits_with_a_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("BIND_ADDR"));
+}
+
+#[test]
+fn a_bad_sla_setting_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value, says) in [
+        ("SLA_POLICY", "urgent=1h", "urgent=1h"),
+        ("SLA_POLICY", "critical=1h/4h", "critical"),
+        ("SLA_WARNING_LEAD", "15 minutes", "15 minutes"),
+        ("RESOLVED_AUTO_CLOSE_AFTER", "0h", "longer than zero"),
+    ] {
+        let out = cmd(dir.path()).env(name, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{name}: ")) && stderr.contains(says),
+            "{name}={value}: {stderr}"
+        );
+    }
 }
 
 fn free_port() -> u16 {

@@ -7,6 +7,7 @@
 mod comments;
 mod customer;
 mod fields;
+mod sla_policy;
 mod staff;
 mod ticket_view;
 
@@ -18,9 +19,10 @@ pub use customer::{
     CREATE_BODY_LIMIT, ESCALATE_BODY_LIMIT, parse_create, parse_escalate, parse_list_query,
 };
 pub use fields::{Body, both, known_params, parse_ticket_id};
+pub use sla_policy::SlaPolicyView;
 pub use staff::{
-    ACTION_BODY_LIMIT, AssignTo, RESOLVE_BODY_LIMIT, parse_assign, parse_note, parse_resolve,
-    parse_staff_list_query,
+    ACTION_BODY_LIMIT, AssignTo, RESOLVE_BODY_LIMIT, StaffListQuery, parse_assign, parse_note,
+    parse_resolve, parse_staff_list_query,
 };
 pub use ticket_view::{ActionView, CreatedView, EscalatedView, PageView, TrackedView};
 

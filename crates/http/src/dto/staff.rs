@@ -2,8 +2,9 @@
 
 use serde_json::{Map, Value};
 use support_domain::{
-    AssigneeFilter, FieldError, InvalidValue, ListAllTickets, PageCursor, Priority, Resolution,
-    ResolutionDetails, ResolutionType, StaffId, StaffNote, Status,
+    AssigneeFilter, DueCursor, FieldError, InvalidValue, ListAllTickets, ListDueTickets,
+    PageCursor, PageLimit, Priority, Resolution, ResolutionDetails, ResolutionType, StaffId,
+    StaffNote, Status, TicketFilter,
 };
 
 use super::fields::{Body, finish, known_params, page_limit, reject_unknown, string_field};
@@ -16,32 +17,93 @@ pub const ACTION_BODY_LIMIT: usize = body_limit(StaffNote::MAX_CHARS);
 pub const RESOLVE_BODY_LIMIT: usize =
     body_limit(ResolutionDetails::MAX_CHARS + StaffNote::MAX_CHARS);
 
+/// A staff list request: newest first (`sort=newest`, the default) or
+/// nearest open deadline first (`sort=due`); each has its own cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffListQuery {
+    /// Newest first.
+    Newest(ListAllTickets),
+    /// Nearest unfulfilled deadline first.
+    Due(ListDueTickets),
+}
+
 /// The query of the staff list: `status`, `priority`, `assignee`
-/// (`me`, `none` or a staff id), `limit`, `cursor`; other keys are ignored.
-/// `me` is `caller`.
+/// (`me`, `none` or a staff id), `breached` (`true`, `false`), `sort`
+/// (`newest`, `due`), `limit`, `cursor`; other keys are ignored. `me` is
+/// `caller`. A cursor is read as the chosen order's: another order's cursor
+/// is refused like any forged one.
 pub fn parse_staff_list_query(
     query: &str,
     caller: StaffId,
-) -> Result<ListAllTickets, Vec<FieldError>> {
+) -> Result<StaffListQuery, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut out = ListAllTickets::default();
-    let known = ["status", "priority", "assignee", "limit", "cursor"];
+    let mut filter = TicketFilter::default();
+    let mut limit = PageLimit::default();
+    let mut by_due = false;
+    let mut cursor = None;
+    let known = [
+        "status", "priority", "assignee", "breached", "sort", "limit", "cursor",
+    ];
     for (key, value) in known_params(query, &known)? {
         let parsed: Result<(), InvalidValue> = match key {
-            "status" => Status::parse(&value).map(|s| out.filter.status = Some(s)),
-            "priority" => Priority::parse(&value).map(|p| out.filter.priority = Some(p)),
-            "assignee" => assignee(&value, caller).map(|a| out.filter.assignee = Some(a)),
-            "limit" => page_limit(&value).map(|l| out.limit = l),
-            _ => PageCursor::decode(&value).map(|c| out.cursor = Some(c)),
+            "status" => Status::parse(&value).map(|s| filter.status = Some(s)),
+            "priority" => Priority::parse(&value).map(|p| filter.priority = Some(p)),
+            "assignee" => assignee(&value, caller).map(|a| filter.assignee = Some(a)),
+            "breached" => breached(&value).map(|b| filter.breached = Some(b)),
+            "sort" => sort_by_due(&value).map(|due| by_due = due),
+            "limit" => page_limit(&value).map(|l| limit = l),
+            _ => {
+                cursor = Some(value);
+                Ok(())
+            }
         };
         if let Err(e) = parsed {
             errors.push(FieldError::new(key, e.message()));
         }
     }
-    if errors.is_empty() {
-        Ok(out)
+    let query = if by_due {
+        let cursor = cursor.map(|c| DueCursor::decode(&c)).transpose();
+        cursor.map(|cursor| {
+            StaffListQuery::Due(ListDueTickets {
+                filter,
+                limit,
+                cursor,
+            })
+        })
     } else {
-        Err(errors)
+        let cursor = cursor.map(|c| PageCursor::decode(&c)).transpose();
+        cursor.map(|cursor| {
+            StaffListQuery::Newest(ListAllTickets {
+                filter,
+                limit,
+                cursor,
+            })
+        })
+    };
+    match query {
+        Ok(query) if errors.is_empty() => Ok(query),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(FieldError::new("cursor", e.message()));
+            Err(errors)
+        }
+    }
+}
+
+fn breached(value: &str) -> Result<bool, InvalidValue> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(InvalidValue::new("must be true or false")),
+    }
+}
+
+/// Whether `sort` asks for the deadline order.
+fn sort_by_due(value: &str) -> Result<bool, InvalidValue> {
+    match value {
+        "newest" => Ok(false),
+        "due" => Ok(true),
+        _ => Err(InvalidValue::new("must be newest or due")),
     }
 }
 
@@ -173,16 +235,64 @@ mod tests {
         StaffId::new(n).unwrap()
     }
 
+    fn newest(query: &str) -> ListAllTickets {
+        match parse_staff_list_query(query, staff(7)).unwrap() {
+            StaffListQuery::Newest(q) => q,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn due(query: &str) -> ListDueTickets {
+        match parse_staff_list_query(query, staff(7)).unwrap() {
+            StaffListQuery::Due(q) => q,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_staff_list_sorts_by_due_and_filters_breached() {
+        assert_eq!(newest("").filter.breached, None);
+        assert_eq!(
+            newest("sort=newest&breached=true").filter.breached,
+            Some(true)
+        );
+        let q = due("sort=due&breached=false&status=open&limit=5");
+        assert_eq!(q.filter.breached, Some(false));
+        assert_eq!(q.filter.status, Some(Status::Open));
+        assert_eq!(q.limit.get(), 5);
+        let cursor = DueCursor {
+            due_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+            id: support_domain::TicketId::new(9).unwrap(),
+        };
+        let text = cursor.encode();
+        assert_eq!(due(&format!("sort=due&cursor={text}")).cursor, Some(cursor));
+        // Each order reads only its own cursors.
+        assert_eq!(
+            fields(parse_staff_list_query(&format!("cursor={text}"), staff(7)).unwrap_err()),
+            ["cursor"]
+        );
+        let page = PageCursor::after(support_domain::TicketId::new(9).unwrap()).encode();
+        assert_eq!(
+            fields(
+                parse_staff_list_query(&format!("sort=due&cursor={page}"), staff(7)).unwrap_err()
+            ),
+            ["cursor"]
+        );
+        assert_eq!(
+            fields(parse_staff_list_query("sort=oldest&breached=yes", staff(7)).unwrap_err()),
+            ["breached", "sort"]
+        );
+    }
+
     #[test]
     fn the_staff_list_filters_by_status_priority_and_assignee() {
-        let q =
-            parse_staff_list_query("status=open&priority=urgent&assignee=me", staff(7)).unwrap();
+        let q = newest("status=open&priority=urgent&assignee=me");
         assert_eq!(q.filter.status, Some(Status::Open));
         assert_eq!(q.filter.priority, Some(Priority::Urgent));
         assert_eq!(q.filter.assignee, Some(AssigneeFilter::Staff(staff(7))));
-        let none = parse_staff_list_query("assignee=none", staff(7)).unwrap();
+        let none = newest("assignee=none");
         assert_eq!(none.filter.assignee, Some(AssigneeFilter::Nobody));
-        let other = parse_staff_list_query("assignee=12", staff(7)).unwrap();
+        let other = newest("assignee=12");
         assert_eq!(
             other.filter.assignee,
             Some(AssigneeFilter::Staff(staff(12)))

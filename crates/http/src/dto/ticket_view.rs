@@ -4,8 +4,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use support_domain::{
-    ActionOutcome, BookingId, CreatedTicket, EventAudience, OrderId, PageCursor, Resolution,
-    Ticket, TicketPage, TrackedTicket,
+    ActionOutcome, BookingId, CreatedTicket, DueCursor, EventAudience, OrderId, PageCursor,
+    Resolution, SlaMetric, SlaMetrics, Ticket, TicketPage, TrackedTicket,
 };
 
 use crate::events_view::EventView;
@@ -36,7 +36,17 @@ pub struct TicketView {
     closed_at: Option<String>,
     first_responded_at: Option<String>,
     resolution: Option<ResolutionView>,
+    first_response_due_at: String,
+    resolution_due_at: String,
+    next_due_at: Option<String>,
+    sla_breached: Vec<&'static str>,
+    sla_warned: Vec<&'static str>,
     version: i64,
+}
+
+/// The names of a set of metrics, first response first.
+fn metric_names(metrics: SlaMetrics) -> Vec<&'static str> {
+    metrics.iter().map(SlaMetric::as_str).collect()
 }
 
 /// `resolution` of a ticket view.
@@ -76,6 +86,11 @@ impl From<&Ticket> for TicketView {
             closed_at: t.closed_at().map(rfc3339),
             first_responded_at: t.first_responded_at().map(rfc3339),
             resolution: t.resolution().map(ResolutionView::from),
+            first_response_due_at: rfc3339(t.sla().first_response_due_at),
+            resolution_due_at: rfc3339(t.sla().resolution_due_at),
+            next_due_at: t.sla().next_due_at.map(rfc3339),
+            sla_breached: metric_names(t.sla().breached),
+            sla_warned: metric_names(t.sla().warned),
             version: t.version(),
         }
     }
@@ -189,6 +204,15 @@ impl From<&TicketPage> for PageView {
         Self {
             tickets: p.tickets.iter().map(TicketView::from).collect(),
             next_cursor: p.next_cursor.map(PageCursor::encode),
+        }
+    }
+}
+
+impl From<&TicketPage<DueCursor>> for PageView {
+    fn from(p: &TicketPage<DueCursor>) -> Self {
+        Self {
+            tickets: p.tickets.iter().map(TicketView::from).collect(),
+            next_cursor: p.next_cursor.map(DueCursor::encode),
         }
     }
 }

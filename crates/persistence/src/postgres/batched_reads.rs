@@ -38,7 +38,9 @@ macro_rules! ticket_columns {
     () => {
         "id, ticket_number, customer_id, booking_id, order_id, issue_type, description, status, \
          priority, assigned_staff_id, escalation_reason, created_at, updated_at, escalated_at, \
-         resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details"
+         resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+         first_response_due_at, resolution_due_at, sla_warned, sla_breached, next_timer_at, \
+         next_due_at"
     };
 }
 
@@ -142,7 +144,7 @@ impl JoinedEvent {
                 .event_customer_id
                 .ok_or_else(|| missing("customer_id"))?,
             event: self.event_name.ok_or_else(|| missing("event"))?,
-            actor_id: self.event_actor_id.ok_or_else(|| missing("actor_id"))?,
+            actor_id: self.event_actor_id,
             actor_role: self.event_actor_role.ok_or_else(|| missing("actor_role"))?,
             ticket_number: self.event_ticket_number,
             status: self.event_status.ok_or_else(|| missing("status"))?,

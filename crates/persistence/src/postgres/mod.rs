@@ -8,6 +8,7 @@
 //!   and the award of [`points_ledger`]; what a failed batch of writes
 //!   sends again is [`atomic_writes`].
 //! * Comments, in a plain transaction of their own ([`comment_insert`]).
+//! * Fired SLA timers, a scheduler's batch in one statement ([`fired_save`]).
 //! * Event numbering after commit ([`sequencer`]) and the wake-ups of other
 //!   instances ([`commit_listener`]).
 
@@ -17,6 +18,7 @@ pub(crate) mod batched_reads;
 pub(crate) mod comment_insert;
 pub(crate) mod commit_listener;
 pub(crate) mod event_store;
+pub(crate) mod fired_save;
 pub(crate) mod points_ledger;
 pub(crate) mod sequencer;
 pub(crate) mod ticket_insert;

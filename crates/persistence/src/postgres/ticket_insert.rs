@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
-use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent};
+use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState};
 
 use super::atomic_writes::{AtomicWrites, Failure};
 use super::batch::{self, Batched, Batcher};
@@ -24,7 +24,9 @@ use crate::connections::PgPool;
 use crate::event_append::creation_event;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{NewEventRow, NewTicketRow, TicketStateRow, stored_ticket_id, to_micros};
+use crate::rows::{
+    NewEventRow, NewTicketRow, TicketStateRow, state_in_micros, stored_ticket_id, to_micros,
+};
 
 /// A stored ticket, its creation event, and the event's row id (for
 /// [`super::sequencer::Sequencer::position`]).
@@ -32,8 +34,8 @@ pub(crate) type Inserted = (Ticket, TicketEvent, i64);
 
 /// The tickets of a batch, then each one's event, whose `ticket_id` comes
 /// from the ticket's generated id. One element per ticket in each array:
-/// `$1` to `$19` the ticket's columns in the order the first INSERT lists
-/// them (a [`NewTicketRow`], then a [`TicketStateRow`]), `$20` to `$28` the
+/// `$1` to `$25` the ticket's columns in the order the first INSERT lists
+/// them (a [`NewTicketRow`], then a [`TicketStateRow`]), `$26` to `$34` the
 /// event's (customer, event, actor, actor role, ticket number, status,
 /// time, details, internal). Returns each ticket's number, id and event id.
 /// The text does not depend on the batch size, so it stays prepared.
@@ -42,21 +44,28 @@ WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], \
         $6::text[], $7::timestamp[], $8::text[], $9::text[], $10::bigint[], $11::text[], \
         $12::timestamp[], $13::timestamp[], $14::timestamp[], $15::timestamp[], $16::bigint[], \
-        $17::timestamp[], $18::text[], $19::text[], $20::bigint[], $21::text[], $22::bigint[], \
-        $23::text[], $24::text[], $25::text[], $26::timestamp[], $27::text[], $28::boolean[]) \
+        $17::timestamp[], $18::text[], $19::text[], $20::timestamp[], $21::timestamp[], \
+        $22::integer[], $23::integer[], $24::timestamp[], $25::timestamp[], $26::bigint[], \
+        $27::text[], $28::bigint[], $29::text[], $30::text[], $31::text[], $32::timestamp[], \
+        $33::text[], $34::boolean[]) \
     AS i(ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
         status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
         resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+        first_response_due_at, resolution_due_at, sla_warned, sla_breached, next_timer_at, \
+        next_due_at, \
         event_customer_id, event, actor_id, actor_role, event_ticket_number, event_status, \
         occurred_at, event_details, event_internal)\
 ), ticket AS (\
     INSERT INTO support_tickets (ticket_number, customer_id, booking_id, order_id, issue_type, \
         description, created_at, status, priority, assigned_staff_id, escalation_reason, \
         updated_at, escalated_at, resolved_at, closed_at, version, first_responded_at, \
-        resolution_type, resolution_details) \
+        resolution_type, resolution_details, first_response_due_at, resolution_due_at, \
+        sla_warned, sla_breached, next_timer_at, next_due_at) \
     SELECT ticket_number, customer_id, booking_id, order_id, issue_type, description, created_at, \
         status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
-        resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details \
+        resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+        first_response_due_at, resolution_due_at, sla_warned, sla_breached, next_timer_at, \
+        next_due_at \
         FROM input \
     RETURNING id, ticket_number\
 ), event AS (\
@@ -137,6 +146,12 @@ impl AtomicWrites for Creating {
         let mut responded = Vec::with_capacity(count);
         let mut resolution_types = Vec::with_capacity(count);
         let mut resolution_details = Vec::with_capacity(count);
+        let mut first_response_due = Vec::with_capacity(count);
+        let mut resolution_due = Vec::with_capacity(count);
+        let mut warned = Vec::with_capacity(count);
+        let mut breached = Vec::with_capacity(count);
+        let mut next_timers = Vec::with_capacity(count);
+        let mut next_dues = Vec::with_capacity(count);
         let mut event_customers = Vec::with_capacity(count);
         let mut event_names = Vec::with_capacity(count);
         let mut actors = Vec::with_capacity(count);
@@ -171,6 +186,12 @@ impl AtomicWrites for Creating {
                 first_responded_at,
                 resolution_type,
                 resolution_details: details,
+                first_response_due_at,
+                resolution_due_at,
+                sla_warned,
+                sla_breached,
+                next_timer_at,
+                next_due_at,
             } = &row.state;
             let NewEventRow {
                 ticket_id: _, // the ticket's generated id
@@ -203,6 +224,12 @@ impl AtomicWrites for Creating {
             responded.push(*first_responded_at);
             resolution_types.push(resolution_type.as_deref());
             resolution_details.push(details.as_deref());
+            first_response_due.push(*first_response_due_at);
+            resolution_due.push(*resolution_due_at);
+            warned.push(*sla_warned);
+            breached.push(*sla_breached);
+            next_timers.push(*next_timer_at);
+            next_dues.push(*next_due_at);
             event_customers.push(*event_customer_id);
             event_names.push(*event_name);
             actors.push(*actor_id);
@@ -233,9 +260,15 @@ impl AtomicWrites for Creating {
                 .bind::<Array<Nullable<Timestamp>>, _>(responded)
                 .bind::<Array<Nullable<Text>>, _>(resolution_types)
                 .bind::<Array<Nullable<Text>>, _>(resolution_details)
+                .bind::<Array<Timestamp>, _>(first_response_due)
+                .bind::<Array<Timestamp>, _>(resolution_due)
+                .bind::<Array<Integer>, _>(warned)
+                .bind::<Array<Integer>, _>(breached)
+                .bind::<Array<Nullable<Timestamp>>, _>(next_timers)
+                .bind::<Array<Nullable<Timestamp>>, _>(next_dues)
                 .bind::<Array<BigInt>, _>(event_customers)
                 .bind::<Array<Text>, _>(event_names)
-                .bind::<Array<BigInt>, _>(actors)
+                .bind::<Array<Nullable<BigInt>>, _>(actors)
                 .bind::<Array<Text>, _>(actor_roles)
                 .bind::<Array<Nullable<Text>>, _>(event_numbers)
                 .bind::<Array<Text>, _>(event_statuses)
@@ -286,9 +319,13 @@ impl PgCreate {
     /// The create of `ticket` (its time truncated as stored) by `actor`,
     /// and its event, whose ticket id is a stand-in until the statement
     /// has generated the real one.
-    fn new(ticket: &mut NewTicket, actor: Actor) -> Result<(Self, TicketEvent), RepositoryError> {
+    fn new(
+        ticket: &mut NewTicket,
+        state: &TicketState,
+        actor: Actor,
+    ) -> Result<(Self, TicketEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
-        let unsaved = ticket.clone().with_id(stored_ticket_id(i64::MAX)?);
+        let unsaved = Ticket::restore(stored_ticket_id(i64::MAX)?, ticket.clone(), state.clone());
         let (event, event_row) = creation_event(&unsaved, actor).map_err(RepositoryError::from)?;
         let create = Self {
             ticket: NewTicketRow::from_domain(ticket),
@@ -299,17 +336,19 @@ impl PgCreate {
     }
 }
 
-/// Stores `ticket` and its creation event caused by `actor` with the next
-/// batch of `creates`, atomically. A taken ticket number is
+/// Stores `ticket` in `state` and its creation event caused by `actor`
+/// with the next batch of `creates`, atomically. A taken ticket number is
 /// [`RepositoryError::DuplicateTicketNumber`].
 pub(crate) async fn insert_ticket(
     creates: &PgCreates,
     mut ticket: NewTicket,
+    state: TicketState,
     actor: Actor,
 ) -> Result<Inserted, RepositoryError> {
-    let (create, mut event) = PgCreate::new(&mut ticket, actor)?;
+    let state = state_in_micros(state);
+    let (create, mut event) = PgCreate::new(&mut ticket, &state, actor)?;
     let (id, row_id) = creates.submit(create).await?;
-    let ticket = ticket.with_id(stored_ticket_id(id)?);
+    let ticket = Ticket::restore(stored_ticket_id(id)?, ticket, state);
     event.ticket_id = ticket.id();
     Ok((ticket, event, row_id))
 }

@@ -12,26 +12,35 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
-    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
+    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    TicketState,
 };
 
 use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
 use super::comment_insert::store_comment;
+use super::fired_save::save_fired;
 use super::sequencer::Sequencer;
 use super::ticket_insert::{PgCreates, insert_ticket, pg_creates};
 use super::ticket_update::{PgUpdates, pg_updates, update_ticket};
 use crate::comment_queries::{comments_after, public_comments_after};
 use crate::comment_write::CommentWrite;
 use crate::connections::PgPool;
+use crate::due_pages::{breached_page, due_page};
+use crate::due_queries::{due_timers, next_timer};
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
-use crate::rows::{CommentRow, Expected, TicketRow, TicketStateRow, stored, tracked};
+use crate::fired_write::{FiredAnswers, fired_writes};
+use crate::rows::{
+    CommentRow, Expected, TicketRow, TicketStateRow, from_column, stored, to_column, tracked,
+};
 use crate::staff_pages::staff_page;
 use crate::ticket_queries::{own_ticket, ticket};
 
@@ -97,13 +106,14 @@ impl TicketRepository for PgTicketRepository {
     async fn insert(
         &self,
         ticket: NewTicket,
+        state: TicketState,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         let creates = Arc::clone(&self.creates);
         let sequencer = Arc::clone(&self.sequencer);
         self.executor
             .run(async move {
-                let (ticket, event, row_id) = insert_ticket(&creates, ticket, actor).await?;
+                let (ticket, event, row_id) = insert_ticket(&creates, ticket, state, actor).await?;
                 let position = sequencer.position(row_id).await?;
                 Ok((ticket, stored(position, event)?))
             })
@@ -169,6 +179,12 @@ impl TicketRepository for PgTicketRepository {
                 let mut conn = pool.get().await.map_err(unavailable)?;
                 let before = before.map_or(i64::MAX, TicketId::get);
                 let limit = i64::from(limit);
+                if filter.breached.is_some() {
+                    return breached_page!(Pg, filter, before, limit)
+                        .load::<TicketRow>(&mut *conn)
+                        .await
+                        .map_err(classify);
+                }
                 staff_page!(filter, before, limit, |query| query
                     .load::<TicketRow>(&mut *conn)
                     .await)
@@ -177,6 +193,78 @@ impl TicketRepository for PgTicketRepository {
             .await
             .map_err(unavailable)??;
         rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    /// Staff pages by deadline are rarer still: one statement each.
+    async fn list_by_due(
+        &self,
+        filter: TicketFilter,
+        after: Option<DueCursor>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let after = after.map(|c| (to_column(c.due_at), c.id.get()));
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                due_page!(Pg, filter, after, i64::from(limit))
+                    .load::<TicketRow>(&mut *conn)
+                    .await
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn due_for_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                due_timers(to_column(now), i64::from(limit))
+                    .load::<TicketRow>(&mut *conn)
+                    .await
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        let pool = self.pool.clone();
+        let next: Option<Option<NaiveDateTime>> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                next_timer()
+                    .first::<Option<NaiveDateTime>>(&mut *conn)
+                    .await
+                    .optional()
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        Ok(next.flatten().map(from_column))
+    }
+
+    /// The scheduler's batch in one statement ([`super::fired_save`]).
+    async fn save_fired(&self, fired: Vec<FiredTimers>) -> Result<FiredAnswers, RepositoryError> {
+        let count = fired.len();
+        let writes = fired_writes(fired)?;
+        let pool = self.pool.clone();
+        let sequencer = Arc::clone(&self.sequencer);
+        self.executor
+            .run(async move { save_fired(&pool, &sequencer, count, writes).await })
+            .await
+            .map_err(unavailable)?
     }
 
     async fn update(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use support_domain::RepositoryError;
 
@@ -25,9 +25,9 @@ use crate::prepared::Prepared;
 use crate::rows::{Expected, NewEventRow, TicketStateRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
-/// One element per change in each array: `$1` to `$12` the new values of the
-/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$13`
-/// to `$15` the ticket's id, owner and expected version, `$16` to `$24` the
+/// One element per change in each array: `$1` to `$18` the new values of the
+/// columns in the order the UPDATE sets them (a [`TicketStateRow`]), `$19`
+/// to `$21` the ticket's id, owner and expected version, `$22` to `$30` the
 /// event's columns in the order the INSERT lists them (but the ticket id).
 /// Returns, for each change that found its ticket at its version, its place
 /// in the arrays (`n`, counted from one) and its event's row id. The text
@@ -47,21 +47,28 @@ pub(crate) const UPDATE_WITH_EVENTS: &str = "\
 WITH input AS MATERIALIZED (\
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamp[], \
         $6::timestamp[], $7::timestamp[], $8::timestamp[], $9::bigint[], $10::timestamp[], \
-        $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], \
-        $17::text[], $18::bigint[], $19::text[], $20::text[], $21::text[], $22::timestamp[], \
-        $23::text[], $24::boolean[]) WITH ORDINALITY \
+        $11::text[], $12::text[], $13::timestamp[], $14::timestamp[], $15::integer[], \
+        $16::integer[], $17::timestamp[], $18::timestamp[], $19::bigint[], $20::bigint[], \
+        $21::bigint[], $22::bigint[], $23::text[], $24::bigint[], $25::text[], $26::text[], \
+        $27::text[], $28::timestamp[], $29::text[], $30::boolean[]) WITH ORDINALITY \
     AS i(status, priority, assigned_staff_id, escalation_reason, updated_at, escalated_at, \
         resolved_at, closed_at, version, first_responded_at, resolution_type, resolution_details, \
+        first_response_due_at, resolution_due_at, sla_warned, sla_breached, next_timer_at, \
+        next_due_at, \
         id, customer_id, expected_version, event_customer_id, event, actor_id, actor_role, \
         ticket_number, event_status, occurred_at, event_details, event_internal, n)\
 ), locked AS MATERIALIZED (\
-    SELECT id FROM support_tickets WHERE id = ANY($13::bigint[]) ORDER BY id FOR NO KEY UPDATE\
+    SELECT id FROM support_tickets WHERE id = ANY($19::bigint[]) ORDER BY id FOR NO KEY UPDATE\
 ), changed AS (\
     UPDATE support_tickets t SET status = i.status, priority = i.priority, \
         assigned_staff_id = i.assigned_staff_id, escalation_reason = i.escalation_reason, \
         updated_at = i.updated_at, escalated_at = i.escalated_at, resolved_at = i.resolved_at, \
         closed_at = i.closed_at, version = i.version, first_responded_at = i.first_responded_at, \
-        resolution_type = i.resolution_type, resolution_details = i.resolution_details \
+        resolution_type = i.resolution_type, resolution_details = i.resolution_details, \
+        first_response_due_at = i.first_response_due_at, \
+        resolution_due_at = i.resolution_due_at, sla_warned = i.sla_warned, \
+        sla_breached = i.sla_breached, next_timer_at = i.next_timer_at, \
+        next_due_at = i.next_due_at \
     FROM input i JOIN locked l ON l.id = i.id \
     WHERE t.id = i.id AND t.customer_id = i.customer_id AND t.version = i.expected_version \
     RETURNING t.id, i.n\
@@ -131,6 +138,12 @@ impl AtomicWrites for Updating {
         let mut responded = Vec::with_capacity(count);
         let mut resolution_types = Vec::with_capacity(count);
         let mut resolution_details = Vec::with_capacity(count);
+        let mut first_response_due = Vec::with_capacity(count);
+        let mut resolution_due = Vec::with_capacity(count);
+        let mut warned = Vec::with_capacity(count);
+        let mut breached = Vec::with_capacity(count);
+        let mut next_timers = Vec::with_capacity(count);
+        let mut next_dues = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);
         let mut owners = Vec::with_capacity(count);
         let mut expected_versions = Vec::with_capacity(count);
@@ -159,6 +172,12 @@ impl AtomicWrites for Updating {
                 first_responded_at,
                 resolution_type,
                 resolution_details: details,
+                first_response_due_at,
+                resolution_due_at,
+                sla_warned,
+                sla_breached,
+                next_timer_at,
+                next_due_at,
             } = &change.changes;
             let NewEventRow {
                 ticket_id: _,
@@ -184,6 +203,12 @@ impl AtomicWrites for Updating {
             responded.push(*first_responded_at);
             resolution_types.push(resolution_type.as_deref());
             resolution_details.push(details.as_deref());
+            first_response_due.push(*first_response_due_at);
+            resolution_due.push(*resolution_due_at);
+            warned.push(*sla_warned);
+            breached.push(*sla_breached);
+            next_timers.push(*next_timer_at);
+            next_dues.push(*next_due_at);
             ids.push(change.expected.id);
             owners.push(change.expected.customer);
             expected_versions.push(change.expected.version);
@@ -210,12 +235,18 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Nullable<Timestamp>>, _>(responded)
                 .bind::<Array<Nullable<Text>>, _>(resolution_types)
                 .bind::<Array<Nullable<Text>>, _>(resolution_details)
+                .bind::<Array<Timestamp>, _>(first_response_due)
+                .bind::<Array<Timestamp>, _>(resolution_due)
+                .bind::<Array<Integer>, _>(warned)
+                .bind::<Array<Integer>, _>(breached)
+                .bind::<Array<Nullable<Timestamp>>, _>(next_timers)
+                .bind::<Array<Nullable<Timestamp>>, _>(next_dues)
                 .bind::<Array<BigInt>, _>(ids)
                 .bind::<Array<BigInt>, _>(owners)
                 .bind::<Array<BigInt>, _>(expected_versions)
                 .bind::<Array<BigInt>, _>(event_customers)
                 .bind::<Array<Text>, _>(event_names)
-                .bind::<Array<BigInt>, _>(actors)
+                .bind::<Array<Nullable<BigInt>>, _>(actors)
                 .bind::<Array<Text>, _>(actor_roles)
                 .bind::<Array<Nullable<Text>>, _>(numbers)
                 .bind::<Array<Text>, _>(event_statuses)

@@ -25,7 +25,7 @@ pub(crate) struct EventRow {
     pub ticket_id: i64,
     pub customer_id: i64,
     pub event: String,
-    pub actor_id: i64,
+    pub actor_id: Option<i64>,
     pub actor_role: String,
     pub ticket_number: Option<String>,
     pub status: String,
@@ -42,7 +42,7 @@ pub(crate) struct NewEventRow {
     pub ticket_id: i64,
     pub customer_id: i64,
     pub event: &'static str,
-    pub actor_id: i64,
+    pub actor_id: Option<i64>,
     pub actor_role: String,
     pub ticket_number: Option<String>,
     pub status: &'static str,
@@ -68,8 +68,12 @@ impl NewEventRow {
             ticket_id: event.ticket_id.get(),
             customer_id: event.customer_id.get(),
             event: event.kind.name(),
-            actor_id: event.actor.user_id.get(),
-            actor_role: event.actor.role.as_str().to_owned(),
+            actor_id: event.actor.as_ref().map(|a| a.user_id.get()),
+            actor_role: event
+                .actor
+                .as_ref()
+                .map_or(SYSTEM_ROLE, |a| a.role.as_str())
+                .to_owned(),
             ticket_number: event.ticket_number.as_ref().map(|n| n.as_str().to_owned()),
             status: event.status.as_str(),
             occurred_at: to_column(event.occurred_at),
@@ -95,7 +99,8 @@ impl TryFrom<EventRow> for StoredEvent {
             .as_deref()
             .map(|n| parse("ticket_number", TicketNumber::parse(n)))
             .transpose()?;
-        let (details, note) = decode(row.details.as_deref(), row.internal)?;
+        let (details, note) = decode(row.details.as_deref(), row.internal, kind)?;
+        let actor = actor(row.actor_id, &row.actor_role)?;
         Ok(Self {
             id: parse(
                 "position",
@@ -105,10 +110,7 @@ impl TryFrom<EventRow> for StoredEvent {
             )?,
             event: TicketEvent {
                 kind,
-                actor: Actor {
-                    user_id: parse("actor_id", UserId::new(row.actor_id))?,
-                    role: Role::parse(&row.actor_role),
-                },
+                actor,
                 customer_id: parse("customer_id", CustomerId::new(row.customer_id))?,
                 ticket_id: parse("ticket_id", TicketId::new(row.ticket_id))?,
                 ticket_number,
@@ -118,6 +120,24 @@ impl TryFrom<EventRow> for StoredEvent {
                 note,
             },
         })
+    }
+}
+
+/// The stored role of what the service does itself (`actor_id` NULL).
+const SYSTEM_ROLE: &str = "system";
+
+/// Who caused a stored event: a user, or (no id, role `system`) the service.
+fn actor(id: Option<i64>, role: &str) -> Result<Option<Actor>, RepositoryError> {
+    match id {
+        Some(id) => Ok(Some(Actor {
+            user_id: parse("actor_id", UserId::new(id))?,
+            role: Role::parse(role),
+        })),
+        None if role == SYSTEM_ROLE => Ok(None),
+        None => Err(corrupt(
+            "actor_id",
+            &InvalidValue::new("NULL for an event not caused by the service"),
+        )),
     }
 }
 

@@ -3,10 +3,11 @@
 //! this crate's own (the domain knows no JSON), written here and read back
 //! here only; a stored text it does not describe exactly is corruption.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use support_domain::{
     CommentBody, CommentId, EventDetails, InvalidValue, RepositoryError, Resolution,
-    ResolutionDetails, ResolutionType, StaffId, StaffNote, Status,
+    ResolutionDetails, ResolutionType, SlaMetric, StaffId, StaffNote, Status, TicketEventKind,
 };
 
 use super::{optional, parse};
@@ -41,6 +42,8 @@ enum Details {
         internal: bool,
         body: String,
     },
+    /// `due_at` in RFC 3339, microseconds, `Z`.
+    Deadline { metric: String, due_at: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -79,6 +82,10 @@ pub(super) fn encode(
             internal: *internal,
             body: body.as_str().to_owned(),
         }),
+        EventDetails::Deadline { metric, due_at } => Some(Details::Deadline {
+            metric: metric.as_str().to_owned(),
+            due_at: due_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        }),
     };
     let stored = Stored {
         details,
@@ -105,11 +112,12 @@ fn read(text: &str) -> Result<Stored, String> {
     Ok(stored)
 }
 
-/// The details and note of a stored event; `internal` is its column, which
-/// must agree with what the details say.
+/// The details and note of a stored event of `kind`; `internal` is its
+/// column, which must agree with what the kind and the details say.
 pub(super) fn decode(
     text: Option<&str>,
     internal: bool,
+    kind: TicketEventKind,
 ) -> Result<(EventDetails, Option<StaffNote>), RepositoryError> {
     let stored = match text {
         None => Stored {
@@ -148,9 +156,18 @@ pub(super) fn decode(
             internal,
             body: parse("details.body", CommentBody::parse(&body))?,
         },
+        Some(Details::Deadline { metric, due_at }) => EventDetails::Deadline {
+            metric: parse("details.metric", SlaMetric::parse(&metric))?,
+            due_at: DateTime::parse_from_rfc3339(&due_at)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|e| corrupt("details.due_at", &InvalidValue::new(e.to_string())))?,
+        },
     };
-    let in_details = matches!(details, EventDetails::Comment { internal: true, .. });
-    if in_details != internal {
+    let staff_only = matches!(
+        kind,
+        TicketEventKind::SlaWarning | TicketEventKind::SlaBreached
+    ) || matches!(details, EventDetails::Comment { internal: true, .. });
+    if staff_only != internal {
         return Err(corrupt(
             "internal",
             &InvalidValue::new("disagrees with the event's details"),

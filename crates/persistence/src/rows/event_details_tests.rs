@@ -45,6 +45,10 @@ fn every_kind() -> Vec<EventDetails> {
             internal: false,
             body: CommentBody::parse("thanks").unwrap(),
         },
+        EventDetails::Deadline {
+            metric: SlaMetric::Resolution,
+            due_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+        },
     ]
 }
 
@@ -60,7 +64,7 @@ fn every_kind_of_details_and_the_note_round_trip() {
                 "NULL only when there is nothing: {text:?}"
             );
             assert_eq!(
-                decode(text.as_deref(), internal).unwrap(),
+                decode(text.as_deref(), internal, TicketEventKind::Escalated).unwrap(),
                 (details.clone(), note.clone())
             );
         }
@@ -82,9 +86,14 @@ fn what_this_crate_did_not_write_is_corrupt() {
         r#"{"details": {"kind": "status_changed", "previous": "open", "assignee": null, "resolution": {"type": "voucher", "details": "x"}}}"#,
         r#"{"details": {"kind": "comment", "id": 1, "internal": false, "body": "   "}}"#,
         r#"{"note": "   "}"#,
+        r#"{"details": {"kind": "deadline", "metric": "lunch", "due_at": "2026-12-08T10:00:00.000000Z"}}"#,
+        r#"{"details": {"kind": "deadline", "metric": "resolution", "due_at": "tomorrow"}}"#,
     ] {
         assert!(
-            matches!(decode(Some(text), false), Err(RepositoryError::Corrupt(_))),
+            matches!(
+                decode(Some(text), false, TicketEventKind::StatusChanged),
+                Err(RepositoryError::Corrupt(_))
+            ),
             "{text}"
         );
     }
@@ -98,6 +107,25 @@ fn the_internal_column_must_agree_with_the_details() {
         body: CommentBody::parse("staff only").unwrap(),
     };
     let text = encode(&internal, None).unwrap();
-    assert!(decode(text.as_deref(), false).is_err());
-    assert!(decode(None, true).is_err());
+    let kind = TicketEventKind::CommentAdded;
+    assert!(decode(text.as_deref(), false, kind).is_err());
+    assert!(decode(None, true, kind).is_err());
+}
+
+#[test]
+fn deadline_warnings_and_breaches_are_staff_only() {
+    let deadline = EventDetails::Deadline {
+        metric: SlaMetric::FirstResponse,
+        due_at: DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+    };
+    let text = encode(&deadline, None).unwrap();
+    for kind in [TicketEventKind::SlaWarning, TicketEventKind::SlaBreached] {
+        assert_eq!(
+            decode(text.as_deref(), true, kind).unwrap(),
+            (deadline.clone(), None)
+        );
+        assert!(decode(text.as_deref(), false, kind).is_err(), "{kind:?}");
+    }
+    // The escalation a breach causes carries the deadline and is public.
+    assert!(decode(text.as_deref(), false, TicketEventKind::Escalated).is_ok());
 }

@@ -18,7 +18,7 @@ mod ticket;
 
 pub(crate) use comment::{CommentRow, NewCommentRow, stored_comment_id};
 pub(crate) use event::{EventRow, NewEventRow, stored, to_events};
-pub(crate) use ticket::{NewTicketRow, TicketRow, TicketStateRow};
+pub(crate) use ticket::{NewTicketRow, TicketRow, TicketStateRow, state_in_micros};
 
 /// One `points_ledger` row to insert.
 #[derive(Debug, Clone, Insertable)]

@@ -16,8 +16,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use support_domain::{
     BookingId, CustomerId, Description, EscalationReason, InvalidValue, IssueType, NewTicket,
-    OrderId, Priority, RepositoryError, Resolution, ResolutionDetails, ResolutionType, StaffId,
-    Status, Ticket, TicketId, TicketNumber, TicketState,
+    OrderId, Priority, RepositoryError, Resolution, ResolutionDetails, ResolutionType, SlaMetrics,
+    SlaState, StaffId, Status, Ticket, TicketId, TicketNumber, TicketState,
 };
 
 use super::{from_column, optional, parse, to_column};
@@ -71,6 +71,12 @@ pub(crate) struct TicketStateRow {
     pub first_responded_at: Option<NaiveDateTime>,
     pub resolution_type: Option<Cow<'static, str>>,
     pub resolution_details: Option<String>,
+    pub first_response_due_at: NaiveDateTime,
+    pub resolution_due_at: NaiveDateTime,
+    pub sla_warned: i32,
+    pub sla_breached: i32,
+    pub next_timer_at: Option<NaiveDateTime>,
+    pub next_due_at: Option<NaiveDateTime>,
 }
 
 impl NewTicketRow {
@@ -114,8 +120,31 @@ impl TicketStateRow {
                 .resolution
                 .as_ref()
                 .map(|r| r.details.as_str().to_owned()),
+            first_response_due_at: to_column(state.sla.first_response_due_at),
+            resolution_due_at: to_column(state.sla.resolution_due_at),
+            sla_warned: state.sla.warned.bits(),
+            sla_breached: state.sla.breached.bits(),
+            next_timer_at: state.sla.next_timer_at.map(to_column),
+            next_due_at: state.sla.next_due_at.map(to_column),
         }
     }
+}
+
+/// `state` with every time truncated to microseconds, as stored (see
+/// [`super::to_micros`]), so the ticket handed back equals a later read.
+pub(crate) fn state_in_micros(mut state: TicketState) -> TicketState {
+    let micros = super::to_micros;
+    state.updated_at = micros(state.updated_at);
+    state.escalated_at = state.escalated_at.map(micros);
+    state.resolved_at = state.resolved_at.map(micros);
+    state.closed_at = state.closed_at.map(micros);
+    state.first_responded_at = state.first_responded_at.map(micros);
+    let sla = &mut state.sla;
+    sla.first_response_due_at = micros(sla.first_response_due_at);
+    sla.resolution_due_at = micros(sla.resolution_due_at);
+    sla.next_timer_at = sla.next_timer_at.map(micros);
+    sla.next_due_at = sla.next_due_at.map(micros);
+    state
 }
 
 impl TryFrom<NewTicketRow> for NewTicket {
@@ -160,6 +189,14 @@ impl TryFrom<TicketStateRow> for TicketState {
             closed_at: row.closed_at.map(from_column),
             first_responded_at: row.first_responded_at.map(from_column),
             resolution: resolution(row.resolution_type.as_deref(), row.resolution_details)?,
+            sla: SlaState {
+                first_response_due_at: from_column(row.first_response_due_at),
+                resolution_due_at: from_column(row.resolution_due_at),
+                warned: parse("sla_warned", SlaMetrics::from_bits(row.sla_warned))?,
+                breached: parse("sla_breached", SlaMetrics::from_bits(row.sla_breached))?,
+                next_timer_at: row.next_timer_at.map(from_column),
+                next_due_at: row.next_due_at.map(from_column),
+            },
             version: row.version,
         })
     }

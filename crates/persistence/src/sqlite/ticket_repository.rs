@@ -8,25 +8,31 @@
 //! transaction, so no change exists without its events.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, NewComment, NewTicket, RepositoryError,
-    Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
+    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
+    TicketState,
 };
 
 use super::read;
-use super::ticket_writes::{comment_with_events, insert_with_event, update_with_event};
+use super::ticket_writes::{comment_with_events, insert_with_event, save_fired, update_with_event};
 use super::writer::Writer;
 use crate::comment_queries::{comments_after, public_comments_after};
 use crate::comment_write::CommentWrite;
 use crate::connections::SqlitePool;
+use crate::due_pages::{breached_page, due_page};
+use crate::due_queries::{due_timers, next_timer};
 use crate::errors::{classify, unavailable};
 use crate::event_append::prepare;
 use crate::executor::Executor;
+use crate::fired_write::{FiredAnswers, fired_writes, in_callers_order};
 use crate::rows::{
-    CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, stored, to_micros,
-    tracked,
+    CommentRow, EventRow, Expected, HistoryRows, TicketRow, TicketStateRow, from_column,
+    state_in_micros, stored, to_column, to_micros, tracked,
 };
 use crate::staff_pages::staff_page;
 use crate::ticket_queries::{
@@ -121,6 +127,10 @@ impl SqliteTicketRepository {
                 let mut conn = pool.get().await.map_err(unavailable)?;
                 let before = before.map_or(i64::MAX, TicketId::get);
                 let limit = i64::from(limit);
+                if filter.breached.is_some() {
+                    let query = breached_page!(Sqlite, filter, before, limit);
+                    return read::load(&mut conn, query).await.map_err(classify);
+                }
                 staff_page!(filter, before, limit, |query| read::load(&mut conn, query)
                     .await)
                 .map_err(classify)
@@ -166,12 +176,14 @@ impl TicketRepository for SqliteTicketRepository {
     async fn insert(
         &self,
         mut ticket: NewTicket,
+        state: TicketState,
         actor: Actor,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
+        let state = state_in_micros(state);
         let (ticket, event, position) = self
             .writer
-            .write(move |conn| insert_with_event(conn, ticket, actor))
+            .write(move |conn| insert_with_event(conn, ticket, state, actor))
             .await?;
         Ok((ticket, stored(position, event)?))
     }
@@ -213,6 +225,82 @@ impl TicketRepository for SqliteTicketRepository {
         limit: u32,
     ) -> Result<Vec<Ticket>, RepositoryError> {
         self.staff_page(filter, before, limit).await
+    }
+
+    async fn list_by_due(
+        &self,
+        filter: TicketFilter,
+        after: Option<DueCursor>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let after = after.map(|c| (to_column(c.due_at), c.id.get()));
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                let query = due_page!(Sqlite, filter, after, i64::from(limit));
+                read::load(&mut conn, query).await.map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn due_for_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, RepositoryError> {
+        let pool = self.pool.clone();
+        let rows: Vec<TicketRow> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                read::load(&mut conn, due_timers(to_column(now), i64::from(limit)))
+                    .await
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        let pool = self.pool.clone();
+        let next: Option<Option<NaiveDateTime>> = self
+            .executor
+            .run(async move {
+                let mut conn = pool.get().await.map_err(unavailable)?;
+                read::first(&mut conn, next_timer())
+                    .await
+                    .optional()
+                    .map_err(classify)
+            })
+            .await
+            .map_err(unavailable)??;
+        Ok(next.flatten().map(from_column))
+    }
+
+    /// One writer job for the whole batch: one transaction, each ticket in
+    /// a savepoint of its own.
+    async fn save_fired(&self, fired: Vec<FiredTimers>) -> Result<FiredAnswers, RepositoryError> {
+        let count = fired.len();
+        let writes = fired_writes(fired)?;
+        let saved = self
+            .writer
+            .write(move |conn| save_fired(conn, writes))
+            .await?;
+        let answered = saved.into_iter().map(|(place, outcome)| {
+            let events = outcome.and_then(|events| {
+                events
+                    .into_iter()
+                    .map(|(event, position)| stored(position, event))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            (place, events)
+        });
+        Ok(in_callers_order(count, answered))
     }
 
     async fn update(

@@ -6,11 +6,14 @@
 
 use diesel::SqliteConnection;
 use diesel::prelude::*;
-use support_domain::{Actor, Comment, NewTicket, Ticket, TicketEvent};
+use support_domain::{
+    Actor, Comment, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState,
+};
 
 use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::errors::WriteError;
 use crate::event_append::creation_event;
+use crate::fired_write::FiredWrite;
 use crate::rows::{
     Expected, NewEventRow, NewTicketRow, TicketStateRow, stored_comment_id, stored_ticket_id,
 };
@@ -44,20 +47,23 @@ fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i
     Ok(id)
 }
 
-/// Stores `ticket` and its creation event by `actor`, atomically: the
-/// stored ticket, its event and the event's position.
+/// Stores `ticket` in `state` and its creation event by `actor`,
+/// atomically: the stored ticket, its event and the event's position. The
+/// times must already be truncated to microseconds.
 pub(super) fn insert_with_event(
     conn: &mut SqliteConnection,
     ticket: NewTicket,
+    state: TicketState,
     actor: Actor,
 ) -> Result<(Ticket, TicketEvent, i64), WriteError> {
     let created = NewTicketRow::from_domain(&ticket);
-    let state = TicketStateRow::from_domain(&ticket.initial_state());
+    let row = TicketStateRow::from_domain(&state);
     diesel::insert_into(support_tickets::table)
-        .values((&created, &state))
+        .values((&created, &row))
         .execute(conn)?;
     let id = inserted_id(conn)?;
-    let ticket = ticket.with_id(stored_ticket_id(id).map_err(WriteError::Rejected)?);
+    let id = stored_ticket_id(id).map_err(WriteError::Rejected)?;
+    let ticket = Ticket::restore(id, ticket, state);
     let (event, event_row) = creation_event(&ticket, actor)?;
     let position = append_event(conn, &event_row)?;
     Ok((ticket, event, position))
@@ -149,4 +155,39 @@ pub(super) fn comment_with_events(
     let (event, row) = write.comment_event(&comment)?;
     events.push((event, append_event(conn, &row)?));
     Ok((comment, events))
+}
+
+/// A ticket's fired timers as saved: its events with their positions, or
+/// a conflict.
+pub(super) type SavedFired = (usize, Result<Vec<(TicketEvent, i64)>, RepositoryError>);
+
+/// Saves each of `writes` (in ascending ticket id order) with its events,
+/// each in a savepoint of its own inside the job's: a ticket that is no
+/// longer at its expected version is answered [`RepositoryError::Conflict`]
+/// with nothing of it written, and the others go on. Any other failure
+/// fails the whole job (nothing of it is written).
+pub(super) fn save_fired(
+    conn: &mut SqliteConnection,
+    writes: Vec<FiredWrite>,
+) -> Result<Vec<SavedFired>, WriteError> {
+    let mut saved = Vec::with_capacity(writes.len());
+    for write in writes {
+        let written = conn.transaction::<_, WriteError, _>(|c| {
+            save_state(c, &write.expected, &write.changes)?;
+            let mut positions = Vec::with_capacity(write.events.len());
+            for (_, row) in &write.events {
+                positions.push(append_event(c, row)?);
+            }
+            Ok(positions)
+        });
+        match written {
+            Ok(positions) => {
+                let events = write.events.into_iter().map(|(event, _)| event);
+                saved.push((write.place, Ok(events.zip(positions).collect())));
+            }
+            Err(WriteError::Conflict) => saved.push((write.place, Err(RepositoryError::Conflict))),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(saved)
 }

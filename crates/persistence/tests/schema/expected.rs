@@ -91,7 +91,8 @@ pub(crate) fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
         id, ticket_number, customer_id, booking_id, order_id, issue_type, description,
         status, priority, assigned_staff_id, escalation_reason, created_at, updated_at,
         escalated_at, resolved_at, closed_at, version, first_responded_at, resolution_type,
-        resolution_details,
+        resolution_details, first_response_due_at, resolution_due_at, sla_warned, sla_breached,
+        next_timer_at, next_due_at,
     );
     let ledger = specs!(points_ledger: id, user_id, action, points, ticket_id, created_at);
     let events = specs!(ticket_events:
@@ -184,6 +185,17 @@ pub(crate) fn expected_indexes(table: &str) -> Indexes {
                 false,
                 &["id", "status", "priority"],
             ),
+            index(
+                "support_tickets_next_timer_at_idx",
+                false,
+                &["next_timer_at"],
+            ),
+            index(
+                "support_tickets_next_due_at_id_idx",
+                false,
+                &["next_due_at", "id"],
+            ),
+            index("support_tickets_breached_id_idx", false, &["id"]),
         ]),
         "ticket_comments" => BTreeMap::from([index(
             "ticket_comments_ticket_id_id_idx",

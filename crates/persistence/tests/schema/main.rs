@@ -23,8 +23,8 @@ pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 /// Tickets and points, the event log, its positions, no payload, CHECKs as
-/// OR chains, then the staff workflow.
-pub(crate) const MIGRATION_COUNT: usize = 6;
+/// OR chains, the staff workflow, then the SLA deadlines.
+pub(crate) const MIGRATION_COUNT: usize = 7;
 
 async fn migrate(url: &str, backend: Backend) -> Database {
     let db = Database::connect(url, PoolSettings::default())

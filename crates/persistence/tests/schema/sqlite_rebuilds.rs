@@ -96,6 +96,34 @@ fn the_sqlite_check_rebuild_keeps_rows_references_and_ids() {
         count(&mut conn, "SELECT max(id) AS n FROM ticket_events"),
         4
     );
+    #[derive(QueryableByName)]
+    struct Deadlines {
+        #[diesel(sql_type = Text)]
+        first: String,
+        #[diesel(sql_type = Text)]
+        resolution: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        timer: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        due: Option<String>,
+    }
+    let deadlines = diesel::sql_query(
+        "SELECT first_response_due_at AS first, resolution_due_at AS resolution,
+             next_timer_at AS timer, next_due_at AS due FROM support_tickets WHERE id = 1",
+    )
+    .get_result::<Deadlines>(&mut conn)
+    .unwrap();
+    assert_eq!(
+        (deadlines.first.as_str(), deadlines.resolution.as_str()),
+        ("2026-12-06 16:00:00", "2026-12-08 08:00:00"),
+        "the default policy of a medium ticket, from its creation"
+    );
+    assert_eq!(
+        deadlines.timer.as_deref(),
+        Some("2026-12-06 08:00:00"),
+        "due at once: the scheduler plans it on its first round"
+    );
+    assert_eq!(deadlines.due.as_deref(), Some("2026-12-06 16:00:00"));
     let bad_status = conn.batch_execute("UPDATE support_tickets SET status = 'lost' WHERE id = 1");
     assert!(bad_status.is_err(), "the CHECKs still hold");
     let plan = diesel::sql_query(

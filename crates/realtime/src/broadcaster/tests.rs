@@ -10,7 +10,7 @@ use crate::testing::MemoryLog;
 fn event(owner: i64, ticket: i64) -> TicketEvent {
     TicketEvent {
         kind: TicketEventKind::Created,
-        actor: Actor::customer(UserId::new(owner).unwrap()),
+        actor: Some(Actor::customer(UserId::new(owner).unwrap())),
         customer_id: CustomerId::new(owner).unwrap(),
         ticket_id: TicketId::new(ticket).unwrap(),
         ticket_number: Some(TicketNumber::parse("TKT-123456-AB12CD").unwrap()),

@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod credentials;
+mod deadlines;
 mod lifecycle;
 mod limits;
 mod recovery;

@@ -269,7 +269,7 @@ pub(crate) fn token(user: i64, role: &str) -> String {
 pub(crate) fn created(owner: i64, ticket: i64) -> TicketEvent {
     TicketEvent {
         kind: TicketEventKind::Created,
-        actor: Actor::customer(UserId::new(owner).unwrap()),
+        actor: Some(Actor::customer(UserId::new(owner).unwrap())),
         customer_id: CustomerId::new(owner).unwrap(),
         ticket_id: TicketId::new(ticket).unwrap(),
         ticket_number: Some(TicketNumber::parse("TKT-123456-AB12CD").unwrap()),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_paths;
+mod deadlines;
 mod heartbeat;
 mod refusals;
 mod replay;

@@ -178,10 +178,10 @@ async fn frames_have_exactly_the_documented_shape() {
     status.occurred_at = at + chrono::Duration::seconds(1);
     server.live(status).await;
     let mut escalated = event(TicketEventKind::Escalated, 7, 41);
-    escalated.actor = Actor {
+    escalated.actor = Some(Actor {
         user_id: UserId::new(7).unwrap(),
         role: Role::Customer,
-    };
+    });
     escalated.occurred_at = at + chrono::Duration::seconds(2);
     let second = server.commit_published(escalated).await;
 

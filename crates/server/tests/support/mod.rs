@@ -26,7 +26,7 @@ pub enum Db {
 }
 
 impl Db {
-    fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         match self {
             Self::Sqlite(db) => db.url(),
             Self::Postgres(db) => db.url(),
@@ -38,7 +38,8 @@ impl Db {
 pub struct Server {
     child: Child,
     port: u16,
-    _db: Db,
+    /// `None`: the test owns the database (restarts, several instances).
+    _db: Option<Db>,
 }
 
 impl Server {
@@ -60,7 +61,28 @@ impl Server {
         Self::start(Db::Sqlite(SqliteTestDb::new()), env, Some(log))
     }
 
+    /// On a database the test keeps across restarts, with extra variables.
+    pub fn on(db: &Db, env: &[(&str, &str)]) -> Self {
+        Self::launch(db.url(), None, env, None)
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and waits.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn start(db: Db, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        let url = db.url().to_owned();
+        Self::launch(&url, Some(db), env, log)
+    }
+
+    fn launch(
+        url: &str,
+        db: Option<Db>,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -69,7 +91,7 @@ impl Server {
         let mut command = Command::new(BIN);
         command
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", db.url())
+            .env("DATABASE_URL", url)
             .env("JWT_SECRET", SECRET)
             .env_remove("JWT_PUBLIC_KEY_FILE")
             .env("HTTP_WORKERS", "2")
@@ -143,9 +165,13 @@ impl Server {
     }
 
     pub fn get_json(&self, path: &str, user: i64) -> (u16, Value) {
+        self.get_json_with(path, &token(user))
+    }
+
+    /// A GET with this bearer token; status and JSON body.
+    pub fn get_json_with(&self, path: &str, bearer: &str) -> (u16, Value) {
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
-            token(user)
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {bearer}\r\n\r\n"
         );
         parse(&self.exchange(request.as_bytes()))
     }
@@ -169,9 +195,14 @@ impl Drop for Server {
 }
 
 pub fn token(user: i64) -> String {
+    token_as(user, "customer")
+}
+
+/// A token of `user` in `role`.
+pub fn token_as(user: i64, role: &str) -> String {
     TokenSigner::hs256(SECRET.as_bytes(), JwtSettings::default())
         .unwrap()
-        .sign(UserId::new(user).unwrap(), "customer", None, 600)
+        .sign(UserId::new(user).unwrap(), role, None, 600)
         .unwrap()
 }
 

@@ -43,7 +43,7 @@ pub(crate) fn token(user: i64, role: &str) -> String {
 pub(crate) fn event(kind: TicketEventKind, owner: i64, ticket: i64) -> TicketEvent {
     TicketEvent {
         kind,
-        actor: Actor::customer(UserId::new(owner).unwrap()),
+        actor: Some(Actor::customer(UserId::new(owner).unwrap())),
         customer_id: CustomerId::new(owner).unwrap(),
         ticket_id: TicketId::new(ticket).unwrap(),
         ticket_number: (kind == TicketEventKind::Created)
@@ -62,10 +62,10 @@ pub(crate) fn event(kind: TicketEventKind, owner: i64, ticket: i64) -> TicketEve
 pub(crate) fn staff_comment(owner: i64, ticket: i64, comment: i64, internal: bool) -> TicketEvent {
     TicketEvent {
         kind: TicketEventKind::CommentAdded,
-        actor: Actor {
+        actor: Some(Actor {
             user_id: UserId::new(500).unwrap(),
             role: Role::Staff,
-        },
+        }),
         details: EventDetails::Comment {
             id: CommentId::new(comment).unwrap(),
             internal,
@@ -79,10 +79,10 @@ pub(crate) fn staff_comment(owner: i64, ticket: i64, comment: i64, internal: boo
 pub(crate) fn noted_status_change(owner: i64, ticket: i64) -> TicketEvent {
     TicketEvent {
         kind: TicketEventKind::StatusChanged,
-        actor: Actor {
+        actor: Some(Actor {
             user_id: UserId::new(500).unwrap(),
             role: Role::Staff,
-        },
+        }),
         status: Status::InProgress,
         details: EventDetails::StatusChanged {
             previous: Status::Open,
