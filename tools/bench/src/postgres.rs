@@ -77,7 +77,20 @@ impl Postgres {
     /// one line a row, columns separated by `|`.
     pub fn query(&self, database: &str, sql: &str) -> Result<String, BoxError> {
         let mut args = self.connection_args();
-        args.extend(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql].map(str::to_owned));
+        args.extend(
+            [
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]
+            .map(str::to_owned),
+        );
         tool("psql", &args)
     }
 
@@ -149,4 +162,3 @@ pub fn tool(program: &str, args: &[String]) -> Result<String, BoxError> {
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
-

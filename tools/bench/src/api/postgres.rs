@@ -4,7 +4,7 @@
 use support_bench::BoxError;
 use support_bench::postgres::{Postgres, tool};
 use support_domain::{
-    IssueType, Priority, Role, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
+    IssueType, Priority, Role, SlaPolicy, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
     TicketEventKind,
 };
 use support_persistence::test_support::statements;
@@ -19,12 +19,7 @@ pub trait PgbenchTool {
 }
 
 impl PgbenchTool for Postgres {
-    fn pgbench(
-        &self,
-        program: &str,
-        database: &str,
-        args: &[&str],
-    ) -> Result<Pgbench, BoxError> {
+    fn pgbench(&self, program: &str, database: &str, args: &[&str]) -> Result<Pgbench, BoxError> {
         let argv = [
             self.connection_args(),
             args.iter().map(|a| (*a).to_owned()).collect(),
@@ -140,6 +135,16 @@ fn create_script() -> Result<String, BoxError> {
     let now = "LOCALTIMESTAMP";
     let status = text(Status::Open.as_str());
     let role = text(Role::Customer.as_str());
+    let priority = Priority::initial_for(issue_type);
+    // The deadlines the service stores with a new ticket under the default
+    // policy: both counted from creation; the next timer is the first
+    // response's warning, the nearest deadline the first response.
+    let policy = SlaPolicy::default();
+    let targets = policy.targets(priority);
+    let after = |secs: i64| format!("({now} + make_interval(secs => {secs}))");
+    let first_response = after(targets.first_response.num_seconds());
+    let resolution = after(targets.resolution.num_seconds());
+    let warning = after(targets.first_response.num_seconds() - policy.warning_lead().num_seconds());
     // In the statement's order: the ticket's columns, then its event's.
     let values = [
         number,
@@ -150,7 +155,7 @@ fn create_script() -> Result<String, BoxError> {
         &text(&body.description),
         now,
         &status,
-        &text(Priority::initial_for(issue_type).as_str()),
+        &text(priority.as_str()),
         "NULL",
         "NULL",
         now,
@@ -161,6 +166,12 @@ fn create_script() -> Result<String, BoxError> {
         "NULL",
         "NULL",
         "NULL",
+        &first_response,
+        &resolution,
+        "0",
+        "0",
+        &warning,
+        &first_response,
         ":customer",
         &text(TicketEventKind::Created.name()),
         ":customer",
