@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use support_domain::UserId;
+use support_domain::{SlaPolicy, UserId};
 use support_http::{JwtSettings, TokenSigner};
 use support_persistence::test_support::{PostgresTestDb, SqliteTestDb};
 use support_server::{Config, JwtSource, RateLimits, RunningServer};
@@ -69,11 +69,27 @@ impl Service {
                 (db.url().to_owned(), DbGuard::Postgres(db))
             }
         };
-        Self::launch(url, db).await
+        Self::launch(url, db, SlaPolicy::default()).await
     }
 
-    async fn launch(url: String, db: DbGuard) -> Self {
+    /// A server with its own database under `policy`.
+    pub async fn start_with_policy(backend: Backend, policy: SlaPolicy) -> Self {
+        let (url, db) = match backend {
+            Backend::Sqlite => {
+                let db = SqliteTestDb::new();
+                (db.url().to_owned(), DbGuard::Sqlite(db))
+            }
+            Backend::Postgres => {
+                let db = PostgresTestDb::new();
+                (db.url().to_owned(), DbGuard::Postgres(db))
+            }
+        };
+        Self::launch(url, db, policy).await
+    }
+
+    async fn launch(url: String, db: DbGuard, sla_policy: SlaPolicy) -> Self {
         let config = Config {
+            sla_policy,
             bind_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: url,
             jwt: JwtSource::Secret(SECRET.to_owned()),
@@ -108,7 +124,12 @@ impl Service {
 
     /// A server on a database the test owns (restarts, several instances).
     pub async fn start_on(db: &TestDb) -> Self {
-        Self::launch(db.url().to_owned(), DbGuard::Borrowed).await
+        Self::launch(db.url().to_owned(), DbGuard::Borrowed, SlaPolicy::default()).await
+    }
+
+    /// A server under `policy` on a database the test owns.
+    pub async fn start_on_with_policy(db: &TestDb, policy: SlaPolicy) -> Self {
+        Self::launch(db.url().to_owned(), DbGuard::Borrowed, policy).await
     }
 
     pub async fn stop(self) {

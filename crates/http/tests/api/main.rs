@@ -7,6 +7,7 @@ mod auth_chain;
 mod comment_requests;
 mod comments;
 mod create;
+mod deadlines;
 mod events;
 mod framework;
 mod listing;
