@@ -18,8 +18,9 @@ pub(crate) enum TicketGuard {
     Save {
         /// The ticket as read, at the version the change was made from.
         expected: Expected,
-        /// The ticket's new state.
-        changes: TicketStateRow,
+        /// The ticket's new state (boxed: the row is large next to the
+        /// other variant).
+        changes: Box<TicketStateRow>,
     },
     /// The comment leaves the ticket as it is: it must still have `status`
     /// (and `version`, when given). A PostgreSQL check holds a share lock
@@ -61,7 +62,7 @@ impl CommentWrite {
         let guard = match guard {
             CommentGuard::Changes { expected_version } => TicketGuard::Save {
                 expected: Expected::of(ticket, expected_version),
-                changes: TicketStateRow::from_domain(ticket.state()),
+                changes: Box::new(TicketStateRow::from_domain(ticket.state())),
             },
             CommentGuard::Leaves { status, version } => TicketGuard::Check {
                 ticket: Expected::of(ticket, ticket.version()),

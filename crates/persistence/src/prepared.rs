@@ -118,7 +118,7 @@ mod postgres_tests {
         TicketEvent, TicketEventKind, TicketNumber,
     };
 
-    use crate::test_support::PostgresTestDb;
+    use crate::test_support::{InsertNew, PostgresTestDb};
     use crate::{Database, PoolSettings};
 
     #[derive(QueryableByName, Debug, PartialEq)]
@@ -152,7 +152,7 @@ mod postgres_tests {
                 at,
             );
             let (mut ticket, _) = tickets
-                .insert(new, Actor::customer(customer.into()))
+                .insert_new(new, Actor::customer(customer.into()))
                 .await
                 .unwrap();
             let version = ticket.version();

@@ -1,6 +1,7 @@
 //! On a real PostgreSQL: one batch answers each request exactly as that
 //! request on its own would be answered.
 
+use crate::test_support::InsertNew;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
@@ -48,7 +49,7 @@ async fn ticket(
         at,
     );
     let actor = Actor::customer(customer.into());
-    let (mut ticket, _) = tickets.insert(new, actor.clone()).await.unwrap();
+    let (mut ticket, _) = tickets.insert_new(new, actor.clone()).await.unwrap();
     if escalate {
         let version = ticket.version();
         ticket.escalate(None, at).unwrap();

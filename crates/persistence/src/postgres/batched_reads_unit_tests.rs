@@ -32,6 +32,12 @@ fn ticket_row(id: i64) -> TicketRow {
             first_responded_at: None,
             resolution_type: None,
             resolution_details: None,
+            first_response_due_at: at,
+            resolution_due_at: at,
+            sla_warned: 0,
+            sla_breached: 0,
+            next_timer_at: None,
+            next_due_at: None,
         },
     }
 }

@@ -49,7 +49,7 @@ async fn pass_guard(
                     .filter(support_tickets::customer_id.eq(expected.customer))
                     .filter(support_tickets::version.eq(expected.version)),
             )
-            .set(changes)
+            .set(&**changes)
             .execute(conn)
             .await?
                 > 0

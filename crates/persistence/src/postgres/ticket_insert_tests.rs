@@ -25,7 +25,8 @@ fn create(number: &str) -> PgCreate {
         Description::parse("created in a batch").unwrap(),
         Utc.timestamp_opt(1_780_000_000, 0).single().unwrap(),
     );
-    PgCreate::new(&mut ticket, Actor::customer(customer.into()))
+    let state = ticket.initial_state(&support_domain::SlaPolicy::default());
+    PgCreate::new(&mut ticket, &state, Actor::customer(customer.into()))
         .unwrap()
         .0
 }

@@ -1,5 +1,6 @@
 //! On a real PostgreSQL: one batch of changes, some of which cannot apply.
 
+use crate::test_support::InsertNew;
 use chrono::{TimeZone, Utc};
 use support_domain::{
     Actor, CustomerId, Description, EscalationReason, IssueType, NewTicket, Ticket, TicketEvent,
@@ -59,7 +60,7 @@ async fn tickets(db: &Database, count: i64) -> Vec<Ticket> {
             Utc.timestamp_opt(1_780_000_000, 0).single().unwrap(),
         );
         let (ticket, _) = tickets
-            .insert(new, Actor::customer(customer.into()))
+            .insert_new(new, Actor::customer(customer.into()))
             .await
             .unwrap();
         stored.push(ticket);

@@ -2,10 +2,12 @@
 //! combination of the staff list's filters reads one of the combination's
 //! indexes in id order (no sort), every filter an index condition; a
 //! customer's log read stays on `(customer_id, position)` with the internal
-//! events filtered out; a conversation page reads `(ticket_id, id)`. Run
+//! events filtered out; a conversation page reads `(ticket_id, id)`; the
+//! deadline queries read their partial indexes (`deadlines`). Run
 //! with `--nocapture` to see the plans (docs/architecture.md quotes them).
 
 mod customer_reads;
+mod deadlines;
 mod staff_list;
 
 use diesel::backend::Backend;

@@ -14,7 +14,10 @@
 //! # }
 //! ```
 
+mod insert_new;
 pub mod statements;
+
+pub use insert_new::InsertNew;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

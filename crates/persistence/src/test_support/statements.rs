@@ -22,9 +22,10 @@ pub const GET_OWN_TICKETS: &str = crate::postgres::batched_reads::HISTORIES;
 pub const LIST_PAGES: &str = crate::postgres::batched_reads::PAGES;
 
 /// The create, as the service sends it: tickets and their creation events,
-/// in one statement, for a batch of concurrent requests. `$1` to `$28` are
-/// arrays with one element per ticket: `$1` to `$19` the ticket's columns in
-/// the order the statement lists them, `$20` to `$28` the event's
+/// in one statement, for a batch of concurrent requests. `$1` to `$34` are
+/// arrays with one element per ticket: `$1` to `$25` the ticket's columns in
+/// the order the statement lists them (the SLA deadlines last), `$26` to
+/// `$34` the event's
 /// (customer, event, actor, actor role, ticket number, status, time,
 /// details, internal).
 /// Returns each ticket's number and id and its event's id (`ticket_number`,
@@ -55,6 +56,6 @@ mod tests {
         assert!(LIST_PAGES.contains("unnest($1::bigint[], $2::bigint[], $3::bigint[])"));
         assert_eq!(placeholders(AWARD_POINTS), 5);
         assert!(AWARD_POINTS.ends_with("ON CONFLICT (ticket_id, action) DO NOTHING"));
-        assert_eq!(placeholders(CREATE_TICKETS), 28);
+        assert_eq!(placeholders(CREATE_TICKETS), 34);
     }
 }

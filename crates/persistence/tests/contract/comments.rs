@@ -182,7 +182,7 @@ async fn a_reply_that_reopens_logs_the_reopening_then_the_comment(ctx: &Ctx) {
     };
     let version = ticket.version();
     ticket.resolve(resolution, at(1, 0)).unwrap();
-    let resolved = TicketEvent::status_changed(staff(5), &ticket, Status::Open, at(1, 0));
+    let resolved = TicketEvent::status_changed(Some(staff(5)), &ticket, Status::Open, at(1, 0));
     repo.update(&ticket, version, resolved).await.unwrap();
 
     // The customer replies: the ticket reopens, one change with the comment.
@@ -190,7 +190,8 @@ async fn a_reply_that_reopens_logs_the_reopening_then_the_comment(ctx: &Ctx) {
     let expected = ticket.version();
     let mut reply = ticket.clone();
     reply.apply(Transition::Reopen, at(2, 0)).unwrap();
-    let reopened = TicketEvent::status_changed(owner.clone(), &reply, Status::Resolved, at(2, 0));
+    let reopened =
+        TicketEvent::status_changed(Some(owner.clone()), &reply, Status::Resolved, at(2, 0));
     let comment = support_domain::NewComment {
         ticket_id: ticket.id(),
         author: owner,
@@ -318,7 +319,7 @@ async fn a_comment_decided_on_a_status_the_ticket_left_conflicts(ctx: &Ctx) {
     let as_read = ticket.clone();
     let version = ticket.version();
     ticket.apply(Transition::Close, at(1, 0)).unwrap();
-    let closed = TicketEvent::status_changed(staff(5), &ticket, Status::Open, at(1, 0));
+    let closed = TicketEvent::status_changed(Some(staff(5)), &ticket, Status::Open, at(1, 0));
     repo.update(&ticket, version, closed).await.unwrap();
     let events_before = raw.event_count().await;
     let mut late = as_read;

@@ -3,6 +3,7 @@
 //! concurrent writers.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use support_persistence::test_support::InsertNew;
 
 use support_domain::{
     Actor, EventAudience, IssueType, LogPosition, Status, TicketId, Transition, UserId,
@@ -178,7 +179,7 @@ async fn purge_deletes_a_prefix_and_never_lowers_purged_through(ctx: &Ctx) {
     for secs in [0, 10, 5, 20] {
         let new = new_ticket(550, IssueType::Other, at(secs, 0));
         let actor = owner_of(&new);
-        events.push(repo.insert(new, actor).await.unwrap().1);
+        events.push(repo.insert_new(new, actor).await.unwrap().1);
     }
     // Older than 7 s: the 1st and 3rd. The prefix through the 3rd goes,
     // including the 2nd (10 s), so everything at or before it is gone.
@@ -225,7 +226,7 @@ async fn purge_deletes_a_prefix_and_never_lowers_purged_through(ctx: &Ctx) {
     // The log is empty now; new events still continue above every purged
     // id (no reuse, also on SQLite).
     let (_, next) = repo
-        .insert(
+        .insert_new(
             new_ticket(550, IssueType::Other, at(40, 0)),
             Actor::customer(UserId::new(550).unwrap()),
         )

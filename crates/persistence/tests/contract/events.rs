@@ -6,6 +6,7 @@ use support_domain::{
     Actor, EventDetails, IssueType, RepositoryError, Role, Status, TicketEvent, TicketEventKind,
     Transition, UserId,
 };
+use support_persistence::test_support::InsertNew;
 
 use crate::support::*;
 
@@ -29,7 +30,7 @@ async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
         .single()
         .unwrap();
     let (ticket, stored) = repo
-        .insert(new_ticket(500, IssueType::Other, with_nanos), actor.clone())
+        .insert_new(new_ticket(500, IssueType::Other, with_nanos), actor.clone())
         .await
         .unwrap();
 
@@ -38,7 +39,7 @@ async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
         stored.event,
         TicketEvent {
             kind: TicketEventKind::Created,
-            actor,
+            actor: Some(actor),
             customer_id: customer(500),
             ticket_id: ticket.id(),
             ticket_number: Some(ticket.number().clone()),
@@ -62,7 +63,7 @@ async fn insert_appends_exactly_one_created_event(ctx: &Ctx) {
 
     // The customer use case's payload, as documented.
     let new = new_ticket(502, IssueType::Other, at(1, 0));
-    let (ticket, stored) = repo.insert(new.clone(), owner_of(&new)).await.unwrap();
+    let (ticket, stored) = repo.insert_new(new.clone(), owner_of(&new)).await.unwrap();
     assert_eq!(
         logged_payload(&*log, stored.id.get()).await,
         serde_json::json!({
@@ -91,7 +92,7 @@ async fn update_appends_one_event_with_the_status(ctx: &Ctx) {
         escalated.event,
         TicketEvent {
             kind: TicketEventKind::Escalated,
-            actor: Actor::customer(UserId::new(510).unwrap()),
+            actor: Some(Actor::customer(UserId::new(510).unwrap())),
             customer_id: customer(510),
             ticket_id: ticket.id(),
             ticket_number: None,
@@ -134,7 +135,7 @@ async fn an_update_by_someone_else_logs_its_own_actor_and_time(ctx: &Ctx) {
         at(12, 7),
     );
     let stored = repo.update(&ticket, 1, event).await.unwrap();
-    assert_eq!(stored.event.actor, staff);
+    assert_eq!(stored.event.actor, Some(staff));
     assert_eq!(stored.event.customer_id, customer(515));
     assert_eq!(stored.event.occurred_at, at(12, 7));
     let events = all_events(&*log).await;
@@ -185,7 +186,7 @@ async fn conflicts_duplicates_and_live_only_events_append_nothing(ctx: &Ctx) {
     clash.number = original.number().clone();
     let actor = owner_of(&clash);
     assert_eq!(
-        repo.insert(clash, actor).await,
+        repo.insert_new(clash, actor).await,
         Err(RepositoryError::DuplicateTicketNumber)
     );
     // A live-only event is refused before anything is written.

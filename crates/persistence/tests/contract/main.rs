@@ -6,6 +6,7 @@
 mod cancellation;
 mod comments;
 mod commit_listener;
+mod deadlines;
 mod event_reads;
 mod events;
 mod failures;

@@ -1,6 +1,7 @@
 //! PostgreSQL: events numbered after their commit.
 
 use std::time::{Duration, Instant};
+use support_persistence::test_support::InsertNew;
 
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -51,7 +52,7 @@ async fn postgres_writes_commit_on_their_own_and_are_numbered_in_turn() {
     let write = tokio::spawn(async move {
         let new = new_ticket(610, IssueType::Other, at(0, 0));
         let actor = owner_of(&new);
-        repo.insert(new, actor).await
+        repo.insert_new(new, actor).await
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     while unpositioned(&mut admin).await == 0 {

@@ -39,7 +39,7 @@ async fn assignment_resolution_and_first_response_are_stored(ctx: &Ctx) {
         details: ResolutionDetails::parse("the booking was moved to 8 pm").unwrap(),
     };
     ticket.resolve(resolution.clone(), at(4, 0)).unwrap();
-    let event = TicketEvent::status_changed(staff(80), &ticket, Status::Open, at(4, 0));
+    let event = TicketEvent::status_changed(Some(staff(80)), &ticket, Status::Open, at(4, 0));
     repo.update(&ticket, version, event).await.unwrap();
 
     let found = repo.find(ticket.id()).await.unwrap().unwrap();
@@ -113,6 +113,7 @@ async fn staff_lists_filter_by_every_combination_and_page(ctx: &Ctx) {
                     status,
                     priority,
                     assignee,
+                    breached: None,
                 };
                 let expected: Vec<Ticket> = tickets
                     .iter()

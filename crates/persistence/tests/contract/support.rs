@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+use support_persistence::test_support::InsertNew;
 
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::sql_types::BigInt;
@@ -100,7 +101,9 @@ pub(crate) trait OwnerWrites {
 impl OwnerWrites for dyn TicketRepository + '_ {
     async fn insert_owned(&self, ticket: NewTicket) -> Result<Ticket, RepositoryError> {
         let actor = owner_of(&ticket);
-        self.insert(ticket, actor).await.map(|(ticket, _)| ticket)
+        self.insert_new(ticket, actor)
+            .await
+            .map(|(ticket, _)| ticket)
     }
 
     async fn update_owned(
@@ -269,7 +272,7 @@ pub(crate) async fn create_and_escalate(
 ) -> (StoredEvent, StoredEvent) {
     let new = new_ticket(owner, IssueType::Other, created);
     let actor = owner_of(&new);
-    let (mut ticket, created_event) = repo.insert(new, actor.clone()).await.unwrap();
+    let (mut ticket, created_event) = repo.insert_new(new, actor.clone()).await.unwrap();
     ticket
         .escalate(None, created + chrono::Duration::seconds(1))
         .unwrap();

@@ -249,8 +249,10 @@ async fn rows_the_domain_rejects_are_reported_as_corrupt(ctx: &Ctx) {
     // Passes every CHECK constraint, but the description is too short for the domain.
     raw.run_sql(
         "INSERT INTO support_tickets (ticket_number, customer_id, issue_type, description, \
-         status, priority, created_at, updated_at, version) VALUES ('TKT-000000-BAD001', 100, \
-         'other', 'short', 'open', 'medium', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)",
+         status, priority, created_at, updated_at, version, first_response_due_at, \
+         resolution_due_at) VALUES ('TKT-000000-BAD001', 100, 'other', 'short', 'open', 'medium', \
+         '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, '2026-01-01 08:00:00', \
+         '2026-01-03 00:00:00')",
     )
     .await;
     let bad_id = raw.count("SELECT MAX(id) AS n FROM support_tickets").await;

@@ -2,12 +2,13 @@
 //! refuses.
 
 use std::sync::Arc;
+use support_persistence::test_support::InsertNew;
 
 use chrono::{TimeZone, Utc};
 use support_domain::{
     BookingId, Description, EscalationReason, IssueType, NewTicket, OrderId, Priority,
-    RepositoryError, Resolution, ResolutionDetails, ResolutionType, StaffId, Status, Ticket,
-    TicketEventKind, TicketState, Transition,
+    RepositoryError, Resolution, ResolutionDetails, ResolutionType, SlaMetrics, SlaPolicy,
+    SlaState, StaffId, Status, Ticket, TicketEventKind, TicketState, Transition,
 };
 
 use crate::support::*;
@@ -37,7 +38,10 @@ async fn insert_assigns_increasing_ids_and_round_trips_every_field(ctx: &Ctx) {
     );
     let first = repo.insert_owned(new.clone()).await.unwrap();
     assert!(first.id().get() > 0);
-    assert_eq!(first, new.clone().with_id(first.id()));
+    assert_eq!(
+        first,
+        new.clone().with_id(first.id(), &SlaPolicy::default())
+    );
     assert_eq!(first.version(), 1);
     assert_eq!(first.status(), Status::Open);
     assert_eq!(first.priority(), Priority::High);
@@ -113,6 +117,14 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
                 kind: ResolutionType::Compensation,
                 details: ResolutionDetails::parse("a free dessert — next visit 🍰").unwrap(),
             }),
+            sla: SlaState {
+                first_response_due_at: at(60, 5),
+                resolution_due_at: at(70, 6),
+                warned: SlaMetrics::from_bits(3).unwrap(),
+                breached: SlaMetrics::from_bits(1).unwrap(),
+                next_timer_at: Some(at(80, 8)),
+                next_due_at: Some(at(70, 6)),
+            },
             version: 5,
         },
     );
@@ -143,6 +155,14 @@ async fn every_mutable_field_round_trips_through_update(ctx: &Ctx) {
                 kind: ResolutionType::Refund,
                 details: ResolutionDetails::parse("refunded in full").unwrap(),
             }),
+            sla: SlaState {
+                first_response_due_at: at(60, 5),
+                resolution_due_at: at(70, 6),
+                warned: SlaMetrics::NONE,
+                breached: SlaMetrics::NONE,
+                next_timer_at: None,
+                next_due_at: None,
+            },
             version: 6,
         },
     );
@@ -206,7 +226,7 @@ async fn concurrent_creates_stand_or_fail_each_on_their_own(ctx: &Ctx) {
         let repo = Arc::clone(&repo);
         creates.push(tokio::spawn(async move {
             let actor = owner_of(&new);
-            (new.clone(), clash, repo.insert(new, actor).await)
+            (new.clone(), clash, repo.insert_new(new, actor).await)
         }));
     }
     let mut stored = Vec::new();
@@ -219,7 +239,10 @@ async fn concurrent_creates_stand_or_fail_each_on_their_own(ctx: &Ctx) {
         let (ticket, event) = result.unwrap();
         // The ticket handed back is built from the caller's own request, so
         // a swapped id shows only in what is stored under it (below).
-        assert_eq!(ticket, new.clone().with_id(ticket.id()));
+        assert_eq!(
+            ticket,
+            new.clone().with_id(ticket.id(), &SlaPolicy::default())
+        );
         assert_eq!(event.event.ticket_id, ticket.id());
         assert_eq!(event.event.customer_id, new.customer_id);
         assert_eq!(event.event.ticket_number.as_ref(), Some(&new.number));
@@ -300,6 +323,7 @@ async fn update_of_another_customers_ticket_conflicts(ctx: &Ctx) {
             closed_at: Some(at(5, 0)),
             first_responded_at: None,
             resolution: None,
+            sla: *t.sla(),
             version: 2,
         },
     );

@@ -104,7 +104,7 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
     // A status change without and one with a resolution.
     let version = ticket.version();
     ticket.start(StaffId::new(71).unwrap(), at(2, 2)).unwrap();
-    let event = TicketEvent::status_changed(actor.clone(), &ticket, Status::Open, at(2, 2));
+    let event = TicketEvent::status_changed(Some(actor.clone()), &ticket, Status::Open, at(2, 2));
     written.push(repo.update(&ticket, version, event).await.unwrap());
     let version = ticket.version();
     let resolution = Resolution {
@@ -112,8 +112,9 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
         details: ResolutionDetails::parse("a new dish\nwas served").unwrap(),
     };
     ticket.resolve(resolution, at(3, 3)).unwrap();
-    let event = TicketEvent::status_changed(actor.clone(), &ticket, Status::InProgress, at(3, 3))
-        .with_note(note("kitchen confirmed"));
+    let event =
+        TicketEvent::status_changed(Some(actor.clone()), &ticket, Status::InProgress, at(3, 3))
+            .with_note(note("kitchen confirmed"));
     written.push(repo.update(&ticket, version, event).await.unwrap());
 
     // Escalated, with a note, and nobody assigned any more.

@@ -135,16 +135,16 @@ fn create_script() -> Result<String, BoxError> {
     let now = "LOCALTIMESTAMP";
     let status = text(Status::Open.as_str());
     let role = text(Role::Customer.as_str());
+    // The deadlines a create plans under the default policy: counted from
+    // the creation, the first timer the first response's warning.
     let priority = Priority::initial_for(issue_type);
-    // The deadlines the service stores with a new ticket under the default
-    // policy: both counted from creation; the next timer is the first
-    // response's warning, the nearest deadline the first response.
     let policy = SlaPolicy::default();
     let targets = policy.targets(priority);
-    let after = |secs: i64| format!("({now} + make_interval(secs => {secs}))");
-    let first_response = after(targets.first_response.num_seconds());
-    let resolution = after(targets.resolution.num_seconds());
-    let warning = after(targets.first_response.num_seconds() - policy.warning_lead().num_seconds());
+    let after =
+        |d: chrono::TimeDelta| format!("(LOCALTIMESTAMP + INTERVAL '{} seconds')", d.num_seconds());
+    let first_response_due = after(targets.first_response);
+    let resolution_due = after(targets.resolution);
+    let first_timer = after(targets.first_response - policy.warning_lead());
     // In the statement's order: the ticket's columns, then its event's.
     let values = [
         number,
@@ -166,12 +166,12 @@ fn create_script() -> Result<String, BoxError> {
         "NULL",
         "NULL",
         "NULL",
-        &first_response,
-        &resolution,
+        &first_response_due,
+        &resolution_due,
         "0",
         "0",
-        &warning,
-        &first_response,
+        &first_timer,
+        &first_response_due,
         ":customer",
         &text(TicketEventKind::Created.name()),
         ":customer",
