@@ -23,6 +23,7 @@ mod paced;
 mod report;
 mod seed;
 mod spread;
+mod targets;
 mod tickets;
 mod watcher;
 
@@ -72,8 +73,9 @@ pub struct Args {
     /// in seconds.
     #[arg(long, default_value_t = 60)]
     window_secs: u64,
-    /// Spread: connections creating tickets (spread over the servers).
-    #[arg(long, default_value_t = 32)]
+    /// Spread: connections creating tickets (spread over the servers; open
+    /// loop, so enough to absorb a slow commit without falling behind).
+    #[arg(long, default_value_t = 128)]
     create_connections: usize,
     /// Burst: tickets created at once.
     #[arg(long, default_value_t = 10_000)]
