@@ -333,6 +333,10 @@ async fn three_instances_fire_200_simultaneous_deadlines_exactly_once_postgres()
     }
     let (first, last) = (*due.iter().min().unwrap(), *due.iter().max().unwrap());
     println!("{TICKETS} resolution deadlines within {}", last - first);
+    assert!(
+        last - first < TimeDelta::seconds(1),
+        "not due in the same second"
+    );
     let wait = (last + TimeDelta::seconds(2) - Utc::now())
         .to_std()
         .unwrap_or_default();

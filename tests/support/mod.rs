@@ -59,17 +59,7 @@ pub struct Service {
 
 impl Service {
     pub async fn start(backend: Backend) -> Self {
-        let (url, db) = match backend {
-            Backend::Sqlite => {
-                let db = SqliteTestDb::new();
-                (db.url().to_owned(), DbGuard::Sqlite(db))
-            }
-            Backend::Postgres => {
-                let db = PostgresTestDb::new();
-                (db.url().to_owned(), DbGuard::Postgres(db))
-            }
-        };
-        Self::launch(url, db, SlaPolicy::default()).await
+        Self::start_with_policy(backend, SlaPolicy::default()).await
     }
 
     /// A server with its own database under `policy`.

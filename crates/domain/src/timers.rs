@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::errors::SupportError;
+use crate::errors::{RepositoryError, SupportError};
 use crate::events::{Notification, TicketEvent, TicketEventKind};
 use crate::service::SupportService;
 use crate::sla::{Timer, pending};
@@ -67,6 +67,9 @@ impl SupportService {
         if fired.is_empty() {
             return Ok(round);
         }
+        // Every committed ticket's events are announced, even when another
+        // ticket of the batch failed: the failure is reported afterwards.
+        let mut failure = None;
         for saved in self.tickets.save_fired(fired).await? {
             match saved {
                 Ok(events) => {
@@ -75,11 +78,16 @@ impl SupportService {
                         self.notifier.notify(Notification::Committed(event)).await;
                     }
                 }
-                Err(crate::errors::RepositoryError::Conflict) => round.lost += 1,
-                Err(other) => return Err(other.into()),
+                Err(RepositoryError::Conflict) => round.lost += 1,
+                Err(other) => {
+                    failure.get_or_insert(other);
+                }
             }
         }
-        Ok(round)
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(round),
+        }
     }
 
     /// When the earliest timer of any ticket is due (`None`: none pending).

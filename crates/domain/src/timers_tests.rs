@@ -411,6 +411,30 @@ async fn a_ticket_someone_changed_first_is_lost_and_announces_nothing() {
 }
 
 #[tokio::test]
+async fn a_failed_ticket_does_not_keep_the_others_events_from_being_announced() {
+    let mut repo = MockTicketRepository::new();
+    repo.expect_due_for_timers()
+        .returning(|_, _| Ok(vec![ticket(), ticket()]));
+    repo.expect_save_fired().times(1).returning(|fired| {
+        Ok(vec![
+            Err(RepositoryError::Unavailable("numbering failed".into())),
+            Ok(fired[1]
+                .events
+                .iter()
+                .cloned()
+                .map(|e| stored(3, e))
+                .collect()),
+        ])
+    });
+    let mut notifier = MockEventNotifier::new();
+    notifier.expect_notify().times(1).return_const(());
+    let result = service(Fixture { repo, notifier }, at(95))
+        .fire_due_timers(2)
+        .await;
+    assert!(result.is_err());
+}
+
+#[tokio::test]
 async fn nothing_due_saves_nothing() {
     let mut repo = MockTicketRepository::new();
     repo.expect_due_for_timers().returning(|_, _| Ok(vec![]));

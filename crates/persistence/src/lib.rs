@@ -21,8 +21,10 @@
 //!
 //! Where things are: `connections` (the leaf: backends, pools), `schema`
 //! and `rows` (the tables and their mapping to the domain, shared),
-//! `ticket_queries`, `staff_pages`, `comment_queries` and `event_queries`
-//! (what both backends send, written once), `sqlite` and `postgres` (one module of adapters per backend),
+//! `ticket_queries`, `staff_pages`, `due_queries`, `due_pages`,
+//! `comment_queries` and `event_queries` (what both backends send, written
+//! once), `comment_write` and `fired_write` (what a comment and the
+//! scheduler's fired timers write), `sqlite` and `postgres` (one module of adapters per backend),
 //! `database` (which adapters a URL gets). docs/architecture.md has the map.
 //!
 //! [`TicketRepository`]: support_domain::ports::TicketRepository

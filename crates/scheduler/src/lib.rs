@@ -1,5 +1,5 @@
 //! The scheduler: the adapter that makes the service's SLA timers fire on
-//! time (docs/architecture.md, "Deadlines").
+//! time (docs/architecture.md, "When they fire: the scheduler").
 //!
 //! What fires is decided by the domain ([`support_domain::SupportService::fire_due_timers`])
 //! from the due-time index in the database; nothing held in memory here

@@ -28,16 +28,18 @@ ALTER TABLE support_tickets ADD COLUMN sla_breached INTEGER NOT NULL DEFAULT 0
 ALTER TABLE support_tickets ADD COLUMN next_timer_at TIMESTAMP NULL;
 ALTER TABLE support_tickets ADD COLUMN next_due_at TIMESTAMP NULL;
 
--- Whole hours leave the fraction of a second as it is: it is kept from
--- the stored text (`YYYY-MM-DD HH:MM:SS` is 19 characters, then the
--- optional `.ffffff`), which strftime would round to milliseconds.
+-- Whole hours leave the fraction of a second as it is: the whole seconds
+-- (the first 19 characters, `YYYY-MM-DD HH:MM:SS`) are moved, and the
+-- stored fraction (the optional `.ffffff`) is appended as it was; SQLite's
+-- date functions would round it to milliseconds (and .9999995 up to the
+-- next second).
 UPDATE support_tickets SET
-    first_response_due_at = strftime('%Y-%m-%d %H:%M:%S', created_at, CASE priority
+    first_response_due_at = strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), CASE priority
         WHEN 'urgent' THEN '+1 hours'
         WHEN 'high' THEN '+4 hours'
         WHEN 'medium' THEN '+8 hours'
         ELSE '+24 hours' END) || substr(created_at, 20),
-    resolution_due_at = strftime('%Y-%m-%d %H:%M:%S', created_at, CASE priority
+    resolution_due_at = strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), CASE priority
         WHEN 'urgent' THEN '+4 hours'
         WHEN 'high' THEN '+24 hours'
         WHEN 'medium' THEN '+48 hours'

@@ -7,6 +7,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 
 use super::batched_reads::{HISTORIES, PAGES, PAGES_IN_STATUS};
+use super::fired_save::SAVE_FIRED;
 use super::ticket_insert::INSERT_WITH_EVENTS;
 use super::ticket_update::UPDATE_WITH_EVENTS;
 use crate::rows::{NewTicketRow, TicketRow, TicketStateRow};
@@ -108,6 +109,22 @@ fn the_batched_create_writes_every_column_but_the_id() {
 fn the_batched_change_writes_every_state_column() {
     let (_, state) = written();
     let sql = UPDATE_WITH_EVENTS;
+    let set = between(sql, "UPDATE support_tickets t SET ", " FROM input");
+    let expected: Vec<String> = state.iter().map(|c| format!("{c} = i.{c}")).collect();
+    assert_eq!(set, expected);
+    let aliases = list_after(sql, "AS i(");
+    assert_eq!(aliases[..state.len()], state[..], "arrays in column order");
+    assert_eq!(
+        unnest_arrays(sql) + 1,
+        aliases.len(),
+        "one array per alias (and the ordinality)"
+    );
+}
+
+#[test]
+fn the_save_of_fired_timers_writes_every_state_column() {
+    let (_, state) = written();
+    let sql = SAVE_FIRED;
     let set = between(sql, "UPDATE support_tickets t SET ", " FROM input");
     let expected: Vec<String> = state.iter().map(|c| format!("{c} = i.{c}")).collect();
     assert_eq!(set, expected);

@@ -282,8 +282,8 @@ impl TicketRepository for SqliteTicketRepository {
         Ok(next.flatten().map(from_column))
     }
 
-    /// One writer job for the whole batch: one transaction, each ticket in
-    /// a savepoint of its own.
+    /// One writer job for the whole batch: one savepoint of one group's
+    /// transaction; a ticket whose version check fails writes nothing.
     async fn save_fired(&self, fired: Vec<FiredTimers>) -> Result<FiredAnswers, RepositoryError> {
         let count = fired.len();
         let writes = fired_writes(fired)?;

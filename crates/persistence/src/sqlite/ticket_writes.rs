@@ -161,33 +161,33 @@ pub(super) fn comment_with_events(
 /// a conflict.
 pub(super) type SavedFired = (usize, Result<Vec<(TicketEvent, i64)>, RepositoryError>);
 
-/// Saves each of `writes` (in ascending ticket id order) with its events,
-/// each in a savepoint of its own inside the job's: a ticket that is no
-/// longer at its expected version is answered [`RepositoryError::Conflict`]
-/// with nothing of it written, and the others go on. Any other failure
-/// fails the whole job (nothing of it is written).
+/// Saves each of `writes` (in ascending ticket id order) with its events:
+/// a ticket that is no longer at its expected version is answered
+/// [`RepositoryError::Conflict`] with nothing of it written (its UPDATE
+/// matched no row, and nothing else of it ran), and the others go on. Any
+/// other failure fails the whole job, which is rolled back to its savepoint
+/// (so no ticket is saved without its events). No savepoint per ticket: a
+/// burst of deadlines saves hundreds at once.
 pub(super) fn save_fired(
     conn: &mut SqliteConnection,
     writes: Vec<FiredWrite>,
 ) -> Result<Vec<SavedFired>, WriteError> {
     let mut saved = Vec::with_capacity(writes.len());
     for write in writes {
-        let written = conn.transaction::<_, WriteError, _>(|c| {
-            save_state(c, &write.expected, &write.changes)?;
-            let mut positions = Vec::with_capacity(write.events.len());
-            for (_, row) in &write.events {
-                positions.push(append_event(c, row)?);
+        match save_state(conn, &write.expected, &write.changes) {
+            Ok(()) => {}
+            Err(WriteError::Conflict) => {
+                saved.push((write.place, Err(RepositoryError::Conflict)));
+                continue;
             }
-            Ok(positions)
-        });
-        match written {
-            Ok(positions) => {
-                let events = write.events.into_iter().map(|(event, _)| event);
-                saved.push((write.place, Ok(events.zip(positions).collect())));
-            }
-            Err(WriteError::Conflict) => saved.push((write.place, Err(RepositoryError::Conflict))),
             Err(other) => return Err(other),
         }
+        let mut events = Vec::with_capacity(write.events.len());
+        for (event, row) in write.events {
+            let position = append_event(conn, &row)?;
+            events.push((event, position));
+        }
+        saved.push((write.place, Ok(events)));
     }
     Ok(saved)
 }

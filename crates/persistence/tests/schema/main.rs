@@ -140,3 +140,83 @@ async fn postgres_migrations_run_on_a_current_thread_runtime_and_revert_cleanly(
     assert_eq!(db.run_migrations().await.unwrap(), applied);
     assert_eq!(db.tickets().ping().await, Ok(()));
 }
+
+/// `2026-12-08-000000_sla_deadlines` on PostgreSQL gives existing tickets
+/// the default policy's deadlines for their priority, a timer due at once
+/// unless closed, and their nearest unfulfilled deadline (SQLite: see
+/// `sqlite_rebuilds`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backfills_the_deadlines_of_existing_tickets() {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Nullable, Text};
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Deadlines {
+        #[diesel(sql_type = Text)]
+        first: String,
+        #[diesel(sql_type = Text)]
+        resolution: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        timer: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        due: Option<String>,
+    }
+    let test_db = PostgresTestDb::new();
+    let url = test_db.url().to_owned();
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url).unwrap();
+        for _ in 1..MIGRATION_COUNT {
+            conn.run_next_migration(POSTGRES_MIGRATIONS).unwrap();
+        }
+        diesel::sql_query(
+            "INSERT INTO support_tickets (ticket_number, customer_id, issue_type, description, \
+                 status, priority, created_at, updated_at, version, first_responded_at, closed_at) \
+             VALUES ('TKT-000001-AAAAAA', 7, 'other', 'a description', 'open', 'medium', \
+                 '2026-12-06 08:00:00.5', '2026-12-06 08:00:00.5', 1, NULL, NULL), \
+                 ('TKT-000002-AAAAAA', 7, 'other', 'a description', 'in_progress', 'urgent', \
+                 '2026-12-06 08:00:00', '2026-12-06 08:00:00', 2, '2026-12-06 08:10:00', NULL), \
+                 ('TKT-000003-AAAAAA', 7, 'other', 'a description', 'closed', 'low', \
+                 '2026-12-06 08:00:00', '2026-12-06 09:00:00', 2, NULL, '2026-12-06 09:00:00')",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        conn.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap();
+        diesel::sql_query(
+            "SELECT CAST(first_response_due_at AS TEXT) AS first, \
+                 CAST(resolution_due_at AS TEXT) AS resolution, \
+                 CAST(next_timer_at AS TEXT) AS timer, CAST(next_due_at AS TEXT) AS due \
+             FROM support_tickets ORDER BY id",
+        )
+        .load::<Deadlines>(&mut conn)
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let row = |first: &str, resolution: &str, timer: Option<&str>, due: Option<&str>| Deadlines {
+        first: first.to_owned(),
+        resolution: resolution.to_owned(),
+        timer: timer.map(str::to_owned),
+        due: due.map(str::to_owned),
+    };
+    assert_eq!(
+        rows,
+        [
+            row(
+                "2026-12-06 16:00:00.5",
+                "2026-12-08 08:00:00.5",
+                Some("2026-12-06 08:00:00.5"),
+                Some("2026-12-06 16:00:00.5"),
+            ),
+            // Answered: the resolution is the nearest open deadline.
+            row(
+                "2026-12-06 09:00:00",
+                "2026-12-06 12:00:00",
+                Some("2026-12-06 08:00:00"),
+                Some("2026-12-06 12:00:00"),
+            ),
+            // Closed: nothing pending, nothing open.
+            row("2026-12-07 08:00:00", "2026-12-09 08:00:00", None, None),
+        ]
+    );
+}
