@@ -1,6 +1,8 @@
 //! Headless Chromium for the dashboard tests, driven over the Chrome
 //! DevTools Protocol with awc's WebSocket client: launching it, a minimal
 //! CDP client, and a signed-in dashboard. User input is in `input`.
+//! Shared by several test binaries, each of which uses a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -21,6 +21,7 @@ mod errors;
 mod event_log;
 mod event_payload;
 mod events;
+mod fired_timers;
 mod ids;
 mod invalid_value;
 mod issue_type;
@@ -53,6 +54,7 @@ pub use event_payload::{AssignmentPayload, CommentPayload, EventPayload, Resolut
 pub use events::{
     EventAudience, EventDetails, Notification, StoredEvent, TicketEvent, TicketEventKind,
 };
+pub use fired_timers::FiredTimers;
 pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
 pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;
@@ -74,4 +76,4 @@ pub use state_machine::Transition;
 pub use status::Status;
 pub use ticket::{NewTicket, Ticket, TicketState};
 pub use ticket_number::TicketNumber;
-pub use timers::{FiredTimers, TimerRound};
+pub use timers::TimerRound;

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::ids::{StaffId, TicketId};
 use crate::invalid_value::InvalidValue;
@@ -171,10 +171,13 @@ impl DueCursor {
             .strip_prefix(Self::PREFIX)
             .and_then(|rest| rest.split_once(':'))
             .ok_or_else(invalid)?;
+        // Years 1 to 9999: what every store can compare against (PostgreSQL
+        // refuses times before 4713 BC); this service issues no others.
         let due_at = micros
             .parse::<i64>()
             .ok()
             .and_then(DateTime::from_timestamp_micros)
+            .filter(|at| (1..=9999).contains(&at.year()))
             .ok_or_else(invalid)?;
         let id = id
             .parse::<i64>()
@@ -291,7 +294,14 @@ mod tests {
         assert!(PageCursor::decode(&text).is_err());
         let page = PageCursor::after(TicketId::new(42).unwrap()).encode();
         assert!(DueCursor::decode(&page).is_err());
-        for bad in ["d1:x:1", "d1:5", "d1:5:0", "d1:5:-1"] {
+        for bad in [
+            "d1:x:1",
+            "d1:5",
+            "d1:5:0",
+            "d1:5:-1",
+            "d1:-1000000000000000000:1",
+            "d1:8000000000000000000:1",
+        ] {
             assert!(
                 DueCursor::decode(&URL_SAFE_NO_PAD.encode(bad)).is_err(),
                 "{bad}"

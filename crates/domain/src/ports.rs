@@ -9,13 +9,13 @@ use crate::comment::{Comment, CommentGuard, NewComment};
 use crate::errors::{PointsError, RepositoryError};
 use crate::event_log::LogPosition;
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
+use crate::fired_timers::FiredTimers;
 use crate::ids::{CommentId, CustomerId, TicketId};
 use crate::listing::{DueCursor, TicketFilter};
 use crate::points::PointsAward;
 use crate::status::Status;
 use crate::ticket::{NewTicket, Ticket, TicketState};
 use crate::ticket_number::TicketNumber;
-use crate::timers::FiredTimers;
 
 /// Durable storage of tickets.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -4,19 +4,20 @@
 //! ([`crate::Ticket::fire_timers`]); this module only decides.
 //!
 //! A deadline is met when its metric was fulfilled at or before it: the
-//! first response by the first public staff comment (or, while the ticket
-//! is resolved or closed, by that), the resolution by the ticket being
-//! resolved or closed. A reopen takes back the resolve, so its clocks run
-//! again. A fulfilment after the deadline is no fulfilment: the breach
+//! first response by the first public staff comment or the resolve (see
+//! [`crate::Ticket::resolve`]), or by the ticket being closed; the
+//! resolution by the ticket being resolved or closed. A fulfilled metric's
+//! due time no longer moves. A reopen takes back the resolve, so the
+//! resolution's clock runs again; the first response stays as it was. A fulfilment after the deadline is no fulfilment: the breach
 //! fires even if the fulfilment was committed first, so a deadline is
 //! either met or breached, never both.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::invalid_value::InvalidValue;
+use crate::priority::Priority;
 use crate::sla_policy::{SlaMetric, SlaPolicy};
 use crate::status::Status;
-use crate::ticket::TicketState;
 
 /// A set of [`SlaMetric`]s (which were warned, which breached).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -93,8 +94,8 @@ impl SlaState {
     /// nothing fired yet. [`plan`] sets the timers.
     pub fn due(created_at: DateTime<Utc>, targets: crate::sla_policy::SlaTargets) -> Self {
         Self {
-            first_response_due_at: created_at + targets.first_response,
-            resolution_due_at: created_at + targets.resolution,
+            first_response_due_at: later(created_at, targets.first_response),
+            resolution_due_at: later(created_at, targets.resolution),
             warned: SlaMetrics::NONE,
             breached: SlaMetrics::NONE,
             next_timer_at: None,
@@ -122,50 +123,114 @@ pub(crate) enum Timer {
     AutoClose,
 }
 
+/// `at` moved by `by`, kept within the calendar chrono can represent
+/// (plain `+` panics beyond it; a stored time near its end must not).
+fn later(at: DateTime<Utc>, by: TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(if by < TimeDelta::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+/// What of a ticket's life the deadlines depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Current status.
+    pub status: Status,
+    /// Current priority (decides the targets).
+    pub priority: Priority,
+    /// Creation: where the targets count from.
+    pub created_at: DateTime<Utc>,
+    /// The first public staff comment.
+    pub first_responded_at: Option<DateTime<Utc>>,
+    /// While resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Once closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
 /// When `metric` was fulfilled, if it was.
-pub(crate) fn fulfilled_at(state: &TicketState, metric: SlaMetric) -> Option<DateTime<Utc>> {
-    let finished = state.resolved_at.or(state.closed_at);
+fn fulfilled_at(progress: &Progress, metric: SlaMetric) -> Option<DateTime<Utc>> {
+    let finished = progress.resolved_at.or(progress.closed_at);
     match metric {
-        SlaMetric::FirstResponse => state.first_responded_at.or(finished),
+        SlaMetric::FirstResponse => progress.first_responded_at.or(finished),
         SlaMetric::Resolution => finished,
     }
 }
 
 /// Every timer still to fire, with its time, earliest first.
-pub(crate) fn pending(state: &TicketState, policy: &SlaPolicy) -> Vec<(DateTime<Utc>, Timer)> {
-    let sla = &state.sla;
+pub(crate) fn pending(
+    sla: &SlaState,
+    progress: &Progress,
+    policy: &SlaPolicy,
+) -> Vec<(DateTime<Utc>, Timer)> {
     let mut timers = Vec::new();
     for metric in SlaMetric::ALL {
         let due = sla.due_at(metric);
-        let fulfilled = fulfilled_at(state, metric);
+        let fulfilled = fulfilled_at(progress, metric);
         if sla.breached.contains(metric) || fulfilled.is_some_and(|at| at <= due) {
             continue;
         }
         timers.push((due, Timer::Breach(metric)));
         if fulfilled.is_none() && !sla.warned.contains(metric) {
-            timers.push((due - policy.warning_lead(), Timer::Warning(metric)));
+            timers.push((later(due, -policy.warning_lead()), Timer::Warning(metric)));
         }
     }
-    if state.status == Status::Resolved
-        && let (Some(after), Some(resolved)) = (policy.auto_close_after(), state.resolved_at)
+    if progress.status == Status::Resolved
+        && let (Some(after), Some(resolved)) = (policy.auto_close_after(), progress.resolved_at)
     {
-        timers.push((resolved + after, Timer::AutoClose));
+        timers.push((later(resolved, after), Timer::AutoClose));
     }
     timers.sort();
     timers
 }
 
-/// Sets the deadlines of `state` from `policy` and its priority (counted
-/// from `created_at`, so a priority change moves them) and the times its
-/// timers and its nearest open deadline fall on.
-pub(crate) fn plan(state: &mut TicketState, created_at: DateTime<Utc>, policy: &SlaPolicy) {
-    let targets = policy.targets(state.priority);
-    state.sla.first_response_due_at = created_at + targets.first_response;
-    state.sla.resolution_due_at = created_at + targets.resolution;
-    state.sla.next_timer_at = pending(state, policy).first().map(|(at, _)| *at);
-    state.sla.next_due_at = SlaMetric::ALL
+/// Sets the deadlines of `sla` not yet fulfilled from `policy` and the
+/// ticket's priority (counted from its creation, so a priority change moves
+/// them) and the times its timers and its nearest open deadline fall on.
+pub(crate) fn plan(sla: &mut SlaState, progress: &Progress, policy: &SlaPolicy) {
+    // A fulfilled metric keeps the due time it was fulfilled against: a
+    // later priority change must not turn a met target into a breach.
+    let targets = policy.targets(progress.priority);
+    if fulfilled_at(progress, SlaMetric::FirstResponse).is_none() {
+        sla.first_response_due_at = later(progress.created_at, targets.first_response);
+    }
+    if fulfilled_at(progress, SlaMetric::Resolution).is_none() {
+        sla.resolution_due_at = later(progress.created_at, targets.resolution);
+    }
+    sla.next_timer_at = pending(sla, progress, policy).first().map(|(at, _)| *at);
+    sla.next_due_at = SlaMetric::ALL
         .into_iter()
-        .filter(|m| fulfilled_at(state, *m).is_none())
-        .map(|m| state.sla.due_at(m))
+        .filter(|m| fulfilled_at(progress, *m).is_none())
+        .map(|m| sla.due_at(m))
         .min();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_at_the_end_of_the_calendar_saturate_instead_of_panicking() {
+        let end = DateTime::<Utc>::MAX_UTC - TimeDelta::hours(1);
+        let sla = SlaState::due(end, SlaPolicy::default().targets(Priority::Low));
+        assert_eq!(sla.resolution_due_at, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            later(DateTime::<Utc>::MIN_UTC, -TimeDelta::hours(1)),
+            DateTime::<Utc>::MIN_UTC
+        );
+        let progress = Progress {
+            status: Status::Resolved,
+            priority: Priority::Low,
+            created_at: end,
+            first_responded_at: None,
+            resolved_at: Some(end),
+            closed_at: None,
+        };
+        let mut sla = sla;
+        plan(&mut sla, &progress, &SlaPolicy::default());
+        assert_eq!(sla.next_timer_at, Some(DateTime::<Utc>::MAX_UTC));
+    }
 }

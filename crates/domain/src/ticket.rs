@@ -8,7 +8,7 @@ use crate::ids::{BookingId, CustomerId, OrderId, StaffId, TicketId};
 use crate::issue_type::IssueType;
 use crate::priority::Priority;
 use crate::resolution::Resolution;
-use crate::sla::{SlaMetrics, SlaState, plan};
+use crate::sla::{Progress, SlaMetrics, SlaState, plan};
 use crate::sla_policy::{SlaMetric, SlaPolicy};
 use crate::state_machine::Transition;
 use crate::status::Status;
@@ -56,7 +56,8 @@ pub struct TicketState {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Time it was closed.
     pub closed_at: Option<DateTime<Utc>>,
-    /// Time of the first public staff comment: the first response.
+    /// The first response: the first public staff comment, or the resolve
+    /// when it came first.
     pub first_responded_at: Option<DateTime<Utc>>,
     /// How staff solved it, while it is resolved or closed after that.
     pub resolution: Option<Resolution>,
@@ -64,6 +65,20 @@ pub struct TicketState {
     pub sla: SlaState,
     /// Optimistic-concurrency version: 1 when created, +1 per change.
     pub version: i64,
+}
+
+impl TicketState {
+    /// What the deadlines depend on, for a ticket created at `created_at`.
+    pub(crate) fn progress(&self, created_at: DateTime<Utc>) -> Progress {
+        Progress {
+            status: self.status,
+            priority: self.priority,
+            created_at,
+            first_responded_at: self.first_responded_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+        }
+    }
 }
 
 impl NewTicket {
@@ -106,7 +121,8 @@ impl NewTicket {
             sla: SlaState::due(self.created_at, policy.targets(priority)),
             version: 1,
         };
-        plan(&mut state, self.created_at, policy);
+        let progress = state.progress(self.created_at);
+        plan(&mut state.sla, &progress, policy);
         state
     }
 
@@ -177,7 +193,9 @@ impl Ticket {
         self.state.version += 1;
     }
 
-    /// Resolves the ticket, keeping how it was solved.
+    /// Resolves the ticket, keeping how it was solved. The resolution is
+    /// the customer's answer too: if no staff member commented before, it
+    /// is the first response.
     pub fn resolve(
         &mut self,
         resolution: Resolution,
@@ -185,6 +203,7 @@ impl Ticket {
     ) -> Result<(), TransitionError> {
         self.apply(Transition::Resolve, now)?;
         self.state.resolution = Some(resolution);
+        self.state.first_responded_at.get_or_insert(now);
         Ok(())
     }
 
@@ -239,7 +258,13 @@ impl Ticket {
     /// them) and when the next timer is due. Every use case calls it on
     /// the ticket it is about to save.
     pub fn schedule(&mut self, policy: &SlaPolicy) {
-        plan(&mut self.state, self.created.created_at, policy);
+        let progress = self.progress();
+        plan(&mut self.state.sla, &progress, policy);
+    }
+
+    /// What of its life its deadlines depend on.
+    pub(crate) fn progress(&self) -> Progress {
+        self.state.progress(self.created.created_at)
     }
 
     /// Records that the warning of `metric` went out.

@@ -8,24 +8,13 @@ use chrono::{DateTime, Utc};
 
 use crate::errors::{RepositoryError, SupportError};
 use crate::events::{Notification, TicketEvent, TicketEventKind};
+use crate::fired_timers::FiredTimers;
 use crate::service::SupportService;
 use crate::sla::{Timer, pending};
 use crate::sla_policy::SlaPolicy;
 use crate::state_machine::Transition;
 use crate::status::Status;
 use crate::ticket::Ticket;
-
-/// A ticket whose timers fired, to be saved with its events if the stored
-/// one is still at `expected_version`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FiredTimers {
-    /// The ticket after its timers fired (and with its next ones planned).
-    pub ticket: Ticket,
-    /// The version it was read at.
-    pub expected_version: i64,
-    /// What fired, in order (may be empty: only the plan moved).
-    pub events: Vec<TicketEvent>,
-}
 
 /// What one round of [`SupportService::fire_due_timers`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,7 +103,7 @@ pub(crate) fn fire(
     let mut events = Vec::new();
     loop {
         ticket.schedule(policy);
-        let next = pending(ticket.state(), policy)
+        let next = pending(ticket.sla(), &ticket.progress(), policy)
             .into_iter()
             .take_while(|(at, _)| *at <= now)
             .map(|(_, timer)| timer)
@@ -142,7 +131,8 @@ pub(crate) fn fire(
                     now,
                 ));
                 if matches!(ticket.status(), Status::Open | Status::InProgress)
-                    && ticket.escalate(None, now).is_ok()
+                    // The customer's reason, if they gave one before, stays.
+                    && ticket.escalate(ticket.escalation_reason().cloned(), now).is_ok()
                 {
                     events.push(TicketEvent::deadline(
                         TicketEventKind::Escalated,

@@ -255,20 +255,20 @@ fn a_reply_that_reopens_cancels_the_auto_close_and_reactivates_the_resolution_ta
     t.apply(crate::state_machine::Transition::Reopen, at(400))
         .unwrap();
     t.schedule(&policy());
-    // Resolving stopped both clocks; reopened, nobody has answered and
-    // nothing is resolved, and both deadlines passed meanwhile: both
-    // breach now (the escalation moves the resolution's deadline earlier
-    // still), with one escalation.
-    assert_eq!(t.sla().next_due_at, Some(at(100)));
+    // The resolve was the first response (met, at 50 s); reopened, the
+    // resolution is open again and its deadline (300 s) passed meanwhile:
+    // it breaches now, and the system escalates.
+    assert_eq!(t.first_responded_at(), Some(at(50)));
+    assert_eq!(t.sla().next_due_at, Some(at(300)));
     let events = fire(&mut t, &policy(), at(400));
     assert_eq!(
         kinds(&events),
         [
-            (TicketEventKind::SlaBreached, Some(SlaMetric::FirstResponse)),
-            (TicketEventKind::Escalated, Some(SlaMetric::FirstResponse)),
             (TicketEventKind::SlaBreached, Some(SlaMetric::Resolution)),
+            (TicketEventKind::Escalated, Some(SlaMetric::Resolution)),
         ]
     );
+    assert_eq!(t.sla().first_response_due_at, at(100), "met: it stays");
     assert!(
         fire(&mut t, &policy(), at(1050)).is_empty(),
         "no auto-close"
@@ -466,4 +466,67 @@ async fn a_store_failure_is_reported() {
     .fire_due_timers(10)
     .await;
     assert!(result.is_err());
+}
+
+#[test]
+fn a_first_response_met_in_time_is_not_breached_by_a_later_escalation() {
+    let mut t = ticket();
+    // Medium: first response due at 100 s; answered at 60 s: met.
+    respond(&mut t, 60);
+    assert!(fire(&mut t, &policy(), at(100)).is_empty());
+    // The customer escalates later (high: first response would be due at 50 s).
+    t.escalate(None, at(70)).unwrap();
+    t.schedule(&policy());
+    let events = fire(&mut t, &policy(), at(71));
+    assert_eq!(
+        kinds(&events),
+        [],
+        "a target met at the time must not breach after the fact"
+    );
+    assert!(t.sla_breached().is_empty());
+}
+
+#[test]
+fn a_resolution_breach_does_not_breach_a_met_first_response() {
+    let mut t = ticket();
+    respond(&mut t, 60);
+    // Resolution due at 300 s passes: breach, system escalation to high,
+    // whose first-response target (50 s) the response at 60 s misses.
+    let events = fire(&mut t, &policy(), at(300));
+    assert_eq!(
+        kinds(&events),
+        [
+            (TicketEventKind::SlaBreached, Some(SlaMetric::Resolution)),
+            (TicketEventKind::Escalated, Some(SlaMetric::Resolution)),
+        ]
+    );
+}
+
+#[test]
+fn a_reopen_keeps_the_first_response_as_it_was() {
+    // Resolved at 50 s, before the first response was due (100 s): the
+    // resolve was the first response, and a reopen does not take it back.
+    let mut t = ticket();
+    resolve(&mut t, 50);
+    t.apply(crate::state_machine::Transition::Reopen, at(120))
+        .unwrap();
+    t.schedule(&policy());
+    let events = fire(&mut t, &policy(), at(120));
+    assert!(
+        !kinds(&events).contains(&(TicketEventKind::SlaBreached, Some(SlaMetric::FirstResponse))),
+        "{:?}",
+        kinds(&events)
+    );
+}
+
+#[test]
+fn a_system_escalation_keeps_the_customers_reason() {
+    let mut t = ticket();
+    let reason = crate::description::EscalationReason::parse("still cold").unwrap();
+    t.escalate(reason.clone(), at(5)).unwrap();
+    t.start(StaffId::new(70).unwrap(), at(6)).unwrap();
+    t.schedule(&policy());
+    let events = fire(&mut t, &policy(), at(50));
+    assert_eq!(t.status(), Status::Escalated, "{:?}", kinds(&events));
+    assert_eq!(t.escalation_reason(), reason.as_ref());
 }

@@ -133,7 +133,8 @@ pub(crate) fn state(status: Status, priority: Priority) -> TicketState {
         sla: crate::sla::SlaState::due(created, crate::SlaPolicy::default().targets(priority)),
         version: 1,
     };
-    crate::sla::plan(&mut state, created, &crate::SlaPolicy::default());
+    let progress = state.progress(created);
+    crate::sla::plan(&mut state.sla, &progress, &crate::SlaPolicy::default());
     state
 }
 

@@ -8,7 +8,7 @@
 import { auth, claimsOf, get, refusesSession } from './api.js';
 import * as detail from './detail.js';
 import * as list from './tickets.js';
-import { el, showMessage } from './util.js';
+import { el, formatTime, showMessage } from './util.js';
 
 const TOKEN_KEY = 'support.dashboard.token';
 const FEED_LIMIT = 200;
@@ -89,8 +89,10 @@ function addFeedLine(frame) {
   }
   const details = [];
   // Assignments and comments carry the status too, but do not change it.
-  const moved = frame.event !== 'support:ticket_assigned' && frame.event !== 'support:comment_added';
+  const deadline = frame.event === 'support:sla_warning' || frame.event === 'support:sla_breached';
+  const moved = frame.event !== 'support:ticket_assigned' && frame.event !== 'support:comment_added' && !deadline;
   if (data.status && moved) details.push(`→ ${data.status}`);
+  if (deadline && data.metric) details.push(`${data.metric.replace(/_/g, ' ')} due ${formatTime(data.dueAt)}`);
   if (frame.event === 'support:ticket_assigned') {
     details.push(data.staffId == null ? 'unassigned' : `to #${data.staffId}`);
   }

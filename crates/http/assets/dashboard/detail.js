@@ -5,7 +5,7 @@
 import { auth, get, refusesSession, request, ticketPath } from './api.js';
 import { countdown } from './deadlines.js';
 import { assigneeText, known, refreshTicket, select, upsert } from './tickets.js';
-import { badge, el, flash, humanize, isOlder, showMessage, timeNode } from './util.js';
+import { badge, el, flash, formatTime, humanize, isOlder, showMessage, timeNode } from './util.js';
 
 const COMMENT_PAGE = 100;
 const MAX_COMMENT_PAGES = 10; // at most 1,000 comments are shown
@@ -179,11 +179,16 @@ function historyNode(event) {
     what = d.staffId == null ? 'unassigned' : `to ${assigneeText(d.staffId)}`;
   } else if (event.event === 'support:comment_added') {
     what = d.internal ? 'internal note' : 'reply';
+  } else if (event.event === 'support:sla_warning' || event.event === 'support:sla_breached') {
+    what = `${humanize(d.metric)} due ${formatTime(d.dueAt)}`;
   } else if (d.status) {
     what = `→ ${humanize(d.status)}`;
   }
+  // The service's own changes (deadlines) have no user: `by system`.
+  const by = d.userId == null ? d.role : `${d.role} #${d.userId}`;
+  const reason = d.reason ? `(${humanize(d.reason)})` : '';
   const text = document.createElement('span');
-  text.textContent = [what, d.role ? `by ${d.role} #${d.userId}` : ''].filter(Boolean).join(' ');
+  text.textContent = [what, d.role ? `by ${by}` : '', reason].filter(Boolean).join(' ');
   li.append(timeNode(event.at), ' ', name, ' ', text);
   if (d.resolution) li.append(line('resolution', `${humanize(d.resolution.type)}: ${d.resolution.details}`));
   if (d.note) li.append(line('note', `Note: ${d.note}`));

@@ -40,8 +40,28 @@ pub struct TicketView {
     resolution_due_at: String,
     next_due_at: Option<String>,
     sla_breached: Vec<&'static str>,
-    sla_warned: Vec<&'static str>,
+    /// Staff only: warnings are internal, so customers never see one went out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sla_warned: Option<Vec<&'static str>>,
     version: i64,
+}
+
+impl TicketView {
+    /// The view a customer gets: without what is for staff eyes only.
+    fn for_customer(self) -> Self {
+        Self {
+            sla_warned: None,
+            ..self
+        }
+    }
+
+    /// The view `audience` gets.
+    fn for_audience(self, audience: EventAudience) -> Self {
+        match audience {
+            EventAudience::Everyone => self,
+            EventAudience::Customer(_) => self.for_customer(),
+        }
+    }
 }
 
 /// The names of a set of metrics, first response first.
@@ -90,7 +110,7 @@ impl From<&Ticket> for TicketView {
             resolution_due_at: rfc3339(t.sla().resolution_due_at),
             next_due_at: t.sla().next_due_at.map(rfc3339),
             sla_breached: metric_names(t.sla().breached),
-            sla_warned: metric_names(t.sla().warned),
+            sla_warned: Some(metric_names(t.sla().warned)),
             version: t.version(),
         }
     }
@@ -110,7 +130,7 @@ impl<'a> TrackedView<'a> {
     /// customer never gets internal comments or staff notes.
     pub fn new(tracked: &'a TrackedTicket, audience: EventAudience) -> Self {
         Self {
-            ticket: TicketView::from(&tracked.ticket),
+            ticket: TicketView::from(&tracked.ticket).for_audience(audience),
             history: tracked
                 .history
                 .iter()
@@ -197,6 +217,20 @@ impl From<&Ticket> for EscalatedView {
 pub struct PageView {
     tickets: Vec<TicketView>,
     next_cursor: Option<String>,
+}
+
+impl PageView {
+    /// A customer's page of their own tickets.
+    pub fn for_customer(p: &TicketPage) -> Self {
+        Self {
+            tickets: p
+                .tickets
+                .iter()
+                .map(|t| TicketView::from(t).for_customer())
+                .collect(),
+            next_cursor: p.next_cursor.map(PageCursor::encode),
+        }
+    }
 }
 
 impl From<&TicketPage> for PageView {

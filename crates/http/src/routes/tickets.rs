@@ -100,5 +100,5 @@ pub async fn list_tickets(
         .list_tickets(auth.customer_id(), query)
         .await
         .map_err(fail(EP))?;
-    Ok(Success::ok("Tickets listed", PageView::from(&page)))
+    Ok(Success::ok("Tickets listed", PageView::for_customer(&page)))
 }

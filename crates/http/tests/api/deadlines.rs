@@ -69,7 +69,19 @@ async fn a_ticket_shows_its_deadlines() {
     );
     assert_eq!(t["next_due_at"], t["first_response_due_at"]);
     assert_eq!(t["sla_breached"], json!([]));
-    assert_eq!(t["sla_warned"], json!([]));
+    // Warnings are staff-only: a customer does not learn one went out.
+    assert!(t.get("sla_warned").is_none(), "{t}");
+    let page = send(&app, get(&customer(71), "/tickets").to_request()).await;
+    assert!(page.body["data"]["tickets"][0].get("sla_warned").is_none());
+    let r = send(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/api/support/tickets/{id}"))
+            .insert_header(bearer(&staff(900)))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.body["data"]["sla_warned"], json!([]), "{}", r.body);
 }
 
 #[actix_web::test]

@@ -19,6 +19,7 @@ contract_tests!(
     fired_timers_are_saved_with_the_services_own_events,
     a_batch_of_fired_timers_is_saved_at_once,
     two_savers_of_the_same_fired_ticket_one_wins,
+    a_saver_waiting_on_a_concurrent_change_loses,
 );
 
 /// A ticket of `owner` created at `secs`, in its initial state under the
@@ -356,4 +357,53 @@ async fn two_savers_of_the_same_fired_ticket_one_wins(ctx: &Ctx) {
             .count();
         assert_eq!(breaches, 1, "stored once");
     }
+}
+
+async fn a_saver_waiting_on_a_concurrent_change_loses(ctx: &Ctx) {
+    if !matches!(ctx.db.backend(), support_persistence::Backend::Postgres) {
+        return;
+    }
+    let repo = ctx.repo();
+    let log = ctx.log();
+    let ticket = timed(&*repo, Some(100), Some(100)).await;
+    let mut raw = Raw::open(ctx).await;
+    // Another writer changes the ticket and holds its row lock.
+    raw.run_sql(&format!(
+        "BEGIN; UPDATE support_tickets SET version = version + 1 WHERE id = {}",
+        ticket.id().get()
+    ))
+    .await;
+    let breached = fired(&ticket, |s| {
+        s.sla.breached = SlaMetrics::NONE.with(SlaMetric::FirstResponse);
+        s.sla.next_timer_at = None;
+        s.version += 1;
+    });
+    let event = TicketEvent::deadline(
+        TicketEventKind::SlaBreached,
+        &breached,
+        SlaMetric::FirstResponse,
+        at(200, 0),
+    );
+    let saver = tokio::spawn({
+        let repo = repo.clone();
+        async move {
+            repo.save_fired(vec![FiredTimers {
+                ticket: breached,
+                expected_version: 1,
+                events: vec![event],
+            }])
+            .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!saver.is_finished(), "the saver waits for the row lock");
+    raw.run_sql("COMMIT").await;
+    let answer = saver.await.unwrap().unwrap().remove(0);
+    assert_eq!(answer, Err(RepositoryError::Conflict));
+    let breaches = all_events(&*log)
+        .await
+        .into_iter()
+        .filter(|e| e.event.kind == TicketEventKind::SlaBreached)
+        .count();
+    assert_eq!(breaches, 0);
 }
