@@ -70,7 +70,7 @@ bench *ARGS:
 # SLA deadline benchmark alone (lateness and exactly-once on SQLite and on two PostgreSQL servers, a burst, idle CPU with 1M deadlines); writes docs/benchmarks.md.
 bench-sla *ARGS:
     #!/usr/bin/env bash
-    # About 8 minutes; see docs/benchmarks.md. Extra arguments go to
+    # About 6 minutes; see docs/benchmarks.md. Extra arguments go to
     # sla-bench: `just bench-sla --backends sqlite --measure spread`.
     set -euo pipefail
     if ! command -v psql >/dev/null || ! command -v sqlite3 >/dev/null; then
