@@ -41,20 +41,23 @@ bench-ws *ARGS:
     target="${CARGO_TARGET_DIR:-target}/release"
     "$target/ws-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}
 
-# HTTP API benchmark (limits, then the service on PostgreSQL and SQLite, targets); writes docs/benchmarks.md.
+# HTTP API benchmark (limits, then the service on PostgreSQL and SQLite, targets), then the SLA deadline benchmark; writes docs/benchmarks.md.
 bench *ARGS:
     #!/usr/bin/env bash
-    # Throughput, p50/p99, errors and server RSS per phase; see
-    # docs/benchmarks.md. Extra arguments go to api-bench: `just bench --duration-secs 20`.
+    # Throughput, p50/p99, errors and server RSS per phase, then deadline
+    # lateness, exactly-once and idle CPU; see docs/benchmarks.md. Extra
+    # arguments go to api-bench: `just bench --duration-secs 20`
+    # (`just bench-sla` runs sla-bench alone, with its own arguments).
     set -euo pipefail
     export PATH="$HOME/.cargo/bin:$PATH"
     # The load generator, from crates.io.
     command -v oha >/dev/null || cargo install oha --locked
     # PostgreSQL's client tools (createdb, dropdb, psql) and pgbench (Debian
-    # ships it with the server package).
-    if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+    # ships it with the server package); sqlite3 seeds and audits sla-bench's
+    # SQLite databases.
+    if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null || ! command -v sqlite3 >/dev/null; then
         apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-client postgresql
+        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-client postgresql sqlite3
     fi
     # Two builds, not one: built together, cargo would unify features and give
     # the server awc's actix-http/http2, i.e. not the binary that is deployed.
@@ -62,3 +65,19 @@ bench *ARGS:
     cargo build --release -p support-bench
     target="${CARGO_TARGET_DIR:-target}/release"
     "$target/api-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}
+    "$target/sla-bench" "$target/support-server" --markdown docs/benchmarks.md
+
+# SLA deadline benchmark alone (lateness and exactly-once on SQLite and on two PostgreSQL servers, a burst, idle CPU with 1M deadlines); writes docs/benchmarks.md.
+bench-sla *ARGS:
+    #!/usr/bin/env bash
+    # About 6 minutes; see docs/benchmarks.md. Extra arguments go to
+    # sla-bench: `just bench-sla --backends sqlite --measure spread`.
+    set -euo pipefail
+    if ! command -v psql >/dev/null || ! command -v sqlite3 >/dev/null; then
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-client sqlite3
+    fi
+    cargo build --release -p support-server
+    cargo build --release -p support-bench
+    target="${CARGO_TARGET_DIR:-target}/release"
+    "$target/sla-bench" "$target/support-server" --markdown docs/benchmarks.md {{ARGS}}

@@ -1,8 +1,11 @@
-//! Pieces shared by the benchmarks in this crate (`ws-bench`, `api-bench`):
-//! the server under test as a child process, what `/proc` says about it, and
+//! Pieces shared by the benchmarks in this crate (`ws-bench`, `api-bench`,
+//! `sla-bench`): the server under test as a child process, what `/proc` says
+//! about it, a small HTTP load generator, scratch PostgreSQL databases, and
 //! the generated sections of docs/benchmarks.md.
 
+pub mod loader;
 pub mod markdown;
+pub mod postgres;
 pub mod procfs;
 pub mod server;
 pub mod stats;

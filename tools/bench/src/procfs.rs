@@ -69,6 +69,28 @@ pub fn cpu_time(pid: u32) -> Result<CpuTime, BoxError> {
     })
 }
 
+/// Context switches of process `pid` so far, summed over its threads
+/// (`voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of each
+/// `/proc/<pid>/task/<tid>/status`): how often it woke up. Threads that
+/// exited are not counted.
+pub fn context_switches(pid: u32) -> Result<u64, BoxError> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let Ok(status) = std::fs::read_to_string(entry?.path().join("status")) else {
+            continue;
+        };
+        total += status
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.ends_with("ctxt_switches")
+                    .then(|| value.trim().parse::<u64>().ok())?
+            })
+            .sum::<u64>();
+    }
+    Ok(total)
+}
+
 /// CPU time used so far by every process named `command` (the `comm` in
 /// `/proc/<pid>/stat`, e.g. `postgres`: the server and all its backends).
 /// Processes that exited are not counted.
@@ -160,6 +182,7 @@ mod tests {
         // Read after the RSS: the peak so far is at least that.
         assert!(peak_rss_kib(me).unwrap() >= rss);
         assert!(cpu_time(me).is_ok());
+        assert!(context_switches(me).unwrap() > 0);
         assert!(open_files_limit().is_some());
         let (busy, total) = machine_cpu_ticks().unwrap();
         assert!(busy <= total && total > 0);

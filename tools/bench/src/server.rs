@@ -52,6 +52,16 @@ impl Server {
     /// Spawns `binary` on `database` with `JWT_SECRET=secret`,
     /// `RUST_LOG=warn` and a free port, without waiting for it.
     pub fn spawn(binary: &Path, secret: &str, database: &Database) -> Result<Self, BoxError> {
+        Self::spawn_with(binary, secret, database, &[])
+    }
+
+    /// [`Server::spawn`] with more environment variables (`(name, value)`).
+    pub fn spawn_with(
+        binary: &Path,
+        secret: &str,
+        database: &Database,
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
         let (url, dir) = match database {
             Database::TempSqlite => {
                 let dir = tempfile::tempdir()?;
@@ -77,6 +87,7 @@ impl Server {
             .env_remove("JWT_PUBLIC_KEY_FILE")
             .env_remove("JWT_ISSUER")
             .env_remove("JWT_AUDIENCE")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             // The server logs to stdout; keep ours for the results.
             .stdout(Stdio::from(std::io::stderr()))

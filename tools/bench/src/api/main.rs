@@ -17,7 +17,6 @@
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
 
 mod cpu;
-mod loader;
 mod oha;
 mod postgres;
 mod report;
@@ -34,16 +33,17 @@ use clap::Parser;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Deserialize;
+use support_bench::loader::{self, LoadResult};
 use support_bench::server::{Database, Server};
 use support_bench::{BoxError, interrupted, markdown, procfs};
 use support_domain::UserId;
 use support_http::{JwtSettings, TokenSigner};
 
 use crate::cpu::{CpuProbe, CpuUse};
-use crate::loader::LoadResult;
 use crate::oha::{Load, Oha};
-use crate::postgres::{Pgbench, Postgres, ServiceQuery};
+use crate::postgres::{Pgbench, PgbenchTool, ServiceQuery};
 use crate::report::{BackendRun, Limits, Phase, Results, Row, Startup};
+use support_bench::postgres::Postgres;
 
 /// Where customers' ticket routes live.
 const API: &str = "/api/customer/mtables/support";

@@ -1,101 +1,25 @@
-//! PostgreSQL through its command-line tools: scratch databases
-//! (`createdb`/`dropdb`) and `pgbench`, the database's own limit.
-
-use std::process::Command;
+//! `pgbench`, PostgreSQL's own limit, and the service's statements as
+//! `pgbench` scripts.
 
 use support_bench::BoxError;
+use support_bench::postgres::{Postgres, tool};
 use support_domain::{
     IssueType, Priority, Role, SlaPolicy, Status, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS,
     TicketEventKind,
 };
 use support_persistence::test_support::statements;
 
-/// Where PostgreSQL listens, and as whom we connect (no password: trust or
-/// `~/.pgpass`).
-#[derive(Debug, Clone)]
-pub struct Postgres {
-    /// `-h`.
-    pub host: String,
-    /// `-p`.
-    pub port: u16,
-    /// `-U`.
-    pub user: String,
+/// `pgbench`, PostgreSQL's own benchmark, against a [`Postgres`].
+pub trait PgbenchTool {
+    /// Runs `pgbench <args> <database>` and reads its summary.
+    fn pgbench(&self, program: &str, database: &str, args: &[&str]) -> Result<Pgbench, BoxError>;
+
+    /// `pgbench -i`: the pgbench tables at `scale` (100,000 accounts per unit).
+    fn pgbench_init(&self, program: &str, database: &str, scale: u32) -> Result<(), BoxError>;
 }
 
-impl Postgres {
-    /// The `DATABASE_URL` of database `name`.
-    pub fn url(&self, name: &str) -> String {
-        format!(
-            "postgres://{}@{}:{}/{name}",
-            self.user, self.host, self.port
-        )
-    }
-
-    /// `-h host -p port -U user`, for every tool.
-    fn connection_args(&self) -> Vec<String> {
-        vec![
-            "-h".to_owned(),
-            self.host.clone(),
-            "-p".to_owned(),
-            self.port.to_string(),
-            "-U".to_owned(),
-            self.user.clone(),
-        ]
-    }
-
-    /// Creates an empty database `name`, dropping a leftover of an earlier,
-    /// interrupted run first. It is dropped again with the returned guard.
-    pub fn scratch_database(&self, name: &str) -> Result<ScratchDatabase, BoxError> {
-        let guard = ScratchDatabase {
-            postgres: self.clone(),
-            name: name.to_owned(),
-        };
-        guard.drop_database()?;
-        tool(
-            "createdb",
-            &[self.connection_args(), vec![name.to_owned()]].concat(),
-        )?;
-        Ok(guard)
-    }
-
-    /// The server's version, for the report.
-    pub fn version(&self) -> String {
-        self.setting("server_version")
-    }
-
-    /// `SHOW <name>`, or "unknown".
-    pub fn setting(&self, name: &str) -> String {
-        let args = [
-            self.connection_args(),
-            vec![
-                "-d".to_owned(),
-                "postgres".to_owned(),
-                "-Atc".to_owned(),
-                format!("SHOW {name}"),
-            ],
-        ]
-        .concat();
-        tool("psql", &args).map_or_else(|_| "unknown".to_owned(), |out| out.trim().to_owned())
-    }
-
-    /// Runs each of `commands` with `psql` on `database`, in order (each in
-    /// its own transaction, so `VACUUM` can be one).
-    pub fn psql(&self, database: &str, commands: &[&str]) -> Result<(), BoxError> {
-        let mut args = self.connection_args();
-        args.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database].map(str::to_owned));
-        for command in commands {
-            args.extend(["-c".to_owned(), (*command).to_owned()]);
-        }
-        tool("psql", &args).map(|_| ())
-    }
-
-    /// Runs `pgbench <args> <database>` and reads its summary.
-    pub fn pgbench(
-        &self,
-        program: &str,
-        database: &str,
-        args: &[&str],
-    ) -> Result<Pgbench, BoxError> {
+impl PgbenchTool for Postgres {
+    fn pgbench(&self, program: &str, database: &str, args: &[&str]) -> Result<Pgbench, BoxError> {
         let argv = [
             self.connection_args(),
             args.iter().map(|a| (*a).to_owned()).collect(),
@@ -107,8 +31,7 @@ impl Postgres {
             .ok_or_else(|| format!("unexpected pgbench output:\n{output}").into())
     }
 
-    /// `pgbench -i`: the pgbench tables at `scale` (100,000 accounts per unit).
-    pub fn pgbench_init(&self, program: &str, database: &str, scale: u32) -> Result<(), BoxError> {
+    fn pgbench_init(&self, program: &str, database: &str, scale: u32) -> Result<(), BoxError> {
         let argv = [
             self.connection_args(),
             vec![
@@ -121,44 +44,6 @@ impl Postgres {
         ]
         .concat();
         tool(program, &argv).map(|_| ())
-    }
-}
-
-/// A database that exists while this lives.
-pub struct ScratchDatabase {
-    postgres: Postgres,
-    name: String,
-}
-
-impl ScratchDatabase {
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Its `DATABASE_URL`.
-    pub fn url(&self) -> String {
-        self.postgres.url(&self.name)
-    }
-
-    /// `dropdb --if-exists --force`: also ends sessions still connected.
-    fn drop_database(&self) -> Result<(), BoxError> {
-        let args = [
-            self.postgres.connection_args(),
-            ["--if-exists", "--force", self.name.as_str()]
-                .map(str::to_owned)
-                .to_vec(),
-        ]
-        .concat();
-        tool("dropdb", &args).map(|_| ())
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        if let Err(error) = self.drop_database() {
-            eprintln!("api-bench: could not drop database {}: {error}", self.name);
-        }
     }
 }
 
@@ -389,25 +274,6 @@ impl Pgbench {
             failed: value("number of failed transactions: ").map_or(0, |n| n as u64),
         })
     }
-}
-
-/// Runs a PostgreSQL tool; its standard output, or an error with its
-/// standard error.
-fn tool(program: &str, args: &[String]) -> Result<String, BoxError> {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{program} {}: {}\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use support_bench::BoxError;
-use support_bench::stats::Percentiles;
+use crate::BoxError;
+use crate::stats::Percentiles;
 
 /// Longest a single request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -171,20 +171,23 @@ async fn worker<I>(
 
 /// One answer.
 #[derive(Debug, PartialEq, Eq)]
-struct Response {
-    status: u16,
-    body: Vec<u8>,
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
     /// The server announced it closes the connection.
-    close: bool,
+    pub close: bool,
 }
 
 /// A keep-alive HTTP/1.1 connection.
-struct Connection {
+pub struct Connection {
     stream: BufReader<TcpStream>,
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr) -> Result<Self, BoxError> {
+    /// Connects to `addr`.
+    pub async fn open(addr: SocketAddr) -> Result<Self, BoxError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
@@ -194,7 +197,7 @@ impl Connection {
 
     /// Writes `request` and reads its answer (`Content-Length` bodies only:
     /// what the server sends for every JSON answer).
-    async fn exchange(&mut self, request: &[u8]) -> Result<Response, BoxError> {
+    pub async fn exchange(&mut self, request: &[u8]) -> Result<Response, BoxError> {
         self.stream.get_mut().write_all(request).await?;
         let mut head = String::new();
         loop {
