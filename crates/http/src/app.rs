@@ -25,12 +25,7 @@ pub struct ApiState {
     pub metrics: web::Data<Metrics>,
 }
 
-/// Path prefix of the customer ticket API.
-pub const SUPPORT_PREFIX: &str = "/api/customer/mtables/support";
-/// Path of the event log for polling clients.
-pub const EVENTS_PATH: &str = "/api/support/events";
-/// Path prefix of the staff views and actions.
-pub const STAFF_PREFIX: &str = "/api/support";
+pub use crate::paths::{EVENTS_PATH, STAFF_PREFIX, SUPPORT_PREFIX};
 
 async fn method_not_allowed(
     req: HttpRequest,

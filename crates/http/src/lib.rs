@@ -12,6 +12,7 @@ pub mod auth;
 mod body;
 mod dto;
 pub mod openapi;
+mod paths;
 mod preconditions;
 pub mod request_id;
 pub mod routes;

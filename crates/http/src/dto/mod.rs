@@ -6,12 +6,12 @@
 
 mod comments;
 mod customer;
+mod events;
 mod fields;
 mod sla_policy;
 mod staff;
 mod ticket_view;
 
-pub use crate::routes::events::EventsPage;
 pub use comments::{
     COMMENT_BODY_LIMIT, CommentPageView, CommentRequest, CommentView, StaffCommentRequest,
     parse_comment_query, parse_customer_comment, parse_staff_comment,
@@ -20,6 +20,7 @@ pub use customer::{
     CREATE_BODY_LIMIT, CreateTicketRequest, ESCALATE_BODY_LIMIT, EscalateRequest, parse_create,
     parse_escalate, parse_list_query,
 };
+pub use events::EventsPage;
 pub use fields::{Body, both, known_params, parse_ticket_id};
 pub use sla_policy::SlaPolicyView;
 pub use staff::{

@@ -2,31 +2,12 @@
 //! clients that poll instead of holding a WebSocket open.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
 use support_domain::{FieldError, InvalidValue, LogPosition, PageLimit, SupportService};
 
 use crate::auth::EventReader;
-use crate::dto::known_params;
+use crate::dto::{EventsPage, known_params};
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
-use crate::events_view::EventView;
-
-/// `data` of an events page.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = EventPage)]
-pub struct EventsPage<'a> {
-    /// Oldest first, as the caller may see them.
-    events: Vec<EventView<'a>>,
-    /// The next request's `since`.
-    #[schema(minimum = 0, example = 41)]
-    next_since: i64,
-    /// Retention removed events after `since`: re-read state.
-    resync_required: bool,
-    /// The first id still kept, when `resyncRequired`.
-    #[schema(minimum = 1)]
-    oldest: Option<i64>,
-}
 
 /// The query: `since` (event id, default 0) and `limit` (1..100, default 20).
 fn parse_query(query: &str) -> Result<(LogPosition, PageLimit), Vec<FieldError>> {
@@ -67,19 +48,7 @@ pub async fn list_events(
         .map_err(|e| ApiError::from_domain(EP, e))?;
     Ok(Success::ok(
         "Events listed",
-        EventsPage {
-            // The log reads only what the audience may see; checked again
-            // here, where the answer is made.
-            events: page
-                .events
-                .iter()
-                .filter(|stored| reader.audience.sees(&stored.event))
-                .map(|stored| EventView::stored(stored, reader.audience))
-                .collect(),
-            next_since: page.next.get(),
-            resync_required: page.resync_from.is_some(),
-            oldest: page.resync_from.map(|p| p.get() + 1),
-        },
+        EventsPage::new(&page, reader.audience),
     ))
 }
 
