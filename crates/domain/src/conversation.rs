@@ -10,6 +10,7 @@ use crate::comment::{Comment, CommentBody, CommentGuard, NewComment};
 use crate::comment_paging::{CommentCursor, CommentPage, ListComments};
 use crate::errors::SupportError;
 use crate::events::{Notification, TicketEvent};
+use crate::idempotency::AnswerRecord;
 use crate::ids::{CustomerId, TicketId};
 use crate::precondition::check_if_match;
 use crate::retry::retry_lost_races;
@@ -37,6 +38,7 @@ impl SupportService {
         customer: CustomerId,
         id: TicketId,
         body: CommentBody,
+        record: Option<AnswerRecord>,
     ) -> Result<Comment, SupportError> {
         let actor = customer_actor(customer);
         retry_lost_races(async || {
@@ -64,7 +66,7 @@ impl SupportService {
                 internal: false,
                 created_at: now,
             };
-            self.store_comment(comment, &mut ticket, guard, reopened)
+            self.store_comment(comment, &mut ticket, guard, reopened, record.clone())
                 .await
         })
         .await
@@ -77,6 +79,7 @@ impl SupportService {
         actor: Actor,
         id: TicketId,
         request: StaffComment,
+        record: Option<AnswerRecord>,
     ) -> Result<Comment, SupportError> {
         // A lost race re-reads: an If-Match caller is then told the ticket
         // changed, any other decides again.
@@ -101,7 +104,8 @@ impl SupportService {
                 internal: request.internal,
                 created_at: now,
             };
-            self.store_comment(comment, &mut ticket, guard, None).await
+            self.store_comment(comment, &mut ticket, guard, None, record.clone())
+                .await
         })
         .await
     }
@@ -151,13 +155,14 @@ impl SupportService {
         ticket: &mut Ticket,
         guard: CommentGuard,
         change: Option<TicketEvent>,
+        record: Option<AnswerRecord>,
     ) -> Result<Comment, SupportError> {
         if matches!(guard, CommentGuard::Changes { .. }) {
             ticket.schedule(&self.sla);
         }
         let (comment, events) = self
             .tickets
-            .add_comment(comment, ticket, guard, change)
+            .add_comment(comment, ticket, guard, change, record)
             .await?;
         for stored in events {
             self.notifier.notify(Notification::Committed(stored)).await;

@@ -59,6 +59,10 @@ pub enum RepositoryError {
     /// A stored row does not form a valid ticket.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The idempotency key of the write's answer already holds an answer
+    /// (another request with that key got there first): nothing was stored.
+    #[error("idempotency key already answered")]
+    IdempotencyKeyTaken,
 }
 
 /// The points awarder could not record an award.
@@ -93,6 +97,11 @@ pub enum SupportError {
     /// No free ticket number was found after several attempts.
     #[error("could not allocate a unique ticket number")]
     TicketNumberExhausted,
+    /// Another request with the same idempotency key recorded its answer
+    /// first (a concurrent one): nothing was changed; its answer is the one
+    /// to give.
+    #[error("idempotency key already answered by another request")]
+    IdempotencyKeyTaken,
     /// The store failed.
     #[error(transparent)]
     Storage(RepositoryError),
@@ -102,6 +111,7 @@ impl From<RepositoryError> for SupportError {
     fn from(err: RepositoryError) -> Self {
         match err {
             RepositoryError::Conflict => Self::Conflict,
+            RepositoryError::IdempotencyKeyTaken => Self::IdempotencyKeyTaken,
             other => Self::Storage(other),
         }
     }

@@ -8,7 +8,8 @@
 //! * the events a change emits ([`TicketEvent`]),
 //! * the ports the use cases need ([`ports`]), implemented by adapter crates,
 //! * deadlines under a service-level policy ([`SlaPolicy`], [`SlaState`]),
-//! * the use cases themselves ([`SupportService`]).
+//! * the use cases themselves ([`SupportService`]), and the answers of
+//!   requests sent with an idempotency key ([`KeyedRequest`]).
 #![deny(missing_docs)]
 
 mod actor;
@@ -22,6 +23,7 @@ mod event_log;
 mod event_payload;
 mod events;
 mod fired_timers;
+mod idempotency;
 mod ids;
 mod invalid_value;
 mod issue_type;
@@ -30,6 +32,7 @@ mod points;
 pub mod ports;
 mod precondition;
 mod priority;
+mod recorded_answers;
 mod resolution;
 mod retry;
 mod service;
@@ -55,6 +58,10 @@ pub use events::{
     EventAudience, EventDetails, Notification, StoredEvent, TicketEvent, TicketEventKind,
 };
 pub use fired_timers::FiredTimers;
+pub use idempotency::{
+    AnswerRecord, AnswerRenderer, Committed, IdempotencyKey, KeyedRequest, PastAnswer,
+    RecordedAnswer, Replay, RequestFingerprint,
+};
 pub use ids::{BookingId, CommentId, CustomerId, EventId, OrderId, StaffId, TicketId, UserId};
 pub use invalid_value::InvalidValue;
 pub use issue_type::IssueType;

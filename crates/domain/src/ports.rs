@@ -10,6 +10,7 @@ use crate::errors::{PointsError, RepositoryError};
 use crate::event_log::LogPosition;
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent};
 use crate::fired_timers::FiredTimers;
+use crate::idempotency::{AnswerRecord, IdempotencyKey, KeyedRequest, PastAnswer, RecordedAnswer};
 use crate::ids::{CommentId, CustomerId, TicketId};
 use crate::listing::{DueCursor, TicketFilter};
 use crate::points::PointsAward;
@@ -26,11 +27,15 @@ pub trait TicketRepository: Send + Sync {
     /// Fails with [`RepositoryError::DuplicateTicketNumber`] when the number
     /// is taken (and then nothing is stored).
     /// `state` is the ticket's initial state ([`NewTicket::initial_state`]).
+    /// With `record`, the answer it renders from the stored ticket is kept
+    /// in the same transaction; if the key already holds an unexpired
+    /// answer: [`RepositoryError::IdempotencyKeyTaken`] and nothing is stored.
     async fn insert(
         &self,
         ticket: NewTicket,
         state: TicketState,
         actor: Actor,
+        record: Option<AnswerRecord>,
     ) -> Result<(Ticket, StoredEvent), RepositoryError>;
 
     /// The ticket with this id if `customer` owns it. Ownership is part of the
@@ -108,11 +113,16 @@ pub trait TicketRepository: Send + Sync {
     /// Saves the ticket's new state only if the stored row still has
     /// `expected_version`, appending `event` to the log in the same
     /// transaction; otherwise [`RepositoryError::Conflict`] and nothing changes.
+    /// With `record`, the answer it renders from `ticket` is kept in the same
+    /// transaction (only when the change is saved); if the key already holds
+    /// an unexpired answer: [`RepositoryError::IdempotencyKeyTaken`] and
+    /// nothing is stored.
     async fn update(
         &self,
         ticket: &Ticket,
         expected_version: i64,
         event: TicketEvent,
+        record: Option<AnswerRecord>,
     ) -> Result<StoredEvent, RepositoryError>;
 
     /// Stores `comment` on `ticket` (as it is after the comment) in one
@@ -122,13 +132,18 @@ pub trait TicketRepository: Send + Sync {
     /// `support:comment_added` (built with [`TicketEvent::comment_added`]
     /// once the comment has its id). When the stored ticket no longer
     /// passes `guard`: [`RepositoryError::Conflict`] and nothing is stored.
-    /// Returns the stored comment and the events in log order.
+    /// Returns the stored comment and the events in log order. With
+    /// `record`, the answer it renders from the stored comment and `ticket`
+    /// is kept in the same transaction; if the key already holds an
+    /// unexpired answer: [`RepositoryError::IdempotencyKeyTaken`] and
+    /// nothing is stored.
     async fn add_comment(
         &self,
         comment: NewComment,
         ticket: &Ticket,
         guard: CommentGuard,
         change: Option<TicketEvent>,
+        record: Option<AnswerRecord>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError>;
 
     /// Up to `limit` comments on the ticket with an id above `after` (all
@@ -143,6 +158,43 @@ pub trait TicketRepository: Send + Sync {
 
     /// Answers when the store is reachable; used for readiness.
     async fn ping(&self) -> Result<(), RepositoryError>;
+}
+
+/// The answers of keyed requests ([`crate::idempotency`]). Those of writes
+/// are stored by the write itself ([`TicketRepository`]); this port reads
+/// them, records those of requests that stored nothing, and purges them.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AnswerStore: Send + Sync {
+    /// The answer recorded for `caller`'s `key`, unless it expired at `now`.
+    async fn find(
+        &self,
+        caller: Actor,
+        key: IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PastAnswer>, RepositoryError>;
+
+    /// Records `answer` to `request`, kept until `expires_at`, unless its
+    /// key holds an answer that has not expired at `recorded_at`: then
+    /// `false` and nothing is stored (an expired one is replaced).
+    async fn insert(
+        &self,
+        request: KeyedRequest,
+        answer: RecordedAnswer,
+        recorded_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Replaces the answer recorded for `request`'s key (same caller, same
+    /// fingerprint); nothing when there is none.
+    async fn replace(
+        &self,
+        request: KeyedRequest,
+        answer: RecordedAnswer,
+    ) -> Result<(), RepositoryError>;
+
+    /// Removes the answers that expired at `now`; returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
 }
 
 /// The read side of the durable event log (the write side is part of every

@@ -9,6 +9,7 @@ use crate::description::{Description, EscalationReason};
 use crate::errors::{RepositoryError, SupportError};
 use crate::event_log::{EventPage, LogPosition};
 use crate::events::{EventAudience, Notification, StoredEvent, TicketEvent, TicketEventKind};
+use crate::idempotency::AnswerRecord;
 use crate::ids::{BookingId, CustomerId, OrderId, TicketId};
 use crate::issue_type::IssueType;
 use crate::listing::{
@@ -16,7 +17,8 @@ use crate::listing::{
 };
 use crate::points::{PointsAward, TICKET_CREATED_ACTION, TICKET_CREATED_POINTS};
 use crate::ports::{
-    Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+    AnswerStore, Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator,
+    TicketRepository,
 };
 use crate::retry::retry_lost_races;
 use crate::sla_policy::SlaPolicy;
@@ -73,18 +75,22 @@ pub struct SupportPorts {
     pub clock: Arc<dyn Clock>,
     /// Ticket numbers.
     pub numbers: Arc<dyn TicketNumberGenerator>,
+    /// The recorded answers of keyed requests.
+    pub answers: Arc<dyn AnswerStore>,
 }
 
 /// The support use cases, wired to their ports.
 #[derive(Clone)]
 pub struct SupportService {
     pub(crate) tickets: Arc<dyn TicketRepository>,
-    events: Arc<dyn EventLog>,
+    pub(crate) events: Arc<dyn EventLog>,
     pub(crate) notifier: Arc<dyn EventNotifier>,
     pub(crate) points: Arc<dyn PointsAwarder>,
     pub(crate) clock: Arc<dyn Clock>,
-    numbers: Arc<dyn TicketNumberGenerator>,
+    pub(crate) numbers: Arc<dyn TicketNumberGenerator>,
+    pub(crate) answers: Arc<dyn AnswerStore>,
     pub(crate) sla: Arc<SlaPolicy>,
+    pub(crate) answer_ttl: chrono::Duration,
 }
 
 impl SupportService {
@@ -97,7 +103,9 @@ impl SupportService {
             points: ports.points,
             clock: ports.clock,
             numbers: ports.numbers,
+            answers: ports.answers,
             sla: Arc::new(SlaPolicy::default()),
+            answer_ttl: crate::recorded_answers::DEFAULT_ANSWER_TTL,
         }
     }
 
@@ -110,14 +118,18 @@ impl SupportService {
     }
 
     /// Opens a ticket for `customer` (stored together with its creation
-    /// event), retrying on a ticket-number collision, then announces it and
-    /// awards points. A failed award is reported, not fatal.
+    /// event and `record`'s answer), retrying on a ticket-number collision,
+    /// then announces it and awards points. A failed award is reported, not
+    /// fatal.
     pub async fn create_ticket(
         &self,
         customer: CustomerId,
         request: CreateTicket,
+        record: Option<AnswerRecord>,
     ) -> Result<CreatedTicket, SupportError> {
-        let (ticket, created) = self.insert_with_fresh_number(customer, request).await?;
+        let (ticket, created) = self
+            .insert_with_fresh_number(customer, request, record)
+            .await?;
 
         self.notifier.notify(Notification::Committed(created)).await;
 
@@ -140,6 +152,7 @@ impl SupportService {
         &self,
         customer: CustomerId,
         request: CreateTicket,
+        record: Option<AnswerRecord>,
     ) -> Result<(Ticket, StoredEvent), SupportError> {
         let now = self.clock.now();
         for _ in 0..NUMBER_ATTEMPTS {
@@ -155,7 +168,7 @@ impl SupportService {
             let state = new.initial_state(&self.sla);
             match self
                 .tickets
-                .insert(new, state, customer_actor(customer))
+                .insert(new, state, customer_actor(customer), record.clone())
                 .await
             {
                 Ok(stored) => return Ok(stored),
@@ -253,14 +266,16 @@ impl SupportService {
         Ok(TicketPage::of(tickets, limit))
     }
 
-    /// Escalates the customer's ticket. Concurrent escalations of one ticket
-    /// race on the stored version: exactly one wins and emits the event; the
-    /// others re-read and see the ticket already escalated.
+    /// Escalates the customer's ticket (the change stored with `record`'s
+    /// answer). Concurrent escalations of one ticket race on the stored
+    /// version: exactly one wins and emits the event; the others re-read
+    /// and see the ticket already escalated.
     pub async fn escalate_ticket(
         &self,
         customer: CustomerId,
         id: TicketId,
         reason: Option<EscalationReason>,
+        record: Option<AnswerRecord>,
     ) -> Result<Ticket, SupportError> {
         retry_lost_races(async || {
             let mut ticket = self.owned_ticket(customer, id).await?;
@@ -276,7 +291,7 @@ impl SupportService {
             );
             let stored = self
                 .tickets
-                .update(&ticket, expected_version, event)
+                .update(&ticket, expected_version, event, record.clone())
                 .await?;
             self.notifier.notify(Notification::Committed(stored)).await;
             Ok(ticket)

@@ -6,6 +6,7 @@
 use crate::actor::Actor;
 use crate::errors::SupportError;
 use crate::events::{Notification, TicketEvent, TicketEventKind};
+use crate::idempotency::AnswerRecord;
 use crate::ids::{StaffId, TicketId};
 use crate::points::{PointsAward, TICKET_RESOLVED_ACTION, TICKET_RESOLVED_POINTS};
 use crate::precondition::check_if_match;
@@ -57,14 +58,17 @@ pub struct ActionOutcome {
 }
 
 impl SupportService {
-    /// Applies a staff action to any ticket. Concurrent actions race on the
-    /// stored version: one wins and emits its event; the others re-read and
-    /// decide again (an `If-Match` caller is refused instead).
+    /// Applies a staff action to any ticket (a change is stored with
+    /// `record`'s answer; an action that changes nothing stores nothing).
+    /// Concurrent actions race on the stored version: one wins and emits
+    /// its event; the others re-read and decide again (an `If-Match` caller
+    /// is refused instead).
     pub async fn act_on_ticket(
         &self,
         actor: Actor,
         id: TicketId,
         request: ActOnTicket,
+        record: Option<AnswerRecord>,
     ) -> Result<ActionOutcome, SupportError> {
         // A lost race re-reads: an If-Match caller is then told the ticket
         // changed, any other decides again.
@@ -84,7 +88,7 @@ impl SupportService {
             ticket.schedule(&self.sla);
             let stored = self
                 .tickets
-                .update(&ticket, expected_version, event)
+                .update(&ticket, expected_version, event, record.clone())
                 .await?;
             self.notifier.notify(Notification::Committed(stored)).await;
             let gamification_error = match request.action {
