@@ -14,8 +14,8 @@ use crate::events::{EventAudience, EventDetails, StoredEvent};
 use crate::ids::{CustomerId, EventId, StaffId, TicketId};
 use crate::issue_type::IssueType;
 use crate::ports::{
-    MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
-    MockTicketRepository,
+    MockAnswerStore, MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder,
+    MockTicketNumberGenerator, MockTicketRepository,
 };
 use crate::priority::Priority;
 use crate::resolution::{Resolution, ResolutionDetails, ResolutionType};
@@ -328,6 +328,7 @@ fn service(f: Fixture, now: DateTime<Utc>) -> SupportService {
         points: Arc::new(MockPointsAwarder::new()),
         clock: Arc::new(clock),
         numbers: Arc::new(MockTicketNumberGenerator::new()),
+        answers: Arc::new(MockAnswerStore::new()),
     })
     .with_sla_policy(policy())
 }

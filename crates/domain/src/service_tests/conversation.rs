@@ -58,7 +58,7 @@ async fn a_customer_reply_is_stored_with_the_ticket_touched_and_announced() {
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, guard, change| {
+        .withf(|c, t, guard, change, _| {
             c.author == customer_actor()
                 && !c.internal
                 && c.body == body("any news?")
@@ -72,7 +72,7 @@ async fn a_customer_reply_is_stored_with_the_ticket_touched_and_announced() {
                 && change.is_none()
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.notifier
         .expect_notify()
         .withf(|n| matches!(n, Notification::Committed(s) if s.id == eid(951)))
@@ -80,7 +80,7 @@ async fn a_customer_reply_is_stored_with_the_ticket_touched_and_announced() {
         .returning(|_| ());
     let comment = m
         .service()
-        .add_customer_comment(customer(), tid(TICKET), body("any news?"))
+        .add_customer_comment(customer(), tid(TICKET), body("any news?"), None)
         .await
         .unwrap();
     assert_eq!(comment.id(), CommentId::new(COMMENT).unwrap());
@@ -92,7 +92,7 @@ async fn a_customer_reply_reopens_a_resolved_ticket_with_one_status_change() {
     m.finds(ticket_with(Status::Resolved, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|_, t, guard, change| {
+        .withf(|_, t, guard, change, _| {
             *guard
                 == CommentGuard::Changes {
                     expected_version: 1,
@@ -114,7 +114,7 @@ async fn a_customer_reply_reopens_a_resolved_ticket_with_one_status_change() {
                 })
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     let mut seq = Sequence::new();
     for id in [950, 951] {
         m.notifier
@@ -125,7 +125,7 @@ async fn a_customer_reply_reopens_a_resolved_ticket_with_one_status_change() {
             .returning(|_| ());
     }
     m.service()
-        .add_customer_comment(customer(), tid(TICKET), body("still broken"))
+        .add_customer_comment(customer(), tid(TICKET), body("still broken"), None)
         .await
         .unwrap();
 }
@@ -142,7 +142,7 @@ async fn a_closed_ticket_takes_no_reply() {
         m.no_event();
         assert_eq!(
             m.service()
-                .add_customer_comment(customer(), tid(TICKET), body("hello?"))
+                .add_customer_comment(customer(), tid(TICKET), body("hello?"), None)
                 .await,
             Err(SupportError::Transition(TransitionError::TicketClosed))
         );
@@ -152,7 +152,7 @@ async fn a_closed_ticket_takes_no_reply() {
     m.repo.expect_add_comment().never();
     assert_eq!(
         m.service()
-            .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(true))
+            .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(true), None)
             .await,
         Err(SupportError::Transition(TransitionError::TicketClosed))
     );
@@ -168,7 +168,7 @@ async fn a_customer_cannot_comment_on_a_ticket_not_theirs() {
     m.repo.expect_add_comment().never();
     assert_eq!(
         m.service()
-            .add_customer_comment(customer(), tid(TICKET), body("hi"))
+            .add_customer_comment(customer(), tid(TICKET), body("hi"), None)
             .await,
         Err(SupportError::TicketNotFound)
     );
@@ -180,7 +180,7 @@ async fn the_first_public_staff_comment_is_the_first_response() {
     m.finds_any(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, guard, change| {
+        .withf(|c, t, guard, change, _| {
             c.author == staff_actor()
                 && !c.internal
                 && *guard
@@ -193,10 +193,10 @@ async fn the_first_public_staff_comment_is_the_first_response() {
                 && change.is_none()
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.any_events();
     m.service()
-        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(false))
+        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(false), None)
         .await
         .unwrap();
 }
@@ -207,7 +207,7 @@ async fn an_internal_comment_is_no_response_and_its_event_is_internal() {
     m.finds_any(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|c, t, guard, _| {
+        .withf(|c, t, guard, _, _| {
             c.internal
                 && *t == ticket_with(Status::Open, Priority::Medium)
                 && *guard
@@ -217,14 +217,14 @@ async fn an_internal_comment_is_no_response_and_its_event_is_internal() {
                     }
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.notifier
         .expect_notify()
         .withf(|n| matches!(n, Notification::Committed(s) if s.event.is_internal()))
         .times(1)
         .returning(|_| ());
     m.service()
-        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(true))
+        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(true), None)
         .await
         .unwrap();
 }
@@ -235,7 +235,7 @@ async fn a_staff_comment_does_not_reopen_a_resolved_ticket() {
     m.finds_any(ticket_with(Status::Resolved, Priority::Medium));
     m.repo
         .expect_add_comment()
-        .withf(|_, t, guard, change| {
+        .withf(|_, t, guard, change, _| {
             t.status() == Status::Resolved
                 && *guard
                     == CommentGuard::Changes {
@@ -244,10 +244,10 @@ async fn a_staff_comment_does_not_reopen_a_resolved_ticket() {
                 && change.is_none()
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.any_events();
     m.service()
-        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(false))
+        .add_staff_comment(staff_actor(), tid(TICKET), staff_comment(false), None)
         .await
         .unwrap();
 }
@@ -261,7 +261,7 @@ async fn a_later_public_staff_comment_leaves_the_ticket_and_keeps_if_match_in_it
     m.finds_any(answered.clone());
     m.repo
         .expect_add_comment()
-        .withf(move |_, t, guard, _| {
+        .withf(move |_, t, guard, _, _| {
             *t == answered
                 && *guard
                     == CommentGuard::Leaves {
@@ -270,14 +270,14 @@ async fn a_later_public_staff_comment_leaves_the_ticket_and_keeps_if_match_in_it
                     }
         })
         .times(1)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.any_events();
     let request = StaffComment {
         if_match: Some(version),
         ..staff_comment(false)
     };
     m.service()
-        .add_staff_comment(staff_actor(), tid(TICKET), request)
+        .add_staff_comment(staff_actor(), tid(TICKET), request, None)
         .await
         .unwrap();
 }
@@ -293,7 +293,7 @@ async fn a_staff_comment_honours_if_match() {
     };
     assert_eq!(
         m.service()
-            .add_staff_comment(staff_actor(), tid(TICKET), request)
+            .add_staff_comment(staff_actor(), tid(TICKET), request, None)
             .await,
         Err(SupportError::PreconditionFailed {
             expected: 2,
@@ -315,7 +315,7 @@ async fn a_reply_that_lost_a_race_is_decided_again_on_the_new_state() {
         .expect_add_comment()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _, _| Err(RepositoryError::Conflict));
     // Staff resolved it meanwhile: the reply now reopens it.
     m.repo
         .expect_find_for_customer()
@@ -330,7 +330,7 @@ async fn a_reply_that_lost_a_race_is_decided_again_on_the_new_state() {
         });
     m.repo
         .expect_add_comment()
-        .withf(|_, t, guard, change| {
+        .withf(|_, t, guard, change, _| {
             *guard
                 == CommentGuard::Changes {
                     expected_version: 2,
@@ -340,10 +340,10 @@ async fn a_reply_that_lost_a_race_is_decided_again_on_the_new_state() {
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|c, t, _, change| Ok(stored_comment(c, t, change)));
+        .returning(|c, t, _, change, _| Ok(stored_comment(c, t, change)));
     m.any_events();
     m.service()
-        .add_customer_comment(customer(), tid(TICKET), body("still broken"))
+        .add_customer_comment(customer(), tid(TICKET), body("still broken"), None)
         .await
         .unwrap();
 }

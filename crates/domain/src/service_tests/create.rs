@@ -34,7 +34,7 @@ async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_numb
     };
     m.repo
         .expect_insert()
-        .withf(move |new, state, actor| {
+        .withf(move |new, state, actor, _| {
             *new == expected
                 && state.status == Status::Open
                 && state.priority == Priority::Medium
@@ -46,13 +46,13 @@ async fn create_stores_an_open_ticket_with_the_clock_time_and_the_generated_numb
                 && *actor == customer_actor()
         })
         .times(1)
-        .returning(|new, state, _| Ok(inserted(new, state)));
+        .returning(|new, state, _, _| Ok(inserted(new, state)));
     m.any_events();
     m.award_succeeds();
 
     let created = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 
@@ -72,17 +72,17 @@ async fn create_gives_payment_issues_high_priority() {
     m.one_number();
     m.repo
         .expect_insert()
-        .withf(|new, state, _| {
+        .withf(|new, state, _, _| {
             state.priority == Priority::High && new.issue_type == IssueType::PaymentIssue
         })
         .times(1)
-        .returning(|new, state, _| Ok(inserted(new, state)));
+        .returning(|new, state, _, _| Ok(inserted(new, state)));
     m.any_events();
     m.award_succeeds();
 
     let created = m
         .service()
-        .create_ticket(customer(), request(IssueType::PaymentIssue))
+        .create_ticket(customer(), request(IssueType::PaymentIssue), None)
         .await
         .unwrap();
 
@@ -99,17 +99,17 @@ async fn create_gives_every_other_issue_type_medium_priority() {
         m.one_number();
         m.repo
             .expect_insert()
-            .withf(move |new, state, _| {
+            .withf(move |new, state, _, _| {
                 state.priority == Priority::Medium && new.issue_type == issue_type
             })
             .times(1)
-            .returning(|new, state, _| Ok(inserted(new, state)));
+            .returning(|new, state, _, _| Ok(inserted(new, state)));
         m.any_events();
         m.award_succeeds();
 
         let created = m
             .service()
-            .create_ticket(customer(), request(issue_type))
+            .create_ticket(customer(), request(issue_type), None)
             .await
             .unwrap();
 
@@ -130,7 +130,7 @@ async fn create_announces_exactly_the_committed_created_event_after_the_insert()
         .expect_insert()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|new, state, _| Ok(inserted(new, state)));
+        .returning(|new, state, _, _| Ok(inserted(new, state)));
     // The event the store logged (its id only the store can know), not one
     // the service made up.
     let committed = stored(
@@ -146,7 +146,7 @@ async fn create_announces_exactly_the_committed_created_event_after_the_insert()
     m.award_succeeds();
 
     m.service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 
@@ -170,7 +170,7 @@ async fn create_announces_the_event_the_store_returned_unchanged() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(move |new, state, _| {
+        .returning(move |new, state, _, _| {
             Ok((
                 crate::ticket::Ticket::restore(tid(TICKET), new, state),
                 returned.clone(),
@@ -184,7 +184,7 @@ async fn create_announces_the_event_the_store_returned_unchanged() {
     m.award_succeeds();
 
     m.service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 }
@@ -198,7 +198,7 @@ async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(move |new, state, _| {
+        .returning(move |new, state, _, _| {
             flag.store(true, Ordering::SeqCst);
             Ok(inserted(new, state))
         });
@@ -218,7 +218,7 @@ async fn create_awards_five_points_for_the_new_ticket_to_the_customer() {
         .returning(|_| Ok(()));
 
     m.service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 }
@@ -233,7 +233,7 @@ async fn create_reports_no_gamification_error_when_the_award_succeeds() {
 
     let created = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 
@@ -259,7 +259,7 @@ async fn create_survives_a_failed_award_and_reports_it() {
 
     let created = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 
@@ -287,16 +287,16 @@ async fn create_retries_a_ticket_number_collision_with_a_fresh_number() {
     let mut inserts = Sequence::new();
     m.repo
         .expect_insert()
-        .withf(|new, _, actor| new.number == first_number() && *actor == customer_actor())
+        .withf(|new, _, actor, _| new.number == first_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|_, _, _| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _, _, _| Err(RepositoryError::DuplicateTicketNumber));
     m.repo
         .expect_insert()
-        .withf(|new, _, actor| new.number == second_number() && *actor == customer_actor())
+        .withf(|new, _, actor, _| new.number == second_number() && *actor == customer_actor())
         .times(1)
         .in_sequence(&mut inserts)
-        .returning(|new, state, _| Ok(inserted(new, state)));
+        .returning(|new, state, _, _| Ok(inserted(new, state)));
     m.notifier
         .expect_notify()
         .withf(|n| {
@@ -309,7 +309,7 @@ async fn create_retries_a_ticket_number_collision_with_a_fresh_number() {
 
     let created = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await
         .unwrap();
 
@@ -323,13 +323,13 @@ async fn create_gives_up_after_five_collisions() {
     m.repo
         .expect_insert()
         .times(5)
-        .returning(|_, _, _| Err(RepositoryError::DuplicateTicketNumber));
+        .returning(|_, _, _, _| Err(RepositoryError::DuplicateTicketNumber));
     m.no_event();
     m.no_points();
 
     let result = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await;
 
     assert_eq!(result, Err(SupportError::TicketNumberExhausted));
@@ -342,13 +342,13 @@ async fn create_fails_with_a_storage_error_when_the_store_is_down() {
     m.repo
         .expect_insert()
         .times(1)
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     m.no_event();
     m.no_points();
 
     let result = m
         .service()
-        .create_ticket(customer(), request(IssueType::OrderIssue))
+        .create_ticket(customer(), request(IssueType::OrderIssue), None)
         .await;
 
     assert_eq!(result, Err(SupportError::Storage(unavailable())));

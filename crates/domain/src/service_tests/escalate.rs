@@ -19,7 +19,7 @@ async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
     m.finds(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, expected_version, _| {
+        .withf(|t, expected_version, _, _| {
             *expected_version == 1
                 && t.version() == 2
                 && t.status() == Status::Escalated
@@ -29,11 +29,11 @@ async fn escalate_saves_the_escalated_ticket_against_the_version_read() {
                 && t.escalation_reason() == reason("nobody answered").as_ref()
         })
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.any_events();
 
     m.service()
-        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"), None)
         .await
         .unwrap();
 }
@@ -44,13 +44,13 @@ async fn escalate_logs_an_escalated_event_by_the_customer_at_the_clock_time() {
     m.finds(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|_, _, e| *e == event(TicketEventKind::Escalated, Status::Escalated, None))
+        .withf(|_, _, e, _| *e == event(TicketEventKind::Escalated, Status::Escalated, None))
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.any_events();
 
     m.service()
-        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"), None)
         .await
         .unwrap();
 }
@@ -62,12 +62,12 @@ async fn escalate_returns_the_escalated_ticket() {
     m.repo
         .expect_update()
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.any_events();
 
     let t = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"))
+        .escalate_ticket(customer(), tid(TICKET), reason("nobody answered"), None)
         .await
         .unwrap();
 
@@ -84,14 +84,14 @@ async fn escalate_raises_high_priority_to_urgent() {
     m.finds(ticket_with(Status::Open, Priority::High));
     m.repo
         .expect_update()
-        .withf(|t, _, _| t.priority() == Priority::Urgent)
+        .withf(|t, _, _, _| t.priority() == Priority::Urgent)
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.any_events();
 
     let t = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await
         .unwrap();
 
@@ -118,7 +118,7 @@ async fn escalate_announces_exactly_the_committed_event_after_the_update() {
         .expect_update()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, _| Ok(returned.clone()));
+        .returning(move |_, _, _, _| Ok(returned.clone()));
     m.notifier
         .expect_notify()
         .with(eq(Notification::Committed(from_store)))
@@ -127,7 +127,7 @@ async fn escalate_announces_exactly_the_committed_event_after_the_update() {
         .returning(|_| ());
 
     m.service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await
         .unwrap();
 }
@@ -138,11 +138,11 @@ async fn escalate_works_from_in_progress() {
     m.finds(ticket_with(Status::InProgress, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, v, e| {
+        .withf(|t, v, e, _| {
             *v == 1 && t.status() == Status::Escalated && e.kind == TicketEventKind::Escalated
         })
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.notifier
         .expect_notify()
         .with(eq(Notification::Committed(escalated_event())))
@@ -151,7 +151,7 @@ async fn escalate_works_from_in_progress() {
 
     let t = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await
         .unwrap();
 
@@ -166,7 +166,7 @@ async fn refused_escalation(ticket: Ticket) -> Result<Ticket, SupportError> {
     m.no_writes();
     m.no_event();
     m.service()
-        .escalate_ticket(customer(), tid(TICKET), reason("again"))
+        .escalate_ticket(customer(), tid(TICKET), reason("again"), None)
         .await
 }
 
@@ -215,7 +215,7 @@ async fn escalate_a_missing_or_foreign_ticket_is_not_found() {
 
     let result = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await;
 
     assert_eq!(result, Err(SupportError::TicketNotFound));
@@ -245,14 +245,14 @@ async fn escalate_that_lost_a_race_to_another_escalation_is_already_escalated() 
         });
     m.repo
         .expect_update()
-        .withf(|_, v, _| *v == 1)
+        .withf(|_, v, _, _| *v == 1)
         .times(1)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     m.no_event();
 
     let result = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await;
 
     assert_eq!(
@@ -284,19 +284,19 @@ async fn escalate_retries_a_conflict_against_the_fresh_version() {
         });
     m.repo
         .expect_update()
-        .withf(|_, v, _| *v == 1)
+        .withf(|_, v, _, _| *v == 1)
         .times(1)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     m.repo
         .expect_update()
-        .withf(|t, v, e| {
+        .withf(|t, v, e, _| {
             *v == 2
                 && t.version() == 3
                 && t.status() == Status::Escalated
                 && *e == event(TicketEventKind::Escalated, Status::Escalated, None)
         })
         .times(1)
-        .returning(|_, _, _| Ok(escalated_event()));
+        .returning(|_, _, _, _| Ok(escalated_event()));
     m.notifier
         .expect_notify()
         .with(eq(Notification::Committed(escalated_event())))
@@ -305,7 +305,7 @@ async fn escalate_retries_a_conflict_against_the_fresh_version() {
 
     let t = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await
         .unwrap();
 
@@ -322,12 +322,12 @@ async fn escalate_gives_up_when_every_attempt_conflicts() {
     m.repo
         .expect_update()
         .times(5)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     m.no_event();
 
     let result = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await;
 
     assert_eq!(result, Err(SupportError::Conflict));
@@ -340,12 +340,12 @@ async fn escalate_does_not_retry_a_storage_failure() {
     m.repo
         .expect_update()
         .times(1)
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     m.no_event();
 
     let result = m
         .service()
-        .escalate_ticket(customer(), tid(TICKET), None)
+        .escalate_ticket(customer(), tid(TICKET), None, None)
         .await;
 
     assert_eq!(result, Err(SupportError::Storage(unavailable())));

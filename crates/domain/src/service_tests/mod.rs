@@ -2,6 +2,7 @@
 //! mocks of every port, one file per use case; the fixtures they share are
 //! in `support.rs`.
 
+mod answers;
 mod conversation;
 mod create;
 mod escalate;

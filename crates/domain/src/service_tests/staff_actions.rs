@@ -53,7 +53,7 @@ impl Mocks {
         self.repo
             .expect_update()
             .times(1)
-            .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+            .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     }
 }
 
@@ -62,7 +62,7 @@ pub(super) async fn run(
     request: ActOnTicket,
 ) -> Result<crate::ActionOutcome, SupportError> {
     m.service()
-        .act_on_ticket(staff_actor(), tid(TICKET), request)
+        .act_on_ticket(staff_actor(), tid(TICKET), request, None)
         .await
 }
 
@@ -97,7 +97,7 @@ async fn every_allowed_action_saves_the_new_status_and_logs_one_event() {
         };
         m.repo
             .expect_update()
-            .withf(move |t, version, e| {
+            .withf(move |t, version, e, _| {
                 *version == 1
                     && t.status() == to
                     && t.version() == 2
@@ -107,7 +107,7 @@ async fn every_allowed_action_saves_the_new_status_and_logs_one_event() {
                     && e.occurred_at == now()
             })
             .times(1)
-            .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+            .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
         m.notifier
             .expect_notify()
             .withf(|n| matches!(n, Notification::Committed(s) if s.id == eid(ACTION_EVENT)))
@@ -214,7 +214,7 @@ async fn start_assigns_the_starter_and_says_so_in_the_event() {
     m.finds_any(ticket_with(Status::Open, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, _, e| {
+        .withf(|t, _, e, _| {
             t.assigned_staff_id() == Some(staff(STAFF))
                 && e.details
                     == EventDetails::StatusChanged {
@@ -224,7 +224,7 @@ async fn start_assigns_the_starter_and_says_so_in_the_event() {
                     }
         })
         .times(1)
-        .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+        .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     m.any_events();
     run(m, act(StaffAction::Start)).await.unwrap();
 }
@@ -240,7 +240,7 @@ async fn assign_logs_the_previous_and_new_assignee_with_the_note() {
     let expected_note = note.clone();
     m.repo
         .expect_update()
-        .withf(move |t, version, e| {
+        .withf(move |t, version, e, _| {
             *version == read_version
                 && t.assigned_staff_id() == Some(staff(STAFF))
                 && e.kind == TicketEventKind::Assigned
@@ -252,7 +252,7 @@ async fn assign_logs_the_previous_and_new_assignee_with_the_note() {
                 && e.note == expected_note
         })
         .times(1)
-        .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+        .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     m.any_events();
     let outcome = run(
         m,
@@ -289,7 +289,7 @@ async fn unassigning_logs_nobody_as_the_assignee() {
     m.finds_any(ticket);
     m.repo
         .expect_update()
-        .withf(|t, _, e| {
+        .withf(|t, _, e, _| {
             t.assigned_staff_id().is_none()
                 && e.details
                     == EventDetails::Assigned {
@@ -298,7 +298,7 @@ async fn unassigning_logs_nobody_as_the_assignee() {
                     }
         })
         .times(1)
-        .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+        .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     m.any_events();
     run(m, act(StaffAction::Assign(None))).await.unwrap();
 }
@@ -310,7 +310,7 @@ async fn resolve_keeps_the_resolution_and_awards_the_resolver_after_the_event() 
     m.finds_any(ticket_with(Status::InProgress, Priority::Medium));
     m.repo
         .expect_update()
-        .withf(|t, _, e| {
+        .withf(|t, _, e, _| {
             t.resolution() == Some(&resolution())
                 && t.resolved_at() == Some(now())
                 && e.details
@@ -322,7 +322,7 @@ async fn resolve_keeps_the_resolution_and_awards_the_resolver_after_the_event() 
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+        .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     m.notifier
         .expect_notify()
         .times(1)
@@ -388,7 +388,7 @@ async fn staff_escalation_raises_priority_keeps_the_customers_reason_and_logs_es
     m.finds_any(ticket);
     m.repo
         .expect_update()
-        .withf(move |t, v, e| {
+        .withf(move |t, v, e, _| {
             *v == version
                 && t.priority() == Priority::Urgent
                 && t.escalation_reason() == reason("still cold").as_ref()
@@ -396,7 +396,7 @@ async fn staff_escalation_raises_priority_keeps_the_customers_reason_and_logs_es
                 && e.details == EventDetails::None
         })
         .times(1)
-        .returning(|_, _, e| Ok(stored(ACTION_EVENT, e)));
+        .returning(|_, _, e, _| Ok(stored(ACTION_EVENT, e)));
     m.any_events();
     run(m, act(StaffAction::Escalate)).await.unwrap();
 }

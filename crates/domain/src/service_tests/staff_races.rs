@@ -67,7 +67,7 @@ async fn a_lost_race_with_if_match_is_a_failed_precondition_not_a_retry() {
         .expect_update()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     m.repo
         .expect_find()
         .times(1)
@@ -106,7 +106,7 @@ async fn a_lost_race_without_if_match_decides_again_on_the_new_state() {
         .expect_update()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     // Another staff member resolved it meanwhile: resolving again is refused.
     m.repo
         .expect_find()
@@ -139,7 +139,7 @@ async fn a_ticket_that_keeps_changing_gives_up_with_a_conflict() {
     m.repo
         .expect_update()
         .times(crate::retry::CONFLICT_ATTEMPTS)
-        .returning(|_, _, _| Err(RepositoryError::Conflict));
+        .returning(|_, _, _, _| Err(RepositoryError::Conflict));
     m.no_event();
     assert_eq!(
         run(m, act(StaffAction::Start)).await,
@@ -154,7 +154,7 @@ async fn a_storage_failure_is_reported_and_nothing_announced() {
     m.repo
         .expect_update()
         .times(1)
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     m.no_event();
     m.no_points();
     assert_eq!(

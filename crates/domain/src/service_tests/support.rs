@@ -16,8 +16,8 @@ use crate::ids::{BookingId, CustomerId, EventId, TicketId, UserId};
 use crate::issue_type::IssueType;
 use crate::listing::PageLimit;
 use crate::ports::{
-    MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
-    MockTicketRepository,
+    MockAnswerStore, MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder,
+    MockTicketNumberGenerator, MockTicketRepository,
 };
 use crate::priority::Priority;
 use crate::service::{CreateTicket, SupportPorts, SupportService};
@@ -240,6 +240,7 @@ pub(crate) struct Mocks {
     pub(crate) points: MockPointsAwarder,
     pub(crate) clock: MockClock,
     pub(crate) numbers: MockTicketNumberGenerator,
+    pub(crate) answers: MockAnswerStore,
 }
 
 pub(crate) fn fixture() -> Mocks {
@@ -252,6 +253,7 @@ pub(crate) fn fixture() -> Mocks {
         points: MockPointsAwarder::new(),
         clock,
         numbers: MockTicketNumberGenerator::new(),
+        answers: MockAnswerStore::new(),
     }
 }
 
@@ -264,6 +266,7 @@ impl Mocks {
             points: Arc::new(self.points),
             clock: Arc::new(self.clock),
             numbers: Arc::new(self.numbers),
+            answers: Arc::new(self.answers),
         })
     }
 
@@ -280,7 +283,7 @@ impl Mocks {
         self.repo
             .expect_insert()
             .times(1)
-            .returning(|new, state, _| Ok(inserted(new, state)));
+            .returning(|new, state, _, _| Ok(inserted(new, state)));
     }
 
     /// The awarder accepts any award.
