@@ -12,7 +12,7 @@ use crate::auth::JwtKeys;
 use crate::auth::extractor::count_unrouted;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, metrics_endpoint};
-use crate::routes::{comments, dashboard, events, health, staff, staff_actions, tickets};
+use crate::routes::{comments, dashboard, docs, events, health, staff, staff_actions, tickets};
 
 /// Everything the handlers need, built once by the server.
 #[derive(Clone)]
@@ -77,6 +77,9 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(health::readyz))
                     .default_service(not_allowed("GET")),
             )
+            .service(only("/docs", web::get().to(docs::redirect)))
+            .service(only(docs::DOCS_PATH, web::get().to(docs::page)))
+            .service(only("/docs/{file}", web::get().to(docs::asset)))
             .service(only("/dashboard", web::get().to(dashboard::page)))
             .service(only("/dashboard/app.js", web::get().to(dashboard::script)))
             .service(only("/dashboard/app.css", web::get().to(dashboard::style)))

@@ -227,6 +227,11 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
                     builder = builder.content(media.clone(), content.clone());
                 }
             }
+            for (name, header) in &response.headers {
+                if let RefOr::T(header) = header {
+                    builder = builder.header(name.clone(), header.clone());
+                }
+            }
             builder
         }
     };
@@ -234,7 +239,11 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
     if op.etag {
         ok = ok.header("ETag", header("The ticket's version, quoted: `\"5\"`."));
     }
-    let ok_status = if op.id == "websocket" { "101" } else { "200" };
+    let ok_status = match op.id {
+        "websocket" => "101",
+        "docsRedirect" => "308",
+        _ => "200",
+    };
     responses = responses.response(ok_status, ok.build());
 
     if let Some((endpoint, reasons)) = op.refusals {
@@ -446,6 +455,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
             "Health, readiness, metrics and this document.",
         ),
         ("dashboard", "The staff dashboard's static page."),
+        (
+            "documentation",
+            "This document as an interactive page (Swagger UI, served from the binary).",
+        ),
     ];
     OpenApiBuilder::new()
         .info(

@@ -476,6 +476,60 @@ pub(super) fn operations() -> Vec<Op> {
             "Any other name: 404 `ROUTE_NOT_FOUND`.",
         ),
     );
+    // The interactive reference: Swagger UI, its assets shipped in the binary.
+    ops.push(
+        Op::new(
+            Get,
+            "/docs",
+            "docsRedirect",
+            Answer::Custom(Box::new(
+                ResponseBuilder::new()
+                    .description(
+                        "Permanent Redirect to `/docs/` (the page's assets are relative to it).",
+                    )
+                    .header("Location", header("`/docs/`."))
+                    .build(),
+            )),
+        )
+        .doc(
+            "documentation",
+            "The interactive API reference",
+            "Redirects to `/docs/`.",
+        ),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            crate::routes::docs::DOCS_PATH,
+            "docsPage",
+            Answer::Media(
+                "The Swagger UI page over this document.",
+                "text/html; charset=utf-8",
+            ),
+        )
+        .doc(
+            "documentation",
+            "The interactive API reference",
+            "Swagger UI reading `/openapi.json`; its assets are served from `/docs/`, nothing \
+            is fetched from elsewhere.",
+        ),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            "/docs/{file}",
+            "docsAsset",
+            Answer::Media(
+                "One of the page's scripts, style sheets or images.",
+                "application/octet-stream",
+            ),
+        )
+        .doc(
+            "documentation",
+            "An asset of the API reference page",
+            "Any other name: 404 `ROUTE_NOT_FOUND`.",
+        ),
+    );
     ops.push(websocket());
     for path in SOCKET_IO_PATHS {
         ops.extend(socket_io(path));

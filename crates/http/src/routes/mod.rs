@@ -2,6 +2,7 @@
 
 pub mod comments;
 pub mod dashboard;
+pub mod docs;
 pub mod events;
 pub mod health;
 pub mod staff;

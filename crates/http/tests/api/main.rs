@@ -8,6 +8,7 @@ mod comment_requests;
 mod comments;
 mod create;
 mod deadlines;
+mod docs;
 mod events;
 mod framework;
 mod listing;
