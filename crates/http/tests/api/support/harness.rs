@@ -19,11 +19,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::ports::{
-    Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+    Clock, EventLog, EventNotifier, MockAnswerStore, PointsAwarder, TicketNumberGenerator,
+    TicketRepository,
 };
 use support_domain::{
     Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent, TicketNumber,
 };
+use support_http::idempotency::InFlightRequests;
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
 use support_http::{ApiState, JwtKeys, JwtSettings, Metrics, json_error_handlers};
@@ -171,11 +173,13 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
         points,
         clock: Arc::new(TestClock),
         numbers: Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
+        answers: db.answers(),
     });
     let state = ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &options.settings).unwrap(),
         metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     };
     Ctx {
         state,
@@ -204,11 +208,14 @@ pub fn state_with_repository(
         points: Arc::new(FailingPoints),
         clock: Arc::new(TestClock),
         numbers: Arc::new(CountingNumbers(AtomicU32::new(1))),
+        // No request of these tests carries an Idempotency-Key.
+        answers: Arc::new(MockAnswerStore::new()),
     });
     ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &JwtSettings::default()).unwrap(),
         metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     }
 }
 
