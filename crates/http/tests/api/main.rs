@@ -10,6 +10,8 @@ mod create;
 mod deadlines;
 mod events;
 mod framework;
+mod idempotency;
+mod idempotency_races;
 mod listing;
 mod metrics;
 mod permissions;

@@ -106,26 +106,36 @@ impl Ctx {
                  WHERE ticket_id = {ticket} AND action = '{action}'"
             )
         };
-        let (rows, points) = (sql("COUNT(*)"), sql("COALESCE(SUM(points), 0)"));
-        macro_rules! both_counts {
-            ($conn:expr) => {{
-                let mut c = $conn;
-                let rows = diesel::sql_query(rows).get_result::<Count>(&mut c);
-                let rows = rows.await.unwrap().n;
-                let points = diesel::sql_query(points).get_result::<Count>(&mut c);
-                (rows, points.await.unwrap().n)
-            }};
-        }
+        (
+            self.count(&sql("COUNT(*)")).await,
+            self.count(&sql("COALESCE(SUM(points), 0)")).await,
+        )
+    }
+
+    /// What `sql` (`SELECT CAST(.. AS BIGINT) AS n ..`) answers, read
+    /// behind the service's back.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let query = diesel::sql_query(sql.to_owned());
         match self.backend {
-            Backend::Sqlite => both_counts!(
-                SyncConnectionWrapper::<SqliteConnection>::establish(&self.url)
+            Backend::Sqlite => {
+                let mut c = SyncConnectionWrapper::<SqliteConnection>::establish(&self.url)
                     .await
-                    .unwrap()
-            ),
+                    .unwrap();
+                query.get_result::<Count>(&mut c).await.unwrap().n
+            }
             Backend::Postgres => {
-                both_counts!(AsyncPgConnection::establish(&self.url).await.unwrap())
+                let mut c = AsyncPgConnection::establish(&self.url).await.unwrap();
+                query.get_result::<Count>(&mut c).await.unwrap().n
             }
         }
+    }
+
+    /// How many rows `table` holds.
+    pub async fn rows(&self, table: &str) -> i64 {
+        self.count(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"
+        ))
+        .await
     }
 }
 
