@@ -1,7 +1,7 @@
 //! The PostgreSQL adapters and what only PostgreSQL needs.
 //!
 //! * The adapters of the ports: [`PgTicketRepository`], [`PgEventStore`],
-//!   [`PgPointsLedger`].
+//!   [`PgPointsLedger`], [`PgAnswerStore`].
 //! * Group commit ([`batch`]): what concurrent requests of a worker ask
 //!   while a round trip runs is sent together by the next one; the batched
 //!   statements are [`batched_reads`], [`ticket_insert`], [`ticket_update`]
@@ -12,6 +12,7 @@
 //! * Event numbering after commit ([`sequencer`]) and the wake-ups of other
 //!   instances ([`commit_listener`]).
 
+pub(crate) mod answer_store;
 pub(crate) mod atomic_writes;
 pub(crate) mod batch;
 pub(crate) mod batched_reads;
@@ -25,6 +26,7 @@ pub(crate) mod ticket_insert;
 pub(crate) mod ticket_repository;
 pub(crate) mod ticket_update;
 
+pub(crate) use answer_store::PgAnswerStore;
 pub(crate) use event_store::PgEventStore;
 pub(crate) use points_ledger::PgPointsLedger;
 pub(crate) use ticket_repository::PgTicketRepository;
