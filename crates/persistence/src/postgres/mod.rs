@@ -7,12 +7,15 @@
 //!   statements are [`batched_reads`], [`ticket_insert`], [`ticket_update`]
 //!   and the award of [`points_ledger`]; what a failed batch of writes
 //!   sends again is [`atomic_writes`].
+//! * The answers of keyed writes, recorded in the writes' transactions
+//!   ([`answer_writes`]).
 //! * Comments, in a plain transaction of their own ([`comment_insert`]).
 //! * Fired SLA timers, a scheduler's batch in one statement ([`fired_save`]).
 //! * Event numbering after commit ([`sequencer`]) and the wake-ups of other
 //!   instances ([`commit_listener`]).
 
 pub(crate) mod answer_store;
+pub(crate) mod answer_writes;
 pub(crate) mod atomic_writes;
 pub(crate) mod batch;
 pub(crate) mod batched_reads;
