@@ -48,8 +48,14 @@ const TICKET_NUMBER_INDEX: &str = "support_tickets_ticket_number_key";
 /// How SQLite names the same column in its unique-violation message.
 const TICKET_NUMBER_COLUMN: &str = "support_tickets.ticket_number";
 
-/// Classifies a diesel error: a taken ticket number and undecodable rows are
-/// told apart; everything else means the store is not usable right now.
+/// Name of the primary key of `idempotency_keys` (PostgreSQL).
+const ANSWER_KEY: &str = "idempotency_keys_pkey";
+/// How SQLite names the table's key columns in its unique-violation message.
+const ANSWER_KEY_COLUMNS: &str = "idempotency_keys.";
+
+/// Classifies a diesel error: a taken ticket number, a taken idempotency
+/// key and undecodable rows are told apart; everything else means the store
+/// is not usable right now.
 pub(crate) fn classify(err: DieselError) -> RepositoryError {
     match &err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
@@ -57,6 +63,14 @@ pub(crate) fn classify(err: DieselError) -> RepositoryError {
                 || info.message().contains(TICKET_NUMBER_COLUMN) =>
         {
             RepositoryError::DuplicateTicketNumber
+        }
+        // Answers are recorded with `ON CONFLICT` (a taken key affects no
+        // row); a plain insert racing another would end here.
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(ANSWER_KEY)
+                || info.message().contains(ANSWER_KEY_COLUMNS) =>
+        {
+            RepositoryError::IdempotencyKeyTaken
         }
         DieselError::DeserializationError(e) => {
             tracing::error!(error = %e, "undecodable row in the ticket store");

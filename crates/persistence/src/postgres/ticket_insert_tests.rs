@@ -26,7 +26,7 @@ fn create(number: &str) -> PgCreate {
         Utc.timestamp_opt(1_780_000_000, 0).single().unwrap(),
     );
     let state = ticket.initial_state(&support_domain::SlaPolicy::default());
-    PgCreate::new(&mut ticket, &state, Actor::customer(customer.into()))
+    PgCreate::new(&mut ticket, &state, Actor::customer(customer.into()), None)
         .unwrap()
         .0
 }

@@ -41,6 +41,7 @@ fn escalation(ticket: &Ticket, reason: &str, owner: i64, actor: i64) -> PgUpdate
         },
         changes: TicketStateRow::from_domain(ticket.state()),
         event,
+        recorded: None,
     }
 }
 
