@@ -144,7 +144,8 @@ async fn replay_and_reuse(backend: Backend) {
 async fn twenty_at_once(backend: Backend) {
     let svc = Service::start(backend).await;
     let client = Service::clone_handle(&svc);
-    let requests = (0..20).map(|_| create(&client, 72, "burst", &body()));
+    let body = body();
+    let requests = (0..20).map(|_| create(&client, 72, "burst", &body));
     let answers = futures_util::future::join_all(requests).await;
     one_ticket(&answers);
     assert_eq!(stored(&client, 72).await, (1, 1));
