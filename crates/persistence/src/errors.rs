@@ -124,3 +124,69 @@ pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     tracing::error!(column, error = %err, "invalid value in the ticket store");
     RepositoryError::Corrupt(format!("{column}: {err}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    /// A unique violation as a backend reports it.
+    struct Violation {
+        constraint: Option<&'static str>,
+        message: &'static str,
+    }
+
+    impl DatabaseErrorInformation for Violation {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn unique(constraint: Option<&'static str>, message: &'static str) -> RepositoryError {
+        let info = Violation {
+            constraint,
+            message,
+        };
+        classify(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(info),
+        ))
+    }
+
+    #[test]
+    fn a_taken_idempotency_key_is_told_from_a_taken_ticket_number() {
+        let pg = unique(Some("idempotency_keys_pkey"), "duplicate key value");
+        assert_eq!(pg, RepositoryError::IdempotencyKeyTaken);
+        let sqlite = unique(
+            None,
+            "UNIQUE constraint failed: idempotency_keys.caller_role, \
+             idempotency_keys.caller_id, idempotency_keys.idempotency_key",
+        );
+        assert_eq!(sqlite, RepositoryError::IdempotencyKeyTaken);
+        let number = unique(Some("support_tickets_ticket_number_key"), "duplicate");
+        assert_eq!(number, RepositoryError::DuplicateTicketNumber);
+        assert!(matches!(
+            unique(Some("points_ledger_ticket_id_action_key"), "duplicate"),
+            RepositoryError::Unavailable(_)
+        ));
+    }
+}

@@ -133,3 +133,34 @@ pub(crate) fn failure(error: WriteError) -> Failure {
         WriteError::Conflict => Failure::Refused(RepositoryError::Conflict),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::pg::Pg;
+    use diesel::prelude::*;
+
+    use super::KEEP_ANSWERS;
+    use crate::schema::idempotency_keys;
+
+    /// [`KEEP_ANSWERS`] is text: it must write every column of the table,
+    /// each from its own array.
+    #[test]
+    fn the_batch_insert_writes_every_column() {
+        let all = diesel::debug_query::<Pg, _>(
+            &idempotency_keys::table.select(idempotency_keys::all_columns),
+        )
+        .to_string();
+        let columns: Vec<&str> = all
+            .split("\"idempotency_keys\".\"")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+            .collect();
+        let (_, listed) = KEEP_ANSWERS.split_once("AS k (").unwrap();
+        let (listed, _) = listed.split_once(')').unwrap();
+        let listed: Vec<&str> = listed.split(',').map(str::trim).collect();
+        assert_eq!(listed, columns);
+        let (_, arrays) = KEEP_ANSWERS.split_once("unnest(").unwrap();
+        let (arrays, _) = arrays.split_once(")").unwrap();
+        assert_eq!(arrays.split(',').count(), columns.len());
+    }
+}
