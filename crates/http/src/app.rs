@@ -11,6 +11,7 @@ use support_domain::SupportService;
 use crate::auth::JwtKeys;
 use crate::auth::extractor::count_unrouted;
 use crate::error::ApiError;
+use crate::idempotency::InFlightRequests;
 use crate::metrics::{Metrics, metrics_endpoint};
 use crate::routes::{comments, dashboard, docs, events, health, staff, staff_actions, tickets};
 
@@ -23,6 +24,9 @@ pub struct ApiState {
     pub keys: JwtKeys,
     /// Exported metrics (also fed by the WebSocket adapter).
     pub metrics: web::Data<Metrics>,
+    /// The idempotency keys running on this instance: one registry for
+    /// every worker, so a key sent twice at once runs once.
+    pub in_flight: InFlightRequests,
 }
 
 pub use crate::paths::{EVENTS_PATH, STAFF_PREFIX, SUPPORT_PREFIX};
@@ -57,6 +61,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(state.service.clone())
             .app_data(state.keys.clone())
             .app_data(state.metrics.clone())
+            .app_data(state.in_flight.clone())
             .service(
                 web::resource(crate::openapi::OPENAPI_PATH)
                     .route(web::get().to(crate::openapi::serve))

@@ -5,12 +5,14 @@
 //! * [`error`], [`envelope`], [`metrics`], [`events_view`]: shared with the
 //!   WebSocket adapter, from `support-web`;
 //! * [`routes`]: the ticket, staff and comment endpoints and health probes;
+//! * [`idempotency`]: the `Idempotency-Key` of every POST (replays, 409, 422);
 //! * [`app`]: how the pieces are mounted, shared by the server and tests.
 
 pub mod app;
 pub mod auth;
 mod body;
 mod dto;
+pub mod idempotency;
 pub mod openapi;
 mod paths;
 mod preconditions;

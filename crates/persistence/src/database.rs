@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use diesel_async::pooled_connection::deadpool::BuildError;
-use support_domain::ports::{EventLog, PointsAwarder, TicketRepository};
+use support_domain::ports::{AnswerStore, EventLog, PointsAwarder, TicketRepository};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -20,10 +20,11 @@ use crate::executor::Executor;
 use crate::migrations;
 use crate::postgres::commit_listener::{self, ListenerConfig};
 use crate::postgres::sequencer::{SWEEP_PERIOD, Sequencer, sequencer};
-use crate::postgres::{PgEventStore, PgPointsLedger, PgTicketRepository};
+use crate::postgres::{PgAnswerStore, PgEventStore, PgPointsLedger, PgTicketRepository};
 use crate::sqlite::checkpointer;
 use crate::sqlite::{
-    SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, Writer, WriterConnection,
+    SqliteAnswerStore, SqliteEventStore, SqlitePointsLedger, SqliteTicketRepository, Writer,
+    WriterConnection,
 };
 
 /// A pool of `backend` that could not be built.
@@ -55,8 +56,8 @@ struct PgSource {
 
 /// An open database: a connection pool plus where its work runs. Cheap to
 /// clone; hand its ports to the application with [`Database::tickets`],
-/// [`Database::events`] and [`Database::points`], and give each HTTP worker
-/// its own with [`Database::for_worker`].
+/// [`Database::events`], [`Database::points`] and [`Database::answers`],
+/// and give each HTTP worker its own with [`Database::for_worker`].
 #[derive(Clone)]
 pub struct Database {
     pools: Pools,
@@ -318,6 +319,21 @@ impl Database {
             Pools::Sqlite(_, writer) => Arc::new(SqlitePointsLedger::new(writer.clone())),
             Pools::Postgres(pool, ..) => {
                 Arc::new(PgPointsLedger::new(pool.clone(), self.executor.clone()))
+            }
+        }
+    }
+
+    /// The answers of keyed requests on this database (those of writes are
+    /// recorded by [`Database::tickets`], in the writes' transactions).
+    pub fn answers(&self) -> Arc<dyn AnswerStore> {
+        match &self.pools {
+            Pools::Sqlite(pool, writer) => Arc::new(SqliteAnswerStore::new(
+                pool.clone(),
+                self.executor.clone(),
+                writer.clone(),
+            )),
+            Pools::Postgres(pool, ..) => {
+                Arc::new(PgAnswerStore::new(pool.clone(), self.executor.clone()))
             }
         }
     }

@@ -48,8 +48,14 @@ const TICKET_NUMBER_INDEX: &str = "support_tickets_ticket_number_key";
 /// How SQLite names the same column in its unique-violation message.
 const TICKET_NUMBER_COLUMN: &str = "support_tickets.ticket_number";
 
-/// Classifies a diesel error: a taken ticket number and undecodable rows are
-/// told apart; everything else means the store is not usable right now.
+/// Name of the primary key of `idempotency_keys` (PostgreSQL).
+const ANSWER_KEY: &str = "idempotency_keys_pkey";
+/// How SQLite names the table's key columns in its unique-violation message.
+const ANSWER_KEY_COLUMNS: &str = "idempotency_keys.";
+
+/// Classifies a diesel error: a taken ticket number, a taken idempotency
+/// key and undecodable rows are told apart; everything else means the store
+/// is not usable right now.
 pub(crate) fn classify(err: DieselError) -> RepositoryError {
     match &err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
@@ -57,6 +63,14 @@ pub(crate) fn classify(err: DieselError) -> RepositoryError {
                 || info.message().contains(TICKET_NUMBER_COLUMN) =>
         {
             RepositoryError::DuplicateTicketNumber
+        }
+        // Answers are recorded with `ON CONFLICT` (a taken key affects no
+        // row); a plain insert racing another would end here.
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(ANSWER_KEY)
+                || info.message().contains(ANSWER_KEY_COLUMNS) =>
+        {
+            RepositoryError::IdempotencyKeyTaken
         }
         DieselError::DeserializationError(e) => {
             tracing::error!(error = %e, "undecodable row in the ticket store");
@@ -109,4 +123,70 @@ impl From<WriteError> for RepositoryError {
 pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     tracing::error!(column, error = %err, "invalid value in the ticket store");
     RepositoryError::Corrupt(format!("{column}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    /// A unique violation as a backend reports it.
+    struct Violation {
+        constraint: Option<&'static str>,
+        message: &'static str,
+    }
+
+    impl DatabaseErrorInformation for Violation {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn unique(constraint: Option<&'static str>, message: &'static str) -> RepositoryError {
+        let info = Violation {
+            constraint,
+            message,
+        };
+        classify(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(info),
+        ))
+    }
+
+    #[test]
+    fn a_taken_idempotency_key_is_told_from_a_taken_ticket_number() {
+        let pg = unique(Some("idempotency_keys_pkey"), "duplicate key value");
+        assert_eq!(pg, RepositoryError::IdempotencyKeyTaken);
+        let sqlite = unique(
+            None,
+            "UNIQUE constraint failed: idempotency_keys.caller_role, \
+             idempotency_keys.caller_id, idempotency_keys.idempotency_key",
+        );
+        assert_eq!(sqlite, RepositoryError::IdempotencyKeyTaken);
+        let number = unique(Some("support_tickets_ticket_number_key"), "duplicate");
+        assert_eq!(number, RepositoryError::DuplicateTicketNumber);
+        assert!(matches!(
+            unique(Some("points_ledger_ticket_id_action_key"), "duplicate"),
+            RepositoryError::Unavailable(_)
+        ));
+    }
 }

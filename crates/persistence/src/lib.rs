@@ -1,8 +1,10 @@
 //! Storage adapters of the support domain: the [`TicketRepository`],
-//! [`EventLog`] and [`PointsAwarder`] ports on SQLite (embedded, the
-//! default) or PostgreSQL, chosen at runtime from the database URL.
+//! [`EventLog`], [`PointsAwarder`] and [`AnswerStore`] ports on SQLite
+//! (embedded, the default) or PostgreSQL, chosen at runtime from the
+//! database URL.
 //!
-//! Every ticket change is stored in one transaction with its event, and
+//! Every ticket change is stored in one transaction with its event (and
+//! the answer of its keyed request, when it has one), and
 //! event positions become visible in position order on both backends, so
 //! "every event after position N" is a complete resume point. On PostgreSQL,
 //! [`Database::spawn_commit_listener`] wakes an instance when another one
@@ -16,13 +18,14 @@
 //! let tickets = db.tickets(); // Arc<dyn TicketRepository>
 //! let events = db.events(); // Arc<dyn EventLog>
 //! let points = db.points(); // Arc<dyn PointsAwarder>
+//! let answers = db.answers(); // Arc<dyn AnswerStore>
 //! # Ok(()) }
 //! ```
 //!
 //! Where things are: `connections` (the leaf: backends, pools), `schema`
 //! and `rows` (the tables and their mapping to the domain, shared),
 //! `ticket_queries`, `staff_pages`, `due_queries`, `due_pages`,
-//! `comment_queries` and `event_queries` (what both backends send, written
+//! `comment_queries`, `event_queries` and `answer_queries` (what both backends send, written
 //! once), `comment_write` and `fired_write` (what a comment and the
 //! scheduler's fired timers write), `sqlite` and `postgres` (one module of adapters per backend),
 //! `database` (which adapters a URL gets). docs/architecture.md has the map.
@@ -30,8 +33,10 @@
 //! [`TicketRepository`]: support_domain::ports::TicketRepository
 //! [`PointsAwarder`]: support_domain::ports::PointsAwarder
 //! [`EventLog`]: support_domain::ports::EventLog
+//! [`AnswerStore`]: support_domain::ports::AnswerStore
 #![deny(missing_docs)]
 
+mod answer_queries;
 mod comment_queries;
 mod comment_write;
 mod connections;

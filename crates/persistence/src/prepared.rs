@@ -163,7 +163,7 @@ mod postgres_tests {
                 &ticket,
                 at,
             );
-            tickets.update(&ticket, version, event).await.unwrap();
+            tickets.update(&ticket, version, event, None).await.unwrap();
             points
                 .award(PointsAward {
                     user_id: customer.into(),

@@ -1,7 +1,8 @@
 //! The diesel schema shared by both backends.
 //!
 //! Written by hand with portable SQL types only (`BigInt`, `Integer`, `Text`,
-//! `Timestamp`, `Bool`), so one set of queries compiles for SQLite and PostgreSQL.
+//! `Timestamp`, `Bool`, `Binary`), so one set of queries compiles for SQLite
+//! and PostgreSQL.
 //! `tests/schema/` checks it against both migrated databases.
 
 diesel::table! {
@@ -144,6 +145,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The answers of keyed requests (idempotency keys), one per caller and
+    /// key, replayed to retries until they expire.
+    idempotency_keys (caller_role, caller_id, idempotency_key) {
+        /// The caller's role claim.
+        caller_role -> Text,
+        /// The caller's user id.
+        caller_id -> BigInt,
+        /// The client's `Idempotency-Key`, as sent.
+        idempotency_key -> Text,
+        /// What the answered request asked for (its method, path and body, hashed).
+        fingerprint -> Text,
+        /// The answer's status code.
+        status -> Integer,
+        /// The answer's headers: a JSON array of `[name, value]` pairs, in
+        /// order (see `crate::rows::answer`).
+        headers -> Text,
+        /// The answer's body, byte for byte.
+        body -> Binary,
+        /// When it was recorded, UTC.
+        recorded_at -> Timestamp,
+        /// When it expires (the purge's index), UTC.
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(points_ledger -> support_tickets (ticket_id));
 diesel::joinable!(ticket_events -> support_tickets (ticket_id));
 diesel::joinable!(ticket_comments -> support_tickets (ticket_id));
@@ -152,5 +179,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     points_ledger,
     ticket_events,
     ticket_comments,
-    event_log_state
+    event_log_state,
+    idempotency_keys
 );

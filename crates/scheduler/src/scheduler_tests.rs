@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use support_domain::ports::{
-    MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder, MockTicketNumberGenerator,
-    MockTicketRepository,
+    MockAnswerStore, MockClock, MockEventLog, MockEventNotifier, MockPointsAwarder,
+    MockTicketNumberGenerator, MockTicketRepository,
 };
 use support_domain::{
     Actor, CustomerId, Description, IssueType, NewTicket, Notification, RepositoryError, Role,
@@ -101,6 +101,7 @@ fn service(store: &Arc<Store>, clock: Arc<MockClock>) -> SupportService {
         points: Arc::new(MockPointsAwarder::new()),
         clock,
         numbers: Arc::new(MockTicketNumberGenerator::new()),
+        answers: Arc::new(MockAnswerStore::new()),
     })
 }
 
@@ -215,6 +216,7 @@ async fn storage_errors_back_off_instead_of_spinning() {
         points: Arc::new(MockPointsAwarder::new()),
         clock: clock.clone(),
         numbers: Arc::new(MockTicketNumberGenerator::new()),
+        answers: Arc::new(MockAnswerStore::new()),
     });
     Scheduler::new(service, clock, Alarm::new()).spawn();
     tokio::time::sleep(secs(4.5)).await;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 mod dev_mode;
 pub mod open_files;
+mod purge;
 mod startup;
 mod system;
 

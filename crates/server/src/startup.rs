@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use support_domain::ports::EventLog;
 use support_domain::{SlaPolicy, SupportPorts, SupportService};
+use support_http::idempotency::InFlightRequests;
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
 use support_http::{
@@ -23,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, JwtSource};
 use crate::dev_mode::{self, DevTokens};
+use crate::purge;
 use crate::system::{RandomTicketNumbers, SystemClock};
 
 /// How long in-flight requests get to finish on shutdown.
@@ -30,9 +32,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often the tailer checks the log without a wake-up (a lost NOTIFY,
 /// a commit by an instance that could not notify).
 const TAIL_POLL: Duration = Duration::from_secs(1);
-/// How often expired events are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
-
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -175,27 +174,15 @@ fn build_keys(config: &Config) -> Result<(JwtKeys, Option<DevTokens>), StartErro
     }
 }
 
-/// Purges events older than `retention` now and then every hour.
-async fn purge_expired(service: SupportService, retention: Duration) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
-        every.tick().await;
-        match service.purge_expired_events(retention).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged expired events"),
-            Err(error) => tracing::warn!(%error, "could not purge expired events"),
-        }
-    }
-}
-
 /// What every handle's use cases share: where changes are announced, the
 /// scheduler's alarm that every committed change rings (it may have moved a
-/// deadline), and the SLA policy.
+/// deadline), the SLA policy and how long idempotent answers are kept.
 #[derive(Clone)]
 struct Wiring {
     broadcaster: Broadcaster,
     alarm: Alarm,
     policy: SlaPolicy,
+    answer_ttl: Duration,
 }
 
 /// The use cases over `db`'s ports.
@@ -209,8 +196,10 @@ fn support_service(db: &Database, wiring: &Wiring) -> SupportService {
         points: db.points(),
         clock: Arc::new(SystemClock),
         numbers: Arc::new(RandomTicketNumbers),
+        answers: db.answers(),
     })
     .with_sla_policy(wiring.policy.clone())
+    .with_answer_ttl(wiring.answer_ttl)
 }
 
 /// Caps the kernel's send buffer of an accepted connection. Left to its
@@ -290,6 +279,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         broadcaster: broadcaster.clone(),
         alarm: Alarm::new(),
         policy: config.sla_policy.clone(),
+        answer_ttl: config.idempotency_ttl,
     };
     let service = support_service(&db, &wiring);
 
@@ -319,10 +309,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     if let Some(sweep) = db.spawn_numbering_sweep() {
         background.push(sweep);
     }
-    background.push(tokio::spawn(purge_expired(
+    background.push(tokio::spawn(purge::expired_events(
         service.clone(),
         config.event_retention,
     )));
+    background.push(tokio::spawn(purge::expired_answers(service.clone())));
     // Fires what came due while no instance ran at once, then sleeps until
     // the next due time.
     background
@@ -334,6 +325,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let socket_io = SocketIo::new(SocketIoSettings::default());
     let body_timeout = BodyTimeout(config.body_timeout);
     let limiter = web::Data::from(RateLimiter::new(config.rate_limits));
+    // One for the instance: a key sent twice at once to two workers runs once.
+    let in_flight = InFlightRequests::new();
     let send_buffer = config.send_buffer;
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -350,6 +343,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             service: web::Data::new(support_service(&local, &wiring)),
             keys: keys.clone(),
             metrics: metrics.clone(),
+            in_flight: in_flight.clone(),
         };
         App::new()
             .app_data(body_timeout)

@@ -22,6 +22,7 @@ fn cmd(dir: &std::path::Path) -> Command {
         .env_remove("SLA_POLICY")
         .env_remove("SLA_WARNING_LEAD")
         .env_remove("RESOLVED_AUTO_CLOSE_AFTER")
+        .env_remove("IDEMPOTENCY_TTL")
         .env("RUST_LOG", "warn");
     c
 }
@@ -116,13 +117,15 @@ fn bad_configuration_exits_with_a_message() {
 }
 
 #[test]
-fn a_bad_sla_setting_stops_start_up_naming_it() {
+fn a_bad_duration_setting_stops_start_up_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     for (name, value, says) in [
         ("SLA_POLICY", "urgent=1h", "urgent=1h"),
         ("SLA_POLICY", "critical=1h/4h", "critical"),
         ("SLA_WARNING_LEAD", "15 minutes", "15 minutes"),
         ("RESOLVED_AUTO_CLOSE_AFTER", "0h", "longer than zero"),
+        ("IDEMPOTENCY_TTL", "1 day", "1 day"),
+        ("IDEMPOTENCY_TTL", "0s", "longer than zero"),
     ] {
         let out = cmd(dir.path()).env(name, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{name}={value}");

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use actix_web::http::Method;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use support_domain::{SupportPorts, SupportService};
+use support_http::idempotency::InFlightRequests;
 use support_http::{ApiState, JwtKeys, JwtSettings, Metrics};
 use support_persistence::test_support::SqliteTestDb;
 use support_persistence::{Database, PoolSettings};
@@ -101,6 +102,7 @@ async fn served_routes() -> BTreeSet<(String, String)> {
         points: db.points(),
         clock: Arc::new(SystemClock),
         numbers: Arc::new(RandomTicketNumbers),
+        answers: db.answers(),
     });
     let keys = JwtKeys::hs256(
         b"openapi-test-secret-0123456789abcdef",
@@ -111,6 +113,7 @@ async fn served_routes() -> BTreeSet<(String, String)> {
         service: web::Data::new(service),
         keys: keys.clone(),
         metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     };
     let realtime = RealtimeParts {
         broadcaster,

@@ -10,69 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use support_domain::{FieldError, RepositoryError, SupportError, TransitionError};
 
-/// Which endpoint failed: each has its own documented errorCode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `POST /tickets`
-    CreateTicket,
-    /// `GET /tickets/{id}`
-    TrackTicket,
-    /// `POST /tickets/{id}/escalate`
-    EscalateTicket,
-    /// `GET /tickets`
-    ListTickets,
-    /// `GET /api/support/events`
-    ListEvents,
-    /// `GET /api/support/tickets` (staff)
-    StaffListTickets,
-    /// `GET /api/support/tickets/{id}` (staff)
-    StaffViewTicket,
-    /// `POST /tickets/{id}/comments` (customer)
-    AddComment,
-    /// `GET /tickets/{id}/comments` (customer)
-    ListComments,
-    /// `POST /api/support/tickets/{id}/assign`
-    StaffAssignTicket,
-    /// `POST /api/support/tickets/{id}/start`
-    StaffStartTicket,
-    /// `POST /api/support/tickets/{id}/resolve`
-    StaffResolveTicket,
-    /// `POST /api/support/tickets/{id}/close`
-    StaffCloseTicket,
-    /// `POST /api/support/tickets/{id}/reopen`
-    StaffReopenTicket,
-    /// `POST /api/support/tickets/{id}/escalate`
-    StaffEscalateTicket,
-    /// `POST /api/support/tickets/{id}/comments`
-    StaffAddComment,
-    /// `GET /api/support/tickets/{id}/comments`
-    StaffListComments,
-}
-
-impl Endpoint {
-    /// The errorCode clients match on.
-    pub fn error_code(self) -> &'static str {
-        match self {
-            Self::CreateTicket => "SUPPORT_TICKET_CREATION_FAILED",
-            Self::TrackTicket => "TICKET_STATUS_TRACKING_FAILED",
-            Self::EscalateTicket => "TICKET_ESCALATION_FAILED",
-            Self::ListTickets => "TICKET_LISTING_FAILED",
-            Self::ListEvents => "EVENT_LISTING_FAILED",
-            Self::StaffListTickets => "STAFF_TICKET_LISTING_FAILED",
-            Self::StaffViewTicket => "STAFF_TICKET_VIEW_FAILED",
-            Self::AddComment => "COMMENT_CREATION_FAILED",
-            Self::ListComments => "COMMENT_LISTING_FAILED",
-            Self::StaffAssignTicket => "TICKET_ASSIGNMENT_FAILED",
-            Self::StaffStartTicket => "TICKET_START_FAILED",
-            Self::StaffResolveTicket => "TICKET_RESOLUTION_FAILED",
-            Self::StaffCloseTicket => "TICKET_CLOSING_FAILED",
-            Self::StaffReopenTicket => "TICKET_REOPENING_FAILED",
-            Self::StaffEscalateTicket => "STAFF_TICKET_ESCALATION_FAILED",
-            Self::StaffAddComment => "STAFF_COMMENT_CREATION_FAILED",
-            Self::StaffListComments => "STAFF_COMMENT_LISTING_FAILED",
-        }
-    }
-}
+pub use crate::endpoint::Endpoint;
 
 /// An error response in the platform's envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,6 +188,45 @@ impl ApiError {
         )
     }
 
+    /// 422: the `Idempotency-Key` already answered a different request
+    /// (another method, path or body); nothing was done.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "Idempotency-Key was already used for a different request",
+            json!({ "header": "Idempotency-Key" }),
+        )
+    }
+
+    /// 409: a request with the same `Idempotency-Key` is still running;
+    /// retry after a second to get its answer.
+    pub fn idempotency_key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_IN_USE",
+            "A request with this Idempotency-Key is still being processed, please retry",
+            json!({ "header": "Idempotency-Key", "retryAfterSecs": 1 }),
+        )
+    }
+
+    /// Whether the same request would be refused the same way if sent again,
+    /// so an idempotency key keeps this answer: a 4xx, but not a timeout
+    /// (408), a conflict (409), a rate limit (429) or a 400 that asks for a
+    /// retry (`CONFLICT`, `TICKET_NUMBER_UNAVAILABLE`).
+    pub fn is_lasting_refusal(&self) -> bool {
+        let retry_reason = matches!(
+            self.details.get("reason").and_then(Value::as_str),
+            Some("CONFLICT" | "TICKET_NUMBER_UNAVAILABLE")
+        );
+        self.status.is_client_error()
+            && !matches!(
+                self.status,
+                StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS
+            )
+            && !retry_reason
+    }
+
     /// Maps a use-case failure of `endpoint`: every domain failure is a 400
     /// with a reason; only an unavailable store is a 5xx (503, retryable).
     pub fn from_domain(endpoint: Endpoint, err: SupportError) -> Self {
@@ -302,6 +279,9 @@ impl ApiError {
                 "TICKET_NUMBER_UNAVAILABLE",
                 "Could not allocate a ticket number, please retry",
             ),
+            // Another request with the key won the race; the handler looks
+            // its answer up, so this is only what is left when it is gone.
+            SupportError::IdempotencyKeyTaken => Self::idempotency_key_in_use(),
             SupportError::Storage(storage) => {
                 match &storage {
                     RepositoryError::Corrupt(msg) => {
@@ -368,8 +348,10 @@ impl ResponseError for ApiError {
             // carry another request.
             response.force_close();
         }
-        if self.status == StatusCode::TOO_MANY_REQUESTS
-            && let Some(secs) = self.details.get("retryAfterSecs").and_then(Value::as_u64)
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::CONFLICT
+        ) && let Some(secs) = self.details.get("retryAfterSecs").and_then(Value::as_u64)
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())
         {
             response.insert_header((header::RETRY_AFTER, value));

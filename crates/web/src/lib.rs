@@ -9,6 +9,7 @@
 //! * [`metrics`]: one Prometheus registry for both adapters;
 //! * [`rate_limit`]: the buckets both adapters draw from.
 
+mod endpoint;
 pub mod envelope;
 pub mod error;
 pub mod events_view;

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::json;
-use support_domain::{CustomerId, Role};
+use support_domain::{Actor, CustomerId, Role};
 
 use support_auth::{JwtKeys, Permission, Principal, bearer_token};
 use support_web::rate_limit::{
@@ -79,6 +79,12 @@ impl<P> Authorized<P> {
     /// The caller as a ticket owner.
     pub fn customer_id(&self) -> CustomerId {
         self.principal.user_id.into()
+    }
+
+    /// The caller as the actor of a use case (and the scope of its
+    /// idempotency keys).
+    pub fn actor(&self) -> Actor {
+        Actor::customer(self.principal.user_id)
     }
 }
 

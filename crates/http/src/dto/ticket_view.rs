@@ -4,8 +4,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use support_domain::{
-    ActionOutcome, BookingId, CreatedTicket, DueCursor, EventAudience, OrderId, PageCursor,
-    Resolution, SlaMetric, SlaMetrics, Ticket, TicketPage, TrackedTicket,
+    BookingId, CreatedTicket, DueCursor, EventAudience, OrderId, PageCursor, Resolution, SlaMetric,
+    SlaMetrics, Ticket, TicketPage, TrackedTicket,
 };
 
 use crate::events_view::EventView;
@@ -192,12 +192,13 @@ pub struct ActionView {
 }
 
 impl ActionView {
-    /// The answer to an action; `points` says whether it awards points (and
-    /// so reports how that went).
-    pub fn new(outcome: &ActionOutcome, points: bool) -> Self {
+    /// The answer for `ticket` after an action; `points` says whether it
+    /// awards points (and so reports how that went: the award's failure,
+    /// none in what an idempotency key records before the award).
+    pub fn of(ticket: &Ticket, points: bool, gamification_error: &Option<String>) -> Self {
         Self {
-            ticket: TicketView::from(&outcome.ticket),
-            gamification_error: points.then(|| GamificationError::of(&outcome.gamification_error)),
+            ticket: TicketView::from(ticket),
+            gamification_error: points.then(|| GamificationError::of(gamification_error)),
         }
     }
 }
@@ -227,13 +228,22 @@ impl GamificationError {
     }
 }
 
+impl CreatedView {
+    /// The answer for the stored `ticket`, with the points award's failure
+    /// (an idempotency key records it in the create's transaction, before
+    /// the award, with none).
+    pub fn of(ticket: &Ticket, gamification_error: &Option<String>) -> Self {
+        Self {
+            ticket_id: ticket.id().get(),
+            ticket_number: ticket.number().to_string(),
+            gamification_error: GamificationError::of(gamification_error),
+        }
+    }
+}
+
 impl From<&CreatedTicket> for CreatedView {
     fn from(c: &CreatedTicket) -> Self {
-        Self {
-            ticket_id: c.ticket.id().get(),
-            ticket_number: c.ticket.number().to_string(),
-            gamification_error: GamificationError::of(&c.gamification_error),
-        }
+        Self::of(&c.ticket, &c.gamification_error)
     }
 }
 

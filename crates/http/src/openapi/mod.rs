@@ -7,6 +7,7 @@
 //! route-coverage test (crates/server/tests/openapi.rs) holds the served
 //! routes and this document to each other.
 
+mod idempotency;
 mod operations;
 mod responses;
 pub mod schemas;
@@ -32,6 +33,7 @@ use utoipa::openapi::{InfoBuilder, OpenApiBuilder, Ref, RefOr, Required};
 use crate::dto;
 use crate::paths::{EVENTS_PATH, STAFF_PREFIX, SUPPORT_PREFIX};
 
+use idempotency::*;
 use operations::*;
 use responses::*;
 use sockets::*;
@@ -185,6 +187,7 @@ impl Op {
 }
 
 fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
+    let keyed = takes_a_key(op);
     let mut responses = ResponsesBuilder::new();
     let ok = match &op.answer {
         Answer::Envelope(message, data) => {
@@ -236,6 +239,9 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
         }
     };
     let mut ok = with_common_headers(ok);
+    if keyed {
+        ok = replayable(ok);
+    }
     if op.etag {
         ok = ok.header("ETag", header("The ticket's version, quoted: `\"5\"`."));
     }
@@ -272,10 +278,12 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
                 json!({"reason": "VALIDATION", "fields": [{"field": "limit", "message": "must be an integer from 1 to 100"}]}),
             )
         };
-        responses = responses.response(
-            "400",
-            error_response(&description, error_schema(&[code], Some(reasons)), example).build(),
-        );
+        let mut refused =
+            error_response(&description, error_schema(&[code], Some(reasons)), example);
+        if keyed {
+            refused = replayable(refused);
+        }
+        responses = responses.response("400", refused.build());
     }
     if op.id == "websocket" {
         responses = responses.response(
@@ -310,11 +318,17 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
     if op.body.is_some() {
         responses = responses.response("408", response_ref("RequestTimeout"));
     }
+    if keyed {
+        responses = responses.response("409", response_ref("IdempotencyKeyInUse"));
+    }
     if op.if_match {
         responses = responses.response("412", response_ref("PreconditionFailed"));
     }
     if op.body.is_some() {
         responses = responses.response("413", response_ref("PayloadTooLarge"));
+    }
+    if keyed {
+        responses = responses.response("422", response_ref("IdempotencyKeyReused"));
     }
     responses = responses.response("429", response_ref("RateLimited"));
     if op.caller != Caller::Anyone || op.id == "readyz" || op.id.starts_with("socketIo") {
@@ -377,6 +391,9 @@ fn build_operation(op: &Op) -> utoipa::openapi::path::Operation {
                 .build(),
         );
     }
+    if keyed {
+        builder = builder.parameter(key_parameter());
+    }
     if let Some((schema, limit)) = op.body {
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()
@@ -426,7 +443,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         paths = paths.path(path, item);
     }
     let mut components = Schemas::openapi().components.unwrap_or_default();
-    for (name, response) in shared_responses() {
+    for (name, response) in shared_responses().into_iter().chain(key_responses()) {
         components
             .responses
             .insert(name.to_owned(), RefOr::T(response));

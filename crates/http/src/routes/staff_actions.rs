@@ -4,7 +4,9 @@
 //! `If-Match` and answers with the ticket as it is now and its `ETag`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use support_domain::{ActOnTicket, FieldError, StaffAction, SupportService, TicketId};
+use support_domain::{
+    ActOnTicket, Committed, FieldError, StaffAction, SupportService, Ticket, TicketId,
+};
 
 use crate::auth::{ManagePermission, Permission, Staff};
 use crate::body::read_json_object;
@@ -14,6 +16,7 @@ use crate::dto::{
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
+use crate::idempotency::{Begun, Requested, Sent, begin, requested, ticket_of};
 use crate::preconditions::{if_match, with_etag};
 
 type Manager = Staff<ManagePermission>;
@@ -25,39 +28,76 @@ struct Answer {
     message: &'static str,
 }
 
-/// What every action request carries: the path's ticket, `If-Match`, and
-/// its body parsed by `parse`; every bad field of the three in one 400.
+/// What every action request carries: the path's ticket, `If-Match`, the
+/// `Idempotency-Key`, and its body parsed by `parse`; every bad field of
+/// them in one 400.
 async fn read_action<T>(
     path: &str,
     req: &HttpRequest,
     payload: web::Payload,
     (endpoint, limit): (Endpoint, usize),
     parse: impl FnOnce(Body) -> Result<T, Vec<FieldError>>,
-) -> Result<(TicketId, Option<i64>, T), ApiError> {
+) -> Result<Action<T>, ApiError> {
     let head = both(parse_ticket_id(path), if_match(req));
     let body = read_json_object(req, payload, endpoint, limit).await?;
-    both(head, parse(body))
-        .map(|((id, version), parsed)| (id, version, parsed))
+    both(both(head, requested(req, &body)), parse(body))
+        .map(|(((id, if_match), keyed), parsed)| Action {
+            id,
+            if_match,
+            keyed,
+            parsed,
+        })
         .map_err(|fields| ApiError::validation(endpoint, &fields))
 }
 
-/// Runs the action and answers with the ticket and its `ETag`.
+/// An action request, read.
+struct Action<T> {
+    id: TicketId,
+    if_match: Option<i64>,
+    keyed: Option<Requested>,
+    parsed: T,
+}
+
+/// Runs the action and answers with the ticket and its `ETag` (a key's
+/// past answer instead, when it has one).
 async fn act(
     staff: &Manager,
-    service: &SupportService,
-    id: TicketId,
+    (service, req): (&SupportService, &HttpRequest),
+    (id, keyed): (TicketId, Option<Requested>),
     request: ActOnTicket,
     answer: Answer,
 ) -> Result<HttpResponse, ApiError> {
-    let awards_points = matches!(request.action, StaffAction::Resolve(_));
-    let outcome = service
-        .act_on_ticket(staff.actor(), id, request)
-        .await
-        .map_err(|e| ApiError::from_domain(answer.endpoint, e))?;
-    Ok(with_etag(
-        Success::ok(answer.message, ActionView::new(&outcome, awards_points)),
-        outcome.ticket.version(),
-    ))
+    let points = matches!(request.action, StaffAction::Resolve(_));
+    let render = move |c: Committed<'_>| acted(answer, ticket_of(c), points, &None);
+    let run = match begin(req, service, answer.endpoint, staff.actor(), keyed, render).await? {
+        Begun::Replayed(replay) => return Ok(replay),
+        Begun::Fresh(run) => run,
+    };
+    let result = service
+        .act_on_ticket(staff.actor(), id, request, run.record())
+        .await;
+    run.finish(service, result, |outcome| {
+        let response = acted(answer, &outcome.ticket, points, &outcome.gamification_error);
+        // An action that changed nothing stored nothing.
+        Sent::new(response, outcome.changed)
+    })
+    .await
+}
+
+/// The answer to an action: the ticket as it is now, and its `ETag`.
+fn acted(
+    answer: Answer,
+    ticket: &Ticket,
+    points: bool,
+    gamification_error: &Option<String>,
+) -> HttpResponse {
+    with_etag(
+        Success::ok(
+            answer.message,
+            ActionView::of(ticket, points, gamification_error),
+        ),
+        ticket.version(),
+    )
 }
 
 /// An action whose body is only the optional note, named at the type
@@ -110,17 +150,18 @@ pub async fn noted<A: NotedAction>(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let limits = (A::ENDPOINT, ACTION_BODY_LIMIT);
-    let (id, if_match, note) = read_action(&path, &req, payload, limits, parse_note).await?;
+    let action = read_action(&path, &req, payload, limits, parse_note).await?;
     let request = ActOnTicket {
         action: A::ACTION,
-        note,
-        if_match,
+        note: action.parsed,
+        if_match: action.if_match,
     };
     let answer = Answer {
         endpoint: A::ENDPOINT,
         message: A::MESSAGE,
     };
-    act(&staff, &service, id, request, answer).await
+    let target = (action.id, action.keyed);
+    act(&staff, (&service, &req), target, request, answer).await
 }
 
 /// `POST .../assign` `{"staffId"?, "note"?}`: to the caller when `staffId`
@@ -135,8 +176,8 @@ pub async fn assign_ticket(
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::StaffAssignTicket;
     let limits = (EP, ACTION_BODY_LIMIT);
-    let (id, if_match, (to, note)) =
-        read_action(&path, &req, payload, limits, parse_assign).await?;
+    let action = read_action(&path, &req, payload, limits, parse_assign).await?;
+    let (to, note) = action.parsed;
     let assignee = match to {
         AssignTo::Caller => Some(staff.staff_id()),
         AssignTo::Nobody => None,
@@ -148,13 +189,14 @@ pub async fn assign_ticket(
     let request = ActOnTicket {
         action: StaffAction::Assign(assignee),
         note,
-        if_match,
+        if_match: action.if_match,
     };
     let answer = Answer {
         endpoint: EP,
         message: "Ticket assigned",
     };
-    act(&staff, &service, id, request, answer).await
+    let target = (action.id, action.keyed);
+    act(&staff, (&service, &req), target, request, answer).await
 }
 
 /// `POST .../resolve` `{"resolution": {"type", "details"}, "note"?}`; the
@@ -168,16 +210,17 @@ pub async fn resolve_ticket(
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::StaffResolveTicket;
     let limits = (EP, RESOLVE_BODY_LIMIT);
-    let (id, if_match, (resolution, note)) =
-        read_action(&path, &req, payload, limits, parse_resolve).await?;
+    let action = read_action(&path, &req, payload, limits, parse_resolve).await?;
+    let (resolution, note) = action.parsed;
     let request = ActOnTicket {
         action: StaffAction::Resolve(resolution),
         note,
-        if_match,
+        if_match: action.if_match,
     };
     let answer = Answer {
         endpoint: EP,
         message: "Ticket resolved",
     };
-    act(&staff, &service, id, request, answer).await
+    let target = (action.id, action.keyed);
+    act(&staff, (&service, &req), target, request, answer).await
 }

@@ -1,7 +1,7 @@
 //! The customer ticket endpoints under `/api/customer/mtables/support`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use support_domain::{EventAudience, SupportError, SupportService};
+use support_domain::{EventAudience, SupportError, SupportService, Ticket};
 
 use crate::auth::{
     Authorized, CreatePermission, EscalatePermission, ListPermission, ViewPermission,
@@ -9,10 +9,11 @@ use crate::auth::{
 use crate::body::read_json_object;
 use crate::dto::{
     CREATE_BODY_LIMIT, CreatedView, ESCALATE_BODY_LIMIT, EscalatedView, PageView, TrackedView,
-    parse_create, parse_escalate, parse_list_query, parse_ticket_id,
+    both, parse_create, parse_escalate, parse_list_query, parse_ticket_id,
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
+use crate::idempotency::{Begun, Sent, begin, requested, ticket_of};
 use crate::preconditions::with_etag;
 use support_web::rate_limit::limit_create;
 
@@ -29,18 +30,34 @@ pub async fn create_ticket(
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::CreateTicket;
     let body = read_json_object(&req, payload, EP, CREATE_BODY_LIMIT).await?;
-    let request = parse_create(body).map_err(|f| ApiError::validation(EP, &f))?;
-    // Counted once the request is a valid create: a malformed one uses up
-    // nothing of the customer's allowance.
+    let (keyed, request) = both(requested(&req, &body), parse_create(body))
+        .map_err(|f| ApiError::validation(EP, &f))?;
+    let run = match begin(&req, &service, EP, auth.actor(), keyed, |c| {
+        created(ticket_of(c), &None)
+    })
+    .await?
+    {
+        Begun::Replayed(answer) => return Ok(answer),
+        Begun::Fresh(run) => run,
+    };
+    // Counted once the request is a valid create that is not a replay: a
+    // malformed one uses up nothing of the customer's allowance.
     limit_create(&req, auth.customer_id().get())?;
-    let created = service
-        .create_ticket(auth.customer_id(), request)
-        .await
-        .map_err(fail(EP))?;
-    Ok(Success::ok(
+    let result = service
+        .create_ticket(auth.customer_id(), request, run.record())
+        .await;
+    run.finish(&service, result, |done| {
+        Sent::stored(created(&done.ticket, &done.gamification_error))
+    })
+    .await
+}
+
+/// The answer to a create.
+fn created(ticket: &Ticket, gamification_error: &Option<String>) -> HttpResponse {
+    Success::ok(
         "Support ticket created",
-        CreatedView::from(&created),
-    ))
+        CreatedView::of(ticket, gamification_error),
+    )
 }
 
 /// `GET /tickets/{ticketId}`: the caller's ticket and the history they may
@@ -75,17 +92,31 @@ pub async fn escalate_ticket(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     const EP: Endpoint = Endpoint::EscalateTicket;
-    let id = parse_ticket_id(&path).map_err(|f| ApiError::validation(EP, &f))?;
+    let id = parse_ticket_id(&path);
     let body = read_json_object(&req, payload, EP, ESCALATE_BODY_LIMIT).await?;
-    let reason = parse_escalate(body).map_err(|f| ApiError::validation(EP, &f))?;
-    let ticket = service
-        .escalate_ticket(auth.customer_id(), id, reason)
+    let ((id, keyed), reason) = both(both(id, requested(&req, &body)), parse_escalate(body))
+        .map_err(|f| ApiError::validation(EP, &f))?;
+    let run = match begin(&req, &service, EP, auth.actor(), keyed, |c| {
+        escalated(ticket_of(c))
+    })
+    .await?
+    {
+        Begun::Replayed(answer) => return Ok(answer),
+        Begun::Fresh(run) => run,
+    };
+    let result = service
+        .escalate_ticket(auth.customer_id(), id, reason, run.record())
+        .await;
+    run.finish(&service, result, |ticket| Sent::stored(escalated(&ticket)))
         .await
-        .map_err(fail(EP))?;
-    Ok(with_etag(
-        Success::ok("Ticket escalated", EscalatedView::from(&ticket)),
+}
+
+/// The answer to an escalation, with the ticket's new `ETag`.
+fn escalated(ticket: &Ticket) -> HttpResponse {
+    with_etag(
+        Success::ok("Ticket escalated", EscalatedView::from(ticket)),
         ticket.version(),
-    ))
+    )
 }
 
 /// `GET /tickets?status=&limit=&cursor=`: the caller's tickets, newest first.

@@ -44,7 +44,7 @@ async fn an_unavailable_database_is_a_503_never_a_500() {
     repo.expect_ping()
         .returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
     repo.expect_insert()
-        .returning(|_, _, _| Err(RepositoryError::Unavailable("connection refused".into())));
+        .returning(|_, _, _, _| Err(RepositoryError::Unavailable("connection refused".into())));
     repo.expect_find_with_history()
         .returning(|_, _| Err(RepositoryError::Unavailable("connection refused".into())));
     let log = MockEventLog::new();

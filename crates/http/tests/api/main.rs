@@ -11,6 +11,8 @@ mod deadlines;
 mod docs;
 mod events;
 mod framework;
+mod idempotency;
+mod idempotency_races;
 mod listing;
 mod metrics;
 mod permissions;

@@ -207,7 +207,10 @@ async fn escalation_follows_the_state_machine() {
             &ticket,
             chrono::Utc::now(),
         );
-        ctx.tickets.update(&ticket, version, event).await.unwrap();
+        ctx.tickets
+            .update(&ticket, version, event, None)
+            .await
+            .unwrap();
         let r = send(&app, escalate(&customer(5), id).to_request()).await;
         assert_eq!(assert_error(&r, 400, "TICKET_ESCALATION_FAILED"), reason);
     }

@@ -54,7 +54,7 @@ async fn ticket(
         let version = ticket.version();
         ticket.escalate(None, at).unwrap();
         let event = TicketEvent::about(TicketEventKind::Escalated, actor, &ticket, at);
-        tickets.update(&ticket, version, event).await.unwrap();
+        tickets.update(&ticket, version, event, None).await.unwrap();
     }
     ticket
 }

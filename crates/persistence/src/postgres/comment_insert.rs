@@ -6,20 +6,23 @@
 //! write's, so the log stays gap-free and in commit order
 //! (docs/realtime.md). Within the transaction the events draw their row ids
 //! in the order they are inserted, and one numbering call numbers row ids
-//! in order: the change's event comes before the comment's in the log.
+//! in order: the change's event comes before the comment's in the log. A
+//! keyed comment records its answer last, in the same transaction
+//! ([`super::answer_writes`]).
 
 use std::sync::Arc;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::future::try_join_all;
-use support_domain::{Comment, RepositoryError, StoredEvent, TicketEvent};
+use support_domain::{AnswerRecord, Comment, Committed, RepositoryError, StoredEvent, TicketEvent};
 
+use super::answer_writes::keep_answers;
 use super::sequencer::Sequencer;
 use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::connections::PgPool;
 use crate::errors::{WriteError, unavailable};
-use crate::rows::{NewEventRow, stored, stored_comment_id};
+use crate::rows::{NewAnswerRow, NewEventRow, stored, stored_comment_id};
 use crate::schema::{support_tickets, ticket_comments, ticket_events};
 
 /// Inserts `row` (unpositioned) and returns its row id.
@@ -88,14 +91,16 @@ async fn pass_guard(
     }
 }
 
-/// Stores `write` in one transaction, then waits for its events'
-/// positions: the stored comment and its events in log order. A ticket
-/// that no longer passes the write's guard is
-/// [`RepositoryError::Conflict`], and nothing is stored.
+/// Stores `write` (and `record`'s answer of the stored comment) in one
+/// transaction, then waits for its events' positions: the stored comment
+/// and its events in log order. A ticket that no longer passes the write's
+/// guard is [`RepositoryError::Conflict`], a taken key
+/// [`RepositoryError::IdempotencyKeyTaken`], and nothing is stored.
 pub(crate) async fn store_comment(
     pool: &PgPool,
     sequencer: &Arc<Sequencer>,
     write: CommentWrite,
+    record: Option<AnswerRecord>,
 ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
     let mut conn = pool.get().await.map_err(unavailable)?;
     let (comment, events) = conn
@@ -114,6 +119,15 @@ pub(crate) async fn store_comment(
             let comment = write.comment.clone().with_id(id);
             let (event, row) = write.comment_event(&comment)?;
             events.push((event, append(c, &row).await?));
+            if let Some(record) = &record {
+                let committed = Committed::Comment {
+                    comment: &comment,
+                    ticket: &write.ticket,
+                };
+                let answer =
+                    NewAnswerRow::recorded(record, committed).map_err(WriteError::Rejected)?;
+                keep_answers(c, vec![answer]).await?;
+            }
             Ok((comment, events))
         })
         .await?;

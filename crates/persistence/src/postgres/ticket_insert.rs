@@ -7,7 +7,9 @@
 //! one commit and one WAL flush for all of them (docs/benchmarks.md).
 //!
 //! The event's columns are rendered once, from the domain event; its
-//! `ticket_id` is the one the statement generates for its ticket.
+//! `ticket_id` is the one the statement generates for its ticket. A batch
+//! with a keyed create runs in a transaction that also records the answers
+//! ([`super::answer_writes`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,17 +17,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
-use diesel_async::RunQueryDsl;
-use support_domain::{Actor, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use support_domain::{
+    Actor, AnswerRecord, Committed, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState,
+};
 
+use super::answer_writes::{self, keep_answers};
 use super::atomic_writes::{AtomicWrites, Failure};
 use super::batch::{self, Batched, Batcher};
 use crate::connections::PgPool;
+use crate::errors::WriteError;
 use crate::event_append::creation_event;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
 use crate::rows::{
-    NewEventRow, NewTicketRow, TicketStateRow, state_in_micros, stored_ticket_id, to_micros,
+    NewAnswerRow, NewEventRow, NewTicketRow, TicketStateRow, state_in_micros, stored_ticket_id,
+    to_micros,
 };
 
 /// A stored ticket, its creation event, and the event's row id (for
@@ -89,12 +96,35 @@ struct InsertedIds {
     id: i64,
 }
 
-/// One PostgreSQL create as sent: the ticket's row and its event's.
+/// One PostgreSQL create as sent: the ticket's row and its event's, and
+/// what its answer is rendered from when it has one to record.
 #[derive(Debug)]
 pub(crate) struct PgCreate {
     ticket: NewTicketRow,
     state: TicketStateRow,
     event: NewEventRow,
+    recorded: Option<(AnswerRecord, NewTicket, TicketState)>,
+}
+
+/// The answers of the keyed creates in `rows`, rendered from the tickets
+/// as `inserted` stored them.
+fn answers(rows: &[PgCreate], inserted: &[InsertedIds]) -> Result<Vec<NewAnswerRow>, WriteError> {
+    let ids: HashMap<&str, i64> = inserted
+        .iter()
+        .map(|row| (row.ticket_number.as_str(), row.ticket_id))
+        .collect();
+    rows.iter()
+        .filter_map(|row| {
+            let (record, ticket, state) = row.recorded.as_ref()?;
+            // Every create gets its ids; one without is reported below.
+            let id = *ids.get(row.ticket.ticket_number.as_str())?;
+            Some(stored_ticket_id(id).and_then(|id| {
+                let stored = Ticket::restore(id, ticket.clone(), state.clone());
+                NewAnswerRow::recorded(record, Committed::Ticket(&stored))
+            }))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(WriteError::Rejected)
 }
 
 /// The ids a PostgreSQL create got: the ticket's and its event row's.
@@ -276,11 +306,19 @@ impl AtomicWrites for Creating {
                 .bind::<Array<Nullable<Text>>, _>(event_details)
                 .bind::<Array<Bool>, _>(internals)
         });
+        // Without an answer to record, one statement commits on its own.
+        let recorded = rows.iter().any(|row| row.recorded.is_some());
         let inserted = batch::on_connection(&self.pool, "a batch of creates", async |conn| {
-            statement
-                .load::<InsertedIds>(conn)
-                .await
-                .map_err(Failure::from_diesel)
+            if !recorded {
+                return statement.load(conn).await.map_err(Failure::from_diesel);
+            }
+            conn.transaction::<_, WriteError, _>(async |c| {
+                let inserted = statement.load::<InsertedIds>(c).await?;
+                keep_answers(c, answers(rows, &inserted)?).await?;
+                Ok(inserted)
+            })
+            .await
+            .map_err(answer_writes::failure)
         })
         .await
         .map_err(Failure::Failed)??;
@@ -318,11 +356,12 @@ impl Batched for Creating {
 impl PgCreate {
     /// The create of `ticket` (its time truncated as stored) by `actor`,
     /// and its event, whose ticket id is a stand-in until the statement
-    /// has generated the real one.
+    /// has generated the real one; with `record`, its answer to record.
     fn new(
         ticket: &mut NewTicket,
         state: &TicketState,
         actor: Actor,
+        record: Option<AnswerRecord>,
     ) -> Result<(Self, TicketEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
         let unsaved = Ticket::restore(stored_ticket_id(i64::MAX)?, ticket.clone(), state.clone());
@@ -331,22 +370,26 @@ impl PgCreate {
             ticket: NewTicketRow::from_domain(ticket),
             state: TicketStateRow::from_domain(unsaved.state()),
             event: event_row,
+            recorded: record.map(|record| (record, ticket.clone(), state.clone())),
         };
         Ok((create, event))
     }
 }
 
 /// Stores `ticket` in `state` and its creation event caused by `actor`
-/// with the next batch of `creates`, atomically. A taken ticket number is
-/// [`RepositoryError::DuplicateTicketNumber`].
+/// with the next batch of `creates`, atomically, and `record`'s answer of
+/// the stored ticket. A taken ticket number is
+/// [`RepositoryError::DuplicateTicketNumber`]; a taken key
+/// [`RepositoryError::IdempotencyKeyTaken`].
 pub(crate) async fn insert_ticket(
     creates: &PgCreates,
     mut ticket: NewTicket,
     state: TicketState,
     actor: Actor,
+    record: Option<AnswerRecord>,
 ) -> Result<Inserted, RepositoryError> {
     let state = state_in_micros(state);
-    let (create, mut event) = PgCreate::new(&mut ticket, &state, actor)?;
+    let (create, mut event) = PgCreate::new(&mut ticket, &state, actor, record)?;
     let (id, row_id) = creates.submit(create).await?;
     let ticket = Ticket::restore(stored_ticket_id(id)?, ticket, state);
     event.ticket_id = ticket.id();

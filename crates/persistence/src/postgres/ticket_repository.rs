@@ -6,8 +6,10 @@
 //! [`super::batched_reads`]); the rarer reads are the queries both backends
 //! share ([`crate::ticket_queries`]). Every write stores the ticket change
 //! and its event in one statement, then waits for the event's log position
-//! ([`super::sequencer`]). Comments are rare: one transaction each
-//! ([`super::comment_insert`]); so are staff pages ([`crate::staff_pages`]).
+//! ([`super::sequencer`]); a batch with a keyed write is one transaction
+//! that also records the answers ([`super::answer_writes`]). Comments are
+//! rare: one transaction each ([`super::comment_insert`]); so are staff
+//! pages ([`crate::staff_pages`]).
 
 use std::sync::Arc;
 
@@ -18,9 +20,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
-    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
-    TicketState,
+    Actor, AnswerRecord, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers,
+    NewComment, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter,
+    TicketId, TicketState,
 };
 
 use super::batched_reads::{HistoryRequest, PageRequest, PgReads};
@@ -108,12 +110,14 @@ impl TicketRepository for PgTicketRepository {
         ticket: NewTicket,
         state: TicketState,
         actor: Actor,
+        record: Option<AnswerRecord>,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         let creates = Arc::clone(&self.creates);
         let sequencer = Arc::clone(&self.sequencer);
         self.executor
             .run(async move {
-                let (ticket, event, row_id) = insert_ticket(&creates, ticket, state, actor).await?;
+                let (ticket, event, row_id) =
+                    insert_ticket(&creates, ticket, state, actor, record).await?;
                 let position = sequencer.position(row_id).await?;
                 Ok((ticket, stored(position, event)?))
             })
@@ -272,15 +276,18 @@ impl TicketRepository for PgTicketRepository {
         ticket: &Ticket,
         expected_version: i64,
         event: TicketEvent,
+        record: Option<AnswerRecord>,
     ) -> Result<StoredEvent, RepositoryError> {
         let expected = Expected::of(ticket, expected_version);
         let changes = TicketStateRow::from_domain(ticket.state());
         let (event, event_row) = prepare(event)?;
+        let recorded = record.map(|record| (record, ticket.clone()));
         let updates = Arc::clone(&self.updates);
         let sequencer = Arc::clone(&self.sequencer);
         self.executor
             .run(async move {
-                let row_id = update_ticket(&updates, expected, changes, event_row).await?;
+                let row_id =
+                    update_ticket(&updates, expected, changes, event_row, recorded).await?;
                 let position = sequencer.position(row_id).await?;
                 stored(position, event)
             })
@@ -294,12 +301,13 @@ impl TicketRepository for PgTicketRepository {
         ticket: &Ticket,
         guard: CommentGuard,
         change: Option<TicketEvent>,
+        record: Option<AnswerRecord>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
         let write = CommentWrite::new(comment, ticket, guard, change)?;
         let pool = self.pool.clone();
         let sequencer = Arc::clone(&self.sequencer);
         self.executor
-            .run(async move { store_comment(&pool, &sequencer, write).await })
+            .run(async move { store_comment(&pool, &sequencer, write, record).await })
             .await
             .map_err(unavailable)?
     }

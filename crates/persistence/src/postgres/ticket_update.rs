@@ -7,22 +7,26 @@
 //! ([`super::batch`]): one statement and one commit for all of them. Two
 //! changes of one ticket in a batch are two requests from the same version:
 //! the UPDATE changes the row once, so one wins and the other is a
-//! conflict, as if they had been sent one after the other.
+//! conflict, as if they had been sent one after the other. A batch with a
+//! keyed change runs in a transaction that also records the answers of the
+//! changes it saved ([`super::answer_writes`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
-use diesel_async::RunQueryDsl;
-use support_domain::RepositoryError;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use support_domain::{AnswerRecord, Committed, RepositoryError, Ticket};
 
+use super::answer_writes::{self, keep_answers};
 use super::atomic_writes::{AtomicWrites, Failure};
 use super::batch::{self, Batched, Batcher};
 use crate::connections::PgPool;
+use crate::errors::WriteError;
 use crate::executor::Executor;
 use crate::prepared::Prepared;
-use crate::rows::{Expected, NewEventRow, TicketStateRow};
+use crate::rows::{Expected, NewAnswerRow, NewEventRow, TicketStateRow};
 
 /// The changes of a batch, then an event for each row the UPDATE changed.
 /// One element per change in each array: `$1` to `$18` the new values of the
@@ -91,12 +95,28 @@ struct Updated {
     id: i64,
 }
 
-/// One PostgreSQL change as sent.
+/// One PostgreSQL change as sent, and the ticket as changed when it has
+/// an answer to record.
 #[derive(Debug)]
 pub(crate) struct PgUpdate {
     expected: Expected,
     changes: TicketStateRow,
     event: NewEventRow,
+    recorded: Option<(AnswerRecord, Ticket)>,
+}
+
+/// The answers of the keyed changes in `batch` that `updated` says were
+/// saved (a change that lost its version check renders nothing).
+fn answers(batch: &[PgUpdate], updated: &[Updated]) -> Result<Vec<NewAnswerRow>, WriteError> {
+    updated
+        .iter()
+        .filter_map(|row| {
+            let place = usize::try_from(row.n).ok()?.checked_sub(1)?;
+            let (record, ticket) = batch.get(place)?.recorded.as_ref()?;
+            Some(NewAnswerRow::recorded(record, Committed::Ticket(ticket)))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(WriteError::Rejected)
 }
 
 /// Sends PostgreSQL changes: concurrent ones share one statement and one
@@ -254,11 +274,19 @@ impl AtomicWrites for Updating {
                 .bind::<Array<Nullable<Text>>, _>(event_details)
                 .bind::<Array<Bool>, _>(internals)
         });
+        // Without an answer to record, one statement commits on its own.
+        let recorded = batch.iter().any(|change| change.recorded.is_some());
         let rows = batch::on_connection(&self.pool, "a batch of ticket changes", async |conn| {
-            statement
-                .load::<Updated>(conn)
-                .await
-                .map_err(Failure::from_diesel)
+            if !recorded {
+                return statement.load(conn).await.map_err(Failure::from_diesel);
+            }
+            conn.transaction::<_, WriteError, _>(async |c| {
+                let rows = statement.load::<Updated>(c).await?;
+                keep_answers(c, answers(batch, &rows)?).await?;
+                Ok(rows)
+            })
+            .await
+            .map_err(answer_writes::failure)
         })
         .await
         .map_err(Failure::Failed)??;
@@ -297,20 +325,24 @@ impl Batched for Updating {
 }
 
 /// Writes `changes` to the ticket `expected` names and appends `event` with
-/// the next batch of `updates`, atomically, and returns the event's row id.
-/// When the stored ticket is at another version (or is not there), nothing
-/// is written: [`RepositoryError::Conflict`].
+/// the next batch of `updates`, atomically, and returns the event's row id;
+/// with `recorded`, its record's answer of the changed ticket too. When the
+/// stored ticket is at another version (or is not there), nothing is
+/// written: [`RepositoryError::Conflict`]; when the key is taken, neither:
+/// [`RepositoryError::IdempotencyKeyTaken`].
 pub(crate) async fn update_ticket(
     updates: &PgUpdates,
     expected: Expected,
     changes: TicketStateRow,
     event: NewEventRow,
+    recorded: Option<(AnswerRecord, Ticket)>,
 ) -> Result<i64, RepositoryError> {
     updates
         .submit(PgUpdate {
             expected,
             changes,
             event,
+            recorded,
         })
         .await
 }

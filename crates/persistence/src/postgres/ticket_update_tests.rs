@@ -1,9 +1,11 @@
-//! On a real PostgreSQL: one batch of changes, some of which cannot apply.
+//! On a real PostgreSQL: one batch of changes, some of which cannot apply,
+//! and one with a taken idempotency key.
 
 use crate::test_support::InsertNew;
 use chrono::{TimeZone, Utc};
 use support_domain::{
-    Actor, CustomerId, Description, EscalationReason, IssueType, NewTicket, Ticket, TicketEvent,
+    Actor, AnswerRenderer, CustomerId, Description, EscalationReason, IdempotencyKey, IssueType,
+    KeyedRequest, NewTicket, RecordedAnswer, RequestFingerprint, Ticket, TicketEvent,
     TicketEventKind, TicketNumber, UserId,
 };
 
@@ -41,6 +43,7 @@ fn escalation(ticket: &Ticket, reason: &str, owner: i64, actor: i64) -> PgUpdate
         },
         changes: TicketStateRow::from_domain(ticket.state()),
         event,
+        recorded: None,
     }
 }
 
@@ -234,4 +237,108 @@ async fn a_batch_locks_its_tickets_in_id_order_whatever_its_order() {
         .unwrap();
     let answers = sent.await.unwrap();
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+}
+
+/// [`escalation`] of `ticket` by its owner, keyed `key`: its answer's body
+/// is the changed ticket's version.
+fn keyed_escalation(ticket: &Ticket, owner: i64, key: &str) -> PgUpdate {
+    let mut change = escalation(ticket, "keyed", owner, owner);
+    let mut changed = ticket.clone();
+    let at = Utc.timestamp_opt(1_780_000_100, 0).single().unwrap();
+    changed
+        .escalate(Some(EscalationReason::parse("keyed").unwrap().unwrap()), at)
+        .unwrap();
+    let render: AnswerRenderer = Arc::new(|committed| {
+        let Committed::Ticket(ticket) = committed else {
+            panic!("a change renders its ticket");
+        };
+        RecordedAnswer {
+            status: 200,
+            headers: Vec::new(),
+            body: ticket.version().to_string().into_bytes(),
+        }
+    });
+    let record = AnswerRecord {
+        request: KeyedRequest {
+            caller: Actor::customer(UserId::new(owner).unwrap()),
+            key: IdempotencyKey::parse(key).unwrap(),
+            fingerprint: RequestFingerprint::new("f").unwrap(),
+        },
+        recorded_at: at,
+        expires_at: at + chrono::Duration::minutes(1),
+        render,
+    };
+    change.recorded = Some((record, changed));
+    change
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_key_fails_its_own_change_and_a_lost_one_records_nothing() {
+    let pg = PostgresTestDb::new();
+    let db = Database::connect(pg.url(), PoolSettings::default())
+        .await
+        .unwrap();
+    db.run_migrations().await.unwrap();
+    let stored = tickets(&db, 4).await;
+    let pool = db.pg_pool().unwrap().clone();
+    let updating = Updating { pool: pool.clone() };
+    let holder = keyed_escalation(&stored[2], 3, "taken");
+    let (record, _) = holder.recorded.as_ref().unwrap();
+    let recorded = db
+        .answers()
+        .insert(
+            record.request.clone(),
+            RecordedAnswer {
+                status: 200,
+                headers: Vec::new(),
+                body: b"first".to_vec(),
+            },
+            record.recorded_at,
+            record.expires_at,
+        )
+        .await;
+    assert_eq!(recorded, Ok(true));
+
+    let answers = updating
+        .send(vec![
+            keyed_escalation(&stored[0], 1, "fresh"),
+            escalation(&stored[1], "unkeyed", 2, 2),
+            holder,
+            keyed_escalation(&stored[3], 9, "lost"), // another owner's ticket
+        ])
+        .await;
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    assert_eq!(answers[2], Err(RepositoryError::IdempotencyKeyTaken));
+    assert_eq!(answers[3], Err(RepositoryError::Conflict));
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Kept {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Text)]
+        body: String,
+    }
+    let mut conn = pool.get().await.unwrap();
+    let kept = diesel::sql_query(
+        "SELECT idempotency_key AS key, convert_from(body, 'UTF8') AS body \
+         FROM idempotency_keys ORDER BY idempotency_key",
+    )
+    .load::<Kept>(&mut *conn)
+    .await
+    .unwrap();
+    let kept: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|k| (k.key.as_str(), k.body.as_str()))
+        .collect();
+    assert_eq!(kept, [("fresh", "2"), ("taken", "first")]);
+    let versions = diesel::sql_query(
+        "SELECT NULL AS reason, version, \
+         (SELECT count(*) FROM ticket_events e WHERE e.ticket_id = t.id) AS events \
+         FROM support_tickets t ORDER BY id",
+    )
+    .load::<Stored>(&mut *conn)
+    .await
+    .unwrap();
+    let versions: Vec<(i64, i64)> = versions.iter().map(|s| (s.version, s.events)).collect();
+    assert_eq!(versions, [(2, 2), (2, 2), (1, 1), (1, 1)]);
 }

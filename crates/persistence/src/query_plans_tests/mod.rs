@@ -3,9 +3,12 @@
 //! indexes in id order (no sort), every filter an index condition; a
 //! customer's log read stays on `(customer_id, position)` with the internal
 //! events filtered out; a conversation page reads `(ticket_id, id)`; the
-//! deadline queries read their partial indexes (`deadlines`). Run
+//! deadline queries read their partial indexes (`deadlines`); a recorded
+//! answer is looked up by its primary key and purged through its expiry's
+//! index (`answers`). Run
 //! with `--nocapture` to see the plans (docs/architecture.md quotes them).
 
+mod answers;
 mod customer_reads;
 mod deadlines;
 mod staff_list;

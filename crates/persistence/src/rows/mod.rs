@@ -11,11 +11,13 @@ use support_domain::{InvalidValue, PointsAward, RepositoryError, StoredEvent, Ti
 use crate::errors::corrupt;
 use crate::schema::points_ledger;
 
+mod answer;
 mod comment;
 mod event;
 mod event_details;
 mod ticket;
 
+pub(crate) use answer::{AnswerChanges, NewAnswerRow, PastAnswerRow};
 pub(crate) use comment::{CommentRow, NewCommentRow, stored_comment_id};
 pub(crate) use event::{EventRow, NewEventRow, stored, to_events};
 pub(crate) use ticket::{NewTicketRow, TicketRow, TicketStateRow, state_in_micros};

@@ -4,8 +4,9 @@
 //! ([`crate::ticket_queries`], [`crate::staff_pages`],
 //! [`crate::comment_queries`]). Every write is a job for the writer
 //! ([`super::writer`]; what each writes: [`super::ticket_writes`]), which
-//! stores the ticket change and its events in one savepoint of its group's
-//! transaction, so no change exists without its events.
+//! stores the ticket change, its events and the answer of its keyed request
+//! in one savepoint of its group's transaction, so no change exists without
+//! its events, nor is a recorded answer kept without its change.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -13,9 +14,9 @@ use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use support_domain::ports::TicketRepository;
 use support_domain::{
-    Actor, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers, NewComment,
-    NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter, TicketId,
-    TicketState,
+    Actor, AnswerRecord, Comment, CommentGuard, CommentId, CustomerId, DueCursor, FiredTimers,
+    NewComment, NewTicket, RepositoryError, Status, StoredEvent, Ticket, TicketEvent, TicketFilter,
+    TicketId, TicketState,
 };
 
 use super::read;
@@ -178,12 +179,13 @@ impl TicketRepository for SqliteTicketRepository {
         mut ticket: NewTicket,
         state: TicketState,
         actor: Actor,
+        record: Option<AnswerRecord>,
     ) -> Result<(Ticket, StoredEvent), RepositoryError> {
         ticket.created_at = to_micros(ticket.created_at);
         let state = state_in_micros(state);
         let (ticket, event, position) = self
             .writer
-            .write(move |conn| insert_with_event(conn, ticket, state, actor))
+            .write(move |conn| insert_with_event(conn, ticket, state, actor, record.as_ref()))
             .await?;
         Ok((ticket, stored(position, event)?))
     }
@@ -308,13 +310,19 @@ impl TicketRepository for SqliteTicketRepository {
         ticket: &Ticket,
         expected_version: i64,
         event: TicketEvent,
+        record: Option<AnswerRecord>,
     ) -> Result<StoredEvent, RepositoryError> {
         let expected = Expected::of(ticket, expected_version);
         let changes = TicketStateRow::from_domain(ticket.state());
         let (event, event_row) = prepare(event)?;
+        // The answer is rendered from the ticket as changed, in the job.
+        let recorded = record.map(|record| (record, ticket.clone()));
         let position = self
             .writer
-            .write(move |conn| update_with_event(conn, &expected, &changes, &event_row))
+            .write(move |conn| {
+                let recorded = recorded.as_ref().map(|(r, t)| (r, t));
+                update_with_event(conn, &expected, &changes, &event_row, recorded)
+            })
             .await?;
         stored(position, event)
     }
@@ -325,11 +333,12 @@ impl TicketRepository for SqliteTicketRepository {
         ticket: &Ticket,
         guard: CommentGuard,
         change: Option<TicketEvent>,
+        record: Option<AnswerRecord>,
     ) -> Result<(Comment, Vec<StoredEvent>), RepositoryError> {
         let write = CommentWrite::new(comment, ticket, guard, change)?;
         let (comment, events) = self
             .writer
-            .write(move |conn| comment_with_events(conn, write))
+            .write(move |conn| comment_with_events(conn, write, record.as_ref()))
             .await?;
         let events = events
             .into_iter()

@@ -2,20 +2,26 @@
 //! ([`super::writer`]): each runs in a savepoint of its group's
 //! transaction, so a change, its comment and its events commit together or
 //! not at all, and each event gets `position = id` in the same savepoint
-//! ([`crate::event_append`]).
+//! ([`crate::event_append`]). A write sent with an [`AnswerRecord`] renders
+//! its answer from what it stored (real ids) and records it in the same
+//! savepoint: if the key already holds an unexpired answer, the savepoint
+//! is rolled back and nothing of the write is stored.
 
 use diesel::SqliteConnection;
 use diesel::prelude::*;
 use support_domain::{
-    Actor, Comment, NewTicket, RepositoryError, Ticket, TicketEvent, TicketState,
+    Actor, AnswerRecord, Comment, Committed, NewTicket, RepositoryError, Ticket, TicketEvent,
+    TicketState,
 };
 
+use crate::answer_queries::record_answer;
 use crate::comment_write::{CommentWrite, TicketGuard};
 use crate::errors::WriteError;
 use crate::event_append::creation_event;
 use crate::fired_write::FiredWrite;
 use crate::rows::{
-    Expected, NewEventRow, NewTicketRow, TicketStateRow, stored_comment_id, stored_ticket_id,
+    Expected, NewAnswerRow, NewEventRow, NewTicketRow, TicketStateRow, stored_comment_id,
+    stored_ticket_id,
 };
 use crate::schema::{support_tickets, ticket_comments, ticket_events};
 
@@ -47,14 +53,35 @@ fn append_event(conn: &mut SqliteConnection, row: &NewEventRow) -> QueryResult<i
     Ok(id)
 }
 
+/// Records the answer `record` renders from `committed`, unless its key
+/// holds an unexpired answer: then [`RepositoryError::IdempotencyKeyTaken`],
+/// and the job's savepoint (the whole write) is rolled back. The writer
+/// runs one job at a time, so nothing records the key in between.
+fn keep_answer(
+    conn: &mut SqliteConnection,
+    record: Option<&AnswerRecord>,
+    committed: Committed<'_>,
+) -> Result<(), WriteError> {
+    let Some(record) = record else {
+        return Ok(());
+    };
+    let row = NewAnswerRow::recorded(record, committed).map_err(WriteError::Rejected)?;
+    if diesel::query_dsl::methods::ExecuteDsl::execute(record_answer(&row), conn)? == 0 {
+        return Err(WriteError::Rejected(RepositoryError::IdempotencyKeyTaken));
+    }
+    Ok(())
+}
+
 /// Stores `ticket` in `state` and its creation event by `actor`,
-/// atomically: the stored ticket, its event and the event's position. The
-/// times must already be truncated to microseconds.
+/// atomically: the stored ticket, its event and the event's position; and
+/// `record`'s answer of the stored ticket. The times must already be
+/// truncated to microseconds.
 pub(super) fn insert_with_event(
     conn: &mut SqliteConnection,
     ticket: NewTicket,
     state: TicketState,
     actor: Actor,
+    record: Option<&AnswerRecord>,
 ) -> Result<(Ticket, TicketEvent, i64), WriteError> {
     let created = NewTicketRow::from_domain(&ticket);
     let row = TicketStateRow::from_domain(&state);
@@ -66,6 +93,7 @@ pub(super) fn insert_with_event(
     let ticket = Ticket::restore(id, ticket, state);
     let (event, event_row) = creation_event(&ticket, actor)?;
     let position = append_event(conn, &event_row)?;
+    keep_answer(conn, record, Committed::Ticket(&ticket))?;
     Ok((ticket, event, position))
 }
 
@@ -92,17 +120,23 @@ fn save_state(
 }
 
 /// Writes `changes` to the ticket `expected` names and appends `event`,
-/// atomically, and returns the event's position. When the stored ticket is
-/// at another version (or is not there), nothing is written:
-/// [`WriteError::Conflict`].
+/// atomically, and returns the event's position; with `recorded`, also the
+/// answer its record renders from the changed ticket. When the stored
+/// ticket is at another version (or is not there), nothing is written (nor
+/// rendered): [`WriteError::Conflict`].
 pub(super) fn update_with_event(
     conn: &mut SqliteConnection,
     expected: &Expected,
     changes: &TicketStateRow,
     event: &NewEventRow,
+    recorded: Option<(&AnswerRecord, &Ticket)>,
 ) -> Result<i64, WriteError> {
     save_state(conn, expected, changes)?;
-    Ok(append_event(conn, event)?)
+    let position = append_event(conn, event)?;
+    if let Some((record, ticket)) = recorded {
+        keep_answer(conn, Some(record), Committed::Ticket(ticket))?;
+    }
+    Ok(position)
 }
 
 /// Passes `guard`: saves the ticket's new state, or checks the ticket is
@@ -136,11 +170,13 @@ fn pass_guard(conn: &mut SqliteConnection, guard: &TicketGuard) -> Result<(), Wr
 
 /// Passes the write's guard (else [`WriteError::Conflict`] and nothing is
 /// written), then appends the change's event, stores the comment and
-/// appends its `support:comment_added` event: the stored comment and the
-/// events with their positions, in log order.
+/// appends its `support:comment_added` event, and records `record`'s
+/// answer of the stored comment: the stored comment and the events with
+/// their positions, in log order.
 pub(super) fn comment_with_events(
     conn: &mut SqliteConnection,
     write: CommentWrite,
+    record: Option<&AnswerRecord>,
 ) -> Result<(Comment, Vec<(TicketEvent, i64)>), WriteError> {
     pass_guard(conn, &write.guard)?;
     let mut events = Vec::with_capacity(2);
@@ -154,6 +190,11 @@ pub(super) fn comment_with_events(
     let comment = write.comment.clone().with_id(id);
     let (event, row) = write.comment_event(&comment)?;
     events.push((event, append_event(conn, &row)?));
+    let committed = Committed::Comment {
+        comment: &comment,
+        ticket: &write.ticket,
+    };
+    keep_answer(conn, record, committed)?;
     Ok((comment, events))
 }
 

@@ -183,7 +183,7 @@ async fn a_reply_that_reopens_logs_the_reopening_then_the_comment(ctx: &Ctx) {
     let version = ticket.version();
     ticket.resolve(resolution, at(1, 0)).unwrap();
     let resolved = TicketEvent::status_changed(Some(staff(5)), &ticket, Status::Open, at(1, 0));
-    repo.update(&ticket, version, resolved).await.unwrap();
+    repo.update(&ticket, version, resolved, None).await.unwrap();
 
     // The customer replies: the ticket reopens, one change with the comment.
     let owner = owner_of(ticket.created());
@@ -207,6 +207,7 @@ async fn a_reply_that_reopens_logs_the_reopening_then_the_comment(ctx: &Ctx) {
                 expected_version: expected,
             },
             Some(reopened.clone()),
+            None,
         )
         .await
         .unwrap();
@@ -320,7 +321,7 @@ async fn a_comment_decided_on_a_status_the_ticket_left_conflicts(ctx: &Ctx) {
     let version = ticket.version();
     ticket.apply(Transition::Close, at(1, 0)).unwrap();
     let closed = TicketEvent::status_changed(Some(staff(5)), &ticket, Status::Open, at(1, 0));
-    repo.update(&ticket, version, closed).await.unwrap();
+    repo.update(&ticket, version, closed, None).await.unwrap();
     let events_before = raw.event_count().await;
     let mut late = as_read;
     let refused = comment_on(&*repo, &mut late, staff(9), "note", true, at(2, 0)).await;
@@ -345,7 +346,7 @@ async fn a_comment_decided_on_a_status_the_ticket_left_conflicts(ctx: &Ctx) {
         version: Some(open.version() + 1),
     };
     assert_eq!(
-        repo.add_comment(comment.clone(), &open, stale_version, None)
+        repo.add_comment(comment.clone(), &open, stale_version, None, None)
             .await
             .map(drop),
         Err(RepositoryError::Conflict)
@@ -355,7 +356,7 @@ async fn a_comment_decided_on_a_status_the_ticket_left_conflicts(ctx: &Ctx) {
         version: Some(open.version()),
     };
     assert!(
-        repo.add_comment(comment, &open, current_version, None)
+        repo.add_comment(comment, &open, current_version, None, None)
             .await
             .is_ok()
     );

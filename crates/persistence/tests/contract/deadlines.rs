@@ -34,7 +34,7 @@ async fn ticket_with(
     let mut state = new.initial_state(&SlaPolicy::default());
     arrange(&mut state);
     let actor = owner_of(&new);
-    repo.insert(new, state, actor).await.unwrap().0
+    repo.insert(new, state, actor, None).await.unwrap().0
 }
 
 /// A ticket whose next timer is due at `timer` and nearest deadline is `due`.

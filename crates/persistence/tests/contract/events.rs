@@ -134,7 +134,7 @@ async fn an_update_by_someone_else_logs_its_own_actor_and_time(ctx: &Ctx) {
         &ticket,
         at(12, 7),
     );
-    let stored = repo.update(&ticket, 1, event).await.unwrap();
+    let stored = repo.update(&ticket, 1, event, None).await.unwrap();
     assert_eq!(stored.event.actor, Some(staff));
     assert_eq!(stored.event.customer_id, customer(515));
     assert_eq!(stored.event.occurred_at, at(12, 7));
@@ -178,7 +178,7 @@ async fn conflicts_duplicates_and_live_only_events_append_nothing(ctx: &Ctx) {
     let mut stale = original.clone();
     stale.apply(Transition::StartProgress, at(1, 0)).unwrap();
     assert_eq!(
-        repo.update(&stale, 2, change_event(&stale)).await,
+        repo.update(&stale, 2, change_event(&stale), None).await,
         Err(RepositoryError::Conflict)
     );
     // A taken number: duplicate, no event, no ticket.
@@ -197,7 +197,7 @@ async fn conflicts_duplicates_and_live_only_events_append_nothing(ctx: &Ctx) {
         at(3, 0),
     );
     assert!(matches!(
-        repo.update(&stale, 1, looked_at).await,
+        repo.update(&stale, 1, looked_at, None).await,
         Err(RepositoryError::Corrupt(_))
     ));
 

@@ -101,7 +101,7 @@ async fn a_write_its_caller_gives_up_on_still_finishes_and_blocks_nobody(ctx: &C
             ticket.escalate(None, at(1, 0)).unwrap();
             let event = change_event(&ticket);
             // Polled once, then dropped (unless it was done by then).
-            let _ = futures_util::FutureExt::now_or_never(repo.update(&ticket, 1, event));
+            let _ = futures_util::FutureExt::now_or_never(repo.update(&ticket, 1, event, None));
             // Let the worker's runtime run what was left behind: the change
             // and the numbering of its event, which makes it readable.
             for _ in 0..200 {

@@ -3,6 +3,9 @@
 //! One file per concern; the fixtures they share are in `support.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod answer_races;
+mod answer_store;
+mod answers;
 mod cancellation;
 mod comments;
 mod commit_listener;

@@ -26,7 +26,7 @@ async fn assignment_resolution_and_first_response_are_stored(ctx: &Ctx) {
     let version = ticket.version();
     ticket.assign(Some(staff_id(80)), at(1, 0)).unwrap();
     let event = TicketEvent::assigned(staff(81), &ticket, None, at(1, 0));
-    repo.update(&ticket, version, event).await.unwrap();
+    repo.update(&ticket, version, event, None).await.unwrap();
     assert_eq!(repo.find(ticket.id()).await.unwrap().unwrap(), ticket);
 
     comment_on(&*repo, &mut ticket, staff(80), "on it", false, at(2, 500))
@@ -40,7 +40,7 @@ async fn assignment_resolution_and_first_response_are_stored(ctx: &Ctx) {
     };
     ticket.resolve(resolution.clone(), at(4, 0)).unwrap();
     let event = TicketEvent::status_changed(Some(staff(80)), &ticket, Status::Open, at(4, 0));
-    repo.update(&ticket, version, event).await.unwrap();
+    repo.update(&ticket, version, event, None).await.unwrap();
 
     let found = repo.find(ticket.id()).await.unwrap().unwrap();
     assert_eq!(found, ticket);
@@ -84,7 +84,7 @@ async fn varied_tickets(ctx: &Ctx, count: i64) -> Vec<Ticket> {
                 ..t.state().clone()
             },
         );
-        repo.update(&changed, 1, change_event(&changed))
+        repo.update(&changed, 1, change_event(&changed), None)
             .await
             .unwrap();
         tickets.push(changed);

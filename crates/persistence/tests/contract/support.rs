@@ -111,7 +111,7 @@ impl OwnerWrites for dyn TicketRepository + '_ {
         ticket: &Ticket,
         expected_version: i64,
     ) -> Result<StoredEvent, RepositoryError> {
-        self.update(ticket, expected_version, change_event(ticket))
+        self.update(ticket, expected_version, change_event(ticket), None)
             .await
     }
 }
@@ -282,7 +282,7 @@ pub(crate) async fn create_and_escalate(
         &ticket,
         ticket.updated_at(),
     );
-    let escalated = repo.update(&ticket, 1, event).await.unwrap();
+    let escalated = repo.update(&ticket, 1, event, None).await.unwrap();
     (created_event, escalated)
 }
 
@@ -329,7 +329,9 @@ pub(crate) async fn comment_on(
         internal,
         created_at: when,
     };
-    let stored = repo.add_comment(comment, &changed, guard, None).await?;
+    let stored = repo
+        .add_comment(comment, &changed, guard, None, None)
+        .await?;
     *ticket = changed;
     Ok(stored)
 }

@@ -171,7 +171,7 @@ async fn concurrent_reads_are_each_answered_as_if_alone(ctx: &Ctx) {
             ticket,
             at(60, 0),
         );
-        repo.update(ticket, 1, event).await.unwrap();
+        repo.update(ticket, 1, event, None).await.unwrap();
     }
     let ticket_ids: Vec<TicketId> = mine.iter().map(Ticket::id).collect();
     let status = Some(Status::Escalated);

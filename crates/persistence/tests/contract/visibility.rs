@@ -99,13 +99,13 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
         .unwrap();
     let event = TicketEvent::assigned(actor.clone(), &ticket, None, at(1, 1))
         .with_note(note("taking this one — \"VIP\" 🎩"));
-    written.push(repo.update(&ticket, version, event).await.unwrap());
+    written.push(repo.update(&ticket, version, event, None).await.unwrap());
 
     // A status change without and one with a resolution.
     let version = ticket.version();
     ticket.start(StaffId::new(71).unwrap(), at(2, 2)).unwrap();
     let event = TicketEvent::status_changed(Some(actor.clone()), &ticket, Status::Open, at(2, 2));
-    written.push(repo.update(&ticket, version, event).await.unwrap());
+    written.push(repo.update(&ticket, version, event, None).await.unwrap());
     let version = ticket.version();
     let resolution = Resolution {
         kind: ResolutionType::Replacement,
@@ -115,7 +115,7 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
     let event =
         TicketEvent::status_changed(Some(actor.clone()), &ticket, Status::InProgress, at(3, 3))
             .with_note(note("kitchen confirmed"));
-    written.push(repo.update(&ticket, version, event).await.unwrap());
+    written.push(repo.update(&ticket, version, event, None).await.unwrap());
 
     // Escalated, with a note, and nobody assigned any more.
     let version = ticket.version();
@@ -126,13 +126,13 @@ async fn every_kind_of_event_details_and_its_note_round_trip(ctx: &Ctx) {
         Some(StaffId::new(71).unwrap()),
         at(4, 4),
     );
-    written.push(repo.update(&ticket, version, event).await.unwrap());
+    written.push(repo.update(&ticket, version, event, None).await.unwrap());
     let mut other = insert(&*repo, 710, 5).await;
     let version = other.version();
     other.escalate(None, at(5, 5)).unwrap();
     let event = TicketEvent::about(TicketEventKind::Escalated, actor.clone(), &other, at(5, 5))
         .with_note(note("customer called twice"));
-    let escalated = repo.update(&other, version, event).await.unwrap();
+    let escalated = repo.update(&other, version, event, None).await.unwrap();
 
     // Comments, public and internal.
     for internal in [false, true] {

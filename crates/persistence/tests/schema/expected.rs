@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use diesel::expression::Expression;
-use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::{Column, QueryDsl};
 use support_persistence::schema::{
-    event_log_state, points_ledger, support_tickets, ticket_comments, ticket_events,
+    event_log_state, idempotency_keys, points_ledger, support_tickets, ticket_comments,
+    ticket_events,
 };
 
 /// Type families precise enough to catch a 32/64-bit or text/timestamp mix-up.
@@ -20,6 +21,7 @@ pub(crate) enum Family {
     Text,
     Timestamp,
     Bool,
+    Bytes,
 }
 
 /// The family and nullability of a diesel SQL type.
@@ -41,6 +43,9 @@ impl Described for Timestamp {
 }
 impl Described for Bool {
     const FAMILY: Family = Family::Bool;
+}
+impl Described for Binary {
+    const FAMILY: Family = Family::Bytes;
 }
 impl<T: Described + diesel::sql_types::SqlType> Described for Nullable<T> {
     const FAMILY: Family = T::FAMILY;
@@ -103,6 +108,10 @@ pub(crate) fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
         id, ticket_id, author_id, author_role, body, internal, created_at,
     );
     let log_state = specs!(event_log_state: id, purged_through);
+    let answers = specs!(idempotency_keys:
+        caller_role, caller_id, idempotency_key, fingerprint, status, headers, body, recorded_at,
+        expires_at,
+    );
 
     let names = |specs: &[ColumnSpec]| specs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
     let all_tickets = diesel::debug_query::<Sqlite, _>(
@@ -128,6 +137,11 @@ pub(crate) fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     )
     .to_string();
     assert_eq!(names(&comments), declared_names(all_comments));
+    let all_answers = diesel::debug_query::<Sqlite, _>(
+        &idempotency_keys::table.select(idempotency_keys::all_columns),
+    )
+    .to_string();
+    assert_eq!(names(&answers), declared_names(all_answers));
 
     BTreeMap::from([
         ("support_tickets", tickets),
@@ -135,6 +149,7 @@ pub(crate) fn expected() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
         ("ticket_events", events),
         ("ticket_comments", comments),
         ("event_log_state", log_state),
+        ("idempotency_keys", answers),
     ])
 }
 
@@ -223,6 +238,13 @@ pub(crate) fn expected_indexes(table: &str) -> Indexes {
             index("ticket_events_occurred_at_idx", false, &["occurred_at"]),
         ]),
         "event_log_state" => BTreeMap::new(),
+        // The primary key (caller_role, caller_id, idempotency_key) is not
+        // listed: primary keys are excluded on both backends.
+        "idempotency_keys" => BTreeMap::from([index(
+            "idempotency_keys_expires_at_idx",
+            false,
+            &["expires_at"],
+        )]),
         other => panic!("no index expectation for {other}"),
     }
 }

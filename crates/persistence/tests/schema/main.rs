@@ -23,8 +23,10 @@ pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations =
     embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 /// Tickets and points, the event log, its positions, no payload, CHECKs as
-/// OR chains, the staff workflow, then the SLA deadlines.
-pub(crate) const MIGRATION_COUNT: usize = 7;
+/// OR chains, the staff workflow, the SLA deadlines, then idempotency keys.
+pub(crate) const MIGRATION_COUNT: usize = 8;
+/// The migrations before `2026-12-08-000000_sla_deadlines`.
+const BEFORE_SLA_DEADLINES: usize = 6;
 
 async fn migrate(url: &str, backend: Backend) -> Database {
     let db = Database::connect(url, PoolSettings::default())
@@ -166,7 +168,7 @@ async fn postgres_backfills_the_deadlines_of_existing_tickets() {
     let rows = tokio::task::spawn_blocking(move || {
         let mut conn =
             <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url).unwrap();
-        for _ in 1..MIGRATION_COUNT {
+        for _ in 0..BEFORE_SLA_DEADLINES {
             conn.run_next_migration(POSTGRES_MIGRATIONS).unwrap();
         }
         diesel::sql_query(

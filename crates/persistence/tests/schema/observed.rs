@@ -81,6 +81,7 @@ pub(crate) fn sqlite_family(decl_type: &str, pk: bool) -> Family {
         "TEXT" => Family::Text,
         "TIMESTAMP" => Family::Timestamp,
         "BOOLEAN" => Family::Bool,
+        "BLOB" => Family::Bytes,
         other => panic!("unexpected SQLite column type {other}"),
     }
 }
@@ -92,6 +93,7 @@ pub(crate) fn pg_family(data_type: &str) -> Family {
         "text" => Family::Text,
         "timestamp without time zone" => Family::Timestamp,
         "boolean" => Family::Bool,
+        "bytea" => Family::Bytes,
         other => panic!("unexpected PostgreSQL column type {other}"),
     }
 }

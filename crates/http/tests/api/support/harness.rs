@@ -19,11 +19,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::ports::{
-    Clock, EventLog, EventNotifier, PointsAwarder, TicketNumberGenerator, TicketRepository,
+    Clock, EventLog, EventNotifier, MockAnswerStore, PointsAwarder, TicketNumberGenerator,
+    TicketRepository,
 };
 use support_domain::{
     Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent, TicketNumber,
 };
+use support_http::idempotency::InFlightRequests;
 use support_http::metrics::metrics_middleware;
 use support_http::request_id::request_id_middleware;
 use support_http::{ApiState, JwtKeys, JwtSettings, Metrics, json_error_handlers};
@@ -104,26 +106,36 @@ impl Ctx {
                  WHERE ticket_id = {ticket} AND action = '{action}'"
             )
         };
-        let (rows, points) = (sql("COUNT(*)"), sql("COALESCE(SUM(points), 0)"));
-        macro_rules! both_counts {
-            ($conn:expr) => {{
-                let mut c = $conn;
-                let rows = diesel::sql_query(rows).get_result::<Count>(&mut c);
-                let rows = rows.await.unwrap().n;
-                let points = diesel::sql_query(points).get_result::<Count>(&mut c);
-                (rows, points.await.unwrap().n)
-            }};
-        }
+        (
+            self.count(&sql("COUNT(*)")).await,
+            self.count(&sql("COALESCE(SUM(points), 0)")).await,
+        )
+    }
+
+    /// What `sql` (`SELECT CAST(.. AS BIGINT) AS n ..`) answers, read
+    /// behind the service's back.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let query = diesel::sql_query(sql.to_owned());
         match self.backend {
-            Backend::Sqlite => both_counts!(
-                SyncConnectionWrapper::<SqliteConnection>::establish(&self.url)
+            Backend::Sqlite => {
+                let mut c = SyncConnectionWrapper::<SqliteConnection>::establish(&self.url)
                     .await
-                    .unwrap()
-            ),
+                    .unwrap();
+                query.get_result::<Count>(&mut c).await.unwrap().n
+            }
             Backend::Postgres => {
-                both_counts!(AsyncPgConnection::establish(&self.url).await.unwrap())
+                let mut c = AsyncPgConnection::establish(&self.url).await.unwrap();
+                query.get_result::<Count>(&mut c).await.unwrap().n
             }
         }
+    }
+
+    /// How many rows `table` holds.
+    pub async fn rows(&self, table: &str) -> i64 {
+        self.count(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"
+        ))
+        .await
     }
 }
 
@@ -171,11 +183,13 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
         points,
         clock: Arc::new(TestClock),
         numbers: Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
+        answers: db.answers(),
     });
     let state = ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &options.settings).unwrap(),
         metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     };
     Ctx {
         state,
@@ -204,11 +218,14 @@ pub fn state_with_repository(
         points: Arc::new(FailingPoints),
         clock: Arc::new(TestClock),
         numbers: Arc::new(CountingNumbers(AtomicU32::new(1))),
+        // No request of these tests carries an Idempotency-Key.
+        answers: Arc::new(MockAnswerStore::new()),
     });
     ApiState {
         service: web::Data::new(service),
         keys: JwtKeys::hs256(SECRET, &JwtSettings::default()).unwrap(),
         metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     }
 }
 

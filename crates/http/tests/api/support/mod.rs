@@ -39,6 +39,39 @@ where
     }
 }
 
+/// An answer as sent: status, headers, the body's bytes.
+pub(crate) struct Raw {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Raw {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| panic!("non-JSON: {}", self.text()))
+    }
+
+    pub(crate) fn text(&self) -> String {
+        format!("{} {}", self.status, String::from_utf8_lossy(&self.bytes))
+    }
+}
+
+pub(crate) async fn send_raw<S, R, B>(app: &S, req: R) -> Raw
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await.to_vec();
+    Raw {
+        status,
+        headers,
+        bytes,
+    }
+}
+
 pub(crate) fn create(token: &str, body: &Value) -> TestRequest {
     TestRequest::post()
         .uri(&format!("{BASE}/tickets"))
