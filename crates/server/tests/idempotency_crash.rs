@@ -80,10 +80,24 @@ fn counting(table: &str) -> String {
 const CREATED_EVENTS: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ticket_events \
                               WHERE event = 'support:ticket_created'";
 
-/// Waits until the ticket's row is committed.
+/// Tickets times ten plus recorded answers, read in one statement (one
+/// snapshot): 11 once the keyed create is committed, 10 if the ticket were
+/// committed without its answer.
+const TICKETS_AND_ANSWERS: &str = "SELECT CAST((SELECT COUNT(*) FROM support_tickets) * 10 \
+                                   + (SELECT COUNT(*) FROM idempotency_keys) AS BIGINT) AS n";
+
+/// Waits until the ticket's row is committed; the snapshot that first sees
+/// it holds its answer too (one transaction).
 async fn until_committed(url: &str) {
     let started = Instant::now();
-    while count(url, &counting("support_tickets")).await == 0 {
+    loop {
+        match count(url, TICKETS_AND_ANSWERS).await {
+            0 => {}
+            seen => {
+                assert_eq!(seen, 11, "the ticket is committed with its answer");
+                return;
+            }
+        }
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the ticket was never committed"
@@ -94,7 +108,9 @@ async fn until_committed(url: &str) {
 
 /// The retry after the restart: replayed, with the one ticket; then the
 /// database holds one ticket and one creation event.
-fn retry_replays_the_one_ticket(db: &Db, rt: &tokio::runtime::Runtime) {
+/// Whether the points award was held up until the kill (then the replay
+/// must not claim it).
+fn retry_replays_the_one_ticket(db: &Db, rt: &tokio::runtime::Runtime, award_held_up: bool) {
     let server = Server::on(db, &[]);
     let response = server.exchange(&keyed_create());
     let (status, body) = parse(&response);
@@ -116,6 +132,21 @@ fn retry_replays_the_one_ticket(db: &Db, rt: &tokio::runtime::Runtime) {
         1
     );
     assert_eq!(rt.block_on(count(db.url(), CREATED_EVENTS)), 1);
+    // The answer never claims points that were not awarded: an award not
+    // confirmed before the crash is said so.
+    let awarded = rt.block_on(count(db.url(), &counting("points_ledger")));
+    let unconfirmed = body["data"]["gamificationError"]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("points award not confirmed"));
+    if award_held_up {
+        assert_eq!(awarded, 0);
+        assert!(unconfirmed, "{body}");
+    } else {
+        assert!(
+            unconfirmed || awarded == 1,
+            "claims an award not made: {body}"
+        );
+    }
     // Any later retry too.
     let (_, again): (u16, Value) = parse(&server.exchange(&keyed_create()));
     assert_eq!(again["data"]["ticketId"], id);
@@ -155,7 +186,7 @@ fn killed_after_the_commit_before_the_answer_postgres() {
     rt.block_on(lock.batch_execute("ROLLBACK")).unwrap();
     drop(lock);
     drop(pending);
-    retry_replays_the_one_ticket(&db, &rt);
+    retry_replays_the_one_ticket(&db, &rt, true);
 }
 
 #[test]
@@ -167,5 +198,5 @@ fn killed_as_soon_as_the_ticket_is_committed_sqlite() {
     rt.block_on(until_committed(db.url()));
     server.kill();
     drop(pending);
-    retry_replays_the_one_ticket(&db, &rt);
+    retry_replays_the_one_ticket(&db, &rt, false);
 }

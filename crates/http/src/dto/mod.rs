@@ -21,6 +21,7 @@ pub use customer::{
     parse_escalate, parse_list_query,
 };
 pub use events::EventsPage;
+pub(crate) use fields::whole_number;
 pub use fields::{Body, both, known_params, parse_ticket_id};
 pub use sla_policy::SlaPolicyView;
 pub use staff::{

@@ -1,25 +1,31 @@
 //! What a keyed request asked for, condensed: SHA-256 (hex) of its method,
-//! path and canonical JSON body. A retry that re-encodes the same body
-//! (other key order, other whitespace, other string escapes) is the same
-//! request; any other method, path or value is another one.
+//! its target as the handler reads it (the route and the parsed ticket id),
+//! its `If-Match`, and its canonical JSON body. A retry that re-encodes the
+//! same request (other key order, other whitespace, other string escapes,
+//! `17.0` for `17`, `/tickets/007` for `/tickets/7`) is the same request;
+//! any other method, target, precondition or value is another one.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use support_domain::{InvalidValue, RequestFingerprint};
 
-/// The fingerprint of `method` on `path` (without its query string, which
-/// no write reads) with `body` (`None`, an empty body, reads as `{}`, as
-/// every body parser takes it).
-/// (A SHA-256 in hex, 64 characters, is always a valid fingerprint.)
+/// The fingerprint of `method` on `target` (the canonical path: see
+/// [`super::flow::requested`]) under the `if_match` header as sent, with
+/// `body` (`None`, an empty body, reads as `{}`, as every body parser
+/// takes it). (A SHA-256 in hex, 64 characters, is always a valid
+/// fingerprint.)
 pub fn fingerprint(
     method: &str,
-    path: &str,
+    target: &str,
+    if_match: Option<&str>,
     body: Option<&Map<String, Value>>,
 ) -> Result<RequestFingerprint, InvalidValue> {
     let mut text = String::with_capacity(256);
     text.push_str(method);
     text.push('\n');
-    text.push_str(path);
+    text.push_str(target);
+    text.push('\n');
+    text.push_str(if_match.unwrap_or(""));
     text.push('\n');
     match body {
         Some(fields) => write_object(fields, &mut text),
@@ -31,7 +37,10 @@ pub fn fingerprint(
 }
 
 /// `value` as canonical JSON: object keys sorted (by their UTF-8 bytes), no
-/// insignificant whitespace, strings and numbers as serde_json writes them.
+/// insignificant whitespace, strings as serde_json writes them, numbers
+/// with a whole value in `i64`'s range as integers (the handlers read `17`,
+/// `17.0` and `1.7e1` as one id: [`crate::dto::whole_number`]), other
+/// numbers as serde_json writes them.
 fn write_value(value: &Value, out: &mut String) {
     match value {
         Value::Object(fields) => write_object(fields, out),
@@ -45,7 +54,12 @@ fn write_value(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        // Scalars have one compact form; `to_string` of a `Value` cannot fail.
+        Value::Number(_) => match crate::dto::whole_number(value) {
+            Some(whole) => out.push_str(&whole.to_string()),
+            None => out.push_str(&value.to_string()),
+        },
+        // Other scalars have one compact form; `to_string` of a `Value`
+        // cannot fail.
         scalar => out.push_str(&scalar.to_string()),
     }
 }
@@ -72,7 +86,7 @@ mod tests {
 
     fn of(body: &str) -> RequestFingerprint {
         let value: Value = serde_json::from_str(body).unwrap();
-        fingerprint("POST", "/t", value.as_object()).unwrap()
+        fingerprint("POST", "/t", None, value.as_object()).unwrap()
     }
 
     #[test]
@@ -87,10 +101,16 @@ mod tests {
     #[test]
     fn any_other_method_path_or_value_is_another_request() {
         let body = json!({"a": 1});
-        let at = |method, path| fingerprint(method, path, body.as_object()).unwrap();
-        let base = at("POST", "/t");
-        assert_ne!(base, at("PUT", "/t"));
-        assert_ne!(base, at("POST", "/u"));
+        let at =
+            |method, path, if_match| fingerprint(method, path, if_match, body.as_object()).unwrap();
+        let base = at("POST", "/t", None);
+        assert_ne!(base, at("PUT", "/t", None));
+        assert_ne!(base, at("POST", "/u", None));
+        assert_ne!(base, at("POST", "/t", Some("\"3\"")));
+        assert_ne!(
+            at("POST", "/t", Some("\"3\"")),
+            at("POST", "/t", Some("\"4\""))
+        );
         assert_ne!(base, of(r#"{"a": 2}"#));
         assert_ne!(base, of(r#"{"a": [1]}"#));
         assert_ne!(of(r#"{"a": [1, 2]}"#), of(r#"{"a": [2, 1]}"#));
@@ -98,7 +118,15 @@ mod tests {
 
     #[test]
     fn an_empty_body_is_the_empty_object() {
-        assert_eq!(fingerprint("POST", "/t", None).unwrap(), of("{}"));
+        assert_eq!(fingerprint("POST", "/t", None, None).unwrap(), of("{}"));
+    }
+
+    #[test]
+    fn a_whole_number_is_one_number_however_written() {
+        assert_eq!(of(r#"{"orderId": 17}"#), of(r#"{"orderId": 17.0}"#));
+        assert_eq!(of(r#"{"orderId": 17}"#), of(r#"{"orderId": 1.7e1}"#));
+        assert_ne!(of(r#"{"orderId": 17}"#), of(r#"{"orderId": 17.5}"#));
+        assert_ne!(of(r#"{"orderId": 17}"#), of(r#"{"orderId": "17"}"#));
     }
 
     #[test]

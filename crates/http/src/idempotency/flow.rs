@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use support_domain::{
     Actor, AnswerRecord, AnswerRenderer, Committed, FieldError, IdempotencyKey, KeyedRequest,
@@ -16,7 +17,7 @@ use super::answer::{recorded, replayed, response};
 use super::fingerprint::fingerprint;
 use super::in_flight::{InFlightGuard, InFlightRequests};
 use super::key::{IDEMPOTENCY_KEY, idempotency_key};
-use crate::dto::Body;
+use crate::dto::{Body, parse_ticket_id};
 use crate::error::{ApiError, Endpoint};
 
 /// The key a request came with and what it asked for.
@@ -32,10 +33,43 @@ pub fn requested(req: &HttpRequest, body: &Body) -> Result<Option<Requested>, Ve
     let Some(key) = idempotency_key(req)? else {
         return Ok(None);
     };
-    let fingerprint = fingerprint(req.method().as_str(), req.path(), body.as_ref())
-        .map_err(|e| vec![FieldError::new(IDEMPOTENCY_KEY, e.message())])?;
+    let if_match: Vec<&str> = req
+        .headers()
+        .get_all(header::IF_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let if_match = (!if_match.is_empty()).then(|| if_match.join(","));
+    let fingerprint = fingerprint(
+        req.method().as_str(),
+        &target(req),
+        if_match.as_deref(),
+        body.as_ref(),
+    )
+    .map_err(|e| vec![FieldError::new(IDEMPOTENCY_KEY, e.message())])?;
     Ok(Some(Requested { key, fingerprint }))
 }
+
+/// What a request is about, as its handler reads it: the route's pattern
+/// with the ticket id it names in canonical form (`/tickets/007` and
+/// `/tickets/7` are one ticket). Without a matched route (never, for a
+/// handler's request), the path as sent.
+fn target(req: &HttpRequest) -> String {
+    let Some(pattern) = req.match_pattern() else {
+        return req.path().to_owned();
+    };
+    match req.match_info().get("ticketId").map(parse_ticket_id) {
+        Some(Ok(id)) => pattern.replace("{ticketId}", &id.get().to_string()),
+        _ => pattern,
+    }
+}
+
+/// The points award a write makes after its commit (a create, a resolve),
+/// as the answer recorded in the write's transaction tells it: not yet
+/// confirmed. Once the award is made, the answer sent replaces it
+/// ([`Run::finish`] amends); a server that stops in between leaves this
+/// one, so a replay never claims points that were not awarded.
+pub const AWARD_UNCONFIRMED: &str =
+    "points award not confirmed: the service stopped after the change was stored";
 
 /// How a keyed request starts.
 pub enum Begun {

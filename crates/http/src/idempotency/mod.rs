@@ -17,6 +17,6 @@ mod flow;
 mod in_flight;
 mod key;
 
-pub(crate) use flow::{Begun, Requested, Sent, begin, requested, ticket_of};
+pub(crate) use flow::{AWARD_UNCONFIRMED, Begun, Requested, Sent, begin, requested, ticket_of};
 pub use in_flight::{InFlightGuard, InFlightRequests};
 pub use key::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};

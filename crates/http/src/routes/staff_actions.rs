@@ -16,7 +16,7 @@ use crate::dto::{
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
-use crate::idempotency::{Begun, Requested, Sent, begin, requested, ticket_of};
+use crate::idempotency::{AWARD_UNCONFIRMED, Begun, Requested, Sent, begin, requested, ticket_of};
 use crate::preconditions::{if_match, with_etag};
 
 type Manager = Staff<ManagePermission>;
@@ -68,7 +68,9 @@ async fn act(
     answer: Answer,
 ) -> Result<HttpResponse, ApiError> {
     let points = matches!(request.action, StaffAction::Resolve(_));
-    let render = move |c: Committed<'_>| acted(answer, ticket_of(c), points, &None);
+    // A resolve's award follows its commit: see [`AWARD_UNCONFIRMED`].
+    let award = points.then(|| AWARD_UNCONFIRMED.to_owned());
+    let render = move |c: Committed<'_>| acted(answer, ticket_of(c), points, &award);
     let run = match begin(req, service, answer.endpoint, staff.actor(), keyed, render).await? {
         Begun::Replayed(replay) => return Ok(replay),
         Begun::Fresh(run) => run,

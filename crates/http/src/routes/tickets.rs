@@ -13,7 +13,7 @@ use crate::dto::{
 };
 use crate::envelope::Success;
 use crate::error::{ApiError, Endpoint};
-use crate::idempotency::{Begun, Sent, begin, requested, ticket_of};
+use crate::idempotency::{AWARD_UNCONFIRMED, Begun, Sent, begin, requested, ticket_of};
 use crate::preconditions::with_etag;
 use support_web::rate_limit::limit_create;
 
@@ -33,7 +33,7 @@ pub async fn create_ticket(
     let (keyed, request) = both(requested(&req, &body), parse_create(body))
         .map_err(|f| ApiError::validation(EP, &f))?;
     let run = match begin(&req, &service, EP, auth.actor(), keyed, |c| {
-        created(ticket_of(c), &None)
+        created(ticket_of(c), &Some(AWARD_UNCONFIRMED.to_owned()))
     })
     .await?
     {

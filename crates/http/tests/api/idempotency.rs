@@ -2,6 +2,8 @@
 //! for byte and changes nothing; a key is one request of one caller; bad
 //! keys are refused; refusals are kept too.
 
+use std::sync::atomic::Ordering;
+
 use actix_web::test::{self, TestRequest};
 use serde_json::json;
 
@@ -62,6 +64,10 @@ async fn a_retry_gets_the_same_answer_and_creates_nothing(backend: Backend) {
     let id = first.json()["data"]["ticketId"].as_i64().unwrap();
     let before = stored(&ctx).await;
     assert_eq!(before, [1, 1, 0, 1]);
+    // Recorded with the ticket as "award not confirmed", then amended to
+    // what was sent once the award was made.
+    assert_eq!(ctx.answers.replaced.load(Ordering::SeqCst), 1);
+    assert!(first.json()["data"]["gamificationError"].is_null());
 
     let again = send_raw(&app, create().to_request()).await;
     assert_replay_of(&again, &first);
@@ -213,6 +219,11 @@ async fn a_staff_action_replay_keeps_its_etag(backend: Backend) {
     let first = send_raw(&app, assign()).await;
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(first.headers.get("etag").unwrap(), "\"2\"");
+    assert_eq!(
+        ctx.answers.replaced.load(Ordering::SeqCst),
+        0,
+        "the answer recorded in the transaction is the one sent: never amended"
+    );
     let again = send_raw(&app, assign()).await;
     assert_replay_of(&again, &first);
     assert_eq!(again.headers.get("etag").unwrap(), "\"2\"");
@@ -244,6 +255,11 @@ async fn a_comment_is_added_once(backend: Backend) {
     assert!(!replayed(&staff_first), "the staff member's own key");
     assert_replay_of(&send_raw(&app, note()).await, &staff_first);
     assert_eq!(stored(&ctx).await[2], 2, "one comment each");
+    assert_eq!(
+        ctx.answers.replaced.load(Ordering::SeqCst),
+        0,
+        "never amended"
+    );
 }
 
 on_both_backends!(

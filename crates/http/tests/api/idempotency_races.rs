@@ -5,7 +5,6 @@
 
 use actix_web::test;
 use actix_web::web;
-use support_http::idempotency::InFlightRequests;
 use support_web::{RateLimiter, RateLimits};
 
 use crate::idempotency::{keyed, replayed};
@@ -79,10 +78,9 @@ async fn twenty_at_once_make_one_ticket(backend: Backend) {
 async fn two_instances_on_one_database_make_one_ticket(backend: Backend) {
     let ctx = ctx(backend).await;
     let one = test::init_service(app(ctx.state.clone())).await;
-    // Another instance: the same database, a registry of its own.
-    let mut other_state = ctx.state.clone();
-    other_state.in_flight = InFlightRequests::new();
-    let other = test::init_service(app(other_state)).await;
+    // Another instance: the same database through a handle of its own,
+    // a registry of its own.
+    let other = test::init_service(app(another_instance(&ctx).await)).await;
     let token = customer(42);
     let request = || keyed(create(&token, &ticket_body()), "split").to_request();
     let (one, other) = (&one, &other);

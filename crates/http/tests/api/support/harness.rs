@@ -19,11 +19,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support_domain::ports::{
-    Clock, EventLog, EventNotifier, MockAnswerStore, PointsAwarder, TicketNumberGenerator,
-    TicketRepository,
+    AnswerStore, Clock, EventLog, EventNotifier, MockAnswerStore, PointsAwarder,
+    TicketNumberGenerator, TicketRepository,
 };
 use support_domain::{
-    Notification, PointsAward, PointsError, SupportPorts, SupportService, TicketEvent, TicketNumber,
+    Actor, IdempotencyKey, KeyedRequest, Notification, PastAnswer, PointsAward, PointsError,
+    RecordedAnswer, RepositoryError, SupportPorts, SupportService, TicketEvent, TicketNumber,
 };
 use support_http::idempotency::InFlightRequests;
 use support_http::metrics::metrics_middleware;
@@ -46,6 +47,51 @@ impl EventNotifier for RecordingNotifier {
             Notification::Committed(stored) => stored.event,
         };
         self.0.lock().unwrap().push(event);
+    }
+}
+
+/// The real answer store, counting how often a recorded answer is
+/// replaced (amended after the write: only when the answer sent differs
+/// from the one recorded in the transaction).
+pub struct CountingAnswers {
+    inner: Arc<dyn AnswerStore>,
+    pub replaced: AtomicU32,
+}
+
+#[async_trait]
+impl AnswerStore for CountingAnswers {
+    async fn find(
+        &self,
+        caller: Actor,
+        key: IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PastAnswer>, RepositoryError> {
+        self.inner.find(caller, key, now).await
+    }
+
+    async fn insert(
+        &self,
+        request: KeyedRequest,
+        answer: RecordedAnswer,
+        recorded_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.inner
+            .insert(request, answer, recorded_at, expires_at)
+            .await
+    }
+
+    async fn replace(
+        &self,
+        request: KeyedRequest,
+        answer: RecordedAnswer,
+    ) -> Result<(), RepositoryError> {
+        self.replaced.fetch_add(1, Ordering::SeqCst);
+        self.inner.replace(request, answer).await
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
+        self.inner.purge_expired(now).await
     }
 }
 
@@ -83,6 +129,8 @@ enum Guard {
 pub struct Ctx {
     pub state: ApiState,
     pub events: Arc<RecordingNotifier>,
+    /// The answer store the service uses, counting its replacements.
+    pub answers: Arc<CountingAnswers>,
     pub tickets: Arc<dyn TicketRepository>,
     pub log: Arc<dyn EventLog>,
     /// The database's URL, for checks behind the service's back.
@@ -176,6 +224,10 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
     } else {
         db.points()
     };
+    let answers = Arc::new(CountingAnswers {
+        inner: db.answers(),
+        replaced: AtomicU32::new(0),
+    });
     let service = SupportService::new(SupportPorts {
         tickets: db.tickets(),
         events: db.events(),
@@ -183,7 +235,7 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
         points,
         clock: Arc::new(TestClock),
         numbers: Arc::new(CountingNumbers(AtomicU32::new(rand_seed()))),
-        answers: db.answers(),
+        answers: answers.clone(),
     });
     let state = ApiState {
         service: web::Data::new(service),
@@ -194,11 +246,38 @@ pub async fn ctx_with(backend: Backend, options: Options) -> Ctx {
     Ctx {
         state,
         events,
+        answers,
         tickets: db.tickets(),
         log: db.events(),
         url,
         backend,
         _guard: guard,
+    }
+}
+
+/// Another instance of the service on `ctx`'s database: a handle of its
+/// own (its own pools, batches, SQLite writer) and an in-flight registry
+/// of its own; the same notifier and clock.
+pub async fn another_instance(ctx: &Ctx) -> ApiState {
+    let db = Database::connect(&ctx.url, PoolSettings::default())
+        .await
+        .unwrap();
+    let service = SupportService::new(SupportPorts {
+        tickets: db.tickets(),
+        events: db.events(),
+        notifier: ctx.events.clone(),
+        points: db.points(),
+        clock: Arc::new(TestClock),
+        numbers: Arc::new(CountingNumbers(AtomicU32::new(
+            (rand_seed() + 450_000) % 900_000,
+        ))),
+        answers: db.answers(),
+    });
+    ApiState {
+        service: web::Data::new(service),
+        keys: ctx.state.keys.clone(),
+        metrics: web::Data::new(Metrics::new()),
+        in_flight: InFlightRequests::new(),
     }
 }
 
