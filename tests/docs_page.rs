@@ -7,7 +7,7 @@
 mod browser;
 mod support;
 
-use browser::{Browser, Cdp};
+use browser::open_page;
 use serde_json::{Value, json};
 use support::{Backend, Service};
 
@@ -44,17 +44,7 @@ async fn the_reference_renders_every_operation_of_the_served_document() {
         .sum();
     assert!(operations > 30, "{operations}");
 
-    let mut browser = Browser::launch();
-    let port = browser.devtools_port().await;
-    let mut cdp = Cdp::attach(port).await;
-    cdp.call("Page.enable", json!({})).await;
-    cdp.call("Runtime.enable", json!({})).await;
-    cdp.call("Log.enable", json!({})).await;
-    cdp.call(
-        "Page.navigate",
-        json!({"url": format!("http://{addr}/docs")}),
-    )
-    .await;
+    let (_browser, mut cdp) = open_page(&format!("http://{addr}/docs"), None).await;
     cdp.wait_until(
         "Swagger UI to render every operation",
         &format!("document.querySelectorAll('.opblock').length === {operations}"),

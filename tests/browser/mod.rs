@@ -233,6 +233,26 @@ impl Cdp {
     }
 }
 
+/// A headless Chromium showing `url`, with page, runtime and log events
+/// on; `first`, if given, runs in the page before any of its scripts.
+pub async fn open_page(url: &str, first: Option<&str>) -> (Browser, Cdp) {
+    let mut browser = Browser::launch();
+    let port = browser.devtools_port().await;
+    let mut cdp = Cdp::attach(port).await;
+    cdp.call("Page.enable", json!({})).await;
+    cdp.call("Runtime.enable", json!({})).await;
+    cdp.call("Log.enable", json!({})).await;
+    if let Some(source) = first {
+        cdp.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
+        )
+        .await;
+    }
+    cdp.call("Page.navigate", json!({"url": url})).await;
+    (browser, cdp)
+}
+
 /// A dashboard in its own headless Chromium, signed in with `token`.
 pub struct Dashboard {
     pub cdp: Cdp,
@@ -250,22 +270,11 @@ impl Dashboard {
     /// waits for the stream to be live. `alert()` calls are recorded in
     /// `window.__alerts` instead of blocking on a dialog.
     pub async fn open(addr: std::net::SocketAddr, token: &str) -> Self {
-        let mut browser = Browser::launch();
-        let port = browser.devtools_port().await;
-        let mut cdp = Cdp::attach(port).await;
-        cdp.call("Page.enable", json!({})).await;
-        cdp.call("Runtime.enable", json!({})).await;
-        cdp.call("Log.enable", json!({})).await;
         // Runs before any page script (CDP-injected scripts are not subject
         // to the page's CSP).
-        cdp.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"}),
-        )
-        .await;
-        cdp.call(
-            "Page.navigate",
-            json!({"url": format!("http://{addr}/dashboard#token={token}")}),
+        let (browser, mut cdp) = open_page(
+            &format!("http://{addr}/dashboard#token={token}"),
+            Some("window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"),
         )
         .await;
         cdp.wait_until(

@@ -19,6 +19,10 @@ use crate::comment::Comment;
 use crate::invalid_value::InvalidValue;
 use crate::ticket::Ticket;
 
+/// How long an answer is kept unless configured otherwise: a day, long
+/// enough for a client's retries after any outage it would sit out.
+pub(crate) const DEFAULT_ANSWER_TTL: chrono::Duration = chrono::Duration::hours(24);
+
 /// The client's `Idempotency-Key`: 1 to 255 printable ASCII characters
 /// (space to `~`), kept exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,10 +10,6 @@ use crate::errors::SupportError;
 use crate::idempotency::{AnswerRecord, AnswerRenderer, KeyedRequest, RecordedAnswer, Replay};
 use crate::service::SupportService;
 
-/// How long an answer is kept unless configured otherwise: a day, long
-/// enough for a client's retries after any outage it would sit out.
-pub(crate) const DEFAULT_ANSWER_TTL: chrono::Duration = chrono::Duration::hours(24);
-
 impl SupportService {
     /// The same use cases keeping recorded answers for `ttl` (at least a
     /// second; beyond the calendar, a century).

@@ -105,7 +105,7 @@ impl SupportService {
             numbers: ports.numbers,
             answers: ports.answers,
             sla: Arc::new(SlaPolicy::default()),
-            answer_ttl: crate::recorded_answers::DEFAULT_ANSWER_TTL,
+            answer_ttl: crate::idempotency::DEFAULT_ANSWER_TTL,
         }
     }
 

@@ -125,19 +125,19 @@ pub(crate) fn corrupt(column: &str, err: &InvalidValue) -> RepositoryError {
     RepositoryError::Corrupt(format!("{column}: {err}"))
 }
 
+/// A database error as a backend reports it, for tests of what the crate
+/// makes of one.
 #[cfg(test)]
-mod tests {
+pub(crate) mod reported {
     use diesel::result::DatabaseErrorInformation;
 
-    use super::*;
-
-    /// A unique violation as a backend reports it.
-    struct Violation {
-        constraint: Option<&'static str>,
-        message: &'static str,
+    /// The message and the constraint of a reported error.
+    pub(crate) struct Reported {
+        pub(crate) constraint: Option<&'static str>,
+        pub(crate) message: &'static str,
     }
 
-    impl DatabaseErrorInformation for Violation {
+    impl DatabaseErrorInformation for Reported {
         fn message(&self) -> &str {
             self.message
         }
@@ -160,9 +160,15 @@ mod tests {
             None
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reported::Reported;
+    use super::*;
 
     fn unique(constraint: Option<&'static str>, message: &'static str) -> RepositoryError {
-        let info = Violation {
+        let info = Reported {
             constraint,
             message,
         };

@@ -112,38 +112,15 @@ pub(crate) trait AtomicWrites: Sync {
 
 #[cfg(test)]
 mod failure_tests {
-    use diesel::result::DatabaseErrorInformation;
-
     use super::*;
-
-    struct Info;
-
-    impl DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            "message"
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            None
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
-    }
+    use crate::errors::reported::Reported;
 
     fn failure(kind: DatabaseErrorKind) -> Failure {
-        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(Info)))
+        let info = Reported {
+            constraint: None,
+            message: "message",
+        };
+        Failure::from_diesel(DieselError::DatabaseError(kind, Box::new(info)))
     }
 
     #[test]
