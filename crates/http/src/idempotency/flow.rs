@@ -103,16 +103,8 @@ pub async fn begin(
         key,
         fingerprint,
     };
-    // Before the lookup: a request that finishes between the two is found
-    // by the lookup, so no second run starts here.
-    let in_flight = match req.app_data::<InFlightRequests>() {
-        Some(registry) => Some(
-            registry
-                .claim(&request)
-                .ok_or_else(ApiError::idempotency_key_in_use)?,
-        ),
-        None => None,
-    };
+    // A key that answered is replayed without being taken: replays of one
+    // key never wait for each other (nor get 409).
     match service
         .past_answer(&request)
         .await
@@ -122,6 +114,19 @@ pub async fn begin(
         Some(Replay::OtherRequest) => return Err(ApiError::idempotency_key_reused()),
         None => {}
     }
+    // No answer yet: the key is taken on this instance (409 if it runs
+    // here already). A request with the key that finished between the
+    // lookup and here is not run twice either: its answer holds the key in
+    // the database, so this write is refused (`IdempotencyKeyTaken`) and
+    // answers with that answer, as are a refusal's and a no-op's record.
+    let in_flight = match req.app_data::<InFlightRequests>() {
+        Some(registry) => Some(
+            registry
+                .claim(&request)
+                .ok_or_else(ApiError::idempotency_key_in_use)?,
+        ),
+        None => None,
+    };
     let rendered = Arc::new(Mutex::new(None));
     let last = rendered.clone();
     let renderer: AnswerRenderer = Arc::new(move |committed| {

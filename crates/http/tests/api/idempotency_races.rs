@@ -72,6 +72,19 @@ async fn twenty_at_once_make_one_ticket(backend: Backend) {
     .await;
     assert!(replayed(&again));
     assert_eq!(again.json()["data"]["ticketId"], id);
+    // Replays of an answered key do not take it: twenty at once are twenty
+    // replays, none told the key is running.
+    let replays = (0..20).map(|_| {
+        send_raw(
+            &app,
+            keyed(create(&token, &ticket_body()), "burst").to_request(),
+        )
+    });
+    for answer in futures_util::future::join_all(replays).await {
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        assert!(replayed(&answer));
+        assert_eq!(answer.bytes, again.bytes);
+    }
     assert!(ctx.state.in_flight.is_empty(), "every key released");
 }
 
