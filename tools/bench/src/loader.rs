@@ -29,8 +29,24 @@ pub fn request(
     token: &str,
     json: Option<&str>,
 ) -> Vec<u8> {
+    request_with_headers(addr, method, path, token, &[], json)
+}
+
+/// [`request`] with more header lines (`name`, `value`), sent after the
+/// `Authorization` line and before the body's, e.g. an `Idempotency-Key`.
+pub fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+) -> Vec<u8> {
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     match json {
         Some(body) => {
             head.push_str(&format!(
@@ -50,6 +66,9 @@ pub struct LoadResult {
     pub latencies: Vec<Duration>,
     /// Answers with a 2xx status.
     pub ok: u64,
+    /// Of those, the answers marked `Idempotent-Replayed: true`: the stored
+    /// answer of an earlier request with the same `Idempotency-Key`.
+    pub replayed: u64,
     /// Answers with another status.
     pub non_2xx: u64,
     /// The first non-2xx answer, for the log: status and body.
@@ -147,6 +166,7 @@ async fn worker<I>(
                 result.latencies.push(latency);
                 if (200..300).contains(&response.status) {
                     result.ok += 1;
+                    result.replayed += u64::from(response.replayed);
                     if keep_bodies {
                         result.bodies.push(response.body);
                     }
@@ -178,6 +198,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The server announced it closes the connection.
     pub close: bool,
+    /// The answer carries `Idempotent-Replayed: true`.
+    pub replayed: bool,
 }
 
 /// A keep-alive HTTP/1.1 connection.
@@ -209,19 +231,33 @@ impl Connection {
                 break;
             }
         }
-        let (status, length, close) = parse_head(&head)?;
-        let mut body = vec![0; length];
+        let head = parse_head(&head)?;
+        let mut body = vec![0; head.length];
         self.stream.read_exact(&mut body).await?;
         Ok(Response {
-            status,
+            status: head.status,
             body,
-            close,
+            close: head.close,
+            replayed: head.replayed,
         })
     }
 }
 
-/// Status, `Content-Length` and `Connection: close` of a response head.
-fn parse_head(head: &str) -> Result<(u16, usize, bool), BoxError> {
+/// What the loader reads of a response head.
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    status: u16,
+    /// `Content-Length`, 0 without one.
+    length: usize,
+    /// `Connection: close`.
+    close: bool,
+    /// `Idempotent-Replayed: true`.
+    replayed: bool,
+}
+
+/// Status, `Content-Length`, `Connection: close` and `Idempotent-Replayed:
+/// true` of a response head.
+fn parse_head(head: &str) -> Result<Head, BoxError> {
     let mut lines = head.lines();
     let status = lines
         .next()
@@ -230,6 +266,7 @@ fn parse_head(head: &str) -> Result<(u16, usize, bool), BoxError> {
         .ok_or_else(|| format!("malformed status line: {head:?}"))?;
     let mut length = None;
     let mut close = false;
+    let mut replayed = false;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -241,9 +278,16 @@ fn parse_head(head: &str) -> Result<(u16, usize, bool), BoxError> {
             return Err(format!("unsupported transfer-encoding {value}").into());
         } else if name.eq_ignore_ascii_case("connection") {
             close = value.eq_ignore_ascii_case("close");
+        } else if name.eq_ignore_ascii_case("idempotent-replayed") {
+            replayed = value.eq_ignore_ascii_case("true");
         }
     }
-    Ok((status, length.unwrap_or(0), close))
+    Ok(Head {
+        status,
+        length: length.unwrap_or(0),
+        close,
+        replayed,
+    })
 }
 
 #[cfg(test)]
@@ -264,14 +308,39 @@ mod tests {
                 .unwrap()
                 .ends_with("Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
         );
+        let keyed = request_with_headers(
+            addr,
+            "POST",
+            "/b",
+            "t",
+            &[("Idempotency-Key", "k-1")],
+            Some("{}"),
+        );
+        assert_eq!(
+            String::from_utf8(keyed).unwrap(),
+            "POST /b HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: Bearer t\r\n\
+             Idempotency-Key: k-1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        );
+        assert_eq!(
+            request_with_headers(addr, "GET", "/a", "t", &[], None),
+            request(addr, "GET", "/a", "t", None)
+        );
     }
 
     #[test]
     fn parses_response_heads() {
         let head = "HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\nconnection: close\r\n\r\n";
-        assert_eq!(parse_head(head).unwrap(), (400, 12, true));
-        let head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
-        assert_eq!(parse_head(head).unwrap(), (200, 3, false));
+        let head = parse_head(head).unwrap();
+        assert_eq!(
+            (head.status, head.length, head.close, head.replayed),
+            (400, 12, true, false)
+        );
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nidempotent-replayed: true\r\n\r\n";
+        let head = parse_head(head).unwrap();
+        assert_eq!(
+            (head.status, head.length, head.close, head.replayed),
+            (200, 3, false, true)
+        );
         assert!(parse_head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").is_err());
         assert!(parse_head("garbage\r\n\r\n").is_err());
     }
@@ -300,7 +369,14 @@ mod tests {
                         }
                         count += 1;
                         let status = if count % 2 == 0 { "400 Bad" } else { "200 OK" };
-                        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\nok");
+                        // Answers 1, 4, 5, 8 and 9: three 2xx among them.
+                        let replayed = if count % 4 <= 1 {
+                            "Idempotent-Replayed: true\r\n"
+                        } else {
+                            ""
+                        };
+                        let answer =
+                            format!("HTTP/1.1 {status}\r\n{replayed}content-length: 2\r\n\r\nok");
                         socket.get_mut().write_all(answer.as_bytes()).await.unwrap();
                     }
                 });
@@ -309,6 +385,7 @@ mod tests {
         let requests = (0..10).map(move |i| request(addr, "GET", &format!("/{i}"), "t", None));
         let result = run(addr, 1, requests, None, true).await;
         assert_eq!((result.ok, result.non_2xx, result.errors), (5, 5, 0));
+        assert_eq!(result.replayed, 3);
         assert!(result.exhausted);
         assert_eq!(result.bodies, vec![b"ok".to_vec(); 5]);
         assert_eq!(result.first_failure, Some((400, "ok".to_owned())));

@@ -8,15 +8,18 @@
 //! 3. For PostgreSQL and SQLite, each on a fresh database and a fresh
 //!    server: seed 10k tickets of one customer, then GET own ticket (closed
 //!    loop, then open loop at half that rate), list a page, create, and
-//!    escalate fresh tickets (our own loader: each ticket exactly once). On
-//!    PostgreSQL, right after seeding, `pgbench -f` also runs the service's
-//!    own read statements and create writes on its database, one request
-//!    per transaction.
+//!    escalate fresh tickets (our own loader: each ticket exactly once).
+//!    Right after the create, what idempotency keys cost: the create with a
+//!    fresh `Idempotency-Key` each, then one keyed create replayed
+//!    (`idempotency.rs`). On PostgreSQL, right after seeding, `pgbench -f`
+//!    also runs the service's own read statements and create writes on its
+//!    database, one request per transaction.
 //!
 //! Prints the tables and the targets; `--markdown` writes them into
 //! docs/benchmarks.md. See docs/benchmarks.md for the method.
 
 mod cpu;
+mod idempotency;
 mod oha;
 mod postgres;
 mod report;
@@ -615,6 +618,11 @@ impl Bench<'_> {
                 ": FEWER than acknowledged, a durability bug"
             }
         ));
+
+        // What idempotency keys cost, in the create phase's conditions.
+        let keyed = self.idempotency_phases(&server, backend).await?;
+        rows.extend(keyed.rows);
+        notes.extend(keyed.notes);
 
         let (warm, escalate, note) = self.escalate(&server, pool).await?;
         notes.push(format!("{}: {note}", backend.label()));

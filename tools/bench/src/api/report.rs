@@ -26,6 +26,10 @@ pub enum Phase {
     List,
     /// `POST /tickets`.
     Create,
+    /// `POST /tickets` with a fresh `Idempotency-Key` each.
+    KeyedCreate,
+    /// One keyed `POST /tickets`, replayed.
+    Replayed,
     /// `POST /tickets/{id}/escalate`, every ticket once.
     Escalate,
 }
@@ -38,6 +42,8 @@ impl Phase {
             Self::GetOwnHalfRate => "`GET /tickets/{id}` at 50 % of its peak (open loop)",
             Self::List => "`GET /tickets?limit=20` (10k tickets)",
             Self::Create => "`POST /tickets` (create)",
+            Self::KeyedCreate => "`POST /tickets` with a fresh `Idempotency-Key` each",
+            Self::Replayed => "`POST /tickets` replayed (one `Idempotency-Key`, one body)",
             Self::Escalate => "`POST /tickets/{id}/escalate` (fresh tickets)",
         }
     }
@@ -297,6 +303,51 @@ impl Results {
         checks
     }
 
+    /// Measurements without a target: per backend, what an `Idempotency-Key`
+    /// costs a create, and what a replay costs.
+    fn measurements(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            let (Some(plain), Some(keyed)) = (
+                self.row(backend, Phase::Create),
+                self.row(backend, Phase::KeyedCreate),
+            ) else {
+                continue;
+            };
+            let (plain, keyed) = (plain.measured, keyed.measured);
+            let mut line = format!(
+                "Keyed create / plain create on {}: {:.0} / {:.0} = **{:.2}**",
+                backend.label(),
+                keyed.rps(),
+                plain.rps(),
+                keyed.rps() / plain.rps().max(f64::EPSILON)
+            );
+            if let (Some(k), Some(p)) = (cpu_micros(&keyed), cpu_micros(&plain)) {
+                let _ = write!(
+                    line,
+                    "; server CPU per 2xx {k:.0} / {p:.0} µs = {:.2} ×",
+                    k / p.max(f64::EPSILON)
+                );
+            }
+            line.push_str(" (keyed: api-bench loader; plain: oha)");
+            if let Some(replayed) = self.row(backend, Phase::Replayed) {
+                let replayed = replayed.measured;
+                let _ = write!(
+                    line,
+                    ". A replay: {:.0}/s = {:.2} × plain create",
+                    replayed.rps(),
+                    replayed.rps() / plain.rps().max(f64::EPSILON)
+                );
+                if let Some(r) = cpu_micros(&replayed) {
+                    let _ = write!(line, ", server CPU per 2xx {r:.0} µs");
+                }
+            }
+            line.push('.');
+            lines.push(line);
+        }
+        lines
+    }
+
     /// Non-2xx answers and unanswered requests over every HTTP phase.
     fn failures(&self) -> (u64, u64) {
         let (warm, healthz) = self.limits.healthz;
@@ -455,6 +506,13 @@ impl Results {
             };
             let _ = writeln!(out, "| {} | {} | {verdict} |", check.target, check.measured);
         }
+        let measurements = self.measurements();
+        if !measurements.is_empty() {
+            out.push_str("\nMeasurements (no target):\n\n");
+            for line in measurements {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
         let notes: Vec<String> = self
             .backends
             .iter()
@@ -489,11 +547,16 @@ fn ratio(target: &str, service: Option<f64>, limit: f64, factor: f64) -> Check {
     }
 }
 
-/// The server's CPU time per 2xx answer, in µs.
+/// The server's CPU time per 2xx answer, in µs, as a table cell.
 fn cpu_per_request(m: &Measured) -> String {
+    cpu_micros(m).map_or_else(String::new, |micros| format!("{micros:.0}"))
+}
+
+/// The server's CPU time per 2xx answer, in µs, if measured.
+fn cpu_micros(m: &Measured) -> Option<f64> {
     match m.cpu {
-        Some(cpu) if m.ok > 0 => format!("{:.0}", cpu.server.as_secs_f64() * 1e6 / m.ok as f64),
-        _ => String::new(),
+        Some(cpu) if m.ok > 0 => Some(cpu.server.as_secs_f64() * 1e6 / m.ok as f64),
+        _ => None,
     }
 }
 
@@ -697,6 +760,56 @@ mod tests {
         assert_eq!(create.measured, "1500 / 2000 = **0.75**");
         let text = results.markdown();
         assert!(!text.contains("pgbench -n -f"));
+    }
+
+    #[test]
+    fn measures_what_idempotency_keys_cost_without_a_target() {
+        let mut results = results();
+        // Without the keyed phases: no line.
+        assert!(results.measurements().is_empty());
+        assert!(!results.markdown().contains("Measurements"));
+        let with_cpu = |ok, server_ms| Measured {
+            cpu: Some(CpuUse {
+                elapsed: Duration::from_secs(10),
+                server: Duration::from_millis(server_ms),
+                ..CpuUse::default()
+            }),
+            ..measured(ok, 10, 3)
+        };
+        let rows = &mut results.backends[0].rows;
+        // Plain create: 1,500/s at 600 ms / 15,000 = 40 µs.
+        rows[2].measured = with_cpu(15_000, 600);
+        for (phase, ok, server_ms) in [
+            (Phase::KeyedCreate, 12_000, 600),
+            (Phase::Replayed, 30_000, 450),
+        ] {
+            rows.push(Row::new(
+                phase,
+                Backend::Postgres,
+                "x".into(),
+                with_cpu(ok, server_ms),
+                Measured::default(),
+                40_000,
+            ));
+        }
+        assert_eq!(
+            results.measurements(),
+            [
+                "Keyed create / plain create on PostgreSQL: 1200 / 1500 = **0.80**; server CPU \
+              per 2xx 50 / 40 µs = 1.25 × (keyed: api-bench loader; plain: oha). A replay: \
+              3000/s = 2.00 × plain create, server CPU per 2xx 15 µs."
+            ]
+        );
+        let text = results.markdown();
+        assert!(text.contains("\nMeasurements (no target):\n\n- Keyed create / plain create"));
+        assert!(text.contains(
+            "| `POST /tickets` with a fresh `Idempotency-Key` each | PostgreSQL | x | 12000 | 1200 |"
+        ));
+        assert!(text.contains(
+            "| `POST /tickets` replayed (one `Idempotency-Key`, one body) | PostgreSQL | x | 30000 |"
+        ));
+        // Not a target: no PASS or FAIL of its own.
+        assert!(!results.checks().iter().any(|c| c.target.contains("Keyed")));
     }
 
     #[test]
