@@ -116,39 +116,9 @@ impl Bench<'_> {
                 ))
             })
         };
-        let connections = self.args.connections;
-        let warm = loader::run(
-            server.addr(),
-            connections,
-            requests(),
-            Some(Instant::now() + self.warmup()),
-            true,
-        )
-        .await;
-        report_failure("keyed create (warm-up)", &warm);
-        let probe = CpuProbe::start(server)?;
-        let run = loader::run(
-            server.addr(),
-            connections,
-            requests(),
-            Some(Instant::now() + self.duration()),
-            true,
-        )
-        .await;
-        let cpu = probe.stop(server)?;
-        report_failure("keyed create", &run);
-        let measured = Measured {
-            cpu: Some(cpu),
-            ..Measured::from_load(&run)
-        };
-        eprintln!(
-            "keyed create: {:.0}/s, p50 {:?}, p99 {:?}, non-2xx {}, errors {}",
-            measured.rps(),
-            measured.p50,
-            measured.p99,
-            measured.non_2xx,
-            measured.errors
-        );
+        let (warm, run, measured) = self
+            .warm_then_measure(server, "keyed create", requests, true)
+            .await?;
 
         // Every 2xx answer names a ticket of its own, and it is stored.
         let mut answered = ticket_ids(&warm)?;
@@ -242,41 +212,13 @@ impl Bench<'_> {
         drop(connection);
         let before = self.open_tickets(server, token).await?.len();
 
-        let connections = self.args.connections;
         let requests = || std::iter::repeat(request.clone());
-        let warm = loader::run(
-            server.addr(),
-            connections,
-            requests(),
-            Some(Instant::now() + self.warmup()),
-            false,
-        )
-        .await;
-        report_failure("replayed (warm-up)", &warm);
-        let probe = CpuProbe::start(server)?;
-        let run = loader::run(
-            server.addr(),
-            connections,
-            requests(),
-            Some(Instant::now() + self.duration()),
-            false,
-        )
-        .await;
-        let cpu = probe.stop(server)?;
-        report_failure("replayed", &run);
-        let measured = Measured {
-            cpu: Some(cpu),
-            ..Measured::from_load(&run)
-        };
+        let (warm, run, measured) = self
+            .warm_then_measure(server, "replayed", requests, false)
+            .await?;
         eprintln!(
-            "replayed: {:.0}/s, p50 {:?}, p99 {:?}, non-2xx {}, errors {}, {} of {} 2xx marked replayed",
-            measured.rps(),
-            measured.p50,
-            measured.p99,
-            measured.non_2xx,
-            measured.errors,
-            run.replayed,
-            run.ok
+            "replayed: {} of {} 2xx marked replayed",
+            run.replayed, run.ok
         );
         let after = self.open_tickets(server, token).await?.len();
 
@@ -327,6 +269,58 @@ impl Bench<'_> {
              after{verdict}."
         );
         Ok((Measured::from_load(&warm), measured, note))
+    }
+}
+
+impl Bench<'_> {
+    /// `requests()` with the loader over the phase's connections: a
+    /// warm-up, then the measured run with the server's CPU, each reported
+    /// (as `what`) if an answer failed. Returns both loads and what was
+    /// measured.
+    async fn warm_then_measure<I>(
+        &self,
+        server: &Server,
+        what: &str,
+        requests: impl Fn() -> I,
+        keep_bodies: bool,
+    ) -> Result<(LoadResult, LoadResult, Measured), BoxError>
+    where
+        I: Iterator<Item = Vec<u8>> + 'static,
+    {
+        let connections = self.args.connections;
+        let warm = loader::run(
+            server.addr(),
+            connections,
+            requests(),
+            Some(Instant::now() + self.warmup()),
+            keep_bodies,
+        )
+        .await;
+        report_failure(&format!("{what} (warm-up)"), &warm);
+        let probe = CpuProbe::start(server)?;
+        let run = loader::run(
+            server.addr(),
+            connections,
+            requests(),
+            Some(Instant::now() + self.duration()),
+            keep_bodies,
+        )
+        .await;
+        let cpu = probe.stop(server)?;
+        report_failure(what, &run);
+        let measured = Measured {
+            cpu: Some(cpu),
+            ..Measured::from_load(&run)
+        };
+        eprintln!(
+            "{what}: {:.0}/s, p50 {:?}, p99 {:?}, non-2xx {}, errors {}",
+            measured.rps(),
+            measured.p50,
+            measured.p99,
+            measured.non_2xx,
+            measured.errors
+        );
+        Ok((warm, run, measured))
     }
 }
 
